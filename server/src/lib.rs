@@ -1,0 +1,3 @@
+//! gpuboard's server library: the dashboard's backend, the NVML exporter and the simulated cluster.
+
+pub mod sim;

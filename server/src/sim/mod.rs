@@ -1,0 +1,300 @@
+//! `gpuboard sim`: a simulated GPU cluster. An API server that speaks the Kubernetes REST API on
+//! loopback (real paths, k8s-openapi JSON, Status errors, resourceVersion, selectors, watch, RBAC),
+//! with a scheduler, kubelets, a Job controller and kubeadm's bootstrap-token machinery behind it,
+//! so that kubectl and kube-rs use it as they would a kubeadm cluster with NVIDIA GPUs.
+
+pub mod admission;
+pub mod api;
+pub mod auth;
+pub mod controllers;
+pub mod discovery;
+pub mod errors;
+pub mod patch;
+pub mod pki;
+pub mod programs;
+pub mod quantity;
+pub mod resources;
+pub mod seed;
+pub mod selectors;
+pub mod store;
+pub mod tables;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use auth::{Authenticator, UserInfo};
+use pki::ClusterCa;
+use programs::VisibleGpu;
+use resources::by_kind;
+use seed::NodeHardware;
+use store::{Store, now_rfc3339};
+
+/// How to start a sim.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    /// None: the seeds' lab; Some(n): n synthetic GPU nodes plus a control plane.
+    pub nodes: Option<usize>,
+    pub gpus_per_node: usize,
+    /// How often the controllers run.
+    pub tick: Duration,
+    /// How many changes watches can resume from.
+    pub history: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            state_dir: std::env::temp_dir().join("gpuboard-sim"),
+            nodes: None,
+            gpus_per_node: 8,
+            tick: Duration::from_millis(100),
+            history: 50_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot write the state directory {path}: {source}")]
+    StateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot make the cluster CA: {0}")]
+    Ca(#[from] rcgen::Error),
+}
+
+/// One container's logs: this run's lines and the previous run's.
+#[derive(Debug, Default, Clone)]
+pub struct ContainerLogs {
+    pub current: Vec<(String, String)>,
+    pub previous: Option<Vec<(String, String)>>,
+    pub ended: bool,
+}
+
+/// The shared state of a running sim.
+pub struct Sim {
+    store: Mutex<Store>,
+    pub auth: Authenticator,
+    pub ca: ClusterCa,
+    pub hardware: Vec<NodeHardware>,
+    pub server_address: String,
+    logs: Mutex<HashMap<(String, String), ContainerLogs>>,
+    pub logs_changed: Notify,
+    /// Per node, which pod (uid) and container hold each GPU: the device plugin's allocation.
+    devices: Mutex<HashMap<String, Vec<Option<(String, String)>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves data that is still consistent for our use; keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Sim {
+    pub fn lock_store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    pub fn lock_logs(&self) -> MutexGuard<'_, HashMap<(String, String), ContainerLogs>> {
+        lock(&self.logs)
+    }
+
+    pub fn node_ip(&self, node: &str) -> String {
+        self.hardware.iter().find(|h| h.name == node).map(|h| h.internal_ip.clone()).unwrap_or_default()
+    }
+
+    /// Hands a starting pod's containers the GPUs they request, from the node's free ones.
+    pub fn allocate_gpus(&self, node: &str, pod_uid: &str, pod: &Value) -> HashMap<String, Vec<VisibleGpu>> {
+        let Some(hw) = self.hardware.iter().find(|h| h.name == node) else { return HashMap::new() };
+        let mut devices = lock(&self.devices);
+        let slots = devices.entry(node.to_string()).or_insert_with(|| vec![None; hw.gpus.len()]);
+        let mut out = HashMap::new();
+        for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
+            let name = c["name"].as_str().unwrap_or("").to_string();
+            let want = c["resources"]["limits"]["nvidia.com/gpu"].as_str().and_then(quantity::parse).unwrap_or(0.0) as usize;
+            let mut given = Vec::new();
+            for (i, slot) in slots.iter_mut().enumerate() {
+                if given.len() == want {
+                    break;
+                }
+                if slot.is_none() {
+                    *slot = Some((pod_uid.to_string(), name.clone()));
+                    let g = &hw.gpus[i];
+                    given.push(VisibleGpu { index: given.len(), name: g.model.name.into(), memory_mib: g.model.memory_mib, pci_bus_id: g.pci_bus_id.clone(), uuid: g.uuid.clone() });
+                }
+            }
+            out.insert(name, given);
+        }
+        out
+    }
+
+    pub fn release_gpus(&self, pod_uid: &str) {
+        for slots in lock(&self.devices).values_mut() {
+            for slot in slots.iter_mut() {
+                if slot.as_ref().is_some_and(|(uid, _)| uid == pod_uid) {
+                    *slot = None;
+                }
+            }
+        }
+    }
+
+    /// Which pod uid and container hold each GPU of a node (index order).
+    pub fn gpu_holders(&self, node: &str) -> Vec<Option<(String, String)>> {
+        lock(&self.devices).get(node).cloned().unwrap_or_default()
+    }
+
+    fn start_logs(&self, pod_uid: &str, container: &str) {
+        let mut logs = self.lock_logs();
+        let entry = logs.entry((pod_uid.to_string(), container.to_string())).or_default();
+        if !entry.current.is_empty() || entry.ended {
+            entry.previous = Some(std::mem::take(&mut entry.current));
+        }
+        entry.ended = false;
+        drop(logs);
+        self.logs_changed.notify_waiters();
+    }
+
+    fn append_logs(&self, pod_uid: &str, container: &str, lines: Vec<String>) {
+        if lines.is_empty() {
+            return;
+        }
+        let ts = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_string();
+        let mut logs = self.lock_logs();
+        let entry = logs.entry((pod_uid.to_string(), container.to_string())).or_default();
+        entry.current.extend(lines.into_iter().map(|l| (ts.clone(), l)));
+        drop(logs);
+        self.logs_changed.notify_waiters();
+    }
+
+    fn finish_logs(&self, pod_uid: &str, container: &str) {
+        if let Some(entry) = self.lock_logs().get_mut(&(pod_uid.to_string(), container.to_string())) {
+            entry.ended = true;
+        }
+        self.logs_changed.notify_waiters();
+    }
+
+    fn end_logs(&self, pod_uid: &str) {
+        let mut logs = self.lock_logs();
+        logs.retain(|(uid, _), _| uid != pod_uid);
+        drop(logs);
+        self.logs_changed.notify_waiters();
+    }
+}
+
+/// A started sim: where it listens and the credentials it wrote.
+pub struct SimHandle {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub state_dir: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub admin_token: String,
+    pub viewer_token: String,
+    pub sim: Arc<Sim>,
+    server: tokio::task::JoinHandle<()>,
+    controllers: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.controllers.abort();
+    }
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 24] = rand::rng().random();
+    pki::hex(&bytes)
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), SimError> {
+    std::fs::write(path, contents).map_err(|source| SimError::StateDir { path: path.to_path_buf(), source })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}
+
+/// The kubeconfig kubectl and kube-rs use as they are (plain HTTP on loopback).
+pub fn kubeconfig(url: &str, token: &str, user: &str) -> String {
+    json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "gpuboard-sim", "cluster": {"server": url}}],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "gpuboard-sim", "context": {"cluster": "gpuboard-sim", "user": user, "namespace": "default"}}],
+        "current-context": "gpuboard-sim",
+        "preferences": {}
+    })
+    .to_string()
+}
+
+/// Starts a sim: binds, seeds the cluster, writes the tokens and kubeconfig, runs the controllers.
+pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|source| SimError::Listen { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Listen { addr: config.listen, source })?;
+    let url = format!("http://{addr}");
+    std::fs::create_dir_all(&config.state_dir).map_err(|source| SimError::StateDir { path: config.state_dir.clone(), source })?;
+
+    let hardware = match config.nodes {
+        None => seed::seed_lab(),
+        Some(n) => seed::synthetic(n, config.gpus_per_node),
+    };
+    let ca = ClusterCa::generate()?;
+    let admin_token = random_token();
+    let viewer_token = random_token();
+    let mut static_tokens = HashMap::new();
+    static_tokens.insert(admin_token.clone(), UserInfo::new("kubernetes-admin", &["system:masters", "system:authenticated"]));
+    static_tokens.insert(viewer_token.clone(), UserInfo::new("viewer", &["system:authenticated"]));
+
+    let control_plane_ip = hardware.iter().find(|h| h.control_plane).map(|h| h.internal_ip.clone()).unwrap_or_else(|| "127.0.0.1".into());
+    let mut store = Store::new(config.history);
+    for obj in seed::rbac_defaults().into_iter().chain(seed::cluster_objects(&ca, &format!("https://{control_plane_ip}:6443"))) {
+        let def = resources::RESOURCES.iter().find(|d| obj["kind"] == d.kind).unwrap_or_else(|| by_kind("ConfigMap"));
+        let mut obj = obj;
+        if admission::on_create(def, &mut obj).is_ok() {
+            let _ = store.create(def, obj);
+        }
+    }
+    for hw in &hardware {
+        let _ = store.create(by_kind("Node"), seed::node_object(hw));
+    }
+    let sim = Arc::new(Sim {
+        store: Mutex::new(store),
+        auth: Authenticator::new(static_tokens),
+        ca,
+        hardware,
+        server_address: addr.to_string(),
+        logs: Mutex::new(HashMap::new()),
+        logs_changed: Notify::new(),
+        devices: Mutex::new(HashMap::new()),
+    });
+
+    let kubeconfig_path = config.state_dir.join("kubeconfig");
+    write_file(&config.state_dir.join("admin.token"), &admin_token)?;
+    write_file(&config.state_dir.join("viewer.token"), &viewer_token)?;
+    write_file(&kubeconfig_path, &kubeconfig(&url, &admin_token, "admin"))?;
+    write_file(&config.state_dir.join("viewer.kubeconfig"), &kubeconfig(&url, &viewer_token, "viewer"))?;
+    write_file(&config.state_dir.join("ca.crt"), &sim.ca.cert_pem)?;
+
+    let app = api::router(sim.clone());
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the sim's API server stopped");
+        }
+    });
+    let controllers = tokio::spawn(controllers::run(sim.clone(), config.tick));
+    // Each GPU node's simulated exporter starts here, on `NodeHardware::exporter_ip`, once the
+    // exporter exists (issue 3); the sim's device allocation (`Sim::gpu_holders`) is its pod source.
+    tracing::info!(url = %url, nodes = sim.hardware.len(), created = %now_rfc3339(), "simulated cluster ready");
+    Ok(SimHandle { url, addr, state_dir: config.state_dir, kubeconfig: kubeconfig_path, admin_token, viewer_token, sim, server, controllers })
+}
