@@ -1,0 +1,66 @@
+//! The gpuboard Leptos app: routes, pages, components, and the server functions with the types they
+//! exchange. Its server side calls a [`backend::Backend`] that the `gpuboard` binary provides as
+//! context, so this crate never depends on the server and can render against any backend.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod format;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::StaticSegment;
+use leptos_router::components::{Route, Router, Routes};
+
+/// The HTML document around the app (server side).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Runs only in the browser, once hydration is done: tests wait for this marker before clicking.
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gpuboard.css"/>
+        <Title text="gpuboard"/>
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">"gpuboard"</a>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=StaticSegment("") view=pages::nodes::NodesPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

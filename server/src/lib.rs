@@ -1,3 +1,5 @@
 //! gpuboard's server library: the dashboard's backend, the NVML exporter and the simulated cluster.
 
+pub mod cluster;
+pub mod serve;
 pub mod sim;

@@ -1,1 +1,161 @@
-fn main(){}
+//! The `gpuboard` binary: `serve` (the dashboard), `exporter` (the per-node NVML exporter) and
+//! `sim` (a simulated GPU cluster).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use gpuboard::{cluster, serve, sim};
+
+#[derive(Parser)]
+#[command(
+    name = "gpuboard",
+    version,
+    about = "GPU-cluster dashboard, NVML exporter and simulated cluster"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard.
+    Serve(ServeArgs),
+    /// Run the per-node NVML exporter (Prometheus /metrics and a JSON API).
+    Exporter(ExporterArgs),
+    /// Run a simulated GPU cluster: a Kubernetes API server on loopback that kubectl and kube-rs can use.
+    Sim(SimArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to serve the dashboard on.
+    #[arg(long, default_value = "127.0.0.1:3000", env = "GPUBOARD_LISTEN")]
+    listen: SocketAddr,
+    /// Kubeconfig to use; without it, KUBECONFIG, ~/.kube/config, then the in-cluster service account.
+    #[arg(long, env = "GPUBOARD_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Run an embedded simulated cluster (the seeds' lab) and show it; prints the admin token.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: where the simulated cluster writes its tokens and kubeconfig.
+    #[arg(long, default_value = ".state/demo")]
+    demo_state_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ExporterArgs {
+    /// Address to serve /metrics, /api/v1/gpus, /healthz and /readyz on.
+    #[arg(long, default_value = "0.0.0.0:9400")]
+    listen: SocketAddr,
+    /// How often to sample the GPUs (e.g. 1s, 500ms).
+    #[arg(long, default_value = "1s")]
+    interval: String,
+    /// This node's name (default: $NODE_NAME, then the hostname).
+    #[arg(long, env = "NODE_NAME")]
+    node_name: Option<String>,
+    /// The kubelet pod-resources socket, for attributing GPUs to pods.
+    #[arg(long, default_value = "/var/lib/kubelet/pod-resources/kubelet.sock")]
+    kubelet_socket: PathBuf,
+    /// Path of libnvidia-ml.so.1 (default: the loader's search path).
+    #[arg(long)]
+    nvml_lib: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Address to listen on (plain HTTP; keep it on loopback).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Where to write admin.token, viewer.token, kubeconfig, viewer.kubeconfig and ca.crt.
+    #[arg(long, default_value = ".state/sim")]
+    state_dir: PathBuf,
+    /// Number of synthetic GPU nodes (plus a control plane); without it, the seeds' six-node lab.
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// GPUs per synthetic node (with --nodes).
+    #[arg(long, default_value_t = 8)]
+    gpus_per_node: usize,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,kube=warn,tower=warn,hyper=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn print_sim(handle: &sim::SimHandle) {
+    println!("simulated cluster: {}", handle.url);
+    println!("  kubeconfig:   {}", handle.kubeconfig.display());
+    println!("  admin token:  {}", handle.admin_token);
+    println!(
+        "  viewer token: {}",
+        handle.state_dir.join("viewer.token").display()
+    );
+    println!(
+        "  try: KUBECONFIG={} kubectl get nodes -o wide",
+        handle.kubeconfig.display()
+    );
+}
+
+async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
+    let handle = sim::start(sim::SimConfig {
+        listen: args.listen,
+        state_dir: args.state_dir,
+        nodes: args.nodes,
+        gpus_per_node: args.gpus_per_node,
+        ..Default::default()
+    })
+    .await?;
+    print_sim(&handle);
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (config, _sim) = if args.demo {
+        let handle = sim::start(sim::SimConfig {
+            state_dir: args.demo_state_dir,
+            ..Default::default()
+        })
+        .await?;
+        print_sim(&handle);
+        println!("dashboard: http://{}", args.listen);
+        let config = cluster::load_config(Some(&handle.kubeconfig)).await?;
+        (config, Some(handle))
+    } else {
+        (
+            cluster::load_config(args.kubeconfig.as_deref()).await?,
+            None,
+        )
+    };
+    let client = cluster::client(config)?;
+    serve::run(args.listen, client).await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    match Cli::parse().command {
+        Command::Sim(args) => run_sim(args).await,
+        Command::Serve(args) => run_serve(args).await,
+        Command::Exporter(args) => {
+            let _ = (
+                args.listen,
+                args.interval,
+                args.node_name,
+                args.kubelet_socket,
+                args.nvml_lib,
+                Duration::ZERO,
+            );
+            anyhow::bail!("the NVML exporter is not built yet (issue 3); nothing to run")
+        }
+    }
+    .context("gpuboard")
+}

@@ -20,7 +20,8 @@ pub fn is_dns1123_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -60,7 +61,10 @@ fn quantities_as_strings(v: &mut Value) {
     match v {
         Value::Object(map) => {
             for (k, child) in map.iter_mut() {
-                let is_quantity_map = matches!(k.as_str(), "limits" | "requests" | "capacity" | "allocatable" | "hard" | "used");
+                let is_quantity_map = matches!(
+                    k.as_str(),
+                    "limits" | "requests" | "capacity" | "allocatable" | "hard" | "used"
+                );
                 if is_quantity_map && let Value::Object(q) = child {
                     for qv in q.values_mut() {
                         if let Value::Number(n) = qv {
@@ -81,7 +85,11 @@ fn unknown_fields(given: &Value, decoded: &Value, path: &str, out: &mut Vec<Stri
     match (given, decoded) {
         (Value::Object(g), Value::Object(d)) => {
             for (k, gv) in g {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match d.get(k) {
                     None if !gv.is_null() => out.push(p),
                     Some(dv) => unknown_fields(gv, dv, &p, out),
@@ -107,7 +115,11 @@ pub enum FieldValidation {
 }
 
 /// Decodes the body through the resource's type. Returns the stored form and warnings for unknown fields.
-pub fn decode(def: &ResourceDef, mut v: Value, validation: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+pub fn decode(
+    def: &ResourceDef,
+    mut v: Value,
+    validation: FieldValidation,
+) -> Result<(Value, Vec<String>), ApiError> {
     if !v.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     }
@@ -123,19 +135,31 @@ pub fn decode(def: &ResourceDef, mut v: Value, validation: FieldValidation) -> R
     v["apiVersion"] = json!(def.api_version());
     quantities_as_strings(&mut v);
     let decoded = typed_roundtrip(def.kind, &v).map_err(|e| {
-        ApiError::bad_request(format!("{} in version {:?} cannot be handled as a {}: {e}", def.kind, def.version, def.kind))
+        ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: {e}",
+            def.kind, def.version, def.kind
+        ))
     })?;
     let mut unknown = Vec::new();
     unknown_fields(&v, &decoded, "", &mut unknown);
     unknown.retain(|p| !p.starts_with("stringData"));
     if validation == FieldValidation::Strict && !unknown.is_empty() {
-        let list: Vec<String> = unknown.iter().map(|p| format!("unknown field {p:?}")).collect();
-        return Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))));
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|p| format!("unknown field {p:?}"))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            list.join(", ")
+        )));
     }
     let warnings = if validation == FieldValidation::Ignore {
         Vec::new()
     } else {
-        unknown.iter().map(|p| format!("unknown field {p:?}")).collect()
+        unknown
+            .iter()
+            .map(|p| format!("unknown field {p:?}"))
+            .collect()
     };
     // stringData is write-only and not in every type's decoded form; keep it for the Secret defaulting.
     let mut stored = decoded;
@@ -148,16 +172,24 @@ pub fn decode(def: &ResourceDef, mut v: Value, validation: FieldValidation) -> R
 /// Checks the object's name for its kind.
 pub fn validate_name(def: &ResourceDef, name: &str) -> Vec<FieldError> {
     if name.is_empty() {
-        return vec![FieldError::required("metadata.name", "name or generateName is required")];
+        return vec![FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        )];
     }
     let (ok, msg) = match def.kind {
         "Namespace" | "Job" => (is_dns1123_label(name), DNS1123_LABEL_MSG),
-        k if k.starts_with("Cluster") || k == "Role" || k == "RoleBinding" => {
-            (!name.contains('/') && !name.contains('%') && name != "." && name != "..", "may not contain '/' or '%'")
-        }
+        k if k.starts_with("Cluster") || k == "Role" || k == "RoleBinding" => (
+            !name.contains('/') && !name.contains('%') && name != "." && name != "..",
+            "may not contain '/' or '%'",
+        ),
         _ => (is_dns1123_subdomain(name), DNS1123_SUBDOMAIN_MSG),
     };
-    if ok { Vec::new() } else { vec![FieldError::invalid("metadata.name", name, msg)] }
+    if ok {
+        Vec::new()
+    } else {
+        vec![FieldError::invalid("metadata.name", name, msg)]
+    }
 }
 
 /// Where `generateName` gets its suffix, as the API server draws it.
@@ -165,9 +197,15 @@ pub fn generate_name(prefix: &str) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    let suffix: String = (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let suffix: String = (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     let max = 63 - 5;
-    let prefix = if prefix.len() > max { &prefix[..max] } else { prefix };
+    let prefix = if prefix.len() > max {
+        &prefix[..max]
+    } else {
+        prefix
+    };
     format!("{prefix}{suffix}")
 }
 
@@ -200,8 +238,13 @@ fn default_pod_spec(spec: &mut Map<String, Value>) {
 
 fn default_container(c: &mut Map<String, Value>) {
     let image = c.get("image").and_then(Value::as_str).unwrap_or("");
-    let tag_latest = !image.rsplit('/').next().unwrap_or("").contains(':') || image.ends_with(":latest");
-    set_default(c, "imagePullPolicy", json!(if tag_latest { "Always" } else { "IfNotPresent" }));
+    let tag_latest =
+        !image.rsplit('/').next().unwrap_or("").contains(':') || image.ends_with(":latest");
+    set_default(
+        c,
+        "imagePullPolicy",
+        json!(if tag_latest { "Always" } else { "IfNotPresent" }),
+    );
     set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
     set_default(c, "terminationMessagePolicy", json!("File"));
     let resources = c.entry("resources").or_insert_with(|| json!({}));
@@ -219,12 +262,28 @@ fn is_extended_resource(name: &str) -> bool {
 }
 
 /// Validates a pod spec; `path` is where it sits (`spec` or `spec.template.spec`).
-pub fn validate_pod_spec(spec: &Value, path: &str, allowed_restart: &[&str], errs: &mut Vec<FieldError>) {
-    let restart = spec.get("restartPolicy").and_then(Value::as_str).unwrap_or("Always");
+pub fn validate_pod_spec(
+    spec: &Value,
+    path: &str,
+    allowed_restart: &[&str],
+    errs: &mut Vec<FieldError>,
+) {
+    let restart = spec
+        .get("restartPolicy")
+        .and_then(Value::as_str)
+        .unwrap_or("Always");
     if !allowed_restart.contains(&restart) {
-        errs.push(FieldError::not_supported(format!("{path}.restartPolicy"), restart, allowed_restart));
+        errs.push(FieldError::not_supported(
+            format!("{path}.restartPolicy"),
+            restart,
+            allowed_restart,
+        ));
     }
-    let containers = spec.get("containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let containers = spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if containers.is_empty() {
         errs.push(FieldError::required(format!("{path}.containers"), ""));
     }
@@ -235,29 +294,56 @@ pub fn validate_pod_spec(spec: &Value, path: &str, allowed_restart: &[&str], err
         if name.is_empty() {
             errs.push(FieldError::required(format!("{cpath}.name"), ""));
         } else if !is_dns1123_label(name) {
-            errs.push(FieldError::invalid(format!("{cpath}.name"), name, DNS1123_LABEL_MSG));
+            errs.push(FieldError::invalid(
+                format!("{cpath}.name"),
+                name,
+                DNS1123_LABEL_MSG,
+            ));
         } else if names.contains(&name) {
-            errs.push(FieldError { field: format!("{cpath}.name"), reason: "FieldValueDuplicate", message: format!("Duplicate value: {name:?}") });
+            errs.push(FieldError {
+                field: format!("{cpath}.name"),
+                reason: "FieldValueDuplicate",
+                message: format!("Duplicate value: {name:?}"),
+            });
         }
         names.push(name);
-        if c.get("image").and_then(Value::as_str).unwrap_or("").trim().is_empty() {
+        if c.get("image")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .is_empty()
+        {
             errs.push(FieldError::required(format!("{cpath}.image"), ""));
         }
-        validate_resources(c.get("resources").unwrap_or(&Value::Null), &format!("{cpath}.resources"), errs);
+        validate_resources(
+            c.get("resources").unwrap_or(&Value::Null),
+            &format!("{cpath}.resources"),
+            errs,
+        );
     }
 }
 
 fn validate_resources(res: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let empty = Map::new();
-    let limits = res.get("limits").and_then(Value::as_object).unwrap_or(&empty);
-    let requests = res.get("requests").and_then(Value::as_object).unwrap_or(&empty);
+    let limits = res
+        .get("limits")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let requests = res
+        .get("requests")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     for (section, map) in [("limits", limits), ("requests", requests)] {
         for (name, q) in map {
             let q = q.as_str().unwrap_or("");
             let field = format!("{path}.{section}[{name}]");
             match quantity::parse(q) {
                 None => errs.push(FieldError::invalid(field, q, "must be a valid quantity")),
-                Some(v) if v < 0.0 => errs.push(FieldError::invalid(field, q, "must be greater than or equal to 0")),
+                Some(v) if v < 0.0 => errs.push(FieldError::invalid(
+                    field,
+                    q,
+                    "must be greater than or equal to 0",
+                )),
                 Some(_) if is_extended_resource(name) && !quantity::is_integer(q) => {
                     errs.push(FieldError::invalid(field, q, "must be an integer"))
                 }
@@ -270,32 +356,51 @@ fn validate_resources(res: &Value, path: &str, errs: &mut Vec<FieldError>) {
         let lim = limits.get(name).and_then(Value::as_str);
         if is_extended_resource(name) {
             match lim {
-                None => errs.push(FieldError::required(format!("{path}.limits"), "Limit must be set for non overcommitable resources")),
-                Some(l) if quantity::parse(l) != quantity::parse(req_s) => errs.push(FieldError::invalid(
-                    format!("{path}.requests"),
-                    req_s,
-                    &format!("must be equal to {name} limit of {l}"),
+                None => errs.push(FieldError::required(
+                    format!("{path}.limits"),
+                    "Limit must be set for non overcommitable resources",
                 )),
+                Some(l) if quantity::parse(l) != quantity::parse(req_s) => {
+                    errs.push(FieldError::invalid(
+                        format!("{path}.requests"),
+                        req_s,
+                        &format!("must be equal to {name} limit of {l}"),
+                    ))
+                }
                 _ => {}
             }
         } else if let Some(l) = lim
             && let (Some(r), Some(lv)) = (quantity::parse(req_s), quantity::parse(l))
             && r > lv
         {
-            errs.push(FieldError::invalid(format!("{path}.requests"), req_s, &format!("must be less than or equal to {name} limit of {l}")));
+            errs.push(FieldError::invalid(
+                format!("{path}.requests"),
+                req_s,
+                &format!("must be less than or equal to {name} limit of {l}"),
+            ));
         }
     }
 }
 
 fn qos_class(spec: &Value) -> &'static str {
-    let containers = spec.get("containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let containers = spec
+        .get("containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut any = false;
     let mut guaranteed = true;
     for c in &containers {
         let r = c.get("resources").cloned().unwrap_or_default();
         for res in ["cpu", "memory"] {
-            let l = r.get("limits").and_then(|m| m.get(res)).and_then(Value::as_str);
-            let q = r.get("requests").and_then(|m| m.get(res)).and_then(Value::as_str);
+            let l = r
+                .get("limits")
+                .and_then(|m| m.get(res))
+                .and_then(Value::as_str);
+            let q = r
+                .get("requests")
+                .and_then(|m| m.get(res))
+                .and_then(Value::as_str);
             any |= l.is_some() || q.is_some();
             if l.is_none() || l.map(quantity::parse) != q.map(quantity::parse) {
                 guaranteed = false;
@@ -327,13 +432,24 @@ pub fn on_create(def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
             set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
             let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
             if let Some(list) = tolerations.as_array_mut() {
-                for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
-                    if !list.iter().any(|t| t.get("key").and_then(Value::as_str) == Some(key)) {
+                for key in [
+                    "node.kubernetes.io/not-ready",
+                    "node.kubernetes.io/unreachable",
+                ] {
+                    if !list
+                        .iter()
+                        .any(|t| t.get("key").and_then(Value::as_str) == Some(key))
+                    {
                         list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
                     }
                 }
             }
-            validate_pod_spec(&obj["spec"], "spec", &["Always", "OnFailure", "Never"], &mut errs);
+            validate_pod_spec(
+                &obj["spec"],
+                "spec",
+                &["Always", "OnFailure", "Never"],
+                &mut errs,
+            );
             let qos = qos_class(&obj["spec"]);
             obj["status"] = json!({"phase": "Pending", "qosClass": qos});
         }
@@ -365,7 +481,12 @@ pub fn on_create(def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
             }
             default_pod_spec(obj_mut(template, "spec"));
             match obj["spec"]["template"].get("spec") {
-                Some(tspec) => validate_pod_spec(tspec, "spec.template.spec", &["OnFailure", "Never"], &mut errs),
+                Some(tspec) => validate_pod_spec(
+                    tspec,
+                    "spec.template.spec",
+                    &["OnFailure", "Never"],
+                    &mut errs,
+                ),
                 None => errs.push(FieldError::required("spec.template.spec", "")),
             }
             if obj["status"].is_null() {
@@ -381,7 +502,11 @@ pub fn on_create(def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
         "Secret" => default_secret(obj, &mut errs),
         _ => {}
     }
-    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(def, &name, errs)) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(def, &name, errs))
+    }
 }
 
 fn obj_mut_value<'a>(v: &'a mut Value, key: &str) -> &'a mut Value {
@@ -396,16 +521,30 @@ fn default_secret(obj: &mut Value, errs: &mut Vec<FieldError>) {
         let data = obj_mut(obj, "data");
         for (k, v) in sd {
             let text = v.as_str().unwrap_or_default().to_string();
-            data.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(text)));
+            data.insert(
+                k,
+                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
         }
     }
-    if obj.get("type").and_then(Value::as_str).unwrap_or("").is_empty() {
+    if obj
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
         obj["type"] = json!("Opaque");
     }
     if obj["type"] == "kubernetes.io/service-account-token"
-        && obj["metadata"]["annotations"]["kubernetes.io/service-account.name"].as_str().unwrap_or("").is_empty()
+        && obj["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
     {
-        errs.push(FieldError::required("metadata.annotations[kubernetes.io/service-account.name]", ""));
+        errs.push(FieldError::required(
+            "metadata.annotations[kubernetes.io/service-account.name]",
+            "",
+        ));
     }
 }
 
@@ -424,7 +563,11 @@ pub fn on_update(def: &ResourceDef, obj: &mut Value, old: &Value) -> Result<(), 
                         });
                     }
                 }
-                for key in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"] {
+                for key in [
+                    "activeDeadlineSeconds",
+                    "tolerations",
+                    "terminationGracePeriodSeconds",
+                ] {
                     s.as_object_mut().map(|m| m.remove(key));
                 }
                 s
@@ -435,16 +578,28 @@ pub fn on_update(def: &ResourceDef, obj: &mut Value, old: &Value) -> Result<(), 
         }
         "Job" => {
             if obj["spec"]["selector"] != old["spec"]["selector"] {
-                errs.push(FieldError::invalid("spec.selector", "", "field is immutable"));
+                errs.push(FieldError::invalid(
+                    "spec.selector",
+                    "",
+                    "field is immutable",
+                ));
             }
             if obj["spec"]["template"] != old["spec"]["template"] {
-                errs.push(FieldError::invalid("spec.template", "", "field is immutable"));
+                errs.push(FieldError::invalid(
+                    "spec.template",
+                    "",
+                    "field is immutable",
+                ));
             }
         }
         "Secret" => default_secret(obj, &mut errs),
         _ => {}
     }
-    if errs.is_empty() { Ok(()) } else { Err(ApiError::invalid(def, &name, errs)) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(def, &name, errs))
+    }
 }
 
 #[cfg(test)]
@@ -467,7 +622,10 @@ mod tests {
     #[test]
     fn gpu_limits_default_the_requests() {
         let obj = admit(pod(json!({"limits": {"nvidia.com/gpu": 1}}))).unwrap();
-        assert_eq!(obj["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"], "1");
+        assert_eq!(
+            obj["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"],
+            "1"
+        );
         assert_eq!(obj["spec"]["restartPolicy"], "Always");
         assert_eq!(obj["status"]["phase"], "Pending");
     }
@@ -477,10 +635,23 @@ mod tests {
         let e = admit(pod(json!({"limits": {"nvidia.com/gpu": "0.5"}}))).unwrap_err();
         assert_eq!((e.code, e.reason), (422, "Invalid"));
         assert!(e.message.contains(r#"spec.containers[0].resources.limits[nvidia.com/gpu]: Invalid value: "0.5": must be an integer"#), "{}", e.message);
-        let e = admit(pod(json!({"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "2"}}))).unwrap_err();
-        assert!(e.message.contains("must be equal to nvidia.com/gpu limit of 1"), "{}", e.message);
+        let e = admit(pod(
+            json!({"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "2"}}),
+        ))
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("must be equal to nvidia.com/gpu limit of 1"),
+            "{}",
+            e.message
+        );
         let e = admit(pod(json!({"requests": {"nvidia.com/gpu": "1"}}))).unwrap_err();
-        assert!(e.message.contains("Limit must be set for non overcommitable resources"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("Limit must be set for non overcommitable resources"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -493,7 +664,12 @@ mod tests {
         p["spec"]["containers"][0]["imagePullPolicyy"] = json!("x");
         let e = admit(p).unwrap_err();
         assert_eq!(e.code, 400);
-        assert!(e.message.contains(r#"unknown field "spec.containers[0].imagePullPolicyy""#), "{}", e.message);
+        assert!(
+            e.message
+                .contains(r#"unknown field "spec.containers[0].imagePullPolicyy""#),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -503,6 +679,11 @@ mod tests {
             "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}});
         let (mut obj, _) = decode(def, job, FieldValidation::Strict).unwrap();
         let e = on_create(def, &mut obj).unwrap_err();
-        assert!(e.message.contains(r#"spec.template.spec.restartPolicy: Unsupported value: "Always""#), "{}", e.message);
+        assert!(
+            e.message
+                .contains(r#"spec.template.spec.restartPolicy: Unsupported value: "Always""#),
+            "{}",
+            e.message
+        );
     }
 }

@@ -22,6 +22,7 @@ use super::auth::{self, Attributes, TokenSubject, UserInfo};
 use super::discovery;
 use super::errors::{ApiError, FieldError};
 use super::patch;
+use super::protobuf;
 use super::resources::{self, ResourceDef, Storage, by_kind};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{StoreError, meta_str, resource_version};
@@ -34,7 +35,10 @@ type Params = HashMap<String, String>;
 type ApiResult = Result<Response, ApiError>;
 
 pub fn router(sim: Arc<Sim>) -> Router {
-    Router::new().fallback(handle).with_state(sim).layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    Router::new()
+        .fallback(handle)
+        .with_state(sim)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 async fn handle(
@@ -47,13 +51,22 @@ async fn handle(
 ) -> Response {
     let user = {
         let store = sim.lock_store();
-        let header = headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok());
+        let header = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
         sim.auth.authenticate_header(&store, header)
     };
     let Some(user) = user else {
         return ApiError::unauthorized().into_response();
     };
-    let req = Request { sim: &sim, user, method, params, headers, body };
+    let req = Request {
+        sim: &sim,
+        user,
+        method,
+        params,
+        headers,
+        body,
+    };
     match req.route(uri.path()).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -90,15 +103,24 @@ fn parse_target(group: &str, version: &str, segs: &[&str]) -> Option<Target> {
         if let Some(s) = sub {
             def.subresource(s)?;
         }
-        Some(Target { def, namespace: ns.map(String::from), name: name.map(String::from), sub: sub.map(String::from) })
+        Some(Target {
+            def,
+            namespace: ns.map(String::from),
+            name: name.map(String::from),
+            sub: sub.map(String::from),
+        })
     };
     match segs {
-        ["namespaces", ns, plural, rest @ ..] if resources::find(group, version, plural).is_some_and(|d| d.namespaced) => match rest {
-            [] => target(plural, Some(ns), None, None),
-            [name] => target(plural, Some(ns), Some(name), None),
-            [name, sub] => target(plural, Some(ns), Some(name), Some(sub)),
-            _ => None,
-        },
+        ["namespaces", ns, plural, rest @ ..]
+            if resources::find(group, version, plural).is_some_and(|d| d.namespaced) =>
+        {
+            match rest {
+                [] => target(plural, Some(ns), None, None),
+                [name] => target(plural, Some(ns), Some(name), None),
+                [name, sub] => target(plural, Some(ns), Some(name), Some(sub)),
+                _ => None,
+            }
+        }
         [plural] => target(plural, None, None, None),
         [plural, name] => target(plural, None, Some(name), None),
         [plural, name, sub] => target(plural, None, Some(name), Some(sub)),
@@ -112,31 +134,64 @@ fn truthy(v: Option<&String>) -> bool {
 
 impl Request<'_> {
     async fn route(self, path: &str) -> ApiResult {
-        let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+        let segs: Vec<&str> = path
+            .trim_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
         match segs.as_slice() {
-            ["version"] => self.non_resource(path, || Ok(json_response(StatusCode::OK, &discovery::version()))),
-            ["healthz"] | ["livez"] | ["readyz"] => self.non_resource(path, || Ok("ok".into_response())),
+            ["version"] => self.non_resource(path, || {
+                Ok(json_response(StatusCode::OK, &discovery::version()))
+            }),
+            ["healthz"] | ["livez"] | ["readyz"] => {
+                self.non_resource(path, || Ok("ok".into_response()))
+            }
             ["api"] => {
                 let addr = self.sim.server_address.clone();
-                self.non_resource(path, move || Ok(json_response(StatusCode::OK, &discovery::core_versions(&addr))))
+                self.non_resource(path, move || {
+                    Ok(json_response(
+                        StatusCode::OK,
+                        &discovery::core_versions(&addr),
+                    ))
+                })
             }
-            ["apis"] => self.non_resource(path, || Ok(json_response(StatusCode::OK, &discovery::group_list()))),
+            ["apis"] => self.non_resource(path, || {
+                Ok(json_response(StatusCode::OK, &discovery::group_list()))
+            }),
             ["apis", g] => {
                 let g = g.to_string();
-                self.non_resource(path, move || discovery::group(&g).map(|v| json_response(StatusCode::OK, &v)).ok_or_else(ApiError::path_not_found))
+                self.non_resource(path, move || {
+                    discovery::group(&g)
+                        .map(|v| json_response(StatusCode::OK, &v))
+                        .ok_or_else(ApiError::path_not_found)
+                })
             }
             ["api", v] => {
                 let v = v.to_string();
-                self.non_resource(path, move || discovery::resource_list("", &v).map(|l| json_response(StatusCode::OK, &l)).ok_or_else(ApiError::path_not_found))
+                self.non_resource(path, move || {
+                    discovery::resource_list("", &v)
+                        .map(|l| json_response(StatusCode::OK, &l))
+                        .ok_or_else(ApiError::path_not_found)
+                })
             }
             ["apis", g, v] => {
                 let (g, v) = (g.to_string(), v.to_string());
-                self.non_resource(path, move || discovery::resource_list(&g, &v).map(|l| json_response(StatusCode::OK, &l)).ok_or_else(ApiError::path_not_found))
+                self.non_resource(path, move || {
+                    discovery::resource_list(&g, &v)
+                        .map(|l| json_response(StatusCode::OK, &l))
+                        .ok_or_else(ApiError::path_not_found)
+                })
             }
-            ["openapi", "v3"] => self.non_resource(path, || Ok(json_response(StatusCode::OK, &discovery::openapi_root()))),
+            ["openapi", "v3"] => self.non_resource(path, || {
+                Ok(json_response(StatusCode::OK, &discovery::openapi_root()))
+            }),
             ["openapi", "v3", rest @ ..] => {
                 let gv = rest.join("/");
-                self.non_resource(path, move || discovery::openapi_group_version(&gv).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(ApiError::path_not_found))
+                self.non_resource(path, move || {
+                    discovery::openapi_group_version(&gv)
+                        .map(|d| json_response(StatusCode::OK, &d))
+                        .ok_or_else(ApiError::path_not_found)
+                })
             }
             ["api", v, rest @ ..] => {
                 let t = parse_target("", v, rest).ok_or_else(ApiError::path_not_found)?;
@@ -159,9 +214,15 @@ impl Request<'_> {
     }
 
     fn non_resource(&self, path: &str, answer: impl FnOnce() -> ApiResult) -> ApiResult {
-        let attrs = Attributes { verb: self.method.as_str().to_lowercase(), path: Some(path.to_string()), ..Default::default() };
+        let attrs = Attributes {
+            verb: self.method.as_str().to_lowercase(),
+            path: Some(path.to_string()),
+            ..Default::default()
+        };
         if self.method != Method::GET {
-            return Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({path})")));
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({path})"
+            )));
         }
         if !auth::authorize(&self.sim.lock_store(), &self.user, &attrs) {
             return Err(self.deny(&attrs));
@@ -183,11 +244,16 @@ impl Request<'_> {
             _ => "",
         };
         let allowed = match &t.sub {
-            Some(s) => t.def.subresource(s).is_some_and(|sr| sr.verbs.contains(&verb)),
+            Some(s) => t
+                .def
+                .subresource(s)
+                .is_some_and(|sr| sr.verbs.contains(&verb)),
             None => t.def.verbs.contains(&verb),
         };
         if verb.is_empty() || !allowed {
-            return Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource"));
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
         }
         Ok(verb)
     }
@@ -195,7 +261,9 @@ impl Request<'_> {
     async fn resource(self, t: Target) -> ApiResult {
         let verb = self.verb(&t)?;
         let mut namespace = t.namespace.clone().unwrap_or_default();
-        if t.def.kind == "Namespace" && let Some(n) = &t.name {
+        if t.def.kind == "Namespace"
+            && let Some(n) = &t.name
+        {
             namespace = n.clone();
         }
         let attrs = Attributes {
@@ -222,12 +290,17 @@ impl Request<'_> {
             ("patch", _, _) => self.patch(&t),
             ("delete", None, _) => self.delete(&t),
             ("deletecollection", None, _) => self.delete_collection(&t),
-            _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
+            _ => Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            )),
         }
     }
 
     fn wants_table(&self) -> bool {
-        self.headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("as=Table"))
+        self.headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("as=Table"))
     }
 
     fn dry_run(&self) -> bool {
@@ -243,23 +316,65 @@ impl Request<'_> {
     }
 
     fn body_json(&self) -> Result<Value, ApiError> {
-        serde_json::from_slice(&self.body).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+        if self.is_protobuf() {
+            return Err(ApiError::unsupported_media_type(protobuf::CONTENT_TYPE));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    }
+
+    fn is_protobuf(&self) -> bool {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|c| c.to_str().ok())
+            .is_some_and(|c| c.starts_with(protobuf::CONTENT_TYPE))
+    }
+
+    /// The body of a review or TokenRequest, which kubectl may send as protobuf.
+    fn body_of_kind(&self, kind: &str) -> Result<Value, ApiError> {
+        if self.is_protobuf() {
+            protobuf::decode(kind, &self.body)
+        } else {
+            self.body_json()
+        }
     }
 
     fn get(&self, t: &Target) -> ApiResult {
         let name = t.name.as_deref().unwrap_or_default();
         let store = self.sim.lock_store();
-        let obj = store.get(t.def, t.namespace.as_deref().unwrap_or(""), name).ok_or_else(|| ApiError::not_found(t.def, name))?;
+        let obj = store
+            .get(t.def, t.namespace.as_deref().unwrap_or(""), name)
+            .ok_or_else(|| ApiError::not_found(t.def, name))?;
         if self.wants_table() {
-            let include = self.params.get("includeObject").map(String::as_str).unwrap_or("Metadata");
-            return Ok(json_response(StatusCode::OK, &tables::table(t.def, &[&obj], store.revision(), include, None)));
+            let include = self
+                .params
+                .get("includeObject")
+                .map(String::as_str)
+                .unwrap_or("Metadata");
+            return Ok(json_response(
+                StatusCode::OK,
+                &tables::table(t.def, &[&obj], store.revision(), include, None),
+            ));
         }
         Ok(json_response(StatusCode::OK, &obj))
     }
 
     fn selectors(&self, def: &ResourceDef) -> Result<(LabelSelector, FieldSelector), ApiError> {
-        let labels = LabelSelector::parse(self.params.get("labelSelector").map(String::as_str).unwrap_or("")).map_err(ApiError::bad_request)?;
-        let fields = FieldSelector::parse(self.params.get("fieldSelector").map(String::as_str).unwrap_or(""), def).map_err(ApiError::bad_request)?;
+        let labels = LabelSelector::parse(
+            self.params
+                .get("labelSelector")
+                .map(String::as_str)
+                .unwrap_or(""),
+        )
+        .map_err(ApiError::bad_request)?;
+        let fields = FieldSelector::parse(
+            self.params
+                .get("fieldSelector")
+                .map(String::as_str)
+                .unwrap_or(""),
+            def,
+        )
+        .map_err(ApiError::bad_request)?;
         Ok((labels, fields))
     }
 
@@ -267,7 +382,11 @@ impl Request<'_> {
         let (labels, fields) = self.selectors(t.def)?;
         let store = self.sim.lock_store();
         let all = store.list(t.def, t.namespace.as_deref());
-        let mut matching: Vec<&Value> = all.iter().map(|o| o.as_ref()).filter(|o| labels.matches(o) && fields.matches(o)).collect();
+        let mut matching: Vec<&Value> = all
+            .iter()
+            .map(|o| o.as_ref())
+            .filter(|o| labels.matches(o) && fields.matches(o))
+            .collect();
         let start = match self.params.get("continue").filter(|c| !c.is_empty()) {
             Some(token) => decode_continue(token)?,
             None => String::new(),
@@ -275,7 +394,12 @@ impl Request<'_> {
         if !start.is_empty() {
             matching.retain(|o| object_key(o) > start);
         }
-        let limit: usize = self.params.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let limit: usize = self
+            .params
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .filter(|l| *l > 0)
+            .unwrap_or(usize::MAX);
         let mut continue_token = None;
         let mut remaining = None;
         if matching.len() > limit {
@@ -285,8 +409,15 @@ impl Request<'_> {
         }
         let rv = store.revision();
         if self.wants_table() {
-            let include = self.params.get("includeObject").map(String::as_str).unwrap_or("Metadata");
-            return Ok(json_response(StatusCode::OK, &tables::table(t.def, &matching, rv, include, continue_token)));
+            let include = self
+                .params
+                .get("includeObject")
+                .map(String::as_str)
+                .unwrap_or("Metadata");
+            return Ok(json_response(
+                StatusCode::OK,
+                &tables::table(t.def, &matching, rv, include, continue_token),
+            ));
         }
         let mut meta = json!({"resourceVersion": rv.to_string()});
         if let Some(c) = continue_token {
@@ -303,12 +434,28 @@ impl Request<'_> {
         let namespace = t.namespace.clone();
         let bookmarks = truthy(self.params.get("allowWatchBookmarks"));
         let initial_events = truthy(self.params.get("sendInitialEvents"));
-        let timeout = self.params.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
-        let requested = self.params.get("resourceVersion").cloned().unwrap_or_default();
-        let in_scope = move |obj: &Value| namespace.as_deref().is_none_or(|ns| meta_str(obj, "namespace") == ns) && labels.matches(obj) && fields.matches(obj);
+        let timeout = self
+            .params
+            .get("timeoutSeconds")
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let requested = self
+            .params
+            .get("resourceVersion")
+            .cloned()
+            .unwrap_or_default();
+        let in_scope = move |obj: &Value| {
+            namespace
+                .as_deref()
+                .is_none_or(|ns| meta_str(obj, "namespace") == ns)
+                && labels.matches(obj)
+                && fields.matches(obj)
+        };
 
         let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(256);
-        let line = |kind: &str, obj: &Value| Bytes::from(format!("{}\n", json!({"type": kind, "object": obj})));
+        let line = |kind: &str, obj: &Value| {
+            Bytes::from(format!("{}\n", json!({"type": kind, "object": obj})))
+        };
         let store = self.sim.lock_store();
         let mut initial = Vec::new();
         let from = if requested.is_empty() || requested == "0" || initial_events {
@@ -319,12 +466,16 @@ impl Request<'_> {
             }
             store.revision()
         } else {
-            requested.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {requested:?}")))?
+            requested.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {requested:?}"))
+            })?
         };
         let (backlog, mut receiver) = match store.watch_from(from) {
             Ok(x) => x,
             Err(StoreError::Gone { requested, oldest }) => {
-                let status = ApiError::gone(format!("too old resource version: {requested} ({oldest})")).to_json();
+                let status =
+                    ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
+                        .to_json();
                 let body = format!("{}\n", json!({"type": "ERROR", "object": status}));
                 return Ok(stream_response(body.into()));
             }
@@ -345,17 +496,23 @@ impl Request<'_> {
                     return;
                 }
             }
-            let matches = |c: &super::store::Change| std::ptr::eq(c.resource, def) && in_scope(&c.object);
+            let matches =
+                |c: &super::store::Change| std::ptr::eq(c.resource, def) && in_scope(&c.object);
             for c in backlog.iter().filter(|c| matches(c)) {
                 last_rv = c.revision;
-                if tx.send(Ok(line(c.event.as_str(), &c.object))).await.is_err() {
+                if tx
+                    .send(Ok(line(c.event.as_str(), &c.object)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
             let mut tick = tokio::time::interval(Duration::from_secs(5));
             tick.tick().await;
             loop {
-                let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+                let sleep_until = deadline
+                    .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
                 tokio::select! {
                     change = receiver.recv() => match change {
                         Ok(c) if c.revision > last_rv && matches(&c) => {
@@ -376,7 +533,9 @@ impl Request<'_> {
                 }
             }
         });
-        let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
         Ok(Response::builder()
             .header(header::CONTENT_TYPE, "application/json")
             .header(header::TRANSFER_ENCODING, "chunked")
@@ -386,18 +545,27 @@ impl Request<'_> {
 
     /// Decodes the body, fixes namespace and name, and runs admission for a create.
     fn prepare_create(&self, t: &Target) -> Result<(Value, Vec<String>), ApiError> {
-        let (mut obj, warnings) = admission::decode(t.def, self.body_json()?, self.field_validation())?;
+        let (mut obj, warnings) =
+            admission::decode(t.def, self.body_json()?, self.field_validation())?;
         let path_ns = t.namespace.clone().unwrap_or_default();
         if t.def.namespaced {
             let body_ns = meta_str(&obj, "namespace").to_string();
             if !body_ns.is_empty() && body_ns != path_ns {
-                return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
             }
             obj["metadata"]["namespace"] = json!(path_ns);
         } else if let Some(m) = obj["metadata"].as_object_mut() {
             m.remove("namespace");
         }
-        for field in ["resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "managedFields"] {
+        for field in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "managedFields",
+        ] {
             if let Some(m) = obj["metadata"].as_object_mut() {
                 m.remove(field);
             }
@@ -433,38 +601,68 @@ impl Request<'_> {
             obj["metadata"]["creationTimestamp"] = json!(super::store::now_rfc3339());
             Arc::new(obj)
         } else {
-            store.create(t.def, obj).map_err(|_| ApiError::already_exists(t.def, &name))?
+            store
+                .create(t.def, obj)
+                .map_err(|_| ApiError::already_exists(t.def, &name))?
         };
-        Ok(with_warnings(json_response(StatusCode::CREATED, &created), &warnings))
+        Ok(with_warnings(
+            json_response(StatusCode::CREATED, &created),
+            &warnings,
+        ))
     }
 
     /// The token controller's work for a legacy service-account token Secret.
     fn fill_service_account_token(&self, store: &super::store::Store, secret: &mut Value) {
         let ns = meta_str(secret, "namespace").to_string();
-        let sa_name = secret["metadata"]["annotations"]["kubernetes.io/service-account.name"].as_str().unwrap_or("").to_string();
-        let Some(sa) = store.get(by_kind("ServiceAccount"), &ns, &sa_name) else { return };
+        let sa_name = secret["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let Some(sa) = store.get(by_kind("ServiceAccount"), &ns, &sa_name) else {
+            return;
+        };
         if meta_str(secret, "uid").is_empty() {
             secret["metadata"]["uid"] = json!(super::store::new_uid());
         }
-        let (secret_name, secret_uid) = (meta_str(secret, "name").to_string(), meta_str(secret, "uid").to_string());
+        let (secret_name, secret_uid) = (
+            meta_str(secret, "name").to_string(),
+            meta_str(secret, "uid").to_string(),
+        );
         let token = self.sim.auth.mint(
-            &TokenSubject { namespace: &ns, name: &sa_name, uid: meta_str(&sa, "uid"), secret: Some((&secret_name, &secret_uid)) },
+            &TokenSubject {
+                namespace: &ns,
+                name: &sa_name,
+                uid: meta_str(&sa, "uid"),
+                secret: Some((&secret_name, &secret_uid)),
+            },
             vec![auth::ISSUER.into()],
             None,
         );
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] = json!(meta_str(&sa, "uid"));
+        secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] =
+            json!(meta_str(&sa, "uid"));
         secret["data"] = json!({"token": b64(&token), "ca.crt": b64(&self.sim.ca.cert_pem), "namespace": b64(&ns)});
     }
 
     /// Writes `new` over the stored object, keeping what the (sub)resource may not change.
-    fn write_update(&self, t: &Target, mut new: Value, expected_rv: Option<u64>, warnings: Vec<String>) -> ApiResult {
+    fn write_update(
+        &self,
+        t: &Target,
+        mut new: Value,
+        expected_rv: Option<u64>,
+        warnings: Vec<String>,
+    ) -> ApiResult {
         let name = t.name.clone().unwrap_or_default();
         let ns = t.namespace.clone().unwrap_or_default();
         let mut store = self.sim.lock_store();
-        let old = store.get(t.def, &ns, &name).ok_or_else(|| ApiError::not_found(t.def, &name))?;
+        let old = store
+            .get(t.def, &ns, &name)
+            .ok_or_else(|| ApiError::not_found(t.def, &name))?;
         if meta_str(&new, "name") != name {
-            return Err(ApiError::bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", meta_str(&new, "name"))));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta_str(&new, "name")
+            )));
         }
         if t.def.namespaced {
             new["metadata"]["namespace"] = json!(ns);
@@ -475,7 +673,9 @@ impl Request<'_> {
             new["status"] = status;
         } else if t.def.has_status() {
             new["status"] = old.get("status").cloned().unwrap_or(Value::Null);
-            if new["status"].is_null() && let Some(m) = new.as_object_mut() {
+            if new["status"].is_null()
+                && let Some(m) = new.as_object_mut()
+            {
                 m.remove("status");
             }
         }
@@ -487,13 +687,23 @@ impl Request<'_> {
             StoreError::Conflict => ApiError::conflict(t.def, &name),
             _ => ApiError::not_found(t.def, &name),
         })?;
-        Ok(with_warnings(json_response(StatusCode::OK, &updated), &warnings))
+        Ok(with_warnings(
+            json_response(StatusCode::OK, &updated),
+            &warnings,
+        ))
     }
 
     fn update(&self, t: &Target) -> ApiResult {
         let (obj, warnings) = admission::decode(t.def, self.body_json()?, self.field_validation())?;
         let rv = meta_str(&obj, "resourceVersion");
-        let expected = if rv.is_empty() { None } else { Some(rv.parse().map_err(|_| ApiError::bad_request("invalid resourceVersion"))?) };
+        let expected = if rv.is_empty() {
+            None
+        } else {
+            Some(
+                rv.parse()
+                    .map_err(|_| ApiError::bad_request("invalid resourceVersion"))?,
+            )
+        };
         self.write_update(t, obj, expected, warnings)
     }
 
@@ -504,28 +714,52 @@ impl Request<'_> {
             .lock_store()
             .get(t.def, t.namespace.as_deref().unwrap_or(""), &name)
             .ok_or_else(|| ApiError::not_found(t.def, &name))?;
-        let content_type = self.headers.get(header::CONTENT_TYPE).and_then(|c| c.to_str().ok()).unwrap_or("");
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|c| c.to_str().ok())
+            .unwrap_or("");
         let patched = patch::apply(content_type, &current, &self.body)?;
         let (obj, warnings) = admission::decode(t.def, patched, self.field_validation())?;
         // A patch may pin a resourceVersion; otherwise it applies to what it was computed against.
         let pinned = meta_str(&obj, "resourceVersion").parse().ok();
-        self.write_update(t, obj, pinned.or(Some(resource_version(&current))), warnings)
+        self.write_update(
+            t,
+            obj,
+            pinned.or(Some(resource_version(&current))),
+            warnings,
+        )
     }
 
     fn delete(&self, t: &Target) -> ApiResult {
         let name = t.name.clone().unwrap_or_default();
         let ns = t.namespace.clone().unwrap_or_default();
-        let options: Value = if self.body.is_empty() { json!({}) } else { self.body_json()? };
-        let orphan = options["propagationPolicy"] == "Orphan" || self.params.get("propagationPolicy").is_some_and(|p| p == "Orphan");
+        let options: Value = if self.body.is_empty() {
+            json!({})
+        } else {
+            self.body_json()?
+        };
+        let orphan = options["propagationPolicy"] == "Orphan"
+            || self
+                .params
+                .get("propagationPolicy")
+                .is_some_and(|p| p == "Orphan");
         let mut store = self.sim.lock_store();
         if self.dry_run() {
-            let obj = store.get(t.def, &ns, &name).ok_or_else(|| ApiError::not_found(t.def, &name))?;
+            let obj = store
+                .get(t.def, &ns, &name)
+                .ok_or_else(|| ApiError::not_found(t.def, &name))?;
             return Ok(json_response(StatusCode::OK, &obj));
         }
-        let deleted = store.delete(t.def, &ns, &name).map_err(|_| ApiError::not_found(t.def, &name))?;
+        let deleted = store
+            .delete(t.def, &ns, &name)
+            .map_err(|_| ApiError::not_found(t.def, &name))?;
         match t.def.kind {
             "Namespace" => {
-                for def in resources::RESOURCES.iter().filter(|d| d.namespaced && d.storage == Storage::Stored) {
+                for def in resources::RESOURCES
+                    .iter()
+                    .filter(|d| d.namespaced && d.storage == Storage::Stored)
+                {
                     for obj in store.list(def, Some(&name)) {
                         let _ = store.delete(def, &name, meta_str(&obj, "name"));
                     }
@@ -534,7 +768,9 @@ impl Request<'_> {
             "Job" if orphan => {
                 let uid = meta_str(&deleted, "uid").to_string();
                 for pod in store.list(by_kind("Pod"), Some(&ns)) {
-                    let owned = pod["metadata"]["ownerReferences"].as_array().is_some_and(|o| o.iter().any(|r| r["uid"] == uid.as_str()));
+                    let owned = pod["metadata"]["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|o| o.iter().any(|r| r["uid"] == uid.as_str()));
                     if owned {
                         let mut p = (*pod).clone();
                         if let Some(m) = p["metadata"].as_object_mut() {
@@ -570,29 +806,53 @@ impl Request<'_> {
     }
 
     fn review(&self, def: &'static ResourceDef) -> ApiResult {
-        let mut body = self.body_json()?;
+        let mut body = if self.body.is_empty() {
+            json!({})
+        } else {
+            self.body_of_kind(def.kind)?
+        };
         let store = self.sim.lock_store();
-        let user_json = |u: &UserInfo| json!({"username": u.username, "uid": u.uid, "groups": u.groups});
+        let user_json =
+            |u: &UserInfo| json!({"username": u.username, "uid": u.uid, "groups": u.groups});
         let status = match def.kind {
             "SelfSubjectReview" => json!({"userInfo": user_json(&self.user)}),
             "TokenReview" => {
                 let token = body["spec"]["token"].as_str().unwrap_or("");
                 match self.sim.auth.authenticate_token(&store, token) {
-                    Some(u) => json!({"authenticated": true, "user": user_json(&u), "audiences": [auth::ISSUER]}),
+                    Some(u) => {
+                        json!({"authenticated": true, "user": user_json(&u), "audiences": [auth::ISSUER]})
+                    }
                     None => json!({"authenticated": false, "error": "invalid bearer token"}),
                 }
             }
             "SelfSubjectAccessReview" => {
                 let spec = &body["spec"];
-                let attrs = if let Some(na) = spec.get("nonResourceAttributes").filter(|v| v.is_object()) {
-                    Attributes { verb: na["verb"].as_str().unwrap_or("").into(), path: Some(na["path"].as_str().unwrap_or("").into()), ..Default::default() }
-                } else {
-                    let ra = &spec["resourceAttributes"];
-                    let s = |k: &str| ra[k].as_str().unwrap_or("").to_string();
-                    Attributes { verb: s("verb"), api_group: s("group"), resource: s("resource"), subresource: s("subresource"), namespace: s("namespace"), name: s("name"), path: None }
-                };
+                let attrs =
+                    if let Some(na) = spec.get("nonResourceAttributes").filter(|v| v.is_object()) {
+                        Attributes {
+                            verb: na["verb"].as_str().unwrap_or("").into(),
+                            path: Some(na["path"].as_str().unwrap_or("").into()),
+                            ..Default::default()
+                        }
+                    } else {
+                        let ra = &spec["resourceAttributes"];
+                        let s = |k: &str| ra[k].as_str().unwrap_or("").to_string();
+                        Attributes {
+                            verb: s("verb"),
+                            api_group: s("group"),
+                            resource: s("resource"),
+                            subresource: s("subresource"),
+                            namespace: s("namespace"),
+                            name: s("name"),
+                            path: None,
+                        }
+                    };
                 if attrs.verb.is_empty() {
-                    return Err(ApiError::invalid(def, "", vec![FieldError::required("spec.resourceAttributes.verb", "")]));
+                    return Err(ApiError::invalid(
+                        def,
+                        "",
+                        vec![FieldError::required("spec.resourceAttributes.verb", "")],
+                    ));
                 }
                 let allowed = auth::authorize(&store, &self.user, &attrs);
                 json!({"allowed": allowed, "reason": if allowed { "allowed by RBAC" } else { "" }})
@@ -600,7 +860,9 @@ impl Request<'_> {
             "SelfSubjectRulesReview" => {
                 let ns = body["spec"]["namespace"].as_str().unwrap_or("");
                 let rules = auth::rules_for(&store, &self.user, ns);
-                let (nonres, res): (Vec<Value>, Vec<Value>) = rules.into_iter().partition(|r| r.get("nonResourceURLs").is_some());
+                let (nonres, res): (Vec<Value>, Vec<Value>) = rules
+                    .into_iter()
+                    .partition(|r| r.get("nonResourceURLs").is_some());
                 json!({"resourceRules": res, "nonResourceRules": nonres, "incomplete": false})
             }
             _ => return Err(ApiError::path_not_found()),
@@ -615,25 +877,62 @@ impl Request<'_> {
     fn token_request(&self, t: &Target) -> ApiResult {
         let name = t.name.clone().unwrap_or_default();
         let ns = t.namespace.clone().unwrap_or_default();
-        let mut req = if self.body.is_empty() { json!({}) } else { self.body_json()? };
+        let mut req = if self.body.is_empty() {
+            json!({})
+        } else {
+            self.body_of_kind("TokenRequest")?
+        };
         let seconds = req["spec"]["expirationSeconds"].as_i64().unwrap_or(3600);
         let def = by_kind("ServiceAccount");
         if seconds < 600 {
-            return Err(ApiError::invalid(def, &name, vec![FieldError::invalid("spec.expirationSeconds", &seconds.to_string(), "may not specify a duration less than 10 minutes")]));
+            return Err(ApiError::invalid(
+                def,
+                &name,
+                vec![FieldError::invalid(
+                    "spec.expirationSeconds",
+                    &seconds.to_string(),
+                    "may not specify a duration less than 10 minutes",
+                )],
+            ));
         }
         if seconds > 1 << 32 {
-            return Err(ApiError::invalid(def, &name, vec![FieldError::invalid("spec.expirationSeconds", &seconds.to_string(), "may not specify a duration larger than 2^32 seconds")]));
+            return Err(ApiError::invalid(
+                def,
+                &name,
+                vec![FieldError::invalid(
+                    "spec.expirationSeconds",
+                    &seconds.to_string(),
+                    "may not specify a duration larger than 2^32 seconds",
+                )],
+            ));
         }
         let store = self.sim.lock_store();
-        let sa = store.get(def, &ns, &name).ok_or_else(|| ApiError::not_found(def, &name))?;
+        let sa = store
+            .get(def, &ns, &name)
+            .ok_or_else(|| ApiError::not_found(def, &name))?;
         let audiences: Vec<String> = req["spec"]["audiences"]
             .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
             .filter(|a: &Vec<String>| !a.is_empty())
             .unwrap_or_else(|| vec![auth::ISSUER.to_string()]);
         let expires = jiff::Timestamp::now().as_second() + seconds;
-        let token = self.sim.auth.mint(&TokenSubject { namespace: &ns, name: &name, uid: meta_str(&sa, "uid"), secret: None }, audiences.clone(), Some(expires));
-        let exp = jiff::Timestamp::from_second(expires).map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default();
+        let token = self.sim.auth.mint(
+            &TokenSubject {
+                namespace: &ns,
+                name: &name,
+                uid: meta_str(&sa, "uid"),
+                secret: None,
+            },
+            audiences.clone(),
+            Some(expires),
+        );
+        let exp = jiff::Timestamp::from_second(expires)
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default();
         req["kind"] = json!("TokenRequest");
         req["apiVersion"] = json!("authentication.k8s.io/v1");
         req["metadata"] = json!({"name": name, "namespace": ns, "creationTimestamp": null});
@@ -646,14 +945,32 @@ impl Request<'_> {
     async fn logs(&self, t: &Target) -> ApiResult {
         let name = t.name.clone().unwrap_or_default();
         let ns = t.namespace.clone().unwrap_or_default();
-        let pod = self.sim.lock_store().get(by_kind("Pod"), &ns, &name).ok_or_else(|| ApiError::not_found(by_kind("Pod"), &name))?;
-        let containers: Vec<String> = pod["spec"]["containers"].as_array().map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(String::from)).collect()).unwrap_or_default();
+        let pod = self
+            .sim
+            .lock_store()
+            .get(by_kind("Pod"), &ns, &name)
+            .ok_or_else(|| ApiError::not_found(by_kind("Pod"), &name))?;
+        let containers: Vec<String> = pod["spec"]["containers"]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| c["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
         let container = match self.params.get("container").filter(|c| !c.is_empty()) {
             Some(c) if containers.contains(c) => c.clone(),
-            Some(c) => return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}"))),
+            Some(c) => {
+                return Err(ApiError::bad_request(format!(
+                    "container {c} is not valid for pod {name}"
+                )));
+            }
             None if containers.len() == 1 => containers[0].clone(),
             None => {
-                return Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", containers.join(" "))));
+                return Err(ApiError::bad_request(format!(
+                    "a container name must be specified for pod {name}, choose one of: [{}]",
+                    containers.join(" ")
+                )));
             }
         };
         let previous = truthy(self.params.get("previous"));
@@ -665,17 +982,30 @@ impl Request<'_> {
             let logs = self.sim.lock_logs();
             match logs.get(&(uid.clone(), container.clone())) {
                 None => {
-                    let reason = waiting_reason(&pod, &container).unwrap_or_else(|| "ContainerCreating".into());
-                    return Err(ApiError::bad_request(format!("container {container:?} in pod {name:?} is waiting to start: {reason}")));
+                    let reason = waiting_reason(&pod, &container)
+                        .unwrap_or_else(|| "ContainerCreating".into());
+                    return Err(ApiError::bad_request(format!(
+                        "container {container:?} in pod {name:?} is waiting to start: {reason}"
+                    )));
                 }
                 Some(l) if previous => match &l.previous {
                     Some(p) => (p.clone(), false),
-                    None => return Err(ApiError::bad_request(format!("previous terminated container {container:?} in pod {name:?} not found"))),
+                    None => {
+                        return Err(ApiError::bad_request(format!(
+                            "previous terminated container {container:?} in pod {name:?} not found"
+                        )));
+                    }
                 },
                 Some(l) => (l.current.clone(), !l.ended),
             }
         };
-        let render = move |(ts, line): &(String, String)| if timestamps { format!("{ts} {line}\n") } else { format!("{line}\n") };
+        let render = move |(ts, line): &(String, String)| {
+            if timestamps {
+                format!("{ts} {line}\n")
+            } else {
+                format!("{line}\n")
+            }
+        };
         let skip = tail.map_or(0, |n| lines.len().saturating_sub(n));
         let text: String = lines[skip..].iter().map(render).collect();
         if !follow || !running {
@@ -708,7 +1038,9 @@ impl Request<'_> {
                 let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
             }
         });
-        let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
         Ok(Response::builder()
             .header(header::CONTENT_TYPE, "text/plain")
             .body(Body::from_stream(stream))
@@ -730,12 +1062,19 @@ fn object_key(o: &Value) -> String {
 }
 
 fn encode_continue(key: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"v": "meta.k8s.io/v1", "start": key}).to_string())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"v": "meta.k8s.io/v1", "start": key}).to_string())
 }
 
 fn decode_continue(token: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     v["start"].as_str().map(String::from).ok_or_else(bad)
 }

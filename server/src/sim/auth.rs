@@ -86,23 +86,40 @@ pub struct TokenSubject<'a> {
 impl Authenticator {
     pub fn new(static_tokens: HashMap<String, UserInfo>) -> Self {
         use rand::Rng;
-        Authenticator { static_tokens, signing_key: rand::rng().random() }
+        Authenticator {
+            static_tokens,
+            signing_key: rand::rng().random(),
+        }
     }
 
     /// Mints a service-account token (a signed JWT). `expires` is a Unix time; None never expires.
-    pub fn mint(&self, subject: &TokenSubject, audiences: Vec<String>, expires: Option<i64>) -> String {
+    pub fn mint(
+        &self,
+        subject: &TokenSubject,
+        audiences: Vec<String>,
+        expires: Option<i64>,
+    ) -> String {
         let now = jiff::Timestamp::now().as_second();
         let claims = Claims {
             iss: ISSUER.into(),
-            sub: format!("system:serviceaccount:{}:{}", subject.namespace, subject.name),
+            sub: format!(
+                "system:serviceaccount:{}:{}",
+                subject.namespace, subject.name
+            ),
             aud: audiences,
             iat: now,
             nbf: now,
             exp: expires,
             kubernetes: KubeClaims {
                 namespace: subject.namespace.into(),
-                serviceaccount: ObjectRef { name: subject.name.into(), uid: subject.uid.into() },
-                secret: subject.secret.map(|(name, uid)| ObjectRef { name: name.into(), uid: uid.into() }),
+                serviceaccount: ObjectRef {
+                    name: subject.name.into(),
+                    uid: subject.uid.into(),
+                },
+                secret: subject.secret.map(|(name, uid)| ObjectRef {
+                    name: name.into(),
+                    uid: uid.into(),
+                }),
             },
         };
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","kid":"gpuboard-sim"}"#);
@@ -113,7 +130,8 @@ impl Authenticator {
     }
 
     fn sign(&self, data: &[u8]) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.signing_key).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.signing_key)
+            .expect("HMAC takes any key length");
         mac.update(data);
         mac.finalize().into_bytes().to_vec()
     }
@@ -153,11 +171,18 @@ impl Authenticator {
             return None;
         }
         let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        if claims.exp.is_some_and(|exp| exp <= jiff::Timestamp::now().as_second()) {
+        if claims
+            .exp
+            .is_some_and(|exp| exp <= jiff::Timestamp::now().as_second())
+        {
             return None;
         }
         let k = &claims.kubernetes;
-        let sa = store.get(by_kind("ServiceAccount"), &k.namespace, &k.serviceaccount.name)?;
+        let sa = store.get(
+            by_kind("ServiceAccount"),
+            &k.namespace,
+            &k.serviceaccount.name,
+        )?;
         if meta_str(&sa, "uid") != k.serviceaccount.uid {
             return None;
         }
@@ -184,7 +209,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn is_token_part(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// True when a bootstrap-token `expiration` value has passed; an unparseable value counts as expired.
@@ -200,7 +227,11 @@ pub fn bootstrap_token_expired(expiration: Option<&str>) -> bool {
 
 /// A Secret's `data` value decoded to text.
 pub fn secret_value(secret: &Value, key: &str) -> Option<String> {
-    if let Some(s) = secret.get("stringData").and_then(|d| d.get(key)).and_then(Value::as_str) {
+    if let Some(s) = secret
+        .get("stringData")
+        .and_then(|d| d.get(key))
+        .and_then(Value::as_str)
+    {
         return Some(s.to_string());
     }
     let b64 = secret.get("data")?.get(key)?.as_str()?;
@@ -214,8 +245,13 @@ fn valid_bootstrap_group(g: &str) -> bool {
     };
     !rest.is_empty()
         && rest.len() <= 256
-        && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'-')
-        && rest.bytes().last().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'-')
+        && rest
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// The kubeadm bootstrap-token authenticator, check for check as the spec lists them.
@@ -224,8 +260,15 @@ fn bootstrap_token_user(store: &Store, token: &str) -> Option<UserInfo> {
     if !is_token_part(id, 6) || !is_token_part(secret, 16) {
         return None;
     }
-    let s = store.get(by_kind("Secret"), "kube-system", &format!("bootstrap-token-{id}"))?;
-    if s["metadata"].get("deletionTimestamp").is_some_and(|d| !d.is_null()) {
+    let s = store.get(
+        by_kind("Secret"),
+        "kube-system",
+        &format!("bootstrap-token-{id}"),
+    )?;
+    if s["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|d| !d.is_null())
+    {
         return None;
     }
     if s.get("type").and_then(Value::as_str) != Some("bootstrap.kubernetes.io/token") {
@@ -254,7 +297,11 @@ fn bootstrap_token_user(store: &Store, token: &str) -> Option<UserInfo> {
         }
     }
     groups.push("system:authenticated".into());
-    Some(UserInfo { username: format!("system:bootstrap:{id}"), uid: String::new(), groups })
+    Some(UserInfo {
+        username: format!("system:bootstrap:{id}"),
+        uid: String::new(),
+        groups,
+    })
 }
 
 /// What a request asks to do, for RBAC.
@@ -273,7 +320,11 @@ pub struct Attributes {
 fn strs(v: &Value, key: &str) -> Vec<String> {
     v.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -288,7 +339,10 @@ pub fn rule_allows(rule: &Value, a: &Attributes) -> bool {
     }
     if let Some(path) = &a.path {
         return strs(rule, "nonResourceURLs").iter().any(|u| {
-            u == "*" || u == path || u.strip_suffix('*').is_some_and(|prefix| path.starts_with(prefix))
+            u == "*"
+                || u == path
+                || u.strip_suffix('*')
+                    .is_some_and(|prefix| path.starts_with(prefix))
         });
     }
     if !contains_or_star(&strs(rule, "apiGroups"), &a.api_group) {
@@ -300,7 +354,9 @@ pub fn rule_allows(rule: &Value, a: &Attributes) -> bool {
     } else {
         let full = format!("{}/{}", a.resource, a.subresource);
         let any_sub = format!("*/{}", a.subresource);
-        resources.iter().any(|r| r == "*" || *r == full || *r == any_sub)
+        resources
+            .iter()
+            .any(|r| r == "*" || *r == full || *r == any_sub)
     };
     if !resource_ok {
         return false;
@@ -316,7 +372,10 @@ fn subject_matches(subject: &Value, user: &UserInfo, binding_namespace: &str) ->
         "User" => user.username == name,
         "Group" => user.groups.iter().any(|g| g == name),
         "ServiceAccount" => {
-            let ns = subject.get("namespace").and_then(Value::as_str).unwrap_or(binding_namespace);
+            let ns = subject
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(binding_namespace);
             user.username == format!("system:serviceaccount:{ns}:{name}")
         }
         _ => false,
@@ -331,25 +390,36 @@ fn role_rules(store: &Store, role_ref: &Value, binding_namespace: &str) -> Vec<V
         "Role" => store.get(by_kind("Role"), binding_namespace, name),
         _ => None,
     };
-    role.and_then(|r| r.get("rules").and_then(Value::as_array).cloned()).unwrap_or_default()
+    role.and_then(|r| r.get("rules").and_then(Value::as_array).cloned())
+        .unwrap_or_default()
 }
 
 /// Every rule that applies to the user in a namespace ("" = cluster scope only).
 pub fn rules_for(store: &Store, user: &UserInfo, namespace: &str) -> Vec<Value> {
     if user.groups.iter().any(|g| g == "system:masters") {
-        return vec![serde_json::json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}),
-                    serde_json::json!({"verbs": ["*"], "nonResourceURLs": ["*"]})];
+        return vec![
+            serde_json::json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}),
+            serde_json::json!({"verbs": ["*"], "nonResourceURLs": ["*"]}),
+        ];
     }
     let mut rules = Vec::new();
     for binding in store.list(by_kind("ClusterRoleBinding"), None) {
-        let subjects = binding.get("subjects").and_then(Value::as_array).cloned().unwrap_or_default();
+        let subjects = binding
+            .get("subjects")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if subjects.iter().any(|s| subject_matches(s, user, "")) {
             rules.extend(role_rules(store, &binding["roleRef"], ""));
         }
     }
     if !namespace.is_empty() {
         for binding in store.list(by_kind("RoleBinding"), Some(namespace)) {
-            let subjects = binding.get("subjects").and_then(Value::as_array).cloned().unwrap_or_default();
+            let subjects = binding
+                .get("subjects")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             if subjects.iter().any(|s| subject_matches(s, user, namespace)) {
                 rules.extend(role_rules(store, &binding["roleRef"], namespace));
             }
@@ -363,15 +433,24 @@ pub fn authorize(store: &Store, user: &UserInfo, a: &Attributes) -> bool {
     if user.groups.iter().any(|g| g == "system:masters") {
         return true;
     }
-    rules_for(store, user, &a.namespace).iter().any(|r| rule_allows(r, a))
+    rules_for(store, user, &a.namespace)
+        .iter()
+        .any(|r| rule_allows(r, a))
 }
 
 /// The message a 403 carries, in the API server's words.
 pub fn forbidden_message(user: &UserInfo, a: &Attributes) -> String {
     if let Some(path) = &a.path {
-        return format!("forbidden: User {:?} cannot {} path {path:?}", user.username, a.verb);
+        return format!(
+            "forbidden: User {:?} cannot {} path {path:?}",
+            user.username, a.verb
+        );
     }
-    let resource = if a.subresource.is_empty() { a.resource.clone() } else { format!("{}/{}", a.resource, a.subresource) };
+    let resource = if a.subresource.is_empty() {
+        a.resource.clone()
+    } else {
+        format!("{}/{}", a.resource, a.subresource)
+    };
     let what = if a.name.is_empty() {
         a.resource.clone()
     } else {
@@ -405,10 +484,14 @@ mod tests {
 
     #[test]
     fn rules_match_verbs_groups_resources_names_and_paths() {
-        let rule = json!({"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods", "pods/log"]});
+        let rule =
+            json!({"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods", "pods/log"]});
         assert!(rule_allows(&rule, &attrs("list", "", "pods", "default")));
         assert!(!rule_allows(&rule, &attrs("create", "", "pods", "default")));
-        assert!(!rule_allows(&rule, &attrs("list", "batch", "pods", "default")));
+        assert!(!rule_allows(
+            &rule,
+            &attrs("list", "batch", "pods", "default")
+        ));
         let mut log = attrs("get", "", "pods", "default");
         log.subresource = "log".into();
         assert!(rule_allows(&rule, &log));
@@ -420,8 +503,16 @@ mod tests {
         a.name = "cluster-info".into();
         assert!(rule_allows(&named, &a));
         let paths = json!({"verbs": ["get"], "nonResourceURLs": ["/version", "/api/*"]});
-        let p = |path: &str| Attributes { verb: "get".into(), path: Some(path.into()), ..Default::default() };
-        assert!(rule_allows(&paths, &p("/version")) && rule_allows(&paths, &p("/api/v1")) && !rule_allows(&paths, &p("/apis")));
+        let p = |path: &str| Attributes {
+            verb: "get".into(),
+            path: Some(path.into()),
+            ..Default::default()
+        };
+        assert!(
+            rule_allows(&paths, &p("/version"))
+                && rule_allows(&paths, &p("/api/v1"))
+                && !rule_allows(&paths, &p("/apis"))
+        );
     }
 
     #[test]
@@ -431,7 +522,10 @@ mod tests {
             forbidden_message(&u, &attrs("create", "", "secrets", "kube-system")),
             r#"secrets is forbidden: User "viewer" cannot create resource "secrets" in API group "" in the namespace "kube-system""#
         );
-        assert!(forbidden_message(&u, &attrs("list", "", "nodes", "")).ends_with("at the cluster scope"));
+        assert!(
+            forbidden_message(&u, &attrs("list", "", "nodes", ""))
+                .ends_with("at the cluster scope")
+        );
     }
 
     #[test]
@@ -440,7 +534,9 @@ mod tests {
         assert!(bootstrap_token_expired(Some("garbage")));
         assert!(bootstrap_token_expired(Some("2000-01-01T00:00:00Z")));
         assert!(!bootstrap_token_expired(Some("2999-01-01T00:00:00Z")));
-        assert!(valid_bootstrap_group("system:bootstrappers:kubeadm:default-node-token"));
+        assert!(valid_bootstrap_group(
+            "system:bootstrappers:kubeadm:default-node-token"
+        ));
         assert!(!valid_bootstrap_group("system:masters"));
     }
 }

@@ -2,7 +2,8 @@
 //! learn that the server validates fields itself. All derived from the resource table.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
-    APIGroup, APIGroupList, APIResource, APIResourceList, APIVersions, GroupVersionForDiscovery, ServerAddressByClientCIDR,
+    APIGroup, APIGroupList, APIResource, APIResourceList, APIVersions, GroupVersionForDiscovery,
+    ServerAddressByClientCIDR,
 };
 use serde_json::{Value, json};
 
@@ -45,7 +46,10 @@ fn api_group(group: &str) -> APIGroup {
     let versions: Vec<GroupVersionForDiscovery> = group_versions()
         .into_iter()
         .filter(|(g, _)| *g == group)
-        .map(|(g, v)| GroupVersionForDiscovery { group_version: format!("{g}/{v}"), version: v.into() })
+        .map(|(g, v)| GroupVersionForDiscovery {
+            group_version: format!("{g}/{v}"),
+            version: v.into(),
+        })
         .collect();
     APIGroup {
         name: group.into(),
@@ -74,12 +78,14 @@ pub fn group(name: &str) -> Option<Value> {
 
 fn api_resource(r: &ResourceDef) -> APIResource {
     APIResource {
-        categories: (!r.categories.is_empty()).then(|| r.categories.iter().map(|s| s.to_string()).collect()),
+        categories: (!r.categories.is_empty())
+            .then(|| r.categories.iter().map(|s| s.to_string()).collect()),
         group: None,
         kind: r.kind.into(),
         name: r.plural.into(),
         namespaced: r.namespaced,
-        short_names: (!r.short_names.is_empty()).then(|| r.short_names.iter().map(|s| s.to_string()).collect()),
+        short_names: (!r.short_names.is_empty())
+            .then(|| r.short_names.iter().map(|s| s.to_string()).collect()),
         singular_name: r.singular.into(),
         storage_version_hash: None,
         verbs: r.verbs.iter().map(|s| s.to_string()).collect(),
@@ -88,7 +94,10 @@ fn api_resource(r: &ResourceDef) -> APIResource {
 }
 
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let defs: Vec<&ResourceDef> = RESOURCES.iter().filter(|r| r.group == group && r.version == version).collect();
+    let defs: Vec<&ResourceDef> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if defs.is_empty() {
         return None;
     }
@@ -97,7 +106,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         resources.push(api_resource(r));
         for sub in r.subresources {
             resources.push(APIResource {
-                kind: if sub.kind.is_empty() { r.kind.into() } else { sub.kind.into() },
+                kind: if sub.kind.is_empty() {
+                    r.kind.into()
+                } else {
+                    sub.kind.into()
+                },
                 name: format!("{}/{}", r.plural, sub.name),
                 namespaced: r.namespaced,
                 singular_name: String::new(),
@@ -106,12 +119,27 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             });
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(with_kind(APIResourceList { group_version: gv, resources }, "APIResourceList", "v1"))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(with_kind(
+        APIResourceList {
+            group_version: gv,
+            resources,
+        },
+        "APIResourceList",
+        "v1",
+    ))
 }
 
 fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
 }
 
 /// `/openapi/v3`: where each group/version's document is.
@@ -119,17 +147,26 @@ pub fn openapi_root() -> Value {
     let mut paths = serde_json::Map::new();
     for (g, v) in group_versions() {
         let p = gv_path(g, v);
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash=gpuboard-sim")}));
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash=gpuboard-sim")}),
+        );
     }
     json!({"paths": paths})
 }
 
 /// `/openapi/v3/<gv>`: the operations per kind, enough for kubectl to see `fieldValidation` is supported.
 pub fn openapi_group_version(path: &str) -> Option<Value> {
-    let (g, v) = group_versions().into_iter().find(|(g, v)| gv_path(g, v) == path)?;
+    let (g, v) = group_versions()
+        .into_iter()
+        .find(|(g, v)| gv_path(g, v) == path)?;
     let mut paths = serde_json::Map::new();
     for r in RESOURCES.iter().filter(|r| r.group == g && r.version == v) {
-        let prefix = if g.is_empty() { format!("/api/{v}") } else { format!("/apis/{g}/{v}") };
+        let prefix = if g.is_empty() {
+            format!("/api/{v}")
+        } else {
+            format!("/apis/{g}/{v}")
+        };
         let item = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {

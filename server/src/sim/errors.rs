@@ -2,7 +2,9 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, Status, StatusCause, StatusDetails};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    ListMeta, Status, StatusCause, StatusDetails,
+};
 
 use super::resources::ResourceDef;
 
@@ -24,19 +26,34 @@ impl FieldError {
         }
     }
     pub fn required(field: impl Into<String>, detail: &str) -> Self {
-        let message = if detail.is_empty() { "Required value".to_string() } else { format!("Required value: {detail}") };
-        FieldError { field: field.into(), reason: "FieldValueRequired", message }
+        let message = if detail.is_empty() {
+            "Required value".to_string()
+        } else {
+            format!("Required value: {detail}")
+        };
+        FieldError {
+            field: field.into(),
+            reason: "FieldValueRequired",
+            message,
+        }
     }
     pub fn not_supported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
         let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
         FieldError {
             field: field.into(),
             reason: "FieldValueNotSupported",
-            message: format!("Unsupported value: {value:?}: supported values: {}", list.join(", ")),
+            message: format!(
+                "Unsupported value: {value:?}: supported values: {}",
+                list.join(", ")
+            ),
         }
     }
     pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
-        FieldError { field: field.into(), reason: "FieldValueForbidden", message: format!("Forbidden: {detail}") }
+        FieldError {
+            field: field.into(),
+            reason: "FieldValueForbidden",
+            message: format!("Forbidden: {detail}"),
+        }
     }
 }
 
@@ -87,8 +104,15 @@ impl ApiError {
         }
     }
     pub fn invalid(def: &ResourceDef, name: &str, causes: Vec<FieldError>) -> Self {
-        let parts: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let joined = if parts.len() == 1 { parts[0].clone() } else { format!("[{}]", parts.join(", ")) };
+        let parts: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let joined = if parts.len() == 1 {
+            parts[0].clone()
+        } else {
+            format!("[{}]", parts.join(", "))
+        };
         ApiError {
             code: 422,
             reason: "Invalid",
@@ -112,27 +136,54 @@ impl ApiError {
         }
     }
     pub fn forbidden_message(message: String) -> Self {
-        ApiError { code: 403, reason: "Forbidden", message, details: None }
+        ApiError {
+            code: 403,
+            reason: "Forbidden",
+            message,
+            details: None,
+        }
     }
     pub fn unauthorized() -> Self {
-        ApiError { code: 401, reason: "Unauthorized", message: "Unauthorized".into(), details: None }
+        ApiError {
+            code: 401,
+            reason: "Unauthorized",
+            message: "Unauthorized".into(),
+            details: None,
+        }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError { code: 400, reason: "BadRequest", message: message.into(), details: None }
+        ApiError {
+            code: 400,
+            reason: "BadRequest",
+            message: message.into(),
+            details: None,
+        }
     }
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
-        ApiError { code: 405, reason: "MethodNotAllowed", message: message.into(), details: None }
+        ApiError {
+            code: 405,
+            reason: "MethodNotAllowed",
+            message: message.into(),
+            details: None,
+        }
     }
     pub fn unsupported_media_type(content_type: &str) -> Self {
         ApiError {
             code: 415,
             reason: "UnsupportedMediaType",
-            message: format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"),
+            message: format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {content_type:?})"
+            ),
             details: None,
         }
     }
     pub fn gone(message: impl Into<String>) -> Self {
-        ApiError { code: 410, reason: "Expired", message: message.into(), details: None }
+        ApiError {
+            code: 410,
+            reason: "Expired",
+            message: message.into(),
+            details: None,
+        }
     }
     pub fn path_not_found() -> Self {
         ApiError {
@@ -143,7 +194,12 @@ impl ApiError {
         }
     }
     pub fn too_large() -> Self {
-        ApiError { code: 413, reason: "RequestEntityTooLarge", message: "Request entity too large: limit is 3145728".into(), details: None }
+        ApiError {
+            code: 413,
+            reason: "RequestEntityTooLarge",
+            message: "Request entity too large: limit is 3145728".into(),
+            details: None,
+        }
     }
 
     pub fn to_status(&self) -> Status {

@@ -1,5 +1,5 @@
 //! `gpuboard sim`: a simulated GPU cluster. An API server that speaks the Kubernetes REST API on
-//! loopback (real paths, k8s-openapi JSON, Status errors, resourceVersion, selectors, watch, RBAC),
+//! loopback over TLS from its own cluster CA (real paths, k8s-openapi JSON, Status errors, resourceVersion, selectors, watch, RBAC),
 //! with a scheduler, kubelets, a Job controller and kubeadm's bootstrap-token machinery behind it,
 //! so that kubectl and kube-rs use it as they would a kubeadm cluster with NVIDIA GPUs.
 
@@ -12,6 +12,7 @@ pub mod errors;
 pub mod patch;
 pub mod pki;
 pub mod programs;
+pub mod protobuf;
 pub mod quantity;
 pub mod resources;
 pub mod seed;
@@ -65,11 +66,19 @@ impl Default for SimConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot write the state directory {path}: {source}")]
-    StateDir { path: PathBuf, source: std::io::Error },
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot make the cluster CA: {0}")]
     Ca(#[from] rcgen::Error),
+    #[error("cannot set up TLS: {0}")]
+    Tls(std::io::Error),
 }
 
 /// One container's logs: this run's lines and the previous run's.
@@ -108,18 +117,34 @@ impl Sim {
     }
 
     pub fn node_ip(&self, node: &str) -> String {
-        self.hardware.iter().find(|h| h.name == node).map(|h| h.internal_ip.clone()).unwrap_or_default()
+        self.hardware
+            .iter()
+            .find(|h| h.name == node)
+            .map(|h| h.internal_ip.clone())
+            .unwrap_or_default()
     }
 
     /// Hands a starting pod's containers the GPUs they request, from the node's free ones.
-    pub fn allocate_gpus(&self, node: &str, pod_uid: &str, pod: &Value) -> HashMap<String, Vec<VisibleGpu>> {
-        let Some(hw) = self.hardware.iter().find(|h| h.name == node) else { return HashMap::new() };
+    pub fn allocate_gpus(
+        &self,
+        node: &str,
+        pod_uid: &str,
+        pod: &Value,
+    ) -> HashMap<String, Vec<VisibleGpu>> {
+        let Some(hw) = self.hardware.iter().find(|h| h.name == node) else {
+            return HashMap::new();
+        };
         let mut devices = lock(&self.devices);
-        let slots = devices.entry(node.to_string()).or_insert_with(|| vec![None; hw.gpus.len()]);
+        let slots = devices
+            .entry(node.to_string())
+            .or_insert_with(|| vec![None; hw.gpus.len()]);
         let mut out = HashMap::new();
         for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
             let name = c["name"].as_str().unwrap_or("").to_string();
-            let want = c["resources"]["limits"]["nvidia.com/gpu"].as_str().and_then(quantity::parse).unwrap_or(0.0) as usize;
+            let want = c["resources"]["limits"]["nvidia.com/gpu"]
+                .as_str()
+                .and_then(quantity::parse)
+                .unwrap_or(0.0) as usize;
             let mut given = Vec::new();
             for (i, slot) in slots.iter_mut().enumerate() {
                 if given.len() == want {
@@ -128,7 +153,13 @@ impl Sim {
                 if slot.is_none() {
                     *slot = Some((pod_uid.to_string(), name.clone()));
                     let g = &hw.gpus[i];
-                    given.push(VisibleGpu { index: given.len(), name: g.model.name.into(), memory_mib: g.model.memory_mib, pci_bus_id: g.pci_bus_id.clone(), uuid: g.uuid.clone() });
+                    given.push(VisibleGpu {
+                        index: given.len(),
+                        name: g.model.name.into(),
+                        memory_mib: g.model.memory_mib,
+                        pci_bus_id: g.pci_bus_id.clone(),
+                        uuid: g.uuid.clone(),
+                    });
                 }
             }
             out.insert(name, given);
@@ -153,7 +184,9 @@ impl Sim {
 
     fn start_logs(&self, pod_uid: &str, container: &str) {
         let mut logs = self.lock_logs();
-        let entry = logs.entry((pod_uid.to_string(), container.to_string())).or_default();
+        let entry = logs
+            .entry((pod_uid.to_string(), container.to_string()))
+            .or_default();
         if !entry.current.is_empty() || entry.ended {
             entry.previous = Some(std::mem::take(&mut entry.current));
         }
@@ -166,16 +199,25 @@ impl Sim {
         if lines.is_empty() {
             return;
         }
-        let ts = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_string();
+        let ts = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            .to_string();
         let mut logs = self.lock_logs();
-        let entry = logs.entry((pod_uid.to_string(), container.to_string())).or_default();
-        entry.current.extend(lines.into_iter().map(|l| (ts.clone(), l)));
+        let entry = logs
+            .entry((pod_uid.to_string(), container.to_string()))
+            .or_default();
+        entry
+            .current
+            .extend(lines.into_iter().map(|l| (ts.clone(), l)));
         drop(logs);
         self.logs_changed.notify_waiters();
     }
 
     fn finish_logs(&self, pod_uid: &str, container: &str) {
-        if let Some(entry) = self.lock_logs().get_mut(&(pod_uid.to_string(), container.to_string())) {
+        if let Some(entry) = self
+            .lock_logs()
+            .get_mut(&(pod_uid.to_string(), container.to_string()))
+        {
             entry.ended = true;
         }
         self.logs_changed.notify_waiters();
@@ -216,7 +258,10 @@ fn random_token() -> String {
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<(), SimError> {
-    std::fs::write(path, contents).map_err(|source| SimError::StateDir { path: path.to_path_buf(), source })?;
+    std::fs::write(path, contents).map_err(|source| SimError::StateDir {
+        path: path.to_path_buf(),
+        source,
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -225,11 +270,12 @@ fn write_file(path: &Path, contents: &str) -> Result<(), SimError> {
     Ok(())
 }
 
-/// The kubeconfig kubectl and kube-rs use as they are (plain HTTP on loopback).
-pub fn kubeconfig(url: &str, token: &str, user: &str) -> String {
+/// The kubeconfig kubectl and kube-rs use as they are. kubectl sends bearer tokens only over TLS,
+/// so the sim serves HTTPS with a certificate from its cluster CA, as kubeadm's API server does.
+pub fn kubeconfig(url: &str, ca_base64: &str, token: &str, user: &str) -> String {
     json!({
         "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "gpuboard-sim", "cluster": {"server": url}}],
+        "clusters": [{"name": "gpuboard-sim", "cluster": {"server": url, "certificate-authority-data": ca_base64}}],
         "users": [{"name": user, "user": {"token": token}}],
         "contexts": [{"name": "gpuboard-sim", "context": {"cluster": "gpuboard-sim", "user": user, "namespace": "default"}}],
         "current-context": "gpuboard-sim",
@@ -240,10 +286,20 @@ pub fn kubeconfig(url: &str, token: &str, user: &str) -> String {
 
 /// Starts a sim: binds, seeds the cluster, writes the tokens and kubeconfig, runs the controllers.
 pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|source| SimError::Listen { addr: config.listen, source })?;
-    let addr = listener.local_addr().map_err(|source| SimError::Listen { addr: config.listen, source })?;
-    let url = format!("http://{addr}");
-    std::fs::create_dir_all(&config.state_dir).map_err(|source| SimError::StateDir { path: config.state_dir.clone(), source })?;
+    let listener =
+        std::net::TcpListener::bind(config.listen).map_err(|source| SimError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let url = format!("https://{addr}");
+    std::fs::create_dir_all(&config.state_dir).map_err(|source| SimError::StateDir {
+        path: config.state_dir.clone(),
+        source,
+    })?;
 
     let hardware = match config.nodes {
         None => seed::seed_lab(),
@@ -253,13 +309,35 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let admin_token = random_token();
     let viewer_token = random_token();
     let mut static_tokens = HashMap::new();
-    static_tokens.insert(admin_token.clone(), UserInfo::new("kubernetes-admin", &["system:masters", "system:authenticated"]));
-    static_tokens.insert(viewer_token.clone(), UserInfo::new("viewer", &["system:authenticated"]));
+    static_tokens.insert(
+        admin_token.clone(),
+        UserInfo::new(
+            "kubernetes-admin",
+            &["system:masters", "system:authenticated"],
+        ),
+    );
+    static_tokens.insert(
+        viewer_token.clone(),
+        UserInfo::new("viewer", &["system:authenticated"]),
+    );
 
-    let control_plane_ip = hardware.iter().find(|h| h.control_plane).map(|h| h.internal_ip.clone()).unwrap_or_else(|| "127.0.0.1".into());
+    let control_plane_ip = hardware
+        .iter()
+        .find(|h| h.control_plane)
+        .map(|h| h.internal_ip.clone())
+        .unwrap_or_else(|| "127.0.0.1".into());
     let mut store = Store::new(config.history);
-    for obj in seed::rbac_defaults().into_iter().chain(seed::cluster_objects(&ca, &format!("https://{control_plane_ip}:6443"))) {
-        let def = resources::RESOURCES.iter().find(|d| obj["kind"] == d.kind).unwrap_or_else(|| by_kind("ConfigMap"));
+    for obj in seed::rbac_defaults()
+        .into_iter()
+        .chain(seed::cluster_objects(
+            &ca,
+            &format!("https://{control_plane_ip}:6443"),
+        ))
+    {
+        let def = resources::RESOURCES
+            .iter()
+            .find(|d| obj["kind"] == d.kind)
+            .unwrap_or_else(|| by_kind("ConfigMap"));
         let mut obj = obj;
         if admission::on_create(def, &mut obj).is_ok() {
             let _ = store.create(def, obj);
@@ -282,13 +360,36 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let kubeconfig_path = config.state_dir.join("kubeconfig");
     write_file(&config.state_dir.join("admin.token"), &admin_token)?;
     write_file(&config.state_dir.join("viewer.token"), &viewer_token)?;
-    write_file(&kubeconfig_path, &kubeconfig(&url, &admin_token, "admin"))?;
-    write_file(&config.state_dir.join("viewer.kubeconfig"), &kubeconfig(&url, &viewer_token, "viewer"))?;
+    let ca_b64 = sim.ca.cert_base64();
+    write_file(
+        &kubeconfig_path,
+        &kubeconfig(&url, &ca_b64, &admin_token, "admin"),
+    )?;
+    write_file(
+        &config.state_dir.join("viewer.kubeconfig"),
+        &kubeconfig(&url, &ca_b64, &viewer_token, "viewer"),
+    )?;
     write_file(&config.state_dir.join("ca.crt"), &sim.ca.cert_pem)?;
 
+    let names = vec![
+        addr.ip().to_string(),
+        "localhost".to_string(),
+        "kubernetes".to_string(),
+        "kubernetes.default.svc".to_string(),
+    ];
+    let serving = sim.ca.serving_cert(&names)?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+        serving.cert_pem.into_bytes(),
+        serving.key_pem.into_bytes(),
+    )
+    .await
+    .map_err(SimError::Tls)?;
+    listener.set_nonblocking(true).map_err(SimError::Tls)?;
     let app = api::router(sim.clone());
+    let server_tls = axum_server::from_tcp_rustls(listener, tls).map_err(SimError::Tls)?;
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = server_tls.serve(app.into_make_service()).await {
             tracing::error!(error = %e, "the sim's API server stopped");
         }
     });
@@ -296,5 +397,15 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     // Each GPU node's simulated exporter starts here, on `NodeHardware::exporter_ip`, once the
     // exporter exists (issue 3); the sim's device allocation (`Sim::gpu_holders`) is its pod source.
     tracing::info!(url = %url, nodes = sim.hardware.len(), created = %now_rfc3339(), "simulated cluster ready");
-    Ok(SimHandle { url, addr, state_dir: config.state_dir, kubeconfig: kubeconfig_path, admin_token, viewer_token, sim, server, controllers })
+    Ok(SimHandle {
+        url,
+        addr,
+        state_dir: config.state_dir,
+        kubeconfig: kubeconfig_path,
+        admin_token,
+        viewer_token,
+        sim,
+        server,
+        controllers,
+    })
 }

@@ -9,7 +9,12 @@ use super::errors::ApiError;
 fn merge_key(field: &str) -> Option<&'static str> {
     match field {
         "ports" => Some("containerPort"),
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => Some("name"),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => Some("name"),
         "volumeMounts" => Some("mountPath"),
         "conditions" => Some("type"),
         "addresses" => Some("type"),
@@ -22,7 +27,10 @@ fn merge_key(field: &str) -> Option<&'static str> {
 /// Applies a PATCH body of the given content type to `current`.
 pub fn apply(content_type: &str, current: &Value, body: &[u8]) -> Result<Value, ApiError> {
     let media = content_type.split(';').next().unwrap_or("").trim();
-    let parse = || serde_json::from_slice::<Value>(body).map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")));
+    let parse = || {
+        serde_json::from_slice::<Value>(body)
+            .map_err(|e| ApiError::bad_request(format!("the patch is not valid JSON: {e}")))
+    };
     match media {
         "application/merge-patch+json" => {
             let mut doc = current.clone();
@@ -31,9 +39,15 @@ pub fn apply(content_type: &str, current: &Value, body: &[u8]) -> Result<Value, 
         }
         "application/strategic-merge-patch+json" => Ok(strategic_merge(current, &parse()?, "")),
         "application/json-patch+json" => {
-            let ops: json_patch::Patch = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}")))?;
+            let ops: json_patch::Patch = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}")))?;
             let mut doc = current.clone();
-            json_patch::patch(&mut doc, &ops).map_err(|e| ApiError { code: 422, reason: "Invalid", message: format!("the JSON patch could not be applied: {e}"), details: None })?;
+            json_patch::patch(&mut doc, &ops).map_err(|e| ApiError {
+                code: 422,
+                reason: "Invalid",
+                message: format!("the JSON patch could not be applied: {e}"),
+                details: None,
+            })?;
             Ok(doc)
         }
         other => Err(ApiError::unsupported_media_type(other)),
@@ -54,7 +68,9 @@ pub fn strategic_merge(current: &Value, patch: &Value, field: &str) -> Value {
             let mut out: Map<String, Value> = cur.clone();
             for (k, v) in p {
                 if let Some(list_field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-                    if let (Some(Value::Array(items)), Value::Array(remove)) = (out.get_mut(list_field), v) {
+                    if let (Some(Value::Array(items)), Value::Array(remove)) =
+                        (out.get_mut(list_field), v)
+                    {
                         items.retain(|i| !remove.contains(i));
                     }
                     continue;
@@ -100,7 +116,12 @@ pub fn strategic_merge(current: &Value, patch: &Value, field: &str) -> Value {
 
 fn strip_directives(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_directives(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !k.starts_with('$'))
+                .map(|(k, v)| (k.clone(), strip_directives(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
         other => other.clone(),
     }
@@ -125,10 +146,23 @@ mod tests {
     #[test]
     fn unknown_patch_types_are_refused_and_merge_patch_replaces_lists() {
         let cur = json!({"spec": {"unschedulable": false, "taints": [{"key": "a"}]}});
-        assert_eq!(apply("application/yaml", &cur, b"{}").unwrap_err().code, 415);
-        let out = apply("application/merge-patch+json", &cur, br#"{"spec":{"unschedulable":true,"taints":[]}}"#).unwrap();
+        assert_eq!(
+            apply("application/yaml", &cur, b"{}").unwrap_err().code,
+            415
+        );
+        let out = apply(
+            "application/merge-patch+json",
+            &cur,
+            br#"{"spec":{"unschedulable":true,"taints":[]}}"#,
+        )
+        .unwrap();
         assert_eq!(out["spec"], json!({"unschedulable": true, "taints": []}));
-        let out = apply("application/json-patch+json", &cur, br#"[{"op":"replace","path":"/spec/unschedulable","value":true}]"#).unwrap();
+        let out = apply(
+            "application/json-patch+json",
+            &cur,
+            br#"[{"op":"replace","path":"/spec/unschedulable","value":true}]"#,
+        )
+        .unwrap();
         assert_eq!(out["spec"]["unschedulable"], true);
     }
 }

@@ -29,7 +29,10 @@ fn at(ms: u64, line: impl Into<String>) -> (Duration, String) {
 }
 
 fn tensorflow_lines(gpus: &[VisibleGpu]) -> Vec<(Duration, String)> {
-    let mut lines = vec![at(200, "I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.")];
+    let mut lines = vec![at(
+        200,
+        "I tensorflow/core/platform/cpu_feature_guard.cc:210] This TensorFlow binary is optimized to use available CPU instructions in performance-critical operations.",
+    )];
     if gpus.is_empty() {
         lines.push(at(400, "W tensorflow/core/common_runtime/gpu/gpu_device.cc:2256] Cannot dlopen some GPU libraries. Skipping registering GPU devices..."));
         lines.push(at(500, "[]"));
@@ -46,7 +49,12 @@ fn tensorflow_lines(gpus: &[VisibleGpu]) -> Vec<(Duration, String)> {
     if !gpus.is_empty() {
         let devices: Vec<String> = gpus
             .iter()
-            .map(|g| format!("PhysicalDevice(name='/physical_device:GPU:{}', device_type='GPU')", g.index))
+            .map(|g| {
+                format!(
+                    "PhysicalDevice(name='/physical_device:GPU:{}', device_type='GPU')",
+                    g.index
+                )
+            })
             .collect();
         lines.push(at(500, format!("[{}]", devices.join(", "))));
     }
@@ -66,9 +74,18 @@ fn compute_capability(name: &str) -> &'static str {
 }
 
 fn pytorch_lines(gpus: &[VisibleGpu]) -> Vec<(Duration, String)> {
-    let mut lines = vec![at(300, format!("torch.cuda.is_available() = {}", !gpus.is_empty())), at(300, format!("torch.cuda.device_count() = {}", gpus.len()))];
+    let mut lines = vec![
+        at(
+            300,
+            format!("torch.cuda.is_available() = {}", !gpus.is_empty()),
+        ),
+        at(300, format!("torch.cuda.device_count() = {}", gpus.len())),
+    ];
     for g in gpus {
-        lines.push(at(400, format!("cuda:{} {} ({} MiB)", g.index, g.name, g.memory_mib)));
+        lines.push(at(
+            400,
+            format!("cuda:{} {} ({} MiB)", g.index, g.name, g.memory_mib),
+        ));
     }
     lines
 }
@@ -90,14 +107,32 @@ fn vectoradd_lines() -> Vec<(Duration, String)> {
 
 fn nvidia_smi_lines(gpus: &[VisibleGpu]) -> Vec<(Duration, String)> {
     if gpus.is_empty() {
-        return vec![at(200, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.")];
+        return vec![at(
+            200,
+            "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.",
+        )];
     }
-    let mut lines = vec![at(200, "+-----------------------------------------------------------------------------+")];
+    let mut lines = vec![at(
+        200,
+        "+-----------------------------------------------------------------------------+",
+    )];
     for g in gpus {
-        lines.push(at(200, format!("|   {}  {:<28} Off  | {} Off |                  N/A |", g.index, g.name, g.pci_bus_id)));
-        lines.push(at(200, format!("|      0MiB / {}MiB |      0%      Default |", g.memory_mib)));
+        lines.push(at(
+            200,
+            format!(
+                "|   {}  {:<28} Off  | {} Off |                  N/A |",
+                g.index, g.name, g.pci_bus_id
+            ),
+        ));
+        lines.push(at(
+            200,
+            format!("|      0MiB / {}MiB |      0%      Default |", g.memory_mib),
+        ));
     }
-    lines.push(at(200, "+-----------------------------------------------------------------------------+"));
+    lines.push(at(
+        200,
+        "+-----------------------------------------------------------------------------+",
+    ));
     lines
 }
 
@@ -114,26 +149,55 @@ fn sleep_seconds(text: &str) -> Option<Option<u64>> {
 
 fn exit_code(text: &str) -> Option<i32> {
     let idx = text.find("exit ")?;
-    text[idx + 5..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    text[idx + 5..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The program a container runs.
-pub fn program_for(image: &str, command: &[String], args: &[String], gpus: &[VisibleGpu]) -> Program {
-    let text = command.iter().chain(args).cloned().collect::<Vec<_>>().join(" ");
+pub fn program_for(
+    image: &str,
+    command: &[String],
+    args: &[String],
+    gpus: &[VisibleGpu],
+) -> Program {
+    let text = command
+        .iter()
+        .chain(args)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
     let image_l = image.to_lowercase();
     let has_cmd = !text.trim().is_empty();
-    let forever = |lines| Program { lines, exit: None, gpu_load: 0.0 };
-    let ends = |lines, secs_ms: u64, code| Program { lines, exit: Some((Duration::from_millis(secs_ms), code)), gpu_load: 0.0 };
+    let forever = |lines| Program {
+        lines,
+        exit: None,
+        gpu_load: 0.0,
+    };
+    let ends = |lines, secs_ms: u64, code| Program {
+        lines,
+        exit: Some((Duration::from_millis(secs_ms), code)),
+        gpu_load: 0.0,
+    };
 
     if text.contains("tail -f /dev/null") || text.contains("sleep infinity") {
         let mut lines = Vec::new();
         if image_l.contains("tensorflow") {
             lines = tensorflow_lines(gpus);
         }
-        return Program { gpu_load: 0.05, ..forever(lines) };
+        return Program {
+            gpu_load: 0.05,
+            ..forever(lines)
+        };
     }
     if let Some(code) = exit_code(&text) {
-        return ends(vec![at(100, format!("exiting with status {code}"))], 1000, code);
+        return ends(
+            vec![at(100, format!("exiting with status {code}"))],
+            1000,
+            code,
+        );
     }
     if let Some(secs) = sleep_seconds(&text) {
         return match secs {
@@ -145,22 +209,41 @@ pub fn program_for(image: &str, command: &[String], args: &[String], gpus: &[Vis
         return ends(nvidia_smi_lines(gpus), 800, 0);
     }
     if image_l.contains("vectoradd") || image_l.contains("cuda-sample") {
-        return Program { gpu_load: 0.9, ..ends(vectoradd_lines(), 1500, 0) };
+        return Program {
+            gpu_load: 0.9,
+            ..ends(vectoradd_lines(), 1500, 0)
+        };
     }
     if image_l.contains("tensorflow") || image_l.contains("pytorch") || image_l.contains("torch") {
-        let mut lines = if image_l.contains("tensorflow") { tensorflow_lines(gpus) } else { pytorch_lines(gpus) };
+        let mut lines = if image_l.contains("tensorflow") {
+            tensorflow_lines(gpus)
+        } else {
+            pytorch_lines(gpus)
+        };
         if has_cmd {
             // A training script: epochs while it holds the GPUs, then done.
             for epoch in 1..=10u64 {
-                lines.push(at(1000 + epoch * 3000, format!("Epoch {epoch}/10 - loss: {:.4} - accuracy: {:.4}", 1.0 / epoch as f64, 1.0 - 0.5 / epoch as f64)));
+                lines.push(at(
+                    1000 + epoch * 3000,
+                    format!(
+                        "Epoch {epoch}/10 - loss: {:.4} - accuracy: {:.4}",
+                        1.0 / epoch as f64,
+                        1.0 - 0.5 / epoch as f64
+                    ),
+                ));
             }
             lines.push(at(31_500, "Training finished"));
-            return Program { gpu_load: 0.97, ..ends(lines, 32_000, 0) };
+            return Program {
+                gpu_load: 0.97,
+                ..ends(lines, 32_000, 0)
+            };
         }
         // The image's default command ends at once: under restartPolicy Always that is the seeds' CrashLoopBackOff.
         return ends(lines, 2000, 0);
     }
-    let base_image = ["busybox", "ubuntu", "alpine", "debian", "centos", "-base"].iter().any(|b| image_l.contains(b));
+    let base_image = ["busybox", "ubuntu", "alpine", "debian", "centos", "-base"]
+        .iter()
+        .any(|b| image_l.contains(b));
     if base_image && !has_cmd {
         return ends(Vec::new(), 500, 0);
     }
@@ -173,7 +256,13 @@ mod tests {
     use super::*;
 
     fn gpu() -> VisibleGpu {
-        VisibleGpu { index: 0, name: "NVIDIA GeForce GTX 1080 Ti".into(), memory_mib: 11264, pci_bus_id: "00000000:01:00.0".into(), uuid: "GPU-x".into() }
+        VisibleGpu {
+            index: 0,
+            name: "NVIDIA GeForce GTX 1080 Ti".into(),
+            memory_mib: 11264,
+            pci_bus_id: "00000000:01:00.0".into(),
+            uuid: "GPU-x".into(),
+        }
     }
 
     #[test]
@@ -181,12 +270,37 @@ mod tests {
         let tf = program_for("tensorflow/tensorflow:latest-gpu", &[], &[], &[gpu()]);
         assert!(tf.lines.iter().any(|(_, l)| l.contains("GTX 1080 Ti")));
         assert_eq!(tf.exit.map(|e| e.1), Some(0));
-        let keep = program_for("tensorflow/tensorflow:latest-gpu", &["/bin/bash".into(), "-ce".into(), "tail -f /dev/null".into()], &[], &[gpu()]);
+        let keep = program_for(
+            "tensorflow/tensorflow:latest-gpu",
+            &["/bin/bash".into(), "-ce".into(), "tail -f /dev/null".into()],
+            &[],
+            &[gpu()],
+        );
         assert_eq!(keep.exit, None);
-        let va = program_for("nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda12.5.0", &[], &[], &[gpu()]);
+        let va = program_for(
+            "nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda12.5.0",
+            &[],
+            &[],
+            &[gpu()],
+        );
         assert!(va.lines.iter().any(|(_, l)| l == "Test PASSED"));
-        assert_eq!(program_for("busybox", &["sh".into(), "-c".into(), "exit 3".into()], &[], &[]).exit.map(|e| e.1), Some(3));
-        assert_eq!(program_for("busybox", &["sleep".into(), "5".into()], &[], &[]).exit.map(|e| e.0), Some(Duration::from_secs(5)));
+        assert_eq!(
+            program_for(
+                "busybox",
+                &["sh".into(), "-c".into(), "exit 3".into()],
+                &[],
+                &[]
+            )
+            .exit
+            .map(|e| e.1),
+            Some(3)
+        );
+        assert_eq!(
+            program_for("busybox", &["sleep".into(), "5".into()], &[], &[])
+                .exit
+                .map(|e| e.0),
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(program_for("nginx", &[], &[], &[]).exit, None);
     }
 }

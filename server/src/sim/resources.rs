@@ -45,8 +45,11 @@ const ALL_VERBS: &[&str] = &[
 ];
 const CREATE_ONLY: &[&str] = &["create"];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
-const STATUS: Subresource = Subresource { name: "status", kind: "", verbs: STATUS_VERBS };
-
+const STATUS: Subresource = Subresource {
+    name: "status",
+    kind: "",
+    verbs: STATUS_VERBS,
+};
 
 pub static RESOURCES: &[ResourceDef] = &[
     ResourceDef {
@@ -57,7 +60,9 @@ pub static RESOURCES: &[ResourceDef] = &[
         kind: "Namespace",
         namespaced: false,
         short_names: &["ns"],
-        verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
+        verbs: &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
         categories: &[],
         subresources: &[STATUS],
         storage: Storage::Stored,
@@ -87,7 +92,11 @@ pub static RESOURCES: &[ResourceDef] = &[
         categories: &["all"],
         subresources: &[
             STATUS,
-            Subresource { name: "log", kind: "Pod", verbs: &["get"] },
+            Subresource {
+                name: "log",
+                kind: "Pod",
+                verbs: &["get"],
+            },
         ],
         storage: Storage::Stored,
     },

@@ -17,9 +17,24 @@ pub struct GpuModel {
     pub idle_power_w: f64,
 }
 
-pub const GTX_1080_TI: GpuModel = GpuModel { name: "NVIDIA GeForce GTX 1080 Ti", memory_mib: 11264, power_limit_w: 250.0, idle_power_w: 9.0 };
-pub const TESLA_T4: GpuModel = GpuModel { name: "Tesla T4", memory_mib: 15360, power_limit_w: 70.0, idle_power_w: 10.0 };
-pub const H100: GpuModel = GpuModel { name: "NVIDIA H100 80GB HBM3", memory_mib: 81559, power_limit_w: 700.0, idle_power_w: 70.0 };
+pub const GTX_1080_TI: GpuModel = GpuModel {
+    name: "NVIDIA GeForce GTX 1080 Ti",
+    memory_mib: 11264,
+    power_limit_w: 250.0,
+    idle_power_w: 9.0,
+};
+pub const TESLA_T4: GpuModel = GpuModel {
+    name: "Tesla T4",
+    memory_mib: 15360,
+    power_limit_w: 70.0,
+    idle_power_w: 10.0,
+};
+pub const H100: GpuModel = GpuModel {
+    name: "NVIDIA H100 80GB HBM3",
+    memory_mib: 81559,
+    power_limit_w: 700.0,
+    idle_power_w: 70.0,
+};
 
 /// One GPU of a simulated node.
 #[derive(Debug, Clone)]
@@ -51,12 +66,24 @@ fn gpu_uuid(node: &str, index: usize) -> String {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(format!("{node}/{index}").as_bytes());
     let x = super::pki::hex(&h);
-    format!("GPU-{}-{}-{}-{}-{}", &x[0..8], &x[8..12], &x[12..16], &x[16..20], &x[20..32])
+    format!(
+        "GPU-{}-{}-{}-{}-{}",
+        &x[0..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
 }
 
 fn gpus(node: &str, model: &GpuModel, count: usize) -> Vec<SimGpu> {
     (0..count)
-        .map(|i| SimGpu { index: i, model: model.clone(), uuid: gpu_uuid(node, i), pci_bus_id: format!("00000000:{:02X}:00.0", 0x17 + i * 0x10) })
+        .map(|i| SimGpu {
+            index: i,
+            model: model.clone(),
+            uuid: gpu_uuid(node, i),
+            pci_bus_id: format!("00000000:{:02X}:00.0", 0x17 + i * 0x10),
+        })
         .collect()
 }
 
@@ -163,7 +190,8 @@ pub fn node_object(hw: &NodeHardware) -> Value {
     if hw.control_plane {
         labels["node-role.kubernetes.io/control-plane"] = json!("");
         labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("");
-        taints.push(json!({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}));
+        taints
+            .push(json!({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}));
     }
     let mut capacity = json!({
         "cpu": hw.cpu.to_string(), "memory": format!("{}Ki", hw.memory_gib * 1024 * 1024),
@@ -184,9 +212,7 @@ pub fn node_object(hw: &NodeHardware) -> Value {
         }
     }
     let now = super::store::now_rfc3339();
-    let cond = |t: &str, status: &str, reason: &str, msg: &str| {
-        json!({"type": t, "status": status, "reason": reason, "message": msg, "lastHeartbeatTime": now, "lastTransitionTime": now})
-    };
+    let cond = |t: &str, status: &str, reason: &str, msg: &str| json!({"type": t, "status": status, "reason": reason, "message": msg, "lastHeartbeatTime": now, "lastTransitionTime": now});
     let mut node = json!({
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": hw.name, "labels": labels,
@@ -230,7 +256,16 @@ pub fn cluster_role_binding(name: &str, role: &str, subjects: Value) -> Value {
 }
 
 const READ: [&str; 3] = ["get", "list", "watch"];
-const WRITE: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const WRITE: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// The default cluster roles (the aggregated ones written out) and their bindings.
 pub fn rbac_defaults() -> Vec<Value> {
@@ -261,22 +296,62 @@ pub fn rbac_defaults() -> Vec<Value> {
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:unauthenticated"}
     ]);
     vec![
-        cluster_role("cluster-admin", json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}])),
+        cluster_role(
+            "cluster-admin",
+            json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]),
+        ),
         cluster_role("admin", json!(admin_rules)),
         cluster_role("edit", edit_rules),
         cluster_role("view", view_rules),
         cluster_role("system:basic-user", review_rules),
-        cluster_role("system:discovery", json!([{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}])),
-        cluster_role("system:public-info-viewer", json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}])),
-        cluster_role("kubeadm:get-nodes", json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}])),
-        cluster_role_binding("cluster-admin", "cluster-admin", json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}])),
-        cluster_role_binding("system:basic-user", "system:basic-user", authenticated.clone()),
+        cluster_role(
+            "system:discovery",
+            json!([{"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
+        ),
+        cluster_role(
+            "system:public-info-viewer",
+            json!([{"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]),
+        ),
+        cluster_role(
+            "kubeadm:get-nodes",
+            json!([{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]),
+        ),
+        cluster_role_binding(
+            "cluster-admin",
+            "cluster-admin",
+            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}]),
+        ),
+        cluster_role_binding(
+            "system:basic-user",
+            "system:basic-user",
+            authenticated.clone(),
+        ),
         cluster_role_binding("system:discovery", "system:discovery", authenticated),
-        cluster_role_binding("system:public-info-viewer", "system:public-info-viewer", everyone),
-        cluster_role_binding("kubeadm:get-nodes", "kubeadm:get-nodes", json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:bootstrappers:kubeadm:default-node-token"}])),
-        cluster_role_binding("gpuboard-sim:viewer", "view", json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}])),
-        cluster_role_binding("gpuboard-sim:viewer-nodes", "kubeadm:get-nodes", json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}])),
-        cluster_role_binding("dashboard-admin", "cluster-admin", json!([{"kind": "ServiceAccount", "name": "dashboard-admin", "namespace": "kube-system"}])),
+        cluster_role_binding(
+            "system:public-info-viewer",
+            "system:public-info-viewer",
+            everyone,
+        ),
+        cluster_role_binding(
+            "kubeadm:get-nodes",
+            "kubeadm:get-nodes",
+            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:bootstrappers:kubeadm:default-node-token"}]),
+        ),
+        cluster_role_binding(
+            "gpuboard-sim:viewer",
+            "view",
+            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}]),
+        ),
+        cluster_role_binding(
+            "gpuboard-sim:viewer-nodes",
+            "kubeadm:get-nodes",
+            json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "viewer"}]),
+        ),
+        cluster_role_binding(
+            "dashboard-admin",
+            "cluster-admin",
+            json!([{"kind": "ServiceAccount", "name": "dashboard-admin", "namespace": "kube-system"}]),
+        ),
     ]
 }
 
@@ -298,7 +373,12 @@ pub fn cluster_objects(ca: &ClusterCa, api_endpoint: &str) -> Vec<Value> {
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "system:anonymous"}]}));
     out.push(json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": "nvidia"}, "handler": "nvidia"}));
     out.push(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "dashboard-admin", "namespace": "kube-system"}}));
-    out.push(bootstrap_token_secret(&random_token_part(6), &random_token_part(16), Some(86400), "The default bootstrap token generated by 'kubeadm init'."));
+    out.push(bootstrap_token_secret(
+        &random_token_part(6),
+        &random_token_part(16),
+        Some(86400),
+        "The default bootstrap token generated by 'kubeadm init'.",
+    ));
     out
 }
 
@@ -318,7 +398,12 @@ pub fn random_token_part(n: usize) -> String {
 }
 
 /// A kubeadm bootstrap-token Secret (`ttl_seconds` None never expires).
-pub fn bootstrap_token_secret(id: &str, secret: &str, ttl_seconds: Option<i64>, description: &str) -> Value {
+pub fn bootstrap_token_secret(
+    id: &str,
+    secret: &str,
+    ttl_seconds: Option<i64>,
+    description: &str,
+) -> Value {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let mut data = json!({
         "token-id": b64(id), "token-secret": b64(secret),
@@ -355,7 +440,13 @@ mod tests {
     fn token_parts_use_the_kubeadm_alphabet() {
         let t = random_token_part(16);
         assert_eq!(t.len(), 16);
-        assert!(t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
-        assert_eq!(synthetic(3, 8).iter().map(|n| n.gpus.len()).sum::<usize>(), 24);
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+        assert_eq!(
+            synthetic(3, 8).iter().map(|n| n.gpus.len()).sum::<usize>(),
+            24
+        );
     }
 }

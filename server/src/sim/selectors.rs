@@ -34,7 +34,11 @@ fn split_top_level(s: &str) -> Vec<&str> {
         }
     }
     parts.push(&s[start..]);
-    parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn parse_set(rest: &str) -> Result<Vec<String>, String> {
@@ -42,8 +46,14 @@ fn parse_set(rest: &str) -> Result<Vec<String>, String> {
     let inner = rest
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| format!("unable to parse requirement: expected a set in parentheses, found {rest:?}"))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+        .ok_or_else(|| {
+            format!("unable to parse requirement: expected a set in parentheses, found {rest:?}")
+        })?;
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 impl LabelSelector {
@@ -62,7 +72,10 @@ impl LabelSelector {
                 LabelRequirement::NotIn(k.trim().into(), parse_set(rest)?)
             } else if let Some((k, rest)) = part.split_once(" in ") {
                 LabelRequirement::In(k.trim().into(), parse_set(rest)?)
-            } else if part.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+            } else if part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            {
                 LabelRequirement::Exists(part.to_string())
             } else {
                 return Err(format!("unable to parse requirement: {part:?}"));
@@ -135,7 +148,9 @@ impl FieldSelector {
             } else if let Some((f, v)) = part.split_once('=') {
                 (f, true, v)
             } else {
-                return Err(format!("invalid selector: '{part}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{part}'; can't understand '{part}'"
+                ));
             };
             let field = field.trim();
             let known = field == "metadata.name"
@@ -150,7 +165,9 @@ impl FieldSelector {
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
-        self.0.iter().all(|(field, equal, value)| (field_value(obj, field) == *value) == *equal)
+        self.0
+            .iter()
+            .all(|(field, equal, value)| (field_value(obj, field) == *value) == *equal)
     }
 }
 
@@ -196,7 +213,11 @@ mod tests {
             ("app=web,tier in (cpu)", false),
             ("", true),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&obj), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&obj),
+                want,
+                "{sel}"
+            );
         }
         assert!(LabelSelector::parse("a in b").is_err());
     }
@@ -206,14 +227,34 @@ mod tests {
         let pod = json!({"metadata": {"name": "p", "namespace": "default"},
             "spec": {"nodeName": "node-110"}, "status": {"phase": "Running"}});
         let def = by_kind("Pod");
-        let sel = FieldSelector::parse("spec.nodeName=node-110,status.phase!=Failed,status.phase!=Succeeded", def).unwrap();
+        let sel = FieldSelector::parse(
+            "spec.nodeName=node-110,status.phase!=Failed,status.phase!=Succeeded",
+            def,
+        )
+        .unwrap();
         assert!(sel.matches(&pod));
-        assert!(!FieldSelector::parse("status.phase=Pending", def).unwrap().matches(&pod));
-        assert!(FieldSelector::parse("spec.image=x", def).unwrap_err().contains("not supported"));
+        assert!(
+            !FieldSelector::parse("status.phase=Pending", def)
+                .unwrap()
+                .matches(&pod)
+        );
+        assert!(
+            FieldSelector::parse("spec.image=x", def)
+                .unwrap_err()
+                .contains("not supported")
+        );
         let ev = json!({"involvedObject": {"kind": "Pod", "name": "p"}, "source": {"component": "kubelet"}});
         let def = by_kind("Event");
-        assert!(FieldSelector::parse("involvedObject.name=p,source=kubelet", def).unwrap().matches(&ev));
+        assert!(
+            FieldSelector::parse("involvedObject.name=p,source=kubelet", def)
+                .unwrap()
+                .matches(&ev)
+        );
         let node = json!({"metadata": {"name": "n"}, "spec": {}});
-        assert!(FieldSelector::parse("spec.unschedulable=false", by_kind("Node")).unwrap().matches(&node));
+        assert!(
+            FieldSelector::parse("spec.unschedulable=false", by_kind("Node"))
+                .unwrap()
+                .matches(&node)
+        );
     }
 }

@@ -79,7 +79,9 @@ pub fn resource_version(obj: &Value) -> u64 {
 }
 
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 pub fn new_uid() -> String {
@@ -141,15 +143,27 @@ impl Store {
     }
 
     /// Stores a new object; fills uid, creationTimestamp and resourceVersion.
-    pub fn create(&mut self, def: &'static ResourceDef, mut obj: Value) -> Result<Arc<Value>, StoreError> {
-        let key = (meta_str(&obj, "namespace").to_string(), meta_str(&obj, "name").to_string());
+    pub fn create(
+        &mut self,
+        def: &'static ResourceDef,
+        mut obj: Value,
+    ) -> Result<Arc<Value>, StoreError> {
+        let key = (
+            meta_str(&obj, "namespace").to_string(),
+            meta_str(&obj, "name").to_string(),
+        );
         let map = self.objects.entry(resource_key(def)).or_default();
         if map.contains_key(&key) {
             return Err(StoreError::AlreadyExists);
         }
         self.revision += 1;
         let meta = ensure_metadata(&mut obj);
-        if meta.get("uid").and_then(Value::as_str).unwrap_or("").is_empty() {
+        if meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             meta["uid"] = json!(new_uid());
         }
         meta["creationTimestamp"] = json!(now_rfc3339());
@@ -167,7 +181,10 @@ impl Store {
         mut obj: Value,
         expected_revision: Option<u64>,
     ) -> Result<Arc<Value>, StoreError> {
-        let key = (meta_str(&obj, "namespace").to_string(), meta_str(&obj, "name").to_string());
+        let key = (
+            meta_str(&obj, "namespace").to_string(),
+            meta_str(&obj, "name").to_string(),
+        );
         let map = self.objects.entry(resource_key(def)).or_default();
         let Some(current) = map.get(&key) else {
             return Err(StoreError::NotFound);
@@ -195,7 +212,12 @@ impl Store {
     }
 
     /// Removes an object; the DELETED event carries its last state at a new revision.
-    pub fn delete(&mut self, def: &'static ResourceDef, namespace: &str, name: &str) -> Result<Arc<Value>, StoreError> {
+    pub fn delete(
+        &mut self,
+        def: &'static ResourceDef,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, StoreError> {
         let map = self.objects.entry(resource_key(def)).or_default();
         let Some(old) = map.remove(&(namespace.to_string(), name.to_string())) else {
             return Err(StoreError::NotFound);
@@ -209,7 +231,12 @@ impl Store {
     }
 
     fn record(&mut self, def: &'static ResourceDef, event: EventType, object: Arc<Value>) {
-        let change = Arc::new(Change { revision: self.revision, resource: def, event, object });
+        let change = Arc::new(Change {
+            revision: self.revision,
+            resource: def,
+            event,
+            object,
+        });
         self.history.push_back(change.clone());
         while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
@@ -227,9 +254,17 @@ impl Store {
         revision: u64,
     ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), StoreError> {
         if revision < self.compacted_to {
-            return Err(StoreError::Gone { requested: revision, oldest: self.compacted_to });
+            return Err(StoreError::Gone {
+                requested: revision,
+                oldest: self.compacted_to,
+            });
         }
-        let backlog = self.history.iter().filter(|c| c.revision > revision).cloned().collect();
+        let backlog = self
+            .history
+            .iter()
+            .filter(|c| c.revision > revision)
+            .cloned()
+            .collect();
         Ok((backlog, self.changes.subscribe()))
     }
 
@@ -271,18 +306,30 @@ mod tests {
         let a = s.create(def, cm("a")).unwrap();
         let rv = resource_version(&a);
         assert!(!meta_str(&a, "uid").is_empty());
-        assert_eq!(s.create(def, cm("a")).unwrap_err(), StoreError::AlreadyExists);
+        assert_eq!(
+            s.create(def, cm("a")).unwrap_err(),
+            StoreError::AlreadyExists
+        );
         let mut changed = (*a).clone();
         changed["data"] = json!({"k": "v"});
-        assert_eq!(s.update(def, changed.clone(), Some(rv - 1)).unwrap_err(), StoreError::Conflict);
+        assert_eq!(
+            s.update(def, changed.clone(), Some(rv - 1)).unwrap_err(),
+            StoreError::Conflict
+        );
         let b = s.update(def, changed, Some(rv)).unwrap();
         assert!(resource_version(&b) > rv);
         assert_eq!(meta_str(&b, "uid"), meta_str(&a, "uid"));
         s.delete(def, "default", "a").unwrap();
-        assert_eq!(s.delete(def, "default", "a").unwrap_err(), StoreError::NotFound);
+        assert_eq!(
+            s.delete(def, "default", "a").unwrap_err(),
+            StoreError::NotFound
+        );
         let (backlog, _) = s.watch_from(rv - 1).unwrap();
         let kinds: Vec<_> = backlog.iter().map(|c| c.event).collect();
-        assert_eq!(kinds, vec![EventType::Added, EventType::Modified, EventType::Deleted]);
+        assert_eq!(
+            kinds,
+            vec![EventType::Added, EventType::Modified, EventType::Deleted]
+        );
     }
 
     #[test]

@@ -29,7 +29,10 @@ fn age(ts: Option<&str>) -> String {
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    path.iter().try_fold(v, |o, k| o.get(*k)).and_then(Value::as_str).unwrap_or("")
+    path.iter()
+        .try_fold(v, |o, k| o.get(*k))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn col(name: &str, ty: &str, priority: i32) -> Value {
@@ -38,8 +41,14 @@ fn col(name: &str, ty: &str, priority: i32) -> Value {
 }
 
 fn node_row(n: &Value) -> Vec<Value> {
-    let conds = n["status"]["conditions"].as_array().cloned().unwrap_or_default();
-    let ready = conds.iter().find(|c| c["type"] == "Ready").map(|c| c["status"] == "True");
+    let conds = n["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ready = conds
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .map(|c| c["status"] == "True");
     let mut status = match ready {
         Some(true) => "Ready".to_string(),
         Some(false) => "NotReady".to_string(),
@@ -50,7 +59,11 @@ fn node_row(n: &Value) -> Vec<Value> {
     }
     let mut roles: Vec<String> = n["metadata"]["labels"]
         .as_object()
-        .map(|l| l.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(String::from)).collect())
+        .map(|l| {
+            l.keys()
+                .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     roles.sort();
     let addr = |t: &str| {
@@ -65,7 +78,11 @@ fn node_row(n: &Value) -> Vec<Value> {
     vec![
         json!(meta_str(n, "name")),
         json!(status),
-        json!(if roles.is_empty() { "<none>".into() } else { roles.join(",") }),
+        json!(if roles.is_empty() {
+            "<none>".into()
+        } else {
+            roles.join(",")
+        }),
         json!(age(n["metadata"]["creationTimestamp"].as_str())),
         json!(str_at(info, &["kubeletVersion"])),
         json!(addr("InternalIP")),
@@ -78,26 +95,48 @@ fn node_row(n: &Value) -> Vec<Value> {
 
 /// The STATUS column of `kubectl get pods`: the waiting/terminated reason when there is one.
 pub fn pod_status_reason(p: &Value) -> String {
-    let mut reason = p["status"]["reason"].as_str().unwrap_or(p["status"]["phase"].as_str().unwrap_or("Unknown")).to_string();
-    for cs in p["status"]["containerStatuses"].as_array().cloned().unwrap_or_default() {
+    let mut reason = p["status"]["reason"]
+        .as_str()
+        .unwrap_or(p["status"]["phase"].as_str().unwrap_or("Unknown"))
+        .to_string();
+    for cs in p["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         if let Some(r) = cs["state"]["waiting"]["reason"].as_str() {
             reason = r.to_string();
         } else if let Some(r) = cs["state"]["terminated"]["reason"].as_str() {
             reason = r.to_string();
         }
     }
-    if p["metadata"].get("deletionTimestamp").is_some_and(|d| !d.is_null()) {
+    if p["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|d| !d.is_null())
+    {
         reason = "Terminating".into();
     }
     reason
 }
 
 fn pod_row(p: &Value) -> Vec<Value> {
-    let statuses = p["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+    let statuses = p["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let total = p["spec"]["containers"].as_array().map_or(0, Vec::len);
     let ready = statuses.iter().filter(|c| c["ready"] == true).count();
-    let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
-    let none = |s: &str| if s.is_empty() { "<none>".to_string() } else { s.to_string() };
+    let restarts: i64 = statuses
+        .iter()
+        .map(|c| c["restartCount"].as_i64().unwrap_or(0))
+        .sum();
+    let none = |s: &str| {
+        if s.is_empty() {
+            "<none>".to_string()
+        } else {
+            s.to_string()
+        }
+    };
     vec![
         json!(meta_str(p, "name")),
         json!(format!("{ready}/{total}")),
@@ -112,8 +151,15 @@ fn pod_row(p: &Value) -> Vec<Value> {
 }
 
 fn job_row(j: &Value) -> Vec<Value> {
-    let conds = j["status"]["conditions"].as_array().cloned().unwrap_or_default();
-    let has = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
+    let conds = j["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let has = |t: &str| {
+        conds
+            .iter()
+            .any(|c| c["type"] == t && c["status"] == "True")
+    };
     let status = if has("Complete") {
         "Complete"
     } else if has("Failed") {
@@ -123,7 +169,10 @@ fn job_row(j: &Value) -> Vec<Value> {
     };
     let completions = j["spec"]["completions"].as_i64().unwrap_or(1);
     let succeeded = j["status"]["succeeded"].as_i64().unwrap_or(0);
-    let duration = match (j["status"]["startTime"].as_str(), j["status"]["completionTime"].as_str()) {
+    let duration = match (
+        j["status"]["startTime"].as_str(),
+        j["status"]["completionTime"].as_str(),
+    ) {
         (Some(s), Some(e)) => match (s.parse::<jiff::Timestamp>(), e.parse::<jiff::Timestamp>()) {
             (Ok(s), Ok(e)) => human_duration((e - s).get_seconds()),
             _ => String::new(),
@@ -131,9 +180,18 @@ fn job_row(j: &Value) -> Vec<Value> {
         (Some(_), None) => age(j["status"]["startTime"].as_str()),
         _ => String::new(),
     };
-    let containers = j["spec"]["template"]["spec"]["containers"].as_array().cloned().unwrap_or_default();
-    let names: Vec<&str> = containers.iter().filter_map(|c| c["name"].as_str()).collect();
-    let images: Vec<&str> = containers.iter().filter_map(|c| c["image"].as_str()).collect();
+    let containers = j["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let images: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c["image"].as_str())
+        .collect();
     vec![
         json!(meta_str(j, "name")),
         json!(status),
@@ -142,19 +200,29 @@ fn job_row(j: &Value) -> Vec<Value> {
         json!(age(j["metadata"]["creationTimestamp"].as_str())),
         json!(names.join(",")),
         json!(images.join(",")),
-        json!(format!("batch.kubernetes.io/controller-uid={}", meta_str(j, "uid"))),
+        json!(format!(
+            "batch.kubernetes.io/controller-uid={}",
+            meta_str(j, "uid")
+        )),
     ]
 }
 
 fn event_row(e: &Value) -> Vec<Value> {
-    let last = e["lastTimestamp"].as_str().or(e["eventTime"].as_str()).or(e["metadata"]["creationTimestamp"].as_str());
+    let last = e["lastTimestamp"]
+        .as_str()
+        .or(e["eventTime"].as_str())
+        .or(e["metadata"]["creationTimestamp"].as_str());
     let obj = &e["involvedObject"];
     vec![
         json!(meta_str(e, "name")),
         json!(age(last)),
         json!(e["type"].as_str().unwrap_or("")),
         json!(e["reason"].as_str().unwrap_or("")),
-        json!(format!("{}/{}", obj["kind"].as_str().unwrap_or("").to_lowercase(), obj["name"].as_str().unwrap_or(""))),
+        json!(format!(
+            "{}/{}",
+            obj["kind"].as_str().unwrap_or("").to_lowercase(),
+            obj["name"].as_str().unwrap_or("")
+        )),
         json!(e["message"].as_str().unwrap_or("")),
     ]
 }
@@ -163,36 +231,64 @@ fn columns_and_row(def: &ResourceDef) -> (Vec<Value>, fn(&Value) -> Vec<Value>) 
     match def.kind {
         "Node" => (
             vec![
-                col("Name", "string", 0), col("Status", "string", 0), col("Roles", "string", 0), col("Age", "string", 0),
-                col("Version", "string", 0), col("Internal-IP", "string", 1), col("External-IP", "string", 1),
-                col("OS-Image", "string", 1), col("Kernel-Version", "string", 1), col("Container-Runtime", "string", 1),
+                col("Name", "string", 0),
+                col("Status", "string", 0),
+                col("Roles", "string", 0),
+                col("Age", "string", 0),
+                col("Version", "string", 0),
+                col("Internal-IP", "string", 1),
+                col("External-IP", "string", 1),
+                col("OS-Image", "string", 1),
+                col("Kernel-Version", "string", 1),
+                col("Container-Runtime", "string", 1),
             ],
             node_row,
         ),
         "Pod" => (
             vec![
-                col("Name", "string", 0), col("Ready", "string", 0), col("Status", "string", 0), col("Restarts", "integer", 0),
-                col("Age", "string", 0), col("IP", "string", 1), col("Node", "string", 1),
-                col("Nominated Node", "string", 1), col("Readiness Gates", "string", 1),
+                col("Name", "string", 0),
+                col("Ready", "string", 0),
+                col("Status", "string", 0),
+                col("Restarts", "integer", 0),
+                col("Age", "string", 0),
+                col("IP", "string", 1),
+                col("Node", "string", 1),
+                col("Nominated Node", "string", 1),
+                col("Readiness Gates", "string", 1),
             ],
             pod_row,
         ),
         "Job" => (
             vec![
-                col("Name", "string", 0), col("Status", "string", 0), col("Completions", "string", 0), col("Duration", "string", 0),
-                col("Age", "string", 0), col("Containers", "string", 1), col("Images", "string", 1), col("Selector", "string", 1),
+                col("Name", "string", 0),
+                col("Status", "string", 0),
+                col("Completions", "string", 0),
+                col("Duration", "string", 0),
+                col("Age", "string", 0),
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
             ],
             job_row,
         ),
         "Event" => (
             vec![
-                col("Name", "string", 1), col("Last Seen", "string", 0), col("Type", "string", 0), col("Reason", "string", 0),
-                col("Object", "string", 0), col("Message", "string", 0),
+                col("Name", "string", 1),
+                col("Last Seen", "string", 0),
+                col("Type", "string", 0),
+                col("Reason", "string", 0),
+                col("Object", "string", 0),
+                col("Message", "string", 0),
             ],
             event_row,
         ),
         "Secret" => (
-            vec![col("Name", "string", 0), col("Type", "string", 0), col("Data", "integer", 0), col("Age", "string", 0)],
+            vec![
+                col("Name", "string", 0),
+                col("Type", "string", 0),
+                col("Data", "integer", 0),
+                col("Age", "string", 0),
+            ],
             |s| {
                 vec![
                     json!(meta_str(s, "name")),
@@ -203,7 +299,11 @@ fn columns_and_row(def: &ResourceDef) -> (Vec<Value>, fn(&Value) -> Vec<Value>) 
             },
         ),
         "Namespace" => (
-            vec![col("Name", "string", 0), col("Status", "string", 0), col("Age", "string", 0)],
+            vec![
+                col("Name", "string", 0),
+                col("Status", "string", 0),
+                col("Age", "string", 0),
+            ],
             |n| {
                 vec![
                     json!(meta_str(n, "name")),
@@ -214,13 +314,24 @@ fn columns_and_row(def: &ResourceDef) -> (Vec<Value>, fn(&Value) -> Vec<Value>) 
         ),
         _ => (
             vec![col("Name", "string", 0), col("Age", "string", 0)],
-            |o| vec![json!(meta_str(o, "name")), json!(age(o["metadata"]["creationTimestamp"].as_str()))],
+            |o| {
+                vec![
+                    json!(meta_str(o, "name")),
+                    json!(age(o["metadata"]["creationTimestamp"].as_str())),
+                ]
+            },
         ),
     }
 }
 
 /// A Table of `objects`. `include_object` is the `includeObject` parameter (None, Metadata, Object).
-pub fn table(def: &ResourceDef, objects: &[&Value], resource_version: u64, include_object: &str, continue_token: Option<String>) -> Value {
+pub fn table(
+    def: &ResourceDef,
+    objects: &[&Value],
+    resource_version: u64,
+    include_object: &str,
+    continue_token: Option<String>,
+) -> Value {
     let (columns, row) = columns_and_row(def);
     let rows: Vec<Value> = objects
         .iter()

@@ -33,17 +33,29 @@ const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 
 pub fn node_lifecycle(store: &mut Store) {
     for node in store.list(by_kind("Node"), None) {
-        let ready = node["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True");
-        let taints: Vec<Value> = node["spec"]["taints"].as_array().cloned().unwrap_or_default();
+        let ready = node["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        let taints: Vec<Value> = node["spec"]["taints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let has = taints.iter().any(|t| t["key"] == NOT_READY_TAINT);
         if ready == has {
             let mut n = (*node).clone();
-            let mut new: Vec<Value> = taints.into_iter().filter(|t| t["key"] != NOT_READY_TAINT).collect();
+            let mut new: Vec<Value> = taints
+                .into_iter()
+                .filter(|t| t["key"] != NOT_READY_TAINT)
+                .collect();
             if !ready {
                 new.push(json!({"key": NOT_READY_TAINT, "effect": "NoSchedule", "timeAdded": crate::sim::store::now_rfc3339()}));
             }
             n["spec"]["taints"] = json!(new);
-            if new.is_empty() && let Some(spec) = n["spec"].as_object_mut() {
+            if new.is_empty()
+                && let Some(spec) = n["spec"].as_object_mut()
+            {
                 spec.remove("taints");
             }
             let _ = store.update(by_kind("Node"), n, None);
@@ -52,13 +64,27 @@ pub fn node_lifecycle(store: &mut Store) {
 }
 
 pub fn garbage_collect(store: &mut Store) {
-    let jobs: std::collections::HashSet<String> = store.list(by_kind("Job"), None).iter().map(|j| meta_str(j, "uid").to_string()).collect();
+    let jobs: std::collections::HashSet<String> = store
+        .list(by_kind("Job"), None)
+        .iter()
+        .map(|j| meta_str(j, "uid").to_string())
+        .collect();
     for pod in store.list(by_kind("Pod"), None) {
         let orphaned = pod["metadata"]["ownerReferences"]
             .as_array()
-            .is_some_and(|refs| refs.iter().any(|r| r["kind"] == "Job" && r["controller"] == true && !jobs.contains(r["uid"].as_str().unwrap_or(""))));
+            .is_some_and(|refs| {
+                refs.iter().any(|r| {
+                    r["kind"] == "Job"
+                        && r["controller"] == true
+                        && !jobs.contains(r["uid"].as_str().unwrap_or(""))
+                })
+            });
         if orphaned {
-            let _ = store.delete(by_kind("Pod"), meta_str(&pod, "namespace"), meta_str(&pod, "name"));
+            let _ = store.delete(
+                by_kind("Pod"),
+                meta_str(&pod, "namespace"),
+                meta_str(&pod, "name"),
+            );
         }
     }
 }
@@ -69,16 +95,25 @@ fn bootstrap_secrets(store: &Store) -> Vec<(String, Value)> {
         .into_iter()
         .filter(|s| s["type"] == "bootstrap.kubernetes.io/token")
         .filter_map(|s| {
-            let id = meta_str(&s, "name").strip_prefix("bootstrap-token-")?.to_string();
-            let valid = id.len() == 6 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            let id = meta_str(&s, "name")
+                .strip_prefix("bootstrap-token-")?
+                .to_string();
+            let valid = id.len() == 6
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
             valid.then(|| (id, (*s).clone()))
         })
         .collect()
 }
 
 pub fn bootstrap_signer(store: &mut Store) {
-    let Some(cm) = store.get(by_kind("ConfigMap"), "kube-public", "cluster-info") else { return };
-    let Some(kubeconfig) = cm["data"]["kubeconfig"].as_str().map(String::from) else { return };
+    let Some(cm) = store.get(by_kind("ConfigMap"), "kube-public", "cluster-info") else {
+        return;
+    };
+    let Some(kubeconfig) = cm["data"]["kubeconfig"].as_str().map(String::from) else {
+        return;
+    };
     let mut wanted: BTreeMap<String, String> = BTreeMap::new();
     for (id, s) in bootstrap_secrets(store) {
         let secret = secret_value(&s, "token-secret").unwrap_or_default();
@@ -87,10 +122,14 @@ pub fn bootstrap_signer(store: &mut Store) {
             && !bootstrap_token_expired(secret_value(&s, "expiration").as_deref())
             && secret_value(&s, "usage-bootstrap-signing").as_deref() == Some("true");
         if ok {
-            wanted.insert(format!("jws-kubeconfig-{id}"), detached_jws(&kubeconfig, &id, &secret));
+            wanted.insert(
+                format!("jws-kubeconfig-{id}"),
+                detached_jws(&kubeconfig, &id, &secret),
+            );
         }
     }
-    let mut data: serde_json::Map<String, Value> = cm["data"].as_object().cloned().unwrap_or_default();
+    let mut data: serde_json::Map<String, Value> =
+        cm["data"].as_object().cloned().unwrap_or_default();
     data.retain(|k, _| !k.starts_with("jws-kubeconfig-"));
     for (k, v) in wanted {
         data.insert(k, json!(v));
@@ -104,7 +143,9 @@ pub fn bootstrap_signer(store: &mut Store) {
 
 pub fn token_cleaner(store: &mut Store) {
     for (_, s) in bootstrap_secrets(store) {
-        if secret_value(&s, "expiration").is_some() && bootstrap_token_expired(secret_value(&s, "expiration").as_deref()) {
+        if secret_value(&s, "expiration").is_some()
+            && bootstrap_token_expired(secret_value(&s, "expiration").as_deref())
+        {
             let _ = store.delete(by_kind("Secret"), "kube-system", meta_str(&s, "name"));
         }
     }

@@ -7,14 +7,25 @@ use crate::sim::resources::by_kind;
 use crate::sim::store::{Store, meta_str, now_rfc3339};
 
 /// Records (or bumps) an event about `involved`. Cluster-scoped objects' events go to `default`.
-pub fn record(store: &mut Store, involved: &Value, event_type: &str, reason: &str, message: &str, component: &str, host: Option<&str>) {
+pub fn record(
+    store: &mut Store,
+    involved: &Value,
+    event_type: &str,
+    reason: &str,
+    message: &str,
+    component: &str,
+    host: Option<&str>,
+) {
     let def = by_kind("Event");
     let obj_ns = meta_str(involved, "namespace");
     let ns = if obj_ns.is_empty() { "default" } else { obj_ns }.to_string();
     let uid = meta_str(involved, "uid").to_string();
     let now = now_rfc3339();
     let existing = store.list(def, Some(&ns)).into_iter().find(|e| {
-        e["involvedObject"]["uid"] == uid.as_str() && e["reason"] == reason && e["message"] == message && e["source"]["component"] == component
+        e["involvedObject"]["uid"] == uid.as_str()
+            && e["reason"] == reason
+            && e["message"] == message
+            && e["source"]["component"] == component
     });
     if let Some(e) = existing {
         let mut e = (*e).clone();
@@ -23,7 +34,11 @@ pub fn record(store: &mut Store, involved: &Value, event_type: &str, reason: &st
         let _ = store.update(def, e, None);
         return;
     }
-    let name = format!("{}.{:x}", meta_str(involved, "name"), jiff::Timestamp::now().as_nanosecond());
+    let name = format!(
+        "{}.{:x}",
+        meta_str(involved, "name"),
+        jiff::Timestamp::now().as_nanosecond()
+    );
     let mut source = json!({"component": component});
     if let Some(h) = host {
         source["host"] = json!(h);
@@ -47,7 +62,9 @@ pub fn expire(store: &mut Store, ttl_seconds: i64) {
     let def = by_kind("Event");
     let cutoff = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(ttl_seconds);
     for e in store.list(def, None) {
-        let last = e["lastTimestamp"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let last = e["lastTimestamp"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
         if last.is_some_and(|t| t < cutoff) {
             let _ = store.delete(def, meta_str(&e, "namespace"), meta_str(&e, "name"));
         }

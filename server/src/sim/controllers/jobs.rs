@@ -20,13 +20,20 @@ fn owned_pods(store: &Store, job: &Value) -> Vec<Value> {
 }
 
 fn condition(job: &Value, kind: &str) -> Option<Value> {
-    job["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == kind && c["status"] == "True").cloned()
+    job["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind && c["status"] == "True")
+        .cloned()
 }
 
 fn new_pod(job: &Value) -> Value {
     let template = &job["spec"]["template"];
     let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": template["metadata"].clone(), "spec": template["spec"].clone()});
-    pod["metadata"]["name"] = json!(admission::generate_name(&format!("{}-", meta_str(job, "name"))));
+    pod["metadata"]["name"] = json!(admission::generate_name(&format!(
+        "{}-",
+        meta_str(job, "name")
+    )));
     pod["metadata"]["namespace"] = json!(meta_str(job, "namespace"));
     pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "batch/v1", "kind": "Job", "name": meta_str(job, "name"),
         "uid": meta_str(job, "uid"), "controller": true, "blockOwnerDeletion": true}]);
@@ -39,11 +46,17 @@ pub fn run(store: &mut Store) {
         let finished = condition(&job, "Complete").or_else(|| condition(&job, "Failed"));
         if let Some(c) = finished {
             let ttl = job["spec"]["ttlSecondsAfterFinished"].as_i64();
-            let at = c["lastTransitionTime"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            let at = c["lastTransitionTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
             if let (Some(ttl), Some(at)) = (ttl, at)
                 && jiff::Timestamp::now() >= at + jiff::SignedDuration::from_secs(ttl)
             {
-                let _ = store.delete(by_kind("Job"), meta_str(&job, "namespace"), meta_str(&job, "name"));
+                let _ = store.delete(
+                    by_kind("Job"),
+                    meta_str(&job, "namespace"),
+                    meta_str(&job, "name"),
+                );
             }
             continue;
         }
@@ -51,8 +64,19 @@ pub fn run(store: &mut Store) {
         let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
         let succeeded = pods.iter().filter(|p| phase(p) == "Succeeded").count() as i64;
         let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
-        let active: Vec<&Value> = pods.iter().filter(|p| phase(p) != "Succeeded" && phase(p) != "Failed").collect();
-        let ready = active.iter().filter(|p| p["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))).count();
+        let active: Vec<&Value> = pods
+            .iter()
+            .filter(|p| phase(p) != "Succeeded" && phase(p) != "Failed")
+            .collect();
+        let ready = active
+            .iter()
+            .filter(|p| {
+                p["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+            })
+            .count();
         let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
         let parallelism = job["spec"]["parallelism"].as_i64().unwrap_or(1);
         let backoff_limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
@@ -64,21 +88,41 @@ pub fn run(store: &mut Store) {
         let mut active_count = active.len() as i64;
         if failed > backoff_limit {
             for p in &active {
-                let _ = store.delete(by_kind("Pod"), meta_str(p, "namespace"), meta_str(p, "name"));
+                let _ = store.delete(
+                    by_kind("Pod"),
+                    meta_str(p, "namespace"),
+                    meta_str(p, "name"),
+                );
             }
             active_count = 0;
             status["conditions"] = json!([
                 {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": now, "lastTransitionTime": now},
                 {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": now, "lastTransitionTime": now}
             ]);
-            events::record(store, &job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit", "job-controller", None);
+            events::record(
+                store,
+                &job,
+                "Warning",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                "job-controller",
+                None,
+            );
         } else if succeeded >= completions {
             status["completionTime"] = json!(now);
             status["conditions"] = json!([
                 {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now},
                 {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now}
             ]);
-            events::record(store, &job, "Normal", "Completed", "Job completed", "job-controller", None);
+            events::record(
+                store,
+                &job,
+                "Normal",
+                "Completed",
+                "Job completed",
+                "job-controller",
+                None,
+            );
         } else if job["spec"]["suspend"] != true {
             let want = parallelism.min(completions - succeeded);
             for _ in active_count..want {
@@ -87,7 +131,15 @@ pub fn run(store: &mut Store) {
                 if admission::on_create(by_kind("Pod"), &mut pod_obj).is_ok()
                     && let Ok(created) = store.create(by_kind("Pod"), pod_obj)
                 {
-                    events::record(store, &job, "Normal", "SuccessfulCreate", &format!("Created pod: {}", meta_str(&created, "name")), "job-controller", None);
+                    events::record(
+                        store,
+                        &job,
+                        "Normal",
+                        "SuccessfulCreate",
+                        &format!("Created pod: {}", meta_str(&created, "name")),
+                        "job-controller",
+                        None,
+                    );
                     active_count += 1;
                 }
             }

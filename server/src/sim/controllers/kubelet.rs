@@ -9,19 +9,28 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::events;
+use crate::sim::Sim;
 use crate::sim::programs::{Program, VisibleGpu, program_for};
 use crate::sim::resources::by_kind;
 use crate::sim::store::{meta_str, now_rfc3339};
-use crate::sim::Sim;
 
 const CREATE_DELAY: Duration = Duration::from_millis(400);
 
 #[derive(Debug, Clone, PartialEq)]
 enum State {
     Creating,
-    Running { since: Instant, started_at: String },
-    Terminated { code: i32, started_at: String, finished_at: String },
-    BackOff { until: Instant },
+    Running {
+        since: Instant,
+        started_at: String,
+    },
+    Terminated {
+        code: i32,
+        started_at: String,
+        finished_at: String,
+    },
+    BackOff {
+        until: Instant,
+    },
 }
 
 struct ContainerRun {
@@ -55,16 +64,30 @@ fn backoff(restarts: u32) -> Duration {
 }
 
 fn strs(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Kubelets {
     pub fn run(&mut self, sim: &Sim) {
         let mut store = sim.lock_store();
         let pods = store.list(by_kind("Pod"), None);
-        let live: std::collections::HashSet<String> = pods.iter().map(|p| meta_str(p, "uid").to_string()).collect();
+        let live: std::collections::HashSet<String> = pods
+            .iter()
+            .map(|p| meta_str(p, "uid").to_string())
+            .collect();
         // Pods deleted from the API: stop them and give their GPUs back.
-        let gone: Vec<String> = self.pods.keys().filter(|u| !live.contains(*u)).cloned().collect();
+        let gone: Vec<String> = self
+            .pods
+            .keys()
+            .filter(|u| !live.contains(*u))
+            .cloned()
+            .collect();
         for uid in gone {
             self.pods.remove(&uid);
             sim.release_gpus(&uid);
@@ -81,7 +104,11 @@ impl Kubelets {
             if !self.pods.contains_key(&uid) {
                 let gpus = sim.allocate_gpus(&node, &uid, &pod);
                 self.next_ip += 1;
-                let pod_ip = format!("10.244.{}.{}", self.next_ip / 250 + 1, self.next_ip % 250 + 2);
+                let pod_ip = format!(
+                    "10.244.{}.{}",
+                    self.next_ip / 250 + 1,
+                    self.next_ip % 250 + 2
+                );
                 let containers = pod["spec"]["containers"]
                     .as_array()
                     .into_iter()
@@ -91,7 +118,12 @@ impl Kubelets {
                         let visible: Vec<VisibleGpu> = gpus.get(&name).cloned().unwrap_or_default();
                         ContainerRun {
                             image: c["image"].as_str().unwrap_or("").to_string(),
-                            program: program_for(c["image"].as_str().unwrap_or(""), &strs(&c["command"]), &strs(&c["args"]), &visible),
+                            program: program_for(
+                                c["image"].as_str().unwrap_or(""),
+                                &strs(&c["command"]),
+                                &strs(&c["args"]),
+                                &visible,
+                            ),
                             name,
                             state: State::Creating,
                             restarts: 0,
@@ -100,17 +132,45 @@ impl Kubelets {
                         }
                     })
                     .collect();
-                self.pods.insert(uid.clone(), PodRun { bound_at: Instant::now(), containers, pod_ip });
+                self.pods.insert(
+                    uid.clone(),
+                    PodRun {
+                        bound_at: Instant::now(),
+                        containers,
+                        pod_ip,
+                    },
+                );
                 for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
                     let msg = format!("Pulling image {:?}", c["image"].as_str().unwrap_or(""));
-                    events::record(&mut store, &pod, "Normal", "Pulling", &msg, "kubelet", Some(&node));
+                    events::record(
+                        &mut store,
+                        &pod,
+                        "Normal",
+                        "Pulling",
+                        &msg,
+                        "kubelet",
+                        Some(&node),
+                    );
                 }
             }
-            let Some(run) = self.pods.get_mut(&uid) else { continue };
-            let restart_policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always").to_string();
+            let Some(run) = self.pods.get_mut(&uid) else {
+                continue;
+            };
+            let restart_policy = pod["spec"]["restartPolicy"]
+                .as_str()
+                .unwrap_or("Always")
+                .to_string();
             let mut new_events: Vec<(&str, String, String)> = Vec::new();
             for c in run.containers.iter_mut() {
-                step_container(sim, &uid, &pod, c, run.bound_at, &restart_policy, &mut new_events);
+                step_container(
+                    sim,
+                    &uid,
+                    &pod,
+                    c,
+                    run.bound_at,
+                    &restart_policy,
+                    &mut new_events,
+                );
             }
             let status = pod_status(&pod, run, &node, sim);
             for (ty, reason, msg) in new_events {
@@ -121,8 +181,14 @@ impl Kubelets {
                 p["status"] = status;
                 let _ = store.update(by_kind("Pod"), p, None);
             }
-            let finished = run.containers.iter().all(|c| matches!(c.state, State::Terminated { .. }))
-                && !run.containers.iter().any(|c| will_restart(&restart_policy, &c.state));
+            let finished = run
+                .containers
+                .iter()
+                .all(|c| matches!(c.state, State::Terminated { .. }))
+                && !run
+                    .containers
+                    .iter()
+                    .any(|c| will_restart(&restart_policy, &c.state));
             if finished {
                 sim.release_gpus(&uid);
             }
@@ -132,29 +198,65 @@ impl Kubelets {
 
 fn will_restart(policy: &str, state: &State) -> bool {
     match state {
-        State::Terminated { code, .. } => policy == "Always" || (policy == "OnFailure" && *code != 0),
+        State::Terminated { code, .. } => {
+            policy == "Always" || (policy == "OnFailure" && *code != 0)
+        }
         _ => false,
     }
 }
 
-fn step_container(sim: &Sim, uid: &str, pod: &Value, c: &mut ContainerRun, bound_at: Instant, policy: &str, out: &mut Vec<(&'static str, String, String)>) {
-    let pod_ref = format!("{}_{}({uid})", meta_str(pod, "name"), meta_str(pod, "namespace"));
+fn step_container(
+    sim: &Sim,
+    uid: &str,
+    pod: &Value,
+    c: &mut ContainerRun,
+    bound_at: Instant,
+    policy: &str,
+    out: &mut Vec<(&'static str, String, String)>,
+) {
+    let pod_ref = format!(
+        "{}_{}({uid})",
+        meta_str(pod, "name"),
+        meta_str(pod, "namespace")
+    );
     match c.state.clone() {
         State::Creating if bound_at.elapsed() >= CREATE_DELAY => {
             if c.restarts == 0 {
                 out.push(("Normal", "Pulled".into(), format!("Successfully pulled image {:?} in 1.2s (1.2s including waiting). Image size: 2147483648 bytes.", c.image)));
             } else {
-                out.push(("Normal", "Pulled".into(), format!("Container image {:?} already present on machine", c.image)));
+                out.push((
+                    "Normal",
+                    "Pulled".into(),
+                    format!("Container image {:?} already present on machine", c.image),
+                ));
             }
-            out.push(("Normal", "Created".into(), format!("Created container: {}", c.name)));
-            out.push(("Normal", "Started".into(), format!("Started container {}", c.name)));
+            out.push((
+                "Normal",
+                "Created".into(),
+                format!("Created container: {}", c.name),
+            ));
+            out.push((
+                "Normal",
+                "Started".into(),
+                format!("Started container {}", c.name),
+            ));
             sim.start_logs(uid, &c.name);
             c.printed = 0;
-            c.state = State::Running { since: Instant::now(), started_at: now_rfc3339() };
+            c.state = State::Running {
+                since: Instant::now(),
+                started_at: now_rfc3339(),
+            };
         }
         State::Running { since, started_at } => {
             let elapsed = since.elapsed();
-            let due: Vec<String> = c.program.lines.iter().skip(c.printed).take_while(|(at, _)| *at <= elapsed).map(|(_, l)| l.clone()).collect();
+            let due: Vec<String> = c
+                .program
+                .lines
+                .iter()
+                .skip(c.printed)
+                .take_while(|(at, _)| *at <= elapsed)
+                .map(|(_, l)| l.clone())
+                .collect();
             if !due.is_empty() {
                 c.printed += due.len();
                 sim.append_logs(uid, &c.name, due);
@@ -162,22 +264,45 @@ fn step_container(sim: &Sim, uid: &str, pod: &Value, c: &mut ContainerRun, bound
             if let Some((after, code)) = c.program.exit
                 && elapsed >= after
             {
-                let rest: Vec<String> = c.program.lines.iter().skip(c.printed).map(|(_, l)| l.clone()).collect();
+                let rest: Vec<String> = c
+                    .program
+                    .lines
+                    .iter()
+                    .skip(c.printed)
+                    .map(|(_, l)| l.clone())
+                    .collect();
                 c.printed += rest.len();
                 sim.append_logs(uid, &c.name, rest);
                 sim.finish_logs(uid, &c.name);
-                c.state = State::Terminated { code, started_at, finished_at: now_rfc3339() };
+                c.state = State::Terminated {
+                    code,
+                    started_at,
+                    finished_at: now_rfc3339(),
+                };
             }
         }
-        State::Terminated { code, started_at, finished_at } if will_restart(policy, &c.state) => {
+        State::Terminated {
+            code,
+            started_at,
+            finished_at,
+        } if will_restart(policy, &c.state) => {
             c.last_terminated = Some(terminated_json(code, &started_at, &finished_at));
             let delay = backoff(c.restarts);
             c.restarts += 1;
             if delay.is_zero() {
                 c.state = State::Creating;
             } else {
-                out.push(("Warning", "BackOff".into(), format!("Back-off restarting failed container {} in pod {pod_ref}", c.name)));
-                c.state = State::BackOff { until: Instant::now() + delay };
+                out.push((
+                    "Warning",
+                    "BackOff".into(),
+                    format!(
+                        "Back-off restarting failed container {} in pod {pod_ref}",
+                        c.name
+                    ),
+                ));
+                c.state = State::BackOff {
+                    until: Instant::now() + delay,
+                };
             }
         }
         State::BackOff { until } if Instant::now() >= until => c.state = State::Creating,
@@ -195,7 +320,11 @@ fn container_status(c: &ContainerRun, pod_ref: &str) -> Value {
         State::Creating if c.restarts == 0 => json!({"waiting": {"reason": "ContainerCreating"}}),
         State::Creating => json!({"waiting": {"reason": "ContainerCreating"}}),
         State::Running { started_at, .. } => json!({"running": {"startedAt": started_at}}),
-        State::Terminated { code, started_at, finished_at } => terminated_json(*code, started_at, finished_at),
+        State::Terminated {
+            code,
+            started_at,
+            finished_at,
+        } => terminated_json(*code, started_at, finished_at),
         State::BackOff { until } => {
             let secs = until.saturating_duration_since(Instant::now()).as_secs();
             json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container={} pod={pod_ref}", backoff(c.restarts).as_secs().max(secs), c.name)}})
@@ -212,29 +341,70 @@ fn container_status(c: &ContainerRun, pod_ref: &str) -> Value {
 
 fn pod_status(pod: &Value, run: &PodRun, node: &str, sim: &Sim) -> Value {
     let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
-    let pod_ref = format!("{}_{}({})", meta_str(pod, "name"), meta_str(pod, "namespace"), meta_str(pod, "uid"));
-    let statuses: Vec<Value> = run.containers.iter().map(|c| container_status(c, &pod_ref)).collect();
-    let ever_started = run.containers.iter().all(|c| !matches!(c.state, State::Creating) || c.restarts > 0);
-    let all_done = run.containers.iter().all(|c| matches!(c.state, State::Terminated { .. }) && !will_restart(policy, &c.state));
+    let pod_ref = format!(
+        "{}_{}({})",
+        meta_str(pod, "name"),
+        meta_str(pod, "namespace"),
+        meta_str(pod, "uid")
+    );
+    let statuses: Vec<Value> = run
+        .containers
+        .iter()
+        .map(|c| container_status(c, &pod_ref))
+        .collect();
+    let ever_started = run
+        .containers
+        .iter()
+        .all(|c| !matches!(c.state, State::Creating) || c.restarts > 0);
+    let all_done = run
+        .containers
+        .iter()
+        .all(|c| matches!(c.state, State::Terminated { .. }) && !will_restart(policy, &c.state));
     let phase = if all_done {
-        let failed = run.containers.iter().any(|c| matches!(c.state, State::Terminated { code, .. } if code != 0));
+        let failed = run
+            .containers
+            .iter()
+            .any(|c| matches!(c.state, State::Terminated { code, .. } if code != 0));
         if failed { "Failed" } else { "Succeeded" }
     } else if ever_started {
         "Running"
     } else {
         "Pending"
     };
-    let ready = run.containers.iter().all(|c| matches!(c.state, State::Running { .. }));
-    let old_conds = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let ready = run
+        .containers
+        .iter()
+        .all(|c| matches!(c.state, State::Running { .. }));
+    let old_conds = pod["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let cond = |t: &str, ok: bool| {
         let status = if ok { "True" } else { "False" };
-        let previous = old_conds.iter().find(|c| c["type"] == t && c["status"] == status);
-        let since = previous.and_then(|c| c["lastTransitionTime"].as_str()).map(String::from).unwrap_or_else(now_rfc3339);
+        let previous = old_conds
+            .iter()
+            .find(|c| c["type"] == t && c["status"] == status);
+        let since = previous
+            .and_then(|c| c["lastTransitionTime"].as_str())
+            .map(String::from)
+            .unwrap_or_else(now_rfc3339);
         let mut c = json!({"type": t, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
         if !ok && (t == "Ready" || t == "ContainersReady") {
-            let names: Vec<&str> = run.containers.iter().filter(|c| !matches!(c.state, State::Running { .. })).map(|c| c.name.as_str()).collect();
-            c["reason"] = json!(if all_done { "PodCompleted" } else { "ContainersNotReady" });
-            c["message"] = json!(format!("containers with unready status: [{}]", names.join(" ")));
+            let names: Vec<&str> = run
+                .containers
+                .iter()
+                .filter(|c| !matches!(c.state, State::Running { .. }))
+                .map(|c| c.name.as_str())
+                .collect();
+            c["reason"] = json!(if all_done {
+                "PodCompleted"
+            } else {
+                "ContainersNotReady"
+            });
+            c["message"] = json!(format!(
+                "containers with unready status: [{}]",
+                names.join(" ")
+            ));
         }
         c
     };

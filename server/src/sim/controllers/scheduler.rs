@@ -17,7 +17,11 @@ pub fn effective_requests(pod: &Value) -> BTreeMap<String, f64> {
     let requests = |c: &Value| -> BTreeMap<String, f64> {
         c["resources"]["requests"]
             .as_object()
-            .map(|r| r.iter().filter_map(|(k, v)| Some((k.clone(), quantity::parse(v.as_str()?)?))).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), quantity::parse(v.as_str()?)?)))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut sum: BTreeMap<String, f64> = BTreeMap::new();
@@ -26,7 +30,11 @@ pub fn effective_requests(pod: &Value) -> BTreeMap<String, f64> {
             *sum.entry(k).or_default() += v;
         }
     }
-    for c in pod["spec"]["initContainers"].as_array().into_iter().flatten() {
+    for c in pod["spec"]["initContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         for (k, v) in requests(c) {
             let e = sum.entry(k).or_default();
             *e = e.max(v);
@@ -36,36 +44,60 @@ pub fn effective_requests(pod: &Value) -> BTreeMap<String, f64> {
 }
 
 pub fn is_terminated(pod: &Value) -> bool {
-    matches!(pod["status"]["phase"].as_str(), Some("Succeeded") | Some("Failed"))
+    matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Succeeded") | Some("Failed")
+    )
 }
 
 fn tolerates(pod: &Value, taint: &Value) -> bool {
-    pod["spec"]["tolerations"].as_array().into_iter().flatten().any(|t| {
-        let key_ok = t["key"].as_str().is_none_or(|k| k.is_empty() || k == taint["key"].as_str().unwrap_or(""));
-        let effect_ok = t["effect"].as_str().is_none_or(|e| e.is_empty() || e == taint["effect"].as_str().unwrap_or(""));
-        let value_ok = match t["operator"].as_str().unwrap_or("Equal") {
-            "Exists" => true,
-            _ => t["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or(""),
-        };
-        let empty_key_needs_exists = !t["key"].as_str().unwrap_or("").is_empty() || t["operator"] == "Exists";
-        key_ok && effect_ok && value_ok && empty_key_needs_exists
-    })
+    pod["spec"]["tolerations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| {
+            let key_ok = t["key"]
+                .as_str()
+                .is_none_or(|k| k.is_empty() || k == taint["key"].as_str().unwrap_or(""));
+            let effect_ok = t["effect"]
+                .as_str()
+                .is_none_or(|e| e.is_empty() || e == taint["effect"].as_str().unwrap_or(""));
+            let value_ok = match t["operator"].as_str().unwrap_or("Equal") {
+                "Exists" => true,
+                _ => t["value"].as_str().unwrap_or("") == taint["value"].as_str().unwrap_or(""),
+            };
+            let empty_key_needs_exists =
+                !t["key"].as_str().unwrap_or("").is_empty() || t["operator"] == "Exists";
+            key_ok && effect_ok && value_ok && empty_key_needs_exists
+        })
 }
 
 fn label_matches_expression(labels: &Value, expr: &Value) -> bool {
     let key = expr["key"].as_str().unwrap_or("");
     let value = labels.get(key).and_then(Value::as_str);
-    let values: Vec<&str> = expr["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let values: Vec<&str> = expr["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     match expr["operator"].as_str().unwrap_or("") {
         "In" => value.is_some_and(|v| values.contains(&v)),
         "NotIn" => !value.is_some_and(|v| values.contains(&v)),
         "Exists" => value.is_some(),
         "DoesNotExist" => value.is_none(),
         "Gt" | "Lt" => {
-            let (Some(v), Some(bound)) = (value.and_then(|v| v.parse::<i64>().ok()), values.first().and_then(|b| b.parse::<i64>().ok())) else {
+            let (Some(v), Some(bound)) = (
+                value.and_then(|v| v.parse::<i64>().ok()),
+                values.first().and_then(|b| b.parse::<i64>().ok()),
+            ) else {
                 return false;
             };
-            if expr["operator"] == "Gt" { v > bound } else { v < bound }
+            if expr["operator"] == "Gt" {
+                v > bound
+            } else {
+                v < bound
+            }
         }
         _ => false,
     }
@@ -78,13 +110,24 @@ fn matches_node_selection(pod: &Value, node: &Value) -> bool {
         .is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
     let terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"].as_array();
     let affinity_ok = terms.is_none_or(|terms| {
-        terms.iter().any(|term| term["matchExpressions"].as_array().into_iter().flatten().all(|e| label_matches_expression(labels, e)))
+        terms.iter().any(|term| {
+            term["matchExpressions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|e| label_matches_expression(labels, e))
+        })
     });
     selector_ok && affinity_ok
 }
 
 /// Why a pod does not fit a node: the reasons of the first filter that failed.
-fn misfit(pod: &Value, node: &Value, used: &BTreeMap<String, f64>, pod_count: usize) -> Vec<String> {
+fn misfit(
+    pod: &Value,
+    node: &Value,
+    used: &BTreeMap<String, f64>,
+    pod_count: usize,
+) -> Vec<String> {
     if node["spec"]["unschedulable"] == true {
         return vec!["node(s) were unschedulable".into()];
     }
@@ -103,7 +146,10 @@ fn misfit(pod: &Value, node: &Value, used: &BTreeMap<String, f64>, pod_count: us
     }
     let allocatable = &node["status"]["allocatable"];
     let mut reasons = Vec::new();
-    let max_pods = allocatable["pods"].as_str().and_then(quantity::parse).unwrap_or(110.0);
+    let max_pods = allocatable["pods"]
+        .as_str()
+        .and_then(quantity::parse)
+        .unwrap_or(110.0);
     if pod_count as f64 + 1.0 > max_pods {
         reasons.push("Too many pods".to_string());
     }
@@ -111,7 +157,10 @@ fn misfit(pod: &Value, node: &Value, used: &BTreeMap<String, f64>, pod_count: us
         if want <= 0.0 {
             continue;
         }
-        let have = allocatable[&res].as_str().and_then(quantity::parse).unwrap_or(0.0);
+        let have = allocatable[&res]
+            .as_str()
+            .and_then(quantity::parse)
+            .unwrap_or(0.0);
         if want + used.get(&res).copied().unwrap_or(0.0) > have + 1e-9 {
             reasons.push(format!("Insufficient {res}"));
         }
@@ -127,7 +176,10 @@ pub fn failed_scheduling_message(total: usize, per_node: &[Vec<String>]) -> Stri
         for r in reasons {
             *counts.entry(r.as_str()).or_default() += 1;
         }
-        if !reasons.iter().any(|r| r.starts_with("Insufficient") || r == "Too many pods") {
+        if !reasons
+            .iter()
+            .any(|r| r.starts_with("Insufficient") || r == "Too many pods")
+        {
             preempt_not_helpful += 1;
         }
     }
@@ -135,14 +187,22 @@ pub fn failed_scheduling_message(total: usize, per_node: &[Vec<String>]) -> Stri
     parts.sort();
     let mut preempt = Vec::new();
     if preempt_not_helpful > 0 {
-        preempt.push(format!("{preempt_not_helpful} Preemption is not helpful for scheduling"));
+        preempt.push(format!(
+            "{preempt_not_helpful} Preemption is not helpful for scheduling"
+        ));
     }
     let victims = per_node.len() - preempt_not_helpful;
     if victims > 0 {
-        preempt.push(format!("{victims} No preemption victims found for incoming pod"));
+        preempt.push(format!(
+            "{victims} No preemption victims found for incoming pod"
+        ));
     }
     preempt.sort();
-    format!("0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {}.", parts.join(", "), preempt.join(", "))
+    format!(
+        "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {}.",
+        parts.join(", "),
+        preempt.join(", ")
+    )
 }
 
 /// Requests in use per node by its non-terminated pods, and their count.
@@ -173,7 +233,9 @@ impl Scheduler {
         let pending: Vec<Value> = store
             .list(by_kind("Pod"), None)
             .into_iter()
-            .filter(|p| p["spec"]["nodeName"].as_str().unwrap_or("").is_empty() && !is_terminated(p))
+            .filter(|p| {
+                p["spec"]["nodeName"].as_str().unwrap_or("").is_empty() && !is_terminated(p)
+            })
             .map(|p| (*p).clone())
             .collect();
         if pending.is_empty() {
@@ -183,7 +245,11 @@ impl Scheduler {
         let nodes = store.list(by_kind("Node"), None);
         let mut used = usage(store);
         let mut ordered = pending;
-        ordered.sort_by(|a, b| a["metadata"]["creationTimestamp"].as_str().cmp(&b["metadata"]["creationTimestamp"].as_str()));
+        ordered.sort_by(|a, b| {
+            a["metadata"]["creationTimestamp"]
+                .as_str()
+                .cmp(&b["metadata"]["creationTimestamp"].as_str())
+        });
         for pod in ordered {
             let mut per_node = Vec::new();
             let mut best: Option<(f64, &str)> = None;
@@ -193,7 +259,10 @@ impl Scheduler {
                 let reasons = misfit(&pod, node, &u, count);
                 if reasons.is_empty() {
                     // Prefer the node with the most free GPUs, then the least loaded cpu.
-                    let free_gpu = node["status"]["allocatable"]["nvidia.com/gpu"].as_str().and_then(quantity::parse).unwrap_or(0.0)
+                    let free_gpu = node["status"]["allocatable"]["nvidia.com/gpu"]
+                        .as_str()
+                        .and_then(quantity::parse)
+                        .unwrap_or(0.0)
                         - u.get("nvidia.com/gpu").copied().unwrap_or(0.0);
                     let score = free_gpu * 1000.0 - u.get("cpu").copied().unwrap_or(0.0);
                     if best.is_none_or(|(s, _)| score > s) {
@@ -217,9 +286,13 @@ impl Scheduler {
                 }
                 None => {
                     let message = failed_scheduling_message(nodes.len(), &per_node);
-                    let fresh = self.last_verdict.get(&uid).is_none_or(|(m, at)| *m != message || at.elapsed().as_secs() >= 10);
+                    let fresh = self
+                        .last_verdict
+                        .get(&uid)
+                        .is_none_or(|(m, at)| *m != message || at.elapsed().as_secs() >= 10);
                     if fresh {
-                        self.last_verdict.insert(uid, (message.clone(), std::time::Instant::now()));
+                        self.last_verdict
+                            .insert(uid, (message.clone(), std::time::Instant::now()));
                         mark_unschedulable(store, pod, &message);
                     }
                 }
@@ -229,18 +302,39 @@ impl Scheduler {
 }
 
 fn set_condition(pod: &mut Value, cond: Value) {
-    let conds = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
-    let mut conds: Vec<Value> = conds.into_iter().filter(|c| c["type"] != cond["type"]).collect();
+    let conds = pod["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut conds: Vec<Value> = conds
+        .into_iter()
+        .filter(|c| c["type"] != cond["type"])
+        .collect();
     conds.push(cond);
     pod["status"]["conditions"] = json!(conds);
 }
 
 fn bind(store: &mut Store, mut pod: Value, node: &str) {
     pod["spec"]["nodeName"] = json!(node);
-    set_condition(&mut pod, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now_rfc3339()}));
-    let msg = format!("Successfully assigned {}/{} to {node}", meta_str(&pod, "namespace"), meta_str(&pod, "name"));
+    set_condition(
+        &mut pod,
+        json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now_rfc3339()}),
+    );
+    let msg = format!(
+        "Successfully assigned {}/{} to {node}",
+        meta_str(&pod, "namespace"),
+        meta_str(&pod, "name")
+    );
     if let Ok(bound) = store.update(by_kind("Pod"), pod, None) {
-        events::record(store, &bound, "Normal", "Scheduled", &msg, "default-scheduler", None);
+        events::record(
+            store,
+            &bound,
+            "Normal",
+            "Scheduled",
+            &msg,
+            "default-scheduler",
+            None,
+        );
     }
 }
 
@@ -250,7 +344,15 @@ fn mark_unschedulable(store: &mut Store, mut pod: Value, message: &str) {
         json!({"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastProbeTime": null, "lastTransitionTime": now_rfc3339()}),
     );
     if let Ok(p) = store.update(by_kind("Pod"), pod, None) {
-        events::record(store, &p, "Warning", "FailedScheduling", message, "default-scheduler", None);
+        events::record(
+            store,
+            &p,
+            "Warning",
+            "FailedScheduling",
+            message,
+            "default-scheduler",
+            None,
+        );
     }
 }
 
@@ -261,7 +363,10 @@ mod tests {
     #[test]
     fn message_matches_the_scheduler_shape() {
         let per_node = vec![
-            vec!["node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }".to_string()],
+            vec![
+                "node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }"
+                    .to_string(),
+            ],
             vec!["Insufficient nvidia.com/gpu".to_string()],
             vec!["Insufficient nvidia.com/gpu".to_string()],
         ];
@@ -285,8 +390,14 @@ mod tests {
     fn taints_need_tolerations_and_selectors_must_match() {
         let node = json!({"metadata": {"labels": {"gpu": "t4"}}, "spec": {"taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]}, "status": {"allocatable": {"pods": "110"}}});
         let plain = json!({"spec": {"containers": []}});
-        assert!(misfit(&plain, &node, &BTreeMap::new(), 0)[0].contains("untolerated taint {nvidia.com/gpu: present}"));
+        assert!(
+            misfit(&plain, &node, &BTreeMap::new(), 0)[0]
+                .contains("untolerated taint {nvidia.com/gpu: present}")
+        );
         let tolerant = json!({"spec": {"containers": [], "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}], "nodeSelector": {"gpu": "a100"}}});
-        assert_eq!(misfit(&tolerant, &node, &BTreeMap::new(), 0), vec!["node(s) didn't match Pod's node affinity/selector"]);
+        assert_eq!(
+            misfit(&tolerant, &node, &BTreeMap::new(), 0),
+            vec!["node(s) didn't match Pod's node affinity/selector"]
+        );
     }
 }

@@ -1,0 +1,149 @@
+//! The nodes page: every node with its status, roles, GPUs and software, in a table that sorts.
+
+use leptos::prelude::*;
+
+use crate::api::{NodeSummary, list_nodes};
+use crate::format::age;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKey {
+    Name,
+    Status,
+    Gpus,
+    Kernel,
+    Age,
+}
+
+fn sorted(mut nodes: Vec<NodeSummary>, key: SortKey, descending: bool) -> Vec<NodeSummary> {
+    nodes.sort_by(|a, b| {
+        let ord = match key {
+            SortKey::Name => a.name.cmp(&b.name),
+            SortKey::Status => a.ready.cmp(&b.ready).then(a.name.cmp(&b.name)),
+            SortKey::Gpus => a
+                .gpus_allocatable
+                .cmp(&b.gpus_allocatable)
+                .then(a.name.cmp(&b.name)),
+            SortKey::Kernel => a.kernel.cmp(&b.kernel).then(a.name.cmp(&b.name)),
+            SortKey::Age => b.age_seconds.cmp(&a.age_seconds).then(a.name.cmp(&b.name)),
+        };
+        if descending { ord.reverse() } else { ord }
+    });
+    nodes
+}
+
+#[component]
+pub fn NodesPage() -> impl IntoView {
+    let nodes = Resource::new(|| (), |_| list_nodes());
+    let sort = RwSignal::new((SortKey::Name, false));
+    let header = move |label: &'static str, key: SortKey| {
+        let arrow = move || match sort.get() {
+            (k, false) if k == key => " ▲",
+            (k, true) if k == key => " ▼",
+            _ => "",
+        };
+        view! {
+            <th class="sortable" on:click=move |_| sort.update(|(k, d)| { if *k == key { *d = !*d } else { *k = key; *d = false } })>
+                {label}{arrow}
+            </th>
+        }
+    };
+    view! {
+        <section>
+            <h1>"Nodes"</h1>
+            <Suspense fallback=|| view! { <p class="loading">"Loading nodes…"</p> }>
+                {move || nodes.get().map(|result| match result {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(list) => {
+                        let total = list.len();
+                        let ready = list.iter().filter(|n| n.ready).count();
+                        let gpus: u32 = list.iter().map(|n| n.gpus_allocatable).sum();
+                        view! {
+                            <p class="summary" data-testid="node-summary">
+                                {format!("{ready}/{total} nodes Ready · {gpus} GPUs allocatable")}
+                            </p>
+                            <table class="grid" data-testid="nodes-table">
+                                <thead><tr>
+                                    {header("Name", SortKey::Name)}
+                                    {header("Status", SortKey::Status)}
+                                    <th>"Roles"</th>
+                                    <th>"GPU model"</th>
+                                    {header("GPUs", SortKey::Gpus)}
+                                    <th>"Internal IP"</th>
+                                    <th>"OS"</th>
+                                    {header("Kernel", SortKey::Kernel)}
+                                    <th>"Runtime"</th>
+                                    <th>"Kubelet"</th>
+                                    {header("Age", SortKey::Age)}
+                                </tr></thead>
+                                <tbody>
+                                    <For
+                                        each=move || { let (k, d) = sort.get(); sorted(list.clone(), k, d) }
+                                        key=|n| n.name.clone()
+                                        children=|n| {
+                                            let status = match (n.ready, n.unschedulable) {
+                                                (true, false) => "Ready",
+                                                (true, true) => "Ready,SchedulingDisabled",
+                                                (false, _) => "NotReady",
+                                            };
+                                            view! {
+                                                <tr data-node=n.name.clone()>
+                                                    <td class="name">{n.name.clone()}</td>
+                                                    <td class=if n.ready { "ok" } else { "bad" }>{status}</td>
+                                                    <td>{if n.roles.is_empty() { "<none>".to_string() } else { n.roles.join(",") }}</td>
+                                                    <td>{n.gpu_model.clone().unwrap_or_else(|| "—".into())}</td>
+                                                    <td class="num">{n.gpus_allocatable}</td>
+                                                    <td class="mono">{n.internal_ip.clone()}</td>
+                                                    <td>{n.os_image.clone()}</td>
+                                                    <td class="mono">{n.kernel.clone()}</td>
+                                                    <td class="mono">{n.container_runtime.clone()}</td>
+                                                    <td class="mono">{n.kubelet_version.clone()}</td>
+                                                    <td class="num">{age(n.age_seconds)}</td>
+                                                </tr>
+                                            }
+                                        }
+                                    />
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, gpus: u32) -> NodeSummary {
+        NodeSummary {
+            name: name.into(),
+            ready: true,
+            unschedulable: false,
+            roles: vec![],
+            internal_ip: String::new(),
+            gpu_model: None,
+            gpus_allocatable: gpus,
+            os_image: String::new(),
+            kernel: String::new(),
+            container_runtime: String::new(),
+            kubelet_version: String::new(),
+            age_seconds: 0,
+        }
+    }
+
+    #[test]
+    fn sorts_by_gpus_then_name_and_reverses() {
+        let list = vec![node("b", 1), node("a", 1), node("c", 0)];
+        let names = |v: Vec<NodeSummary>| v.into_iter().map(|n| n.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(sorted(list.clone(), SortKey::Gpus, false)),
+            vec!["c", "a", "b"]
+        );
+        assert_eq!(
+            names(sorted(list, SortKey::Gpus, true)),
+            vec!["b", "a", "c"]
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! The cluster as the dashboard sees it: the kube client made from the kubeconfig kubectl would use,
+//! and the [`frontend::backend::Backend`] that answers the pages from it.
+
+pub mod nodes;
+
+use std::path::Path;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot read the kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: String,
+        source: kube::config::KubeconfigError,
+    },
+    #[error(
+        "no cluster configuration found (tried KUBECONFIG, ~/.kube/config and the in-cluster service account): {0}"
+    )]
+    Infer(#[from] kube::config::InferConfigError),
+    #[error("cannot build a Kubernetes client: {0}")]
+    Client(#[from] kube::Error),
+}
+
+/// The client config as kubectl finds it: `--kubeconfig`, then `KUBECONFIG`, `~/.kube/config`, in-cluster.
+pub async fn load_config(kubeconfig: Option<&Path>) -> Result<Config, ClusterError> {
+    match kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path).map_err(|source| ClusterError::Kubeconfig {
+                path: path.display().to_string(),
+                source,
+            })?;
+            Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|source| ClusterError::Kubeconfig {
+                    path: path.display().to_string(),
+                    source,
+                })
+        }
+        None => Ok(Config::infer().await?),
+    }
+}
+
+pub fn client(config: Config) -> Result<Client, ClusterError> {
+    Ok(Client::try_from(config)?)
+}

@@ -1,0 +1,119 @@
+//! Nodes for the nodes table: the mapping from `k8s_openapi` Node to [`NodeSummary`], and the
+//! backend that lists them.
+
+use frontend::api::NodeSummary;
+use frontend::backend::{Backend, BackendError};
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
+
+/// Reads a node's table row out of its object; absent fields read as empty, never a panic.
+pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
+    let meta = &node.metadata;
+    let labels = meta.labels.clone().unwrap_or_default();
+    let status = node.status.clone().unwrap_or_default();
+    let info = status.node_info.clone().unwrap_or_default();
+    let ready = status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let mut roles: Vec<String> = labels
+        .keys()
+        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(String::from))
+        .collect();
+    roles.sort();
+    let gpus = status
+        .allocatable
+        .as_ref()
+        .and_then(|a| a.get("nvidia.com/gpu"))
+        .and_then(|q| q.0.parse::<u32>().ok())
+        .unwrap_or(0);
+    let internal_ip = status
+        .addresses
+        .iter()
+        .flatten()
+        .find(|a| a.type_ == "InternalIP")
+        .map(|a| a.address.clone())
+        .unwrap_or_default();
+    NodeSummary {
+        name: meta.name.clone().unwrap_or_default(),
+        ready,
+        unschedulable: node
+            .spec
+            .as_ref()
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false),
+        roles,
+        internal_ip,
+        gpu_model: labels
+            .get("nvidia.com/gpu.product")
+            .map(|p| p.replace('-', " ")),
+        gpus_allocatable: gpus,
+        os_image: info.os_image,
+        kernel: info.kernel_version,
+        container_runtime: info.container_runtime_version,
+        kubelet_version: info.kubelet_version,
+        age_seconds: meta
+            .creation_timestamp
+            .as_ref()
+            .map(|t| (now - t.0).get_seconds())
+            .unwrap_or(0),
+    }
+}
+
+/// The dashboard's backend over a kube client.
+pub struct KubeBackend {
+    pub client: kube::Client,
+}
+
+fn backend_error(e: kube::Error) -> BackendError {
+    match e {
+        kube::Error::Api(status) => {
+            BackendError::Refused(format!("{} ({})", status.message, status.reason))
+        }
+        other => BackendError::Unreachable(other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for KubeBackend {
+    async fn nodes(&self) -> Result<Vec<NodeSummary>, BackendError> {
+        let list = Api::<Node>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await
+            .map_err(backend_error)?;
+        let now = jiff::Timestamp::now();
+        let mut nodes: Vec<NodeSummary> = list.items.iter().map(|n| summarize(n, now)).collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(nodes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_node_summarizes_without_panicking() {
+        let s = summarize(&Node::default(), jiff::Timestamp::now());
+        assert_eq!(
+            (s.name.as_str(), s.ready, s.gpus_allocatable),
+            ("", false, 0)
+        );
+    }
+
+    #[test]
+    fn reads_gpus_roles_and_readiness() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "node-110", "labels": {"node-role.kubernetes.io/worker": "", "nvidia.com/gpu.product": "NVIDIA-GeForce-GTX-1080-Ti"}},
+            "status": {"allocatable": {"nvidia.com/gpu": "1"}, "conditions": [{"type": "Ready", "status": "True"}],
+                       "nodeInfo": {"kernelVersion": "4.4.222", "osImage": "CentOS", "containerRuntimeVersion": "docker://19.3.8", "kubeletVersion": "v1.34.1",
+                                    "machineID": "", "systemUUID": "", "bootID": "", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"}}
+        })).unwrap();
+        let s = summarize(&node, jiff::Timestamp::now());
+        assert!(s.ready);
+        assert_eq!(s.gpus_allocatable, 1);
+        assert_eq!(s.roles, vec!["worker"]);
+        assert_eq!(s.gpu_model.as_deref(), Some("NVIDIA GeForce GTX 1080 Ti"));
+    }
+}

@@ -1,0 +1,165 @@
+//! The few protobuf request bodies kubectl sends to built-in endpoints (TokenRequest and the
+//! authentication/authorization reviews), read into their JSON form. Kubernetes wraps protobuf
+//! objects in a `k8s\0` + `runtime.Unknown` envelope; everything else is answered 415.
+
+use serde_json::{Value, json};
+
+use super::errors::ApiError;
+
+pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
+
+/// One field of a protobuf message: number and value (varint or bytes).
+enum Field<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut out = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        out |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(out);
+        }
+    }
+    None
+}
+
+fn fields(buf: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
+    let mut pos = 0;
+    let mut out = Vec::new();
+    while pos < buf.len() {
+        let key = varint(buf, &mut pos)?;
+        let (number, wire) = (key >> 3, key & 7);
+        match wire {
+            0 => out.push((number, Field::Varint(varint(buf, &mut pos)?))),
+            2 => {
+                let len = usize::try_from(varint(buf, &mut pos)?).ok()?;
+                let end = pos.checked_add(len).filter(|e| *e <= buf.len())?;
+                out.push((number, Field::Bytes(&buf[pos..end])));
+                pos = end;
+            }
+            1 => pos += 8,
+            5 => pos += 4,
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn string(f: &Field) -> String {
+    match f {
+        Field::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Field::Varint(_) => String::new(),
+    }
+}
+
+fn message<'a>(buf: &'a [u8], number: u64) -> Option<&'a [u8]> {
+    fields(buf)?.into_iter().find_map(|(n, f)| match f {
+        Field::Bytes(b) if n == number => Some(b),
+        _ => None,
+    })
+}
+
+/// String fields of a message by number, as a JSON object with the given names.
+fn strings(buf: &[u8], names: &[(u64, &str)]) -> Value {
+    let mut obj = serde_json::Map::new();
+    for (n, f) in fields(buf).unwrap_or_default() {
+        if let Some((_, name)) = names.iter().find(|(num, _)| *num == n) {
+            obj.insert((*name).to_string(), json!(string(&f)));
+        }
+    }
+    Value::Object(obj)
+}
+
+/// Decodes a protobuf body of `kind` into its JSON form.
+pub fn decode(kind: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let unsupported = || ApiError::unsupported_media_type(CONTENT_TYPE);
+    let inner = body.strip_prefix(b"k8s\x00").ok_or_else(unsupported)?;
+    let raw = message(inner, 2).unwrap_or_default();
+    let bad =
+        |what: &str| ApiError::bad_request(format!("cannot decode the protobuf {kind}: {what}"));
+    match kind {
+        "TokenRequest" => {
+            let spec = message(raw, 2).unwrap_or_default();
+            let mut audiences = Vec::new();
+            let mut seconds = None;
+            for (n, f) in fields(spec).ok_or_else(|| bad("spec"))? {
+                match (n, f) {
+                    (1, f) => audiences.push(string(&f)),
+                    (4, Field::Varint(v)) => seconds = Some(v as i64),
+                    _ => {}
+                }
+            }
+            let mut spec = json!({"audiences": audiences});
+            if let Some(s) = seconds {
+                spec["expirationSeconds"] = json!(s);
+            }
+            Ok(json!({"spec": spec}))
+        }
+        "SelfSubjectAccessReview" => {
+            let spec = message(raw, 2).unwrap_or_default();
+            let mut out = json!({});
+            if let Some(ra) = message(spec, 1) {
+                out["resourceAttributes"] = strings(
+                    ra,
+                    &[
+                        (1, "namespace"),
+                        (2, "verb"),
+                        (3, "group"),
+                        (4, "version"),
+                        (5, "resource"),
+                        (6, "subresource"),
+                        (7, "name"),
+                    ],
+                );
+            }
+            if let Some(na) = message(spec, 2) {
+                out["nonResourceAttributes"] = strings(na, &[(1, "path"), (2, "verb")]);
+            }
+            Ok(json!({"spec": out}))
+        }
+        "SelfSubjectRulesReview" => {
+            let spec = message(raw, 2).unwrap_or_default();
+            Ok(json!({"spec": strings(spec, &[(1, "namespace")])}))
+        }
+        "SelfSubjectReview" => Ok(json!({})),
+        "TokenReview" => {
+            let spec = message(raw, 2).unwrap_or_default();
+            Ok(json!({"spec": strings(spec, &[(1, "token")])}))
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_bytes(n: u64, b: &[u8]) -> Vec<u8> {
+        let mut out = vec![((n << 3) | 2) as u8, b.len() as u8];
+        out.extend_from_slice(b);
+        out
+    }
+
+    #[test]
+    fn decodes_an_access_review() {
+        let ra = [
+            field_bytes(2, b"create"),
+            field_bytes(5, b"secrets"),
+            field_bytes(1, b"kube-system"),
+        ]
+        .concat();
+        let spec = field_bytes(1, &ra);
+        let raw = field_bytes(2, &spec);
+        let unknown = field_bytes(2, &raw);
+        let body = [b"k8s\x00".as_slice(), &unknown].concat();
+        let v = decode("SelfSubjectAccessReview", &body).unwrap();
+        assert_eq!(v["spec"]["resourceAttributes"]["verb"], "create");
+        assert_eq!(v["spec"]["resourceAttributes"]["namespace"], "kube-system");
+        assert_eq!(decode("Pod", &body).unwrap_err().code, 415);
+        assert_eq!(decode("TokenRequest", b"junk").unwrap_err().code, 415);
+    }
+}
