@@ -1,0 +1,322 @@
+//! kube-rs against a started sim: typed lists, the runtime watcher, optimistic concurrency,
+//! dry runs, validation errors, and a 1,000-node cluster.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{admin_client, start_sim, start_sim_with};
+use futures::StreamExt;
+use gpuboard::sim::SimConfig;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::watcher::{self, Event};
+use serde_json::json;
+
+fn config_map(name: &str, value: &str) -> ConfigMap {
+    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": value}})).unwrap()
+}
+
+#[tokio::test]
+async fn watcher_sees_added_modified_deleted_in_order() {
+    let (sim, _dir) = start_sim().await;
+    let client = admin_client(&sim).await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "default");
+    let stream = watcher::watcher(
+        api.clone(),
+        watcher::Config::default().labels("app=watched"),
+    );
+    let mut stream = Box::pin(stream);
+    // The initial list completes first.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("initial list")
+            .expect("stream")
+            .expect("event")
+        {
+            Event::InitDone => break,
+            _ => continue,
+        }
+    }
+    let mut cm = config_map("w", "1");
+    cm.metadata.labels = Some([("app".to_string(), "watched".to_string())].into());
+    api.create(&PostParams::default(), &cm).await.unwrap();
+    api.patch(
+        "w",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "2"}})),
+    )
+    .await
+    .unwrap();
+    api.delete("w", &DeleteParams::default()).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let ev = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("event in time")
+            .expect("stream")
+            .expect("event");
+        match ev {
+            Event::Apply(cm) => seen.push(format!(
+                "apply:{}",
+                cm.data
+                    .unwrap_or_default()
+                    .get("k")
+                    .cloned()
+                    .unwrap_or_default()
+            )),
+            Event::Delete(_) => seen.push("delete".to_string()),
+            _ => {}
+        }
+    }
+    assert_eq!(seen, vec!["apply:1", "apply:2", "delete"]);
+}
+
+#[tokio::test]
+async fn stale_updates_conflict_and_dry_runs_create_nothing() {
+    let (sim, _dir) = start_sim().await;
+    let api: Api<ConfigMap> = Api::namespaced(admin_client(&sim).await, "default");
+    let created = api
+        .create(&PostParams::default(), &config_map("c", "1"))
+        .await
+        .unwrap();
+    let mut fresh = created.clone();
+    fresh.data = Some([("k".to_string(), "2".to_string())].into());
+    api.replace("c", &PostParams::default(), &fresh)
+        .await
+        .unwrap();
+    let mut stale = created;
+    stale.data = Some([("k".to_string(), "3".to_string())].into());
+    match api.replace("c", &PostParams::default(), &stale).await {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (409, "Conflict")),
+        other => panic!("expected 409, got {other:?}"),
+    }
+    match api
+        .create(&PostParams::default(), &config_map("c", "x"))
+        .await
+    {
+        Err(kube::Error::Api(s)) => assert_eq!((s.code, s.reason.as_str()), (409, "AlreadyExists")),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let answered = api.create(&dry, &config_map("dry", "1")).await.unwrap();
+    assert_eq!(answered.metadata.name.as_deref(), Some("dry"));
+    assert!(api.get_opt("dry").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn invalid_gpu_requests_and_names_are_refused_with_causes() {
+    let (sim, _dir) = start_sim().await;
+    let pods: Api<Pod> = Api::namespaced(admin_client(&sim).await, "default");
+    let pod = |name: &str, res: serde_json::Value| -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox", "resources": res}]}})).unwrap()
+    };
+    for (name, res, expect) in [
+        (
+            "frac",
+            json!({"limits": {"nvidia.com/gpu": "500m"}}),
+            "must be an integer",
+        ),
+        (
+            "uneq",
+            json!({"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "2"}}),
+            "must be equal to nvidia.com/gpu limit of 1",
+        ),
+        ("Bad_Name", json!({}), "RFC 1123 subdomain"),
+    ] {
+        match pods.create(&PostParams::default(), &pod(name, res)).await {
+            Err(kube::Error::Api(s)) => {
+                assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"), "{name}");
+                assert!(s.message.contains(expect), "{name}: {}", s.message);
+            }
+            other => panic!("{name}: expected 422, got {other:?}"),
+        }
+    }
+    match pods.get("nope").await {
+        Err(kube::Error::Api(s)) => assert_eq!(
+            (s.code, s.message.as_str()),
+            (404, "pods \"nope\" not found")
+        ),
+        other => panic!("expected 404, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn generate_name_selectors_paging_and_a_job_that_completes() {
+    let (sim, _dir) = start_sim().await;
+    let client = admin_client(&sim).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    for i in 0..5 {
+        let mut cm = config_map("", &i.to_string());
+        cm.metadata.name = None;
+        cm.metadata.generate_name = Some("gen-".into());
+        cm.metadata.labels = Some(
+            [(
+                "batch".to_string(),
+                if i < 3 { "a" } else { "b" }.to_string(),
+            )]
+            .into(),
+        );
+        let made = cms.create(&PostParams::default(), &cm).await.unwrap();
+        assert!(made.metadata.name.unwrap().starts_with("gen-"));
+    }
+    assert_eq!(
+        cms.list(&ListParams::default().labels("batch=a"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+    assert_eq!(
+        cms.list(&ListParams::default().labels("batch in (a,b)"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        5
+    );
+    let page = cms
+        .list(&ListParams::default().labels("batch").limit(2))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    let token = page.metadata.continue_.clone().expect("continue token");
+    let rest = cms
+        .list(
+            &ListParams::default()
+                .labels("batch")
+                .limit(10)
+                .continue_token(&token),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 3);
+
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let job: Job = serde_json::from_value(json!({"metadata": {"name": "vectoradd"}, "spec": {"backoffLimit": 0, "template": {"spec": {
+        "restartPolicy": "Never",
+        "containers": [{"name": "va", "image": "nvcr.io/nvidia/k8s/cuda-sample:vectoradd-cuda12.5.0", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}}}})).unwrap();
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let mut complete = false;
+    for _ in 0..100 {
+        let j = jobs.get("vectoradd").await.unwrap();
+        let conds = j.status.and_then(|s| s.conditions).unwrap_or_default();
+        if conds
+            .iter()
+            .any(|c| c.type_ == "Complete" && c.status == "True")
+        {
+            complete = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(complete, "the vectoradd job should complete");
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let job_pods = pods
+        .list(&ListParams::default().labels("batch.kubernetes.io/job-name=vectoradd"))
+        .await
+        .unwrap();
+    assert_eq!(job_pods.items.len(), 1);
+    let pod_name = job_pods.items[0].metadata.name.clone().unwrap();
+    let logs = pods.logs(&pod_name, &Default::default()).await.unwrap();
+    assert!(logs.contains("Test PASSED"), "{logs}");
+    jobs.delete("vectoradd", &DeleteParams::background())
+        .await
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..50 {
+        if pods
+            .list(&ListParams::default().labels("batch.kubernetes.io/job-name=vectoradd"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "a Job's pods go with it");
+}
+
+#[tokio::test]
+async fn a_node_made_not_ready_is_tainted_and_ready_again_untainted() {
+    let (sim, _dir) = start_sim().await;
+    let nodes: Api<Node> = Api::all(admin_client(&sim).await);
+    let set_ready = |status: &str| json!({"status": {"conditions": [{"type": "Ready", "status": status, "reason": "KubeletNotReady", "message": "set by test"}]}});
+    nodes
+        .patch_status(
+            "node-109",
+            &PatchParams::default(),
+            &Patch::Strategic(set_ready("False")),
+        )
+        .await
+        .unwrap();
+    let tainted = |n: &Node| {
+        n.spec
+            .as_ref()
+            .and_then(|s| s.taints.as_ref())
+            .is_some_and(|t| t.iter().any(|t| t.key == "node.kubernetes.io/not-ready"))
+    };
+    let mut ok = false;
+    for _ in 0..30 {
+        if tainted(&nodes.get("node-109").await.unwrap()) {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "NotReady node gets the not-ready taint");
+    nodes
+        .patch_status(
+            "node-109",
+            &PatchParams::default(),
+            &Patch::Strategic(set_ready("True")),
+        )
+        .await
+        .unwrap();
+    let mut cleared = false;
+    for _ in 0..30 {
+        if !tainted(&nodes.get("node-109").await.unwrap()) {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cleared, "Ready again: taint removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_node_sim_lists_every_node() {
+    let (sim, _dir) = start_sim_with(SimConfig {
+        nodes: Some(1000),
+        gpus_per_node: 8,
+        ..Default::default()
+    })
+    .await;
+    let nodes: Api<Node> = Api::all(admin_client(&sim).await);
+    let list = nodes.list(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1001);
+    let gpus: u64 = list
+        .items
+        .iter()
+        .filter_map(|n| {
+            n.status
+                .as_ref()?
+                .allocatable
+                .as_ref()?
+                .get("nvidia.com/gpu")?
+                .0
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(gpus, 8000);
+}
