@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use common::{Run, kubectl, start_sim};
@@ -33,8 +33,8 @@ spec:
           nvidia.com/gpu: 2 # requesting 2 GPUs
 ";
 
-async fn k(kc: &PathBuf, args: &[&str]) -> Run {
-    let kc = kc.clone();
+async fn k(kc: &Path, args: &[&str]) -> Run {
+    let kc = kc.to_path_buf();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     tokio::task::spawn_blocking(move || {
         kubectl(&kc, &args.iter().map(String::as_str).collect::<Vec<_>>())

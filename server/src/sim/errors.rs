@@ -63,16 +63,16 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<StatusDetails>,
+    pub details: Option<Box<StatusDetails>>,
 }
 
-fn details(def: &ResourceDef, name: &str) -> Option<StatusDetails> {
-    Some(StatusDetails {
+fn details(def: &ResourceDef, name: &str) -> Option<Box<StatusDetails>> {
+    Some(Box::new(StatusDetails {
         name: Some(name.to_string()),
         group: Some(def.group.to_string()),
         kind: Some(def.plural.to_string()),
         ..Default::default()
-    })
+    }))
 }
 
 impl ApiError {
@@ -117,7 +117,7 @@ impl ApiError {
             code: 422,
             reason: "Invalid",
             message: format!("{} {name:?} is invalid: {joined}", def.kind),
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: Some(name.to_string()),
                 group: Some(def.group.to_string()),
                 kind: Some(def.kind.to_string()),
@@ -132,7 +132,7 @@ impl ApiError {
                         .collect(),
                 ),
                 ..Default::default()
-            }),
+            })),
         }
     }
     pub fn forbidden_message(message: String) -> Self {
@@ -205,7 +205,7 @@ impl ApiError {
     pub fn to_status(&self) -> Status {
         Status {
             code: Some(i32::from(self.code)),
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             message: Some(self.message.clone()),
             metadata: ListMeta::default(),
             reason: Some(self.reason.to_string()),

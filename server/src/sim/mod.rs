@@ -89,6 +89,9 @@ pub struct ContainerLogs {
     pub ended: bool,
 }
 
+/// The pod (uid) and container a GPU is allocated to.
+pub type GpuHolder = (String, String);
+
 /// The shared state of a running sim.
 pub struct Sim {
     store: Mutex<Store>,
@@ -99,7 +102,7 @@ pub struct Sim {
     logs: Mutex<HashMap<(String, String), ContainerLogs>>,
     pub logs_changed: Notify,
     /// Per node, which pod (uid) and container hold each GPU: the device plugin's allocation.
-    devices: Mutex<HashMap<String, Vec<Option<(String, String)>>>>,
+    devices: Mutex<HashMap<String, Vec<Option<GpuHolder>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,7 +181,7 @@ impl Sim {
     }
 
     /// Which pod uid and container hold each GPU of a node (index order).
-    pub fn gpu_holders(&self, node: &str) -> Vec<Option<(String, String)>> {
+    pub fn gpu_holders(&self, node: &str) -> Vec<Option<GpuHolder>> {
         lock(&self.devices).get(node).cloned().unwrap_or_default()
     }
 

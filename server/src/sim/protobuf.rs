@@ -56,7 +56,7 @@ fn string(f: &Field) -> String {
     }
 }
 
-fn message<'a>(buf: &'a [u8], number: u64) -> Option<&'a [u8]> {
+fn message(buf: &[u8], number: u64) -> Option<&[u8]> {
     fields(buf)?.into_iter().find_map(|(n, f)| match f {
         Field::Bytes(b) if n == number => Some(b),
         _ => None,

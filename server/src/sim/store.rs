@@ -51,6 +51,9 @@ pub enum StoreError {
 
 type Key = (String, String);
 
+/// Where a watch receives the changes made after it started.
+pub type ChangeReceiver = broadcast::Receiver<Arc<Change>>;
+
 /// All objects and the change history.
 pub struct Store {
     objects: HashMap<&'static str, BTreeMap<Key, Arc<Value>>>,
@@ -252,7 +255,7 @@ impl Store {
     pub fn watch_from(
         &self,
         revision: u64,
-    ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), StoreError> {
+    ) -> Result<(Vec<Arc<Change>>, ChangeReceiver), StoreError> {
         if revision < self.compacted_to {
             return Err(StoreError::Gone {
                 requested: revision,

@@ -227,7 +227,10 @@ fn event_row(e: &Value) -> Vec<Value> {
     ]
 }
 
-fn columns_and_row(def: &ResourceDef) -> (Vec<Value>, fn(&Value) -> Vec<Value>) {
+/// Makes the cells of one row from an object.
+type RowFn = fn(&Value) -> Vec<Value>;
+
+fn columns_and_row(def: &ResourceDef) -> (Vec<Value>, RowFn) {
     match def.kind {
         "Node" => (
             vec![

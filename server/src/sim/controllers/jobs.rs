@@ -125,7 +125,8 @@ pub fn run(store: &mut Store) {
             );
         } else if job["spec"]["suspend"] != true {
             let want = parallelism.min(completions - succeeded);
-            for _ in active_count..want {
+            let missing = (want - active_count).max(0);
+            for _ in 0..missing {
                 let pod = new_pod(&job);
                 let mut pod_obj = pod;
                 if admission::on_create(by_kind("Pod"), &mut pod_obj).is_ok()

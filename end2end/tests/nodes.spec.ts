@@ -1,0 +1,32 @@
+import { test, expect, Page } from '@playwright/test';
+
+const LAB = ['cluster-master', 'node-110', 'node-109', 'node-106', 'node-105', 'ai-gpu-flask2.novalocal'];
+
+async function hydrated(page: Page) {
+  // A click before hydration is lost: wait for the marker the app sets once it has hydrated.
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}
+
+test('the demo lists the seed lab\'s six nodes after hydration', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  const rows = page.locator('[data-testid="nodes-table"] tbody tr');
+  await expect(rows).toHaveCount(6);
+  for (const name of LAB) {
+    await expect(page.locator(`tr[data-node="${name}"]`)).toBeVisible();
+  }
+  await expect(page.getByTestId('node-summary')).toHaveText('6/6 nodes Ready · 5 GPUs allocatable');
+  await expect(page.locator('tr[data-node="ai-gpu-flask2.novalocal"]')).toContainText('Tesla T4');
+  await expect(page.locator('tr[data-node="node-105"]')).toContainText('5.3.0-28-generic');
+});
+
+test('the nodes table sorts in the browser', async ({ page }) => {
+  await page.goto('/');
+  await hydrated(page);
+  const firstRow = page.locator('[data-testid="nodes-table"] tbody tr').first();
+  await expect(firstRow).toHaveAttribute('data-node', 'ai-gpu-flask2.novalocal');
+  await page.locator('th', { hasText: 'Name' }).click();
+  await expect(firstRow).toHaveAttribute('data-node', 'node-110');
+  await page.locator('th', { hasText: 'GPUs' }).click();
+  await expect(firstRow).toHaveAttribute('data-node', 'cluster-master');
+});

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, unit and integration tests (kubectl and kube-rs against a
+# started sim), and the browser tests (Playwright + Debian's Chromium against `gpuboard serve --demo`).
+# Installs what it needs first (scripts/setup.sh test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+export PATH="$PWD/tools/node_modules/.bin:$PATH"
+KUBECTL="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/kubectl"
+export KUBECTL
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+step "clippy"
+cargo clippy --all-targets -- -D warnings
+step "unit and integration tests"
+cargo test --workspace
+step "build the site for the browser tests"
+cargo leptos build
+step "browser tests"
+# A port of its own, so a running demo on 3000 does not collide; Playwright refuses a busy port.
+export GPUBOARD_E2E_PORT="${GPUBOARD_E2E_PORT:-3107}"
+(cd end2end && npx playwright test)
