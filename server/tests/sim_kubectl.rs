@@ -268,3 +268,141 @@ async fn reqwest_free_get(url: &str, path: &str) -> String {
         Err(e) => format!("error: {e}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deploy_manifests_apply_with_strict_field_validation() {
+    let (sim, _dir) = start_sim().await;
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let applied = k(&sim.kubeconfig, &["apply", "-k", deploy.to_str().unwrap()]).await;
+    assert!(applied.ok, "{}\n{}", applied.stdout, applied.stderr);
+    for line in [
+        "namespace/gpuboard created",
+        "deployment.apps/gpuboard created",
+        "service/gpuboard created",
+        "clusterrole.rbac.authorization.k8s.io/gpuboard-cache-reader created",
+    ] {
+        assert!(
+            applied.stdout.contains(line),
+            "{line} missing:\n{}",
+            applied.stdout
+        );
+    }
+    let svc = k(
+        &sim.kubeconfig,
+        &[
+            "get",
+            "service",
+            "gpuboard",
+            "-n",
+            "gpuboard",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    )
+    .await;
+    assert_eq!(svc.stdout, "30080");
+    // The cache's identity may list nodes and pods but not secrets.
+    let can = k(
+        &sim.kubeconfig,
+        &[
+            "auth",
+            "can-i",
+            "list",
+            "secrets",
+            "--as",
+            "system:serviceaccount:gpuboard:gpuboard",
+        ],
+    )
+    .await;
+    assert_eq!(can.stdout.trim(), "no", "{}", can.stderr);
+    let can = k(
+        &sim.kubeconfig,
+        &[
+            "auth",
+            "can-i",
+            "watch",
+            "nodes",
+            "--as",
+            "system:serviceaccount:gpuboard:gpuboard",
+        ],
+    )
+    .await;
+    assert_eq!(can.stdout.trim(), "yes", "{}", can.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_sets_up_a_namespaced_service_account() {
+    let (sim, _dir) = start_sim().await;
+    let kc = &sim.kubeconfig;
+    for args in [
+        vec!["create", "namespace", "team-a"],
+        vec!["create", "serviceaccount", "alice", "-n", "team-a"],
+        vec![
+            "create",
+            "role",
+            "pod-reader",
+            "-n",
+            "team-a",
+            "--verb=get,list,watch",
+            "--resource=pods",
+        ],
+        vec![
+            "create",
+            "rolebinding",
+            "alice-pods",
+            "-n",
+            "team-a",
+            "--role=pod-reader",
+            "--serviceaccount=team-a:alice",
+        ],
+        vec![
+            "create",
+            "clusterrolebinding",
+            "alice-nodes",
+            "--clusterrole=kubeadm:get-nodes",
+            "--serviceaccount=team-a:alice",
+        ],
+        vec![
+            "create",
+            "secret",
+            "generic",
+            "s1",
+            "-n",
+            "team-a",
+            "--from-literal=a=b",
+        ],
+    ] {
+        let r = k(kc, &args).await;
+        assert!(r.ok, "{args:?}: {}", r.stderr);
+    }
+    let secret = k(
+        kc,
+        &[
+            "get",
+            "secret",
+            "s1",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.data.a}",
+        ],
+    )
+    .await;
+    assert_eq!(secret.stdout, "Yg==");
+    let token = k(kc, &["create", "token", "alice", "-n", "team-a"])
+        .await
+        .stdout
+        .trim()
+        .to_string();
+    let own = k(kc, &["--token", &token, "get", "pods", "-n", "team-a"]).await;
+    assert!(own.ok, "{}", own.stderr);
+    let other = k(kc, &["--token", &token, "get", "pods", "-n", "default"]).await;
+    assert!(
+        !other.ok
+            && other.stderr.contains(
+                "cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
+            ),
+        "{}",
+        other.stderr
+    );
+}

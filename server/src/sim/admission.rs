@@ -3,7 +3,7 @@
 //! (names, GPU quantities, restart policies, pod immutability).
 
 use base64::Engine;
-use k8s_openapi::api::{batch, core, node, rbac};
+use k8s_openapi::api::{apps, batch, core, node, rbac};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -47,6 +47,8 @@ fn typed_roundtrip(kind: &str, v: &Value) -> Result<Value, String> {
         "ServiceAccount" => roundtrip::<core::v1::ServiceAccount>(v),
         "Service" => roundtrip::<core::v1::Service>(v),
         "Job" => roundtrip::<batch::v1::Job>(v),
+        "Deployment" => roundtrip::<apps::v1::Deployment>(v),
+        "DaemonSet" => roundtrip::<apps::v1::DaemonSet>(v),
         "ClusterRole" => roundtrip::<rbac::v1::ClusterRole>(v),
         "ClusterRoleBinding" => roundtrip::<rbac::v1::ClusterRoleBinding>(v),
         "Role" => roundtrip::<rbac::v1::Role>(v),

@@ -59,6 +59,10 @@ async fn handle(
     let Some(user) = user else {
         return ApiError::unauthorized().into_response();
     };
+    let user = match impersonate(&sim, user, &headers) {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
     let req = Request {
         sim: &sim,
         user,
@@ -71,6 +75,56 @@ async fn handle(
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
+}
+
+/// `Impersonate-User` / `Impersonate-Group` (kubectl `--as`, `--as-group`), allowed by the
+/// `impersonate` verb as on a real API server.
+fn impersonate(sim: &Sim, user: UserInfo, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+    let Some(target) = headers
+        .get("Impersonate-User")
+        .and_then(|h| h.to_str().ok())
+    else {
+        return Ok(user);
+    };
+    let groups: Vec<String> = headers
+        .get_all("Impersonate-Group")
+        .iter()
+        .filter_map(|g| g.to_str().ok().map(String::from))
+        .collect();
+    let store = sim.lock_store();
+    let (resource, namespace, name) = match target
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|r| r.split_once(':'))
+    {
+        Some((ns, sa)) => ("serviceaccounts", ns.to_string(), sa.to_string()),
+        None => ("users", String::new(), target.to_string()),
+    };
+    let attrs = Attributes {
+        verb: "impersonate".into(),
+        resource: resource.into(),
+        namespace,
+        name,
+        ..Default::default()
+    };
+    if !auth::authorize(&store, &user, &attrs) {
+        return Err(ApiError::forbidden_message(format!(
+            "{resource} {target:?} is forbidden: User {:?} cannot impersonate resource {resource:?} in API group \"\"",
+            user.username
+        )));
+    }
+    let mut all_groups = groups;
+    if let Some(rest) = target.strip_prefix("system:serviceaccount:")
+        && let Some((ns, _)) = rest.split_once(':')
+    {
+        all_groups.push("system:serviceaccounts".into());
+        all_groups.push(format!("system:serviceaccounts:{ns}"));
+    }
+    all_groups.push("system:authenticated".into());
+    Ok(UserInfo {
+        username: target.to_string(),
+        uid: String::new(),
+        groups: all_groups,
+    })
 }
 
 struct Request<'a> {
@@ -453,8 +507,15 @@ impl Request<'_> {
         };
 
         let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(256);
-        let line = |kind: &str, obj: &Value| {
-            Bytes::from(format!("{}\n", json!({"type": kind, "object": obj})))
+        let as_table = self.wants_table();
+        // `kubectl get -w` asks for each object as a one-row Table.
+        let line = move |kind: &str, obj: &Value| {
+            let object = if as_table && kind != "BOOKMARK" && kind != "ERROR" {
+                tables::table(def, &[obj], resource_version(obj), "Metadata", None)
+            } else {
+                obj.clone()
+            };
+            Bytes::from(format!("{}\n", json!({"type": kind, "object": object})))
         };
         let store = self.sim.lock_store();
         let mut initial = Vec::new();
@@ -545,8 +606,11 @@ impl Request<'_> {
 
     /// Decodes the body, fixes namespace and name, and runs admission for a create.
     fn prepare_create(&self, t: &Target) -> Result<(Value, Vec<String>), ApiError> {
-        let (mut obj, warnings) =
-            admission::decode(t.def, self.body_json()?, self.field_validation())?;
+        let (mut obj, warnings) = admission::decode(
+            t.def,
+            self.body_of_kind(t.def.kind)?,
+            self.field_validation(),
+        )?;
         let path_ns = t.namespace.clone().unwrap_or_default();
         if t.def.namespaced {
             let body_ns = meta_str(&obj, "namespace").to_string();
@@ -694,7 +758,11 @@ impl Request<'_> {
     }
 
     fn update(&self, t: &Target) -> ApiResult {
-        let (obj, warnings) = admission::decode(t.def, self.body_json()?, self.field_validation())?;
+        let (obj, warnings) = admission::decode(
+            t.def,
+            self.body_of_kind(t.def.kind)?,
+            self.field_validation(),
+        )?;
         let rv = meta_str(&obj, "resourceVersion");
         let expected = if rv.is_empty() {
             None

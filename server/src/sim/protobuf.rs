@@ -1,5 +1,6 @@
-//! The few protobuf request bodies kubectl sends to built-in endpoints (TokenRequest and the
-//! authentication/authorization reviews), read into their JSON form. Kubernetes wraps protobuf
+//! The protobuf request bodies kubectl's typed clients send (TokenRequest, the reviews, and the
+//! objects of `kubectl create namespace|serviceaccount|secret|configmap|role|rolebinding|
+//! clusterrole|clusterrolebinding`), read into their JSON form. Kubernetes wraps protobuf
 //! objects in a `k8s\0` + `runtime.Unknown` envelope; everything else is answered 415.
 
 use serde_json::{Value, json};
@@ -68,10 +69,136 @@ fn strings(buf: &[u8], names: &[(u64, &str)]) -> Value {
     let mut obj = serde_json::Map::new();
     for (n, f) in fields(buf).unwrap_or_default() {
         if let Some((_, name)) = names.iter().find(|(num, _)| *num == n) {
-            obj.insert((*name).to_string(), json!(string(&f)));
+            let value = string(&f);
+            if !value.is_empty() {
+                obj.insert((*name).to_string(), json!(value));
+            }
         }
     }
     Value::Object(obj)
+}
+
+fn repeated_strings(buf: &[u8], number: u64) -> Vec<String> {
+    fields(buf)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(n, _)| *n == number)
+        .map(|(_, f)| string(&f))
+        .collect()
+}
+
+fn messages(buf: &[u8], number: u64) -> Vec<&[u8]> {
+    fields(buf)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(n, f)| match f {
+            Field::Bytes(b) if n == number => Some(b),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A `map<string, string>` field (repeated entries of key 1, value 2).
+fn string_map(buf: &[u8], number: u64, base64_values: bool) -> Option<Value> {
+    let entries = messages(buf, number);
+    if entries.is_empty() {
+        return None;
+    }
+    let mut map = serde_json::Map::new();
+    for e in entries {
+        let key = message(e, 1)
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default();
+        let raw = message(e, 2).unwrap_or_default();
+        let value = if base64_values {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        } else {
+            String::from_utf8_lossy(raw).into_owned()
+        };
+        map.insert(key, json!(value));
+    }
+    Some(Value::Object(map))
+}
+
+fn object_meta(buf: &[u8]) -> Value {
+    let mut meta = strings(buf, &[(1, "name"), (2, "generateName"), (3, "namespace")]);
+    for (n, key) in [(11, "labels"), (12, "annotations")] {
+        if let Some(m) = string_map(buf, n, false) {
+            meta[key] = m;
+        }
+    }
+    meta
+}
+
+fn policy_rules(buf: &[u8]) -> Value {
+    let rules: Vec<Value> = messages(buf, 2)
+        .into_iter()
+        .map(|r| {
+            let mut rule = json!({"verbs": repeated_strings(r, 1)});
+            for (n, key) in [
+                (2, "apiGroups"),
+                (3, "resources"),
+                (4, "resourceNames"),
+                (5, "nonResourceURLs"),
+            ] {
+                let v = repeated_strings(r, n);
+                if !v.is_empty() {
+                    rule[key] = json!(v);
+                }
+            }
+            rule
+        })
+        .collect();
+    json!(rules)
+}
+
+fn binding(raw: &[u8]) -> Value {
+    let subjects: Vec<Value> = messages(raw, 2)
+        .into_iter()
+        .map(|s| {
+            strings(
+                s,
+                &[(1, "kind"), (2, "apiGroup"), (3, "name"), (4, "namespace")],
+            )
+        })
+        .collect();
+    let role_ref = message(raw, 3)
+        .map(|r| strings(r, &[(1, "apiGroup"), (2, "kind"), (3, "name")]))
+        .unwrap_or_default();
+    json!({"subjects": subjects, "roleRef": role_ref})
+}
+
+/// The objects `kubectl create <kind>` sends as protobuf, in their JSON form.
+fn decode_object(kind: &str, raw: &[u8]) -> Option<Value> {
+    let meta = message(raw, 1)
+        .map(object_meta)
+        .unwrap_or_else(|| json!({}));
+    let mut obj = match kind {
+        "Namespace" | "ServiceAccount" => json!({}),
+        "ConfigMap" => {
+            let mut o = json!({});
+            if let Some(d) = string_map(raw, 2, false) {
+                o["data"] = d;
+            }
+            o
+        }
+        "Secret" => {
+            let mut o = json!({"type": message(raw, 3).map(|t| String::from_utf8_lossy(t).into_owned()).unwrap_or_default()});
+            if let Some(d) = string_map(raw, 2, true) {
+                o["data"] = d;
+            }
+            if let Some(d) = string_map(raw, 4, false) {
+                o["stringData"] = d;
+            }
+            o
+        }
+        "Role" | "ClusterRole" => json!({"rules": policy_rules(raw)}),
+        "RoleBinding" | "ClusterRoleBinding" => binding(raw),
+        _ => return None,
+    };
+    obj["metadata"] = meta;
+    Some(obj)
 }
 
 /// Decodes a protobuf body of `kind` into its JSON form.
@@ -130,7 +257,7 @@ pub fn decode(kind: &str, body: &[u8]) -> Result<Value, ApiError> {
             let spec = message(raw, 2).unwrap_or_default();
             Ok(json!({"spec": strings(spec, &[(1, "token")])}))
         }
-        _ => Err(unsupported()),
+        _ => decode_object(kind, raw).ok_or_else(unsupported),
     }
 }
 
