@@ -320,3 +320,296 @@ async fn a_thousand_node_sim_lists_every_node() {
         .sum();
     assert_eq!(gpus, 8000);
 }
+
+async fn raw_get(client: &kube::Client, path: &str) -> Result<String, u16> {
+    let req = http::Request::get(path).body(Vec::new()).expect("request");
+    match client.request_text(req).await {
+        Ok(body) => Ok(body),
+        Err(kube::Error::Api(s)) => Err(s.code),
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn anonymous_reads_only_version_health_and_cluster_info() {
+    let (sim, _dir) = start_sim().await;
+    let mut config = kube::Config::new(sim.url.parse().unwrap());
+    config.root_cert = Some(vec![pem_to_der(&sim.sim.ca.cert_pem)]);
+    let anonymous = kube::Client::try_from(config).unwrap();
+    assert!(
+        raw_get(&anonymous, "/version")
+            .await
+            .unwrap()
+            .contains("gitVersion")
+    );
+    assert_eq!(raw_get(&anonymous, "/healthz").await.unwrap(), "ok");
+    let info = raw_get(
+        &anonymous,
+        "/api/v1/namespaces/kube-public/configmaps/cluster-info",
+    )
+    .await
+    .unwrap();
+    assert!(
+        info.contains("certificate-authority-data") && info.contains("jws-kubeconfig-"),
+        "{info}"
+    );
+    for path in [
+        "/api/v1/nodes",
+        "/api",
+        "/api/v1/namespaces/kube-system/secrets",
+        "/api/v1/namespaces/kube-public/configmaps",
+    ] {
+        assert_eq!(raw_get(&anonymous, path).await.unwrap_err(), 401, "{path}");
+    }
+}
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+fn bearer_client(sim: &gpuboard::sim::SimHandle, token: &str) -> kube::Client {
+    let mut config = kube::Config::new(sim.url.parse().unwrap());
+    config.root_cert = Some(vec![pem_to_der(&sim.sim.ca.cert_pem)]);
+    config.auth_info.token = Some(token.to_string().into());
+    kube::Client::try_from(config).unwrap()
+}
+
+async fn whoami(client: &kube::Client) -> Result<String, u16> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    match api
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+    {
+        Ok(r) => Ok(r
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username)
+            .unwrap_or_default()),
+        Err(kube::Error::Api(s)) => Err(s.code),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn bootstrap_and_legacy_secret_tokens_authenticate_until_removed() {
+    use base64::Engine;
+    use k8s_openapi::api::core::v1::Secret;
+    let (sim, _dir) = start_sim().await;
+    let admin = admin_client(&sim).await;
+    let secrets: Api<Secret> = Api::namespaced(admin.clone(), "kube-system");
+    let boot = secrets
+        .list(&ListParams::default().fields("type=bootstrap.kubernetes.io/token"))
+        .await
+        .unwrap();
+    assert_eq!(boot.items.len(), 1, "the default bootstrap token");
+    let data = boot.items[0].data.clone().unwrap();
+    let text = |k: &str| String::from_utf8(data[k].0.clone()).unwrap();
+    let (id, secret) = (text("token-id"), text("token-secret"));
+    assert_eq!(
+        text("auth-extra-groups"),
+        "system:bootstrappers:kubeadm:default-node-token"
+    );
+    let bootstrap = bearer_client(&sim, &format!("{id}.{secret}"));
+    assert_eq!(
+        whoami(&bootstrap).await.unwrap(),
+        format!("system:bootstrap:{id}")
+    );
+    // kubeadm's RBAC lets the default-node-token group get nodes.
+    assert!(
+        Api::<Node>::all(bootstrap.clone())
+            .get("node-110")
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        whoami(&bearer_client(&sim, &format!("{id}.0000000000000000")))
+            .await
+            .unwrap_err(),
+        401
+    );
+
+    // The signer signed cluster-info for it; deleting the token removes the signature and the login.
+    let cms: Api<ConfigMap> = Api::namespaced(admin.clone(), "kube-public");
+    let signed = |cm: &ConfigMap| {
+        cm.data
+            .as_ref()
+            .is_some_and(|d| d.contains_key(&format!("jws-kubeconfig-{id}")))
+    };
+    assert!(signed(&cms.get("cluster-info").await.unwrap()));
+    secrets
+        .delete(&format!("bootstrap-token-{id}"), &DeleteParams::default())
+        .await
+        .unwrap();
+    assert_eq!(whoami(&bootstrap).await.unwrap_err(), 401);
+    let mut unsigned = false;
+    for _ in 0..30 {
+        if !signed(&cms.get("cluster-info").await.unwrap()) {
+            unsigned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(unsigned, "the signer drops the deleted token's signature");
+
+    // An expired bootstrap token is cleaned away.
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let expired: Secret = serde_json::from_value(json!({"metadata": {"name": "bootstrap-token-abcdef"}, "type": "bootstrap.kubernetes.io/token",
+        "data": {"token-id": b64("abcdef"), "token-secret": b64("0123456789abcdef"), "expiration": b64("2001-01-01T00:00:00Z"),
+                 "usage-bootstrap-authentication": b64("true")}})).unwrap();
+    secrets
+        .create(&PostParams::default(), &expired)
+        .await
+        .unwrap();
+    let mut cleaned = false;
+    for _ in 0..30 {
+        if secrets
+            .get_opt("bootstrap-token-abcdef")
+            .await
+            .unwrap()
+            .is_none()
+        {
+            cleaned = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cleaned,
+        "the token cleaner deletes expired bootstrap tokens"
+    );
+
+    // A legacy service-account token Secret gets a token that works while the Secret exists.
+    let sa_secrets: Api<Secret> = Api::namespaced(admin, "kube-system");
+    let legacy: Secret = serde_json::from_value(json!({"metadata": {"name": "dashboard-admin-token", "annotations": {"kubernetes.io/service-account.name": "dashboard-admin"}},
+        "type": "kubernetes.io/service-account-token"})).unwrap();
+    let made = sa_secrets
+        .create(&PostParams::default(), &legacy)
+        .await
+        .unwrap();
+    let token = String::from_utf8(made.data.unwrap()["token"].0.clone()).unwrap();
+    let legacy_client = bearer_client(&sim, &token);
+    assert_eq!(
+        whoami(&legacy_client).await.unwrap(),
+        "system:serviceaccount:kube-system:dashboard-admin"
+    );
+    sa_secrets
+        .delete("dashboard-admin-token", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert_eq!(whoami(&legacy_client).await.unwrap_err(), 401);
+}
+
+#[tokio::test]
+async fn expired_watch_versions_answer_gone_and_bookmarks_arrive() {
+    use kube::api::{WatchEvent, WatchParams};
+    let (sim, _dir) = start_sim_with(SimConfig {
+        history: 5,
+        ..Default::default()
+    })
+    .await;
+    let api: Api<ConfigMap> = Api::namespaced(admin_client(&sim).await, "default");
+    for i in 0..10 {
+        api.create(&PostParams::default(), &config_map(&format!("g{i}"), "x"))
+            .await
+            .unwrap();
+    }
+    let mut stream = Box::pin(api.watch(&WatchParams::default(), "1").await.unwrap());
+    match tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = Box::pin(
+        api.watch(&WatchParams { bookmarks: true, ..WatchParams::default() }, &rv)
+            .await
+            .unwrap(),
+    );
+    match tokio::time::timeout(Duration::from_secs(8), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        WatchEvent::Bookmark(b) => assert!(!b.metadata.resource_version.is_empty()),
+        other => panic!("expected a bookmark, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_finished_container_under_restart_always_crash_loops_with_back_off() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use kube::api::LogParams;
+    let (sim, _dir) = start_sim().await;
+    let client = admin_client(&sim).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "tf-pod"}, "spec": {"containers": [
+        {"name": "tf-container", "image": "tensorflow/tensorflow:latest-gpu", "resources": {"limits": {"nvidia.com/gpu": 1}}}]}})).unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let events: Api<CoreEvent> = Api::namespaced(client, "default");
+    let mut backoff = None;
+    for _ in 0..100 {
+        let list = events
+            .list(&ListParams::default().fields("involvedObject.name=tf-pod,reason=BackOff"))
+            .await
+            .unwrap();
+        if let Some(e) = list.items.into_iter().next() {
+            backoff = Some(e);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let backoff = backoff.expect("a BackOff event");
+    assert!(
+        backoff.message.unwrap().starts_with(
+            "Back-off restarting failed container tf-container in pod tf-pod_default("
+        )
+    );
+    let p = pods.get("tf-pod").await.unwrap();
+    let cs = &p.status.unwrap().container_statuses.unwrap()[0];
+    assert!(cs.restart_count >= 1);
+    assert_eq!(
+        cs.state
+            .as_ref()
+            .unwrap()
+            .waiting
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("CrashLoopBackOff")
+    );
+    let last = cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!(
+        (last.exit_code, last.reason.as_deref()),
+        (0, Some("Completed"))
+    );
+    let previous = pods
+        .logs(
+            "tf-pod",
+            &LogParams {
+                previous: true,
+                tail_lines: Some(1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(previous.lines().count(), 1);
+    assert!(previous.contains("PhysicalDevice"), "{previous}");
+}

@@ -529,6 +529,39 @@ mod tests {
     }
 
     #[test]
+    fn service_account_tokens_expire_and_die_with_their_account() {
+        let mut store = Store::new(100);
+        let sa = store
+            .create(
+                by_kind("ServiceAccount"),
+                json!({"metadata": {"name": "bot", "namespace": "default"}}),
+            )
+            .unwrap();
+        let auth = Authenticator::new(HashMap::new());
+        let subject = TokenSubject {
+            namespace: "default",
+            name: "bot",
+            uid: meta_str(&sa, "uid"),
+            secret: None,
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let live = auth.mint(&subject, vec![ISSUER.into()], Some(now + 600));
+        let user = auth
+            .authenticate_token(&store, &live)
+            .expect("a live token authenticates");
+        assert_eq!(user.username, "system:serviceaccount:default:bot");
+        let expired = auth.mint(&subject, vec![ISSUER.into()], Some(now - 1));
+        assert!(auth.authenticate_token(&store, &expired).is_none());
+        let mut forged = live.clone();
+        forged.push('x');
+        assert!(auth.authenticate_token(&store, &forged).is_none());
+        store
+            .delete(by_kind("ServiceAccount"), "default", "bot")
+            .unwrap();
+        assert!(auth.authenticate_token(&store, &live).is_none());
+    }
+
+    #[test]
     fn bootstrap_expiry_rules() {
         assert!(!bootstrap_token_expired(None));
         assert!(bootstrap_token_expired(Some("garbage")));

@@ -27,9 +27,9 @@ pub async fn run(sim: Arc<Sim>, tick: Duration) {
             cluster::garbage_collect(&mut store);
             jobs::run(&mut store);
             scheduler.run(&mut store);
+            cluster::token_cleaner(&mut store);
             cluster::bootstrap_signer(&mut store);
             if last_expiry.elapsed() >= Duration::from_secs(10) {
-                cluster::token_cleaner(&mut store);
                 events::expire(&mut store, 3600);
                 last_expiry = Instant::now();
             }
