@@ -536,9 +536,15 @@ async fn expired_watch_versions_answer_gone_and_bookmarks_arrive() {
         .resource_version
         .unwrap();
     let mut stream = Box::pin(
-        api.watch(&WatchParams { bookmarks: true, ..WatchParams::default() }, &rv)
-            .await
-            .unwrap(),
+        api.watch(
+            &WatchParams {
+                bookmarks: true,
+                ..WatchParams::default()
+            },
+            &rv,
+        )
+        .await
+        .unwrap(),
     );
     match tokio::time::timeout(Duration::from_secs(8), stream.next())
         .await
