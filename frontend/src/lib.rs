@@ -6,6 +6,7 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod format;
+pub mod gpu_api;
 pub mod pages;
 
 use leptos::prelude::*;
