@@ -53,6 +53,8 @@ pub struct Gpu {
 #[serde(rename_all = "camelCase")]
 pub struct GpuIdentity {
     pub index: u32,
+    /// The N of `/dev/nvidiaN` (GKE's device plugin names GPUs by it); None when NVML does not say.
+    pub minor_number: Option<u32>,
     pub uuid: String,
     pub name: String,
     pub serial: Option<String>,

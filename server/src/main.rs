@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use gpuboard::{cluster, serve, sim};
+use gpuboard::{cluster, exporter, serve, sim};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +44,9 @@ struct ServeArgs {
     /// With --demo: where the simulated cluster writes its tokens and kubeconfig.
     #[arg(long, default_value = ".state/demo")]
     demo_state_dir: PathBuf,
+    /// With --demo: port of the simulated exporters on their loopback addresses; 0 picks free ports.
+    #[arg(long, default_value_t = 9400)]
+    demo_exporter_port: u16,
 }
 
 #[derive(Args)]
@@ -51,9 +54,15 @@ struct ExporterArgs {
     /// Address to serve /metrics, /api/v1/gpus, /healthz and /readyz on.
     #[arg(long, default_value = "0.0.0.0:9400")]
     listen: SocketAddr,
-    /// How often to sample the GPUs (e.g. 1s, 500ms).
-    #[arg(long, default_value = "1s")]
-    interval: String,
+    /// How often to sample the fast fields: utilization, memory, temperature, power, clocks (e.g. 1s, 500ms; at least 100ms).
+    #[arg(long, default_value = "1s", value_parser = exporter::parse_interval)]
+    interval: Duration,
+    /// How often to sample the slow fields: energy, PCIe throughput (about 20 ms per GPU) and replays, remapped rows.
+    #[arg(long, default_value = "10s", value_parser = exporter::parse_interval)]
+    slow_interval: Duration,
+    /// How often to ask the kubelet which pods hold which GPU.
+    #[arg(long, default_value = "5s", value_parser = exporter::parse_interval)]
+    attribution_interval: Duration,
     /// This node's name (default: $NODE_NAME, then the hostname).
     #[arg(long, env = "NODE_NAME")]
     node_name: Option<String>,
@@ -67,7 +76,7 @@ struct ExporterArgs {
 
 #[derive(Args)]
 struct SimArgs {
-    /// Address to listen on (plain HTTP; keep it on loopback).
+    /// Address to listen on (HTTPS from the sim's own CA, as kubectl sends tokens only over TLS; keep it on loopback).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
     /// Where to write admin.token, viewer.token, kubeconfig, viewer.kubeconfig and ca.crt.
@@ -79,6 +88,21 @@ struct SimArgs {
     /// GPUs per synthetic node (with --nodes).
     #[arg(long, default_value_t = 8)]
     gpus_per_node: usize,
+    /// Port of each GPU node's simulated exporter on its own loopback address (127.0.0.10, .11, ...); 0 picks free ports.
+    #[arg(long, default_value_t = 9400)]
+    exporter_port: u16,
+    /// How often the simulated exporters sample their GPUs.
+    #[arg(long, default_value = "1s", value_parser = exporter::parse_interval)]
+    exporter_interval: Duration,
+}
+
+impl SimArgs {
+    fn exporters(&self) -> Option<sim::exporters::SimExporterConfig> {
+        Some(sim::exporters::SimExporterConfig {
+            port: self.exporter_port,
+            interval: self.exporter_interval,
+        })
+    }
 }
 
 fn init_tracing() {
@@ -87,6 +111,7 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
 }
 
@@ -98,6 +123,12 @@ fn print_sim(handle: &sim::SimHandle) {
         "  viewer token: {}",
         handle.state_dir.join("viewer.token").display()
     );
+    for (node, addr) in handle.exporters.iter().take(3) {
+        println!("  exporter:     http://{addr}/metrics  ({node})");
+    }
+    if handle.exporters.len() > 3 {
+        println!("  ... and {} more exporters", handle.exporters.len() - 3);
+    }
     println!(
         "  try: KUBECONFIG={} kubectl get nodes -o wide",
         handle.kubeconfig.display()
@@ -105,11 +136,13 @@ fn print_sim(handle: &sim::SimHandle) {
 }
 
 async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
+    let exporters = args.exporters();
     let handle = sim::start(sim::SimConfig {
         listen: args.listen,
         state_dir: args.state_dir,
         nodes: args.nodes,
         gpus_per_node: args.gpus_per_node,
+        exporters,
         ..Default::default()
     })
     .await?;
@@ -122,6 +155,10 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let (config, _sim) = if args.demo {
         let handle = sim::start(sim::SimConfig {
             state_dir: args.demo_state_dir,
+            exporters: Some(sim::exporters::SimExporterConfig {
+                port: args.demo_exporter_port,
+                interval: Duration::from_secs(1),
+            }),
             ..Default::default()
         })
         .await?;
@@ -139,23 +176,27 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     serve::run(args.listen, client).await
 }
 
+async fn run_exporter(args: ExporterArgs) -> anyhow::Result<()> {
+    let config = exporter::ExporterConfig {
+        listen: args.listen,
+        interval: args.interval,
+        slow_interval: args.slow_interval,
+        attribution_interval: args.attribution_interval,
+        node_name: args.node_name.unwrap_or_else(exporter::hostname),
+        kubelet_socket: args.kubelet_socket,
+        nvml_lib: args.nvml_lib,
+    };
+    exporter::run(config).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
     match Cli::parse().command {
         Command::Sim(args) => run_sim(args).await,
         Command::Serve(args) => run_serve(args).await,
-        Command::Exporter(args) => {
-            let _ = (
-                args.listen,
-                args.interval,
-                args.node_name,
-                args.kubelet_socket,
-                args.nvml_lib,
-                Duration::ZERO,
-            );
-            anyhow::bail!("the NVML exporter is not built yet (issue 3); nothing to run")
-        }
+        Command::Exporter(args) => run_exporter(args).await,
     }
     .context("gpuboard")
 }

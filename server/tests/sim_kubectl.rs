@@ -275,8 +275,10 @@ async fn the_deploy_manifests_apply_with_strict_field_validation() {
     let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
     let applied = k(&sim.kubeconfig, &["apply", "-k", deploy.to_str().unwrap()]).await;
     assert!(applied.ok, "{}\n{}", applied.stdout, applied.stderr);
+    // The sim runs its exporters in namespace gpuboard already, as if the DaemonSet were installed.
     for line in [
-        "namespace/gpuboard created",
+        "namespace/gpuboard configured",
+        "daemonset.apps/gpuboard-exporter configured",
         "deployment.apps/gpuboard created",
         "service/gpuboard created",
         "clusterrole.rbac.authorization.k8s.io/gpuboard-cache-reader created",

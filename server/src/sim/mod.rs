@@ -9,6 +9,7 @@ pub mod auth;
 pub mod controllers;
 pub mod discovery;
 pub mod errors;
+pub mod exporters;
 pub mod patch;
 pub mod pki;
 pub mod programs;
@@ -48,6 +49,8 @@ pub struct SimConfig {
     pub tick: Duration,
     /// How many changes watches can resume from.
     pub history: usize,
+    /// The simulated exporters, one per GPU node; None runs none.
+    pub exporters: Option<exporters::SimExporterConfig>,
 }
 
 impl Default for SimConfig {
@@ -59,6 +62,10 @@ impl Default for SimConfig {
             gpus_per_node: 8,
             tick: Duration::from_millis(100),
             history: 50_000,
+            exporters: Some(exporters::SimExporterConfig {
+                port: 0,
+                interval: Duration::from_secs(1),
+            }),
         }
     }
 }
@@ -89,8 +96,15 @@ pub struct ContainerLogs {
     pub ended: bool,
 }
 
-/// The pod (uid) and container a GPU is allocated to.
-pub type GpuHolder = (String, String);
+/// The container a GPU is allocated to, and how hard its program works the GPU now (0 to 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuHolder {
+    pub pod_uid: String,
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub load: f64,
+}
 
 /// The shared state of a running sim.
 pub struct Sim {
@@ -154,7 +168,16 @@ impl Sim {
                     break;
                 }
                 if slot.is_none() {
-                    *slot = Some((pod_uid.to_string(), name.clone()));
+                    *slot = Some(GpuHolder {
+                        pod_uid: pod_uid.to_string(),
+                        namespace: pod["metadata"]["namespace"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                        pod: pod["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                        container: name.clone(),
+                        load: 0.0,
+                    });
                     let g = &hw.gpus[i];
                     given.push(VisibleGpu {
                         index: given.len(),
@@ -173,14 +196,25 @@ impl Sim {
     pub fn release_gpus(&self, pod_uid: &str) {
         for slots in lock(&self.devices).values_mut() {
             for slot in slots.iter_mut() {
-                if slot.as_ref().is_some_and(|(uid, _)| uid == pod_uid) {
+                if slot.as_ref().is_some_and(|h| h.pod_uid == pod_uid) {
                     *slot = None;
                 }
             }
         }
     }
 
-    /// Which pod uid and container hold each GPU of a node (index order).
+    /// Sets how hard a container works the GPUs it holds on a node (its program's load while running, else 0).
+    pub fn set_gpu_load(&self, node: &str, pod_uid: &str, container: &str, load: f64) {
+        if let Some(slots) = lock(&self.devices).get_mut(node) {
+            for h in slots.iter_mut().flatten() {
+                if h.pod_uid == pod_uid && h.container == container {
+                    h.load = load;
+                }
+            }
+        }
+    }
+
+    /// Which container holds each GPU of a node (index order).
     pub fn gpu_holders(&self, node: &str) -> Vec<Option<GpuHolder>> {
         lock(&self.devices).get(node).cloned().unwrap_or_default()
     }
@@ -243,14 +277,20 @@ pub struct SimHandle {
     pub admin_token: String,
     pub viewer_token: String,
     pub sim: Arc<Sim>,
+    /// (node, address) of each GPU node's simulated exporter.
+    pub exporters: Vec<(String, SocketAddr)>,
     server: tokio::task::JoinHandle<()>,
     controllers: tokio::task::JoinHandle<()>,
+    exporter_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
         self.server.abort();
         self.controllers.abort();
+        for task in &self.exporter_tasks {
+            task.abort();
+        }
     }
 }
 
@@ -397,8 +437,14 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         }
     });
     let controllers = tokio::spawn(controllers::run(sim.clone(), config.tick));
-    // Each GPU node's simulated exporter starts here, on `NodeHardware::exporter_ip`, once the
-    // exporter exists (issue 3); the sim's device allocation (`Sim::gpu_holders`) is its pod source.
+    // Each GPU node's simulated exporter, on `NodeHardware::exporter_ip`.
+    let exporters = match &config.exporters {
+        Some(exporter_config) => exporters::start(&sim, exporter_config).await?,
+        None => exporters::Started {
+            addresses: Vec::new(),
+            tasks: Vec::new(),
+        },
+    };
     tracing::info!(url = %url, nodes = sim.hardware.len(), created = %now_rfc3339(), "simulated cluster ready");
     Ok(SimHandle {
         url,
@@ -410,5 +456,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         sim,
         server,
         controllers,
+        exporters: exporters.addresses,
+        exporter_tasks: exporters.tasks,
     })
 }

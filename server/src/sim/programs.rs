@@ -61,7 +61,8 @@ fn tensorflow_lines(gpus: &[VisibleGpu]) -> Vec<(Duration, String)> {
     lines
 }
 
-fn compute_capability(name: &str) -> &'static str {
+/// The CUDA compute capability of a GPU model, by name.
+pub fn compute_capability(name: &str) -> &'static str {
     if name.contains("1080") {
         "6.1"
     } else if name.contains("T4") {

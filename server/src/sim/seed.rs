@@ -87,7 +87,7 @@ fn gpus(node: &str, model: &GpuModel, count: usize) -> Vec<SimGpu> {
         .collect()
 }
 
-/// Loopback address for the n-th GPU node's exporter (127.0.0.10, .11, ... then 127.0.1.x).
+/// Loopback address for the n-th GPU node's exporter (127.0.0.11, .12, ... then 127.0.1.x).
 fn exporter_ip(n: usize) -> String {
     let n = n + 10;
     format!("127.0.{}.{}", n / 250, n % 250 + 1)

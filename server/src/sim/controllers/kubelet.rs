@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::events;
 use crate::sim::Sim;
+use crate::sim::exporters::is_sim_managed;
 use crate::sim::programs::{Program, VisibleGpu, program_for};
 use crate::sim::resources::by_kind;
 use crate::sim::store::{meta_str, now_rfc3339};
@@ -96,7 +97,8 @@ impl Kubelets {
         for pod in pods {
             let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
             let phase = pod["status"]["phase"].as_str().unwrap_or("");
-            if node.is_empty() || phase == "Succeeded" || phase == "Failed" {
+            if node.is_empty() || phase == "Succeeded" || phase == "Failed" || is_sim_managed(&pod)
+            {
                 continue;
             }
             let uid = meta_str(&pod, "uid").to_string();
@@ -171,6 +173,13 @@ impl Kubelets {
                     &restart_policy,
                     &mut new_events,
                 );
+            }
+            for c in &run.containers {
+                let load = match c.state {
+                    State::Running { .. } => c.program.gpu_load,
+                    _ => 0.0,
+                };
+                sim.set_gpu_load(&node, &uid, &c.name, load);
             }
             let status = pod_status(&pod, run, &node, sim);
             for (ty, reason, msg) in new_events {
