@@ -23,7 +23,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${binary} serve --demo --listen 127.0.0.1:${port} --demo-state-dir .state/e2e`,
+    command: `${binary} serve --demo --listen 127.0.0.1:${port} --demo-state-dir .state/e2e --demo-exporter-port 0`,
     cwd: '..',
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,
