@@ -1,11 +1,11 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
+import { hydrated, signIn } from './helpers';
 
 const LAB = ['cluster-master', 'node-110', 'node-109', 'node-106', 'node-105', 'ai-gpu-flask2.novalocal'];
 
-async function hydrated(page: Page) {
-  // A click before hydration is lost: wait for the marker the app sets once it has hydrated.
-  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
-}
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
+});
 
 test('the demo lists the seed lab\'s six nodes after hydration', async ({ page }) => {
   await page.goto('/');

@@ -32,3 +32,21 @@ pub async fn list_nodes() -> Result<Vec<NodeSummary>, ServerFnError> {
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// Who is signed in, for the page header; the CSRF token goes into the sign-out form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub username: String,
+    pub groups: Vec<String>,
+    pub csrf_token: String,
+}
+
+/// The signed-in user, or None on pages served without a session (the sign-in page).
+#[server]
+pub async fn whoami() -> Result<Option<CurrentUser>, ServerFnError> {
+    Ok(crate::backend::signed_in_user().map(|u| CurrentUser {
+        username: u.username,
+        groups: u.groups,
+        csrf_token: u.csrf_token,
+    }))
+}

@@ -1,7 +1,10 @@
 //! The seam to the server (ssr only): the trait the `gpuboard` binary implements and provides as
 //! Leptos context, so server functions reach the cluster without this crate knowing how.
 
+use std::fmt;
 use std::sync::Arc;
+
+use leptos::prelude::use_context;
 
 use crate::api::NodeSummary;
 
@@ -20,3 +23,48 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 pub type SharedBackend = Arc<dyn Backend>;
+
+/// The user a request acts for, put into the request's extensions by the server's session layer
+/// (from the session, or from an `Authorization: Bearer` header). The token stays on the server:
+/// it is never serialised, and `Debug` leaves it out.
+#[derive(Clone)]
+pub struct SignedInUser {
+    pub username: String,
+    pub groups: Vec<String>,
+    /// The session's CSRF token; empty for bearer-header requests, which carry no ambient credential.
+    pub csrf_token: String,
+    token: Arc<str>,
+}
+
+impl SignedInUser {
+    pub fn new(username: String, groups: Vec<String>, csrf_token: String, token: &str) -> Self {
+        SignedInUser {
+            username,
+            groups,
+            csrf_token,
+            token: Arc::from(token),
+        }
+    }
+
+    /// The bearer token, for a client acting as this user.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+impl fmt::Debug for SignedInUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedInUser")
+            .field("username", &self.username)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The user of the request being served (inside a server function or a server render).
+pub fn signed_in_user() -> Option<SignedInUser> {
+    use_context::<http::request::Parts>()?
+        .extensions
+        .get::<SignedInUser>()
+        .cloned()
+}

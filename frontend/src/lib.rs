@@ -48,13 +48,37 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"gpuboard"</a>
+                <SignedInAs/>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::nodes::NodesPage/>
+                    <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// Who is signed in, and the sign-out button (a form carrying the session's CSRF token).
+#[component]
+fn SignedInAs() -> impl IntoView {
+    let who = Resource::new(|| (), |_| api::whoami());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || {
+                who.get().and_then(|w| w.ok()).flatten().map(|w| {
+                    let title = w.groups.join(", ");
+                    view! {
+                        <span class="whoami" title=title data-testid="whoami">{w.username}</span>
+                        <form method="post" action="/logout" class="signout">
+                            <input type="hidden" name="csrf" value=w.csrf_token/>
+                            <button type="submit" data-testid="sign-out">"Sign out"</button>
+                        </form>
+                    }
+                })
+            }}
+        </Suspense>
     }
 }
 

@@ -44,6 +44,18 @@ struct ServeArgs {
     /// With --demo: where the simulated cluster writes its tokens and kubeconfig.
     #[arg(long, default_value = ".state/demo")]
     demo_state_dir: PathBuf,
+    /// Sessions unused this long end (e.g. 30m, 1h).
+    #[arg(long, default_value = "30m", value_parser = parse_duration, env = "GPUBOARD_SESSION_IDLE_TIMEOUT")]
+    session_idle_timeout: Duration,
+    /// Sessions end this long after sign-in, used or not.
+    #[arg(long, default_value = "12h", value_parser = parse_duration, env = "GPUBOARD_SESSION_LIFETIME")]
+    session_lifetime: Duration,
+    /// The dashboard is reached over HTTPS through a proxy or ingress: mark the session cookie Secure.
+    #[arg(long, env = "GPUBOARD_BEHIND_TLS")]
+    behind_tls: bool,
+    /// Sign-in attempts allowed per client address per minute.
+    #[arg(long, default_value_t = 20)]
+    signins_per_minute: u32,
     /// With --demo: port of the simulated exporters on their loopback addresses; 0 picks free ports.
     #[arg(long, default_value_t = 9400)]
     demo_exporter_port: u16,
@@ -172,8 +184,29 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             None,
         )
     };
-    let client = cluster::client(config)?;
-    serve::run(args.listen, client).await
+    let settings = gpuboard::auth::AuthSettings {
+        idle_timeout: args.session_idle_timeout,
+        lifetime: args.session_lifetime,
+        // Browsers keep Secure cookies on loopback even over plain HTTP.
+        secure_cookie: args.behind_tls || args.listen.ip().is_loopback(),
+        signins_per_minute: args.signins_per_minute,
+        ..Default::default()
+    };
+    if !settings.secure_cookie {
+        tracing::warn!(
+            "serving plain HTTP on a non-loopback address: tokens and session cookies cross the network unencrypted; put TLS in front and pass --behind-tls"
+        );
+    }
+    serve::run(args.listen, config, settings).await
+}
+
+/// A duration such as 30m, 12h or 90s.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let parsed: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("{text:?} is not a duration such as 30m or 12h: {e}"))?;
+    Duration::try_from(parsed).map_err(|_| format!("{text:?} is negative"))
 }
 
 async fn run_exporter(args: ExporterArgs) -> anyhow::Result<()> {
