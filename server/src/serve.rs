@@ -14,6 +14,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Auth, AuthSettings};
+use crate::cluster::cache::ClusterCache;
 use crate::cluster::nodes::KubeBackend;
 
 /// No form or server-function call of the dashboard is anywhere near this.
@@ -31,7 +32,9 @@ pub async fn run(
     let conf = get_configuration(None)?;
     let mut options = conf.leptos_options;
     options.site_addr = listen;
-    let backend: SharedBackend = Arc::new(KubeBackend { client });
+    let backend: SharedBackend = Arc::new(KubeBackend {
+        cache: ClusterCache::start(client),
+    });
     let routes = generate_route_list(App);
     let app = Router::new()
         .leptos_routes_with_context(

@@ -1,6 +1,7 @@
 //! The cluster as the dashboard sees it: the kube client made from the kubeconfig kubectl would use,
 //! and the [`frontend::backend::Backend`] that answers the pages from it.
 
+pub mod cache;
 pub mod nodes;
 
 use std::path::Path;

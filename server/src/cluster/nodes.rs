@@ -1,10 +1,11 @@
 //! Nodes for the nodes table: the mapping from `k8s_openapi` Node to [`NodeSummary`], and the
-//! backend that lists them.
+//! backend that answers from the shared watch cache.
 
 use frontend::api::NodeSummary;
 use frontend::backend::{Backend, BackendError};
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, ListParams};
+
+use super::cache::ClusterCache;
 
 /// Reads a node's table row out of its object; absent fields read as empty, never a panic.
 pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
@@ -61,29 +62,21 @@ pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
     }
 }
 
-/// The dashboard's backend over a kube client.
+/// The dashboard's backend: reads from the shared watch cache.
 pub struct KubeBackend {
-    pub client: kube::Client,
-}
-
-fn backend_error(e: kube::Error) -> BackendError {
-    match e {
-        kube::Error::Api(status) => {
-            BackendError::Refused(format!("{} ({})", status.message, status.reason))
-        }
-        other => BackendError::Unreachable(other.to_string()),
-    }
+    pub cache: ClusterCache,
 }
 
 #[async_trait::async_trait]
 impl Backend for KubeBackend {
     async fn nodes(&self) -> Result<Vec<NodeSummary>, BackendError> {
-        let list = Api::<Node>::all(self.client.clone())
-            .list(&ListParams::default())
+        let list = self
+            .cache
+            .nodes()
             .await
-            .map_err(backend_error)?;
+            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
         let now = jiff::Timestamp::now();
-        let mut nodes: Vec<NodeSummary> = list.items.iter().map(|n| summarize(n, now)).collect();
+        let mut nodes: Vec<NodeSummary> = list.iter().map(|n| summarize(n, now)).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(nodes)
     }
