@@ -5,3 +5,4 @@ pub mod cluster;
 pub mod exporter;
 pub mod serve;
 pub mod sim;
+pub mod telemetry;
