@@ -132,7 +132,7 @@ async fn fetch(
         .url
         .parse()
         .map_err(|e| format!("bad exporter address {}: {e}", target.url))?;
-    let answer = tokio::time::timeout(timeout, async {
+    tokio::time::timeout(timeout, async {
         let response = client
             .get(uri)
             .await
@@ -154,8 +154,7 @@ async fn fetch(
             "the exporter did not answer within {} ms",
             timeout.as_millis()
         )
-    })?;
-    answer
+    })?
 }
 
 impl Telemetry {
