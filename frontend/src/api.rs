@@ -50,3 +50,40 @@ pub async fn whoami() -> Result<Option<CurrentUser>, ServerFnError> {
         csrf_token: u.csrf_token,
     }))
 }
+
+/// One GPU as the GPUs page shows it: identity from the exporter, the latest sample, and who
+/// uses it (pod names only where the user may list pods in that namespace).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuRow {
+    pub node: String,
+    pub index: u32,
+    pub model: String,
+    pub uuid: String,
+    pub memory_total_bytes: u64,
+    pub memory_used_bytes: Option<u64>,
+    pub utilization_percent: Option<f64>,
+    pub temperature_celsius: Option<f64>,
+    pub power_watts: Option<f64>,
+    /// Whether a pod holds the GPU or a process runs on it, whether or not the user may see which.
+    pub in_use: bool,
+    /// `namespace/pod` of the holders the user may see.
+    pub pods: Vec<String>,
+    /// Holders in namespaces the user may not list pods in.
+    pub hidden_pods: usize,
+    /// The node's exporter is not answering; the values are from `sampled_at_ms`.
+    pub stale: bool,
+    pub sampled_at_ms: i64,
+}
+
+/// Every GPU the exporters report, sorted by node and index.
+#[server]
+pub async fn list_gpus() -> Result<Vec<GpuRow>, ServerFnError> {
+    let backend = use_context::<crate::backend::SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the server has no cluster backend"))?;
+    let user =
+        crate::backend::signed_in_user().ok_or_else(|| ServerFnError::new("sign in first"))?;
+    backend
+        .gpus(&user)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::use_context;
 
-use crate::api::NodeSummary;
+use crate::api::{GpuRow, NodeSummary};
 
 /// What went wrong reaching the cluster, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +20,8 @@ pub enum BackendError {
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
     async fn nodes(&self) -> Result<Vec<NodeSummary>, BackendError>;
+    /// Every GPU with its latest sample; holders shown only where `user` may list pods.
+    async fn gpus(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, BackendError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -1,4 +1,4 @@
-//! Formatting shared by the pages: ages the way kubectl prints them.
+//! Formatting shared by the pages: ages the way kubectl prints them, and numbers with units.
 
 /// `45s`, `12m`, `5h`, `3d`, `2y`.
 pub fn age(seconds: i64) -> String {
@@ -12,8 +12,31 @@ pub fn age(seconds: i64) -> String {
     }
 }
 
+/// Bytes as GiB with one decimal: `10.5 GiB`.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1024.0 * 1024.0 * 1024.0))
+}
+
+/// An optional value with a unit, or an em dash when the GPU does not report it.
+pub fn with_unit(value: Option<f64>, unit: &str) -> String {
+    match value {
+        Some(v) => format!("{v:.0} {unit}"),
+        None => "—".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn units() {
+        assert_eq!(
+            super::gib(11 * 1024 * 1024 * 1024 + 512 * 1024 * 1024),
+            "11.5 GiB"
+        );
+        assert_eq!(super::with_unit(Some(97.4), "%"), "97 %");
+        assert_eq!(super::with_unit(None, "W"), "—");
+    }
+
     #[test]
     fn ages() {
         assert_eq!(super::age(5), "5s");

@@ -48,11 +48,17 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"gpuboard"</a>
+                <nav>
+                    <a href="/nodes">"Nodes"</a>
+                    <a href="/gpus">"GPUs"</a>
+                </nav>
                 <SignedInAs/>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::nodes::NodesPage/>
+                    <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
+                    <Route path=StaticSegment("gpus") view=pages::gpus::GpusPage/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                 </Routes>
             </main>

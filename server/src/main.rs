@@ -53,6 +53,18 @@ struct ServeArgs {
     /// The dashboard is reached over HTTPS through a proxy or ingress: mark the session cookie Secure.
     #[arg(long, env = "GPUBOARD_BEHIND_TLS")]
     behind_tls: bool,
+    /// How often to fetch every exporter's GPUs.
+    #[arg(long, default_value = "5s", value_parser = exporter::parse_interval)]
+    telemetry_interval: Duration,
+    /// How many exporters to fetch at once.
+    #[arg(long, default_value_t = 64)]
+    telemetry_concurrency: usize,
+    /// How long to wait for one exporter before marking its node stale.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    telemetry_timeout: Duration,
+    /// How much history to keep per GPU for the charts.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    telemetry_history: Duration,
     /// Sign-in attempts allowed per client address per minute.
     #[arg(long, default_value_t = 20)]
     signins_per_minute: u32,
@@ -197,7 +209,13 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             "serving plain HTTP on a non-loopback address: tokens and session cookies cross the network unencrypted; put TLS in front and pass --behind-tls"
         );
     }
-    serve::run(args.listen, config, settings).await
+    let telemetry = gpuboard::telemetry::TelemetrySettings {
+        interval: args.telemetry_interval,
+        concurrency: args.telemetry_concurrency.max(1),
+        timeout: args.telemetry_timeout,
+        history: args.telemetry_history,
+    };
+    serve::run(args.listen, config, settings, telemetry).await
 }
 
 /// A duration such as 30m, 12h or 90s.

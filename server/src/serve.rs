@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::post;
-use frontend::backend::SharedBackend;
+use frontend::backend::{SharedBackend, SignedInUser};
 use frontend::{App, shell};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -15,7 +15,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Auth, AuthSettings};
 use crate::cluster::cache::ClusterCache;
+use crate::cluster::gpus::to_csv;
 use crate::cluster::nodes::KubeBackend;
+use crate::cluster::permissions::Permissions;
+use crate::telemetry::{Telemetry, TelemetrySettings};
 
 /// No form or server-function call of the dashboard is anywhere near this.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -26,15 +29,20 @@ pub async fn run(
     listen: SocketAddr,
     config: kube::Config,
     settings: AuthSettings,
+    telemetry: TelemetrySettings,
 ) -> anyhow::Result<()> {
     let client = kube::Client::try_from(config.clone())?;
-    let auth = Auth::new(config, settings);
+    let auth = Auth::new(config.clone(), settings);
     let conf = get_configuration(None)?;
     let mut options = conf.leptos_options;
     options.site_addr = listen;
-    let backend: SharedBackend = Arc::new(KubeBackend {
-        cache: ClusterCache::start(client),
+    let cache = ClusterCache::start(client);
+    let kube_backend = Arc::new(KubeBackend {
+        telemetry: Telemetry::start(cache.clone(), telemetry),
+        permissions: Permissions::new(config),
+        cache,
     });
+    let backend: SharedBackend = kube_backend.clone();
     let routes = generate_route_list(App);
     let app = Router::new()
         .leptos_routes_with_context(
@@ -50,6 +58,13 @@ pub async fn run(
             },
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/gpus.csv",
+            axum::routing::get({
+                let backend = kube_backend.clone();
+                move |user: axum::Extension<SignedInUser>| gpus_csv(backend.clone(), user.0)
+            }),
+        )
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options)
         .merge(
@@ -74,4 +89,21 @@ pub async fn run(
     )
     .await?;
     Ok(())
+}
+
+/// `GET /gpus.csv`: the GPUs page as CSV, with the same pod visibility.
+async fn gpus_csv(backend: Arc<KubeBackend>, user: SignedInUser) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let csv = to_csv(&backend.gpu_rows_for(&user).await);
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"gpus.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response()
 }

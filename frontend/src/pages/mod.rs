@@ -1,4 +1,5 @@
 //! One module per route.
 
+pub mod gpus;
 pub mod login;
 pub mod nodes;

@@ -2,7 +2,9 @@
 //! and the [`frontend::backend::Backend`] that answers the pages from it.
 
 pub mod cache;
+pub mod gpus;
 pub mod nodes;
+pub mod permissions;
 
 use std::path::Path;
 

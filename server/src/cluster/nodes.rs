@@ -5,7 +5,15 @@ use frontend::api::NodeSummary;
 use frontend::backend::{Backend, BackendError};
 use k8s_openapi::api::core::v1::Node;
 
+use std::sync::Arc;
+
+use frontend::api::GpuRow;
+use frontend::backend::SignedInUser;
+
 use super::cache::ClusterCache;
+use super::gpus::{gpu_rows, holder_namespaces};
+use super::permissions::{Access, Permissions};
+use crate::telemetry::Telemetry;
 
 /// Reads a node's table row out of its object; absent fields read as empty, never a panic.
 pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
@@ -62,9 +70,36 @@ pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
     }
 }
 
-/// The dashboard's backend: reads from the shared watch cache.
+/// The dashboard's backend: reads from the shared watch cache and the telemetry collector,
+/// and asks the cluster (as the user) what the user may see.
 pub struct KubeBackend {
     pub cache: ClusterCache,
+    pub telemetry: Arc<Telemetry>,
+    pub permissions: Permissions,
+}
+
+impl KubeBackend {
+    /// The GPU rows `user` may see.
+    pub async fn gpu_rows_for(&self, user: &SignedInUser) -> Vec<GpuRow> {
+        let nodes = self.telemetry.nodes();
+        let everywhere = self
+            .permissions
+            .allows(user, &Access::list_pods(None))
+            .await;
+        let mut visible = std::collections::HashSet::new();
+        if !everywhere {
+            for ns in holder_namespaces(&nodes) {
+                if self
+                    .permissions
+                    .allows(user, &Access::list_pods(Some(&ns)))
+                    .await
+                {
+                    visible.insert(ns);
+                }
+            }
+        }
+        gpu_rows(&nodes, |ns| everywhere || visible.contains(ns))
+    }
 }
 
 #[async_trait::async_trait]
@@ -79,6 +114,10 @@ impl Backend for KubeBackend {
         let mut nodes: Vec<NodeSummary> = list.iter().map(|n| summarize(n, now)).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(nodes)
+    }
+
+    async fn gpus(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, BackendError> {
+        Ok(self.gpu_rows_for(user).await)
     }
 }
 
