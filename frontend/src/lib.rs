@@ -7,6 +7,7 @@ pub mod api;
 pub mod backend;
 pub mod format;
 pub mod gpu_api;
+pub mod i18n;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -18,7 +19,7 @@ use leptos_router::components::{Route, Router, Routes};
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=i18n::initial_lang().tag()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -36,6 +37,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let lang = RwSignal::new(i18n::initial_lang());
+    provide_context(lang);
+    let t = i18n::t;
     // Runs only in the browser, once hydration is done: tests wait for this marker before clicking.
     Effect::new(move |_| {
         if let Some(body) = document().body() {
@@ -49,13 +53,18 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"gpuboard"</a>
                 <nav>
-                    <a href="/nodes">"Nodes"</a>
-                    <a href="/gpus">"GPUs"</a>
+                    <a href="/nodes">{t("Nodes")}</a>
+                    <a href="/gpus">{t("GPUs")}</a>
                 </nav>
                 <SignedInAs/>
+                <button class="lang" data-testid="lang-switch" on:click=move |_| {
+                    let next = lang.get().other();
+                    lang.set(next);
+                    i18n::remember(next);
+                }>{move || lang.get().switch_label()}</button>
             </header>
             <main>
-                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                <Routes fallback=move || view! { <p class="empty">{t("Page not found.")}</p> }>
                     <Route path=StaticSegment("") view=pages::nodes::NodesPage/>
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
                     <Route path=StaticSegment("gpus") view=pages::gpus::GpusPage/>
@@ -79,7 +88,7 @@ fn SignedInAs() -> impl IntoView {
                         <span class="whoami" title=title data-testid="whoami">{w.username}</span>
                         <form method="post" action="/logout" class="signout">
                             <input type="hidden" name="csrf" value=w.csrf_token/>
-                            <button type="submit" data-testid="sign-out">"Sign out"</button>
+                            <button type="submit" data-testid="sign-out">{i18n::t("Sign out")}</button>
                         </form>
                     }
                 })

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use crate::api::{GpuRow, list_gpus};
 use crate::format::{gib, with_unit};
+use crate::i18n::{Lang, t, tr, use_lang};
 
 /// How often the open page asks for fresh numbers (the exporters sample every second, the
 /// dashboard fetches them every five).
@@ -54,15 +55,25 @@ fn matches(row: &GpuRow, filter: &str) -> bool {
         || row.pods.iter().any(|p| p.to_lowercase().contains(&f))
 }
 
-fn used_by(row: &GpuRow) -> String {
+fn used_by(lang: Lang, row: &GpuRow) -> String {
     let mut parts = row.pods.clone();
     if row.hidden_pods > 0 {
-        parts.push(format!("{} pod(s) you may not see", row.hidden_pods));
+        parts.push(match lang {
+            Lang::En => format!("{} pod(s) you may not see", row.hidden_pods),
+            Lang::Zh => format!("{} 个您无权查看的 Pod", row.hidden_pods),
+        });
     }
     match (row.in_use, parts.is_empty()) {
-        (false, _) => "idle".into(),
-        (true, true) => "in use".into(),
+        (false, _) => tr(lang, "idle").into(),
+        (true, true) => tr(lang, "in use").into(),
         (true, false) => parts.join(", "),
+    }
+}
+
+fn summary(lang: Lang, total: usize, in_use: usize, average: f64) -> String {
+    match lang {
+        Lang::En => format!("{total} GPUs · {in_use} in use · {average:.0}% average utilization"),
+        Lang::Zh => format!("共 {total} 块 GPU · {in_use} 块使用中 · 平均利用率 {average:.0}%"),
     }
 }
 
@@ -76,6 +87,7 @@ pub fn GpusPage() -> impl IntoView {
         }
     });
     let sort = RwSignal::new((SortKey::Node, false));
+    let lang = use_lang();
     let filter = RwSignal::new(String::new());
     let header = move |label: &'static str, key: SortKey| {
         let arrow = move || match sort.get() {
@@ -85,19 +97,19 @@ pub fn GpusPage() -> impl IntoView {
         };
         view! {
             <th class="sortable" on:click=move |_| sort.update(|(k, d)| { if *k == key { *d = !*d } else { *k = key; *d = key != SortKey::Node } })>
-                {label}{arrow}
+                {move || tr(lang.get(), label)}{arrow}
             </th>
         }
     };
     view! {
         <section>
-            <h1>"GPUs"</h1>
+            <h1>{t("GPUs")}</h1>
             <div class="toolbar">
-                <input type="search" placeholder="Filter by node, model, UUID or pod" data-testid="gpu-filter"
+                <input type="search" placeholder=t("Filter by node, model, UUID or pod") data-testid="gpu-filter"
                     prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))/>
-                <a href="/gpus.csv" download="gpus.csv" data-testid="gpu-csv">"Export CSV"</a>
+                <a href="/gpus.csv" download="gpus.csv" data-testid="gpu-csv">{t("Export CSV")}</a>
             </div>
-            <Transition fallback=|| view! { <p class="loading">"Loading GPUs…"</p> }>
+            <Transition fallback=|| view! { <p class="loading">{t("Loading GPUs…")}</p> }>
                 {move || gpus.get().map(|result| match result {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(rows) => {
@@ -107,19 +119,19 @@ pub fn GpusPage() -> impl IntoView {
                         let average = if utils.is_empty() { 0.0 } else { utils.iter().sum::<f64>() / utils.len() as f64 };
                         view! {
                             <p class="summary" data-testid="gpu-summary">
-                                {format!("{total} GPUs · {in_use} in use · {average:.0}% average utilization")}
+                                {move || summary(lang.get(), total, in_use, average)}
                             </p>
                             <table class="grid" data-testid="gpus-table">
                                 <thead><tr>
                                     {header("Node", SortKey::Node)}
                                     <th>"#"</th>
-                                    <th>"Model"</th>
-                                    <th>"UUID"</th>
+                                    <th>{t("Model")}</th>
+                                    <th>{t("UUID")}</th>
                                     {header("Memory", SortKey::Memory)}
                                     {header("Util", SortKey::Utilization)}
                                     {header("Temp", SortKey::Temperature)}
                                     {header("Power", SortKey::Power)}
-                                    <th>"Used by"</th>
+                                    <th>{t("Used by")}</th>
                                 </tr></thead>
                                 <tbody>
                                     <For
@@ -129,7 +141,7 @@ pub fn GpusPage() -> impl IntoView {
                                             sorted(rows.iter().filter(|r| matches(r, &f)).cloned().collect(), k, d)
                                         }
                                         key=|r| (r.uuid.clone(), r.sampled_at_ms, r.pods.clone())
-                                        children=|r| {
+                                        children=move |r| {
                                             let memory = match r.memory_used_bytes {
                                                 Some(used) => format!("{} / {}", gib(used), gib(r.memory_total_bytes)),
                                                 None => format!("— / {}", gib(r.memory_total_bytes)),
@@ -137,7 +149,8 @@ pub fn GpusPage() -> impl IntoView {
                                             let util = r.utilization_percent.unwrap_or(0.0).clamp(0.0, 100.0);
                                             let bar = format!("width: {util:.0}%");
                                             let class = if r.stale { "stale" } else { "" };
-                                            let stale_note = r.stale.then_some(" (stale)");
+                                            let stale_note = r.stale.then_some(move || format!(" ({})", tr(lang.get(), "stale")));
+                                            let holder = r.clone();
                                             view! {
                                                 <tr data-gpu=r.uuid.clone() data-node=r.node.clone() class=class>
                                                     <td class="name">{r.node.clone()}{stale_note}</td>
@@ -151,7 +164,7 @@ pub fn GpusPage() -> impl IntoView {
                                                     </td>
                                                     <td class="num">{with_unit(r.temperature_celsius, "°C")}</td>
                                                     <td class="num">{with_unit(r.power_watts, "W")}</td>
-                                                    <td data-testid="gpu-used-by">{used_by(&r)}</td>
+                                                    <td data-testid="gpu-used-by">{move || used_by(lang.get(), &holder)}</td>
                                                 </tr>
                                             }
                                         }

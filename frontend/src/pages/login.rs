@@ -5,6 +5,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::i18n::{t, tr, use_lang};
+
 /// What to tell the user for a refusal code or a session end reason.
 fn message(error: Option<&str>, reason: Option<&str>) -> Option<&'static str> {
     let text = match (error, reason) {
@@ -41,11 +43,13 @@ fn message(error: Option<&str>, reason: Option<&str>) -> Option<&'static str> {
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
+    let lang = use_lang();
     let notice = move || {
         query.with(|q| {
             let error = q.get("error");
             let reason = q.get("reason");
             message(error.as_deref(), reason.as_deref()).map(|text| {
+                let text = tr(lang.get(), text);
                 let class = if error.is_some() {
                     "notice error"
                 } else {
@@ -57,18 +61,18 @@ pub fn LoginPage() -> impl IntoView {
     };
     view! {
         <section class="login">
-            <h1>"Sign in"</h1>
+            <h1>{t("Sign in")}</h1>
             {notice}
             <form method="post" action="/login" data-testid="login-form">
-                <label for="token">"Bearer token"</label>
+                <label for="token">{t("Bearer token")}</label>
                 <textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" required=true
                     placeholder="eyJhbGciOiJSUzI1NiIsImtpZCI6..."></textarea>
-                <button type="submit">"Sign in"</button>
+                <button type="submit">{t("Sign in")}</button>
             </form>
             <div class="help">
-                <p>"The cluster decides what you may see and do (RBAC). Get a token with kubectl:"</p>
+                <p>{t("The cluster decides what you may see and do (RBAC). Get a token with kubectl:")}</p>
                 <pre>"kubectl -n kube-system create token dashboard-admin --duration 12h"</pre>
-                <p>"The token stays on the dashboard's server; the browser only holds a session cookie."</p>
+                <p>{t("The token stays on the dashboard's server; the browser only holds a session cookie.")}</p>
             </div>
         </section>
     }

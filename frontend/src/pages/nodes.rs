@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::{NodeSummary, list_nodes};
 use crate::format::age;
+use crate::i18n::{t, tr, use_lang};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortKey {
@@ -35,6 +36,7 @@ fn sorted(mut nodes: Vec<NodeSummary>, key: SortKey, descending: bool) -> Vec<No
 pub fn NodesPage() -> impl IntoView {
     let nodes = Resource::new(|| (), |_| list_nodes());
     let sort = RwSignal::new((SortKey::Name, false));
+    let lang = use_lang();
     let header = move |label: &'static str, key: SortKey| {
         let arrow = move || match sort.get() {
             (k, false) if k == key => " ▲",
@@ -43,14 +45,14 @@ pub fn NodesPage() -> impl IntoView {
         };
         view! {
             <th class="sortable" on:click=move |_| sort.update(|(k, d)| { if *k == key { *d = !*d } else { *k = key; *d = false } })>
-                {label}{arrow}
+                {move || tr(lang.get(), label)}{arrow}
             </th>
         }
     };
     view! {
         <section>
-            <h1>"Nodes"</h1>
-            <Suspense fallback=|| view! { <p class="loading">"Loading nodes…"</p> }>
+            <h1>{t("Nodes")}</h1>
+            <Suspense fallback=|| view! { <p class="loading">{t("Loading nodes…")}</p> }>
                 {move || nodes.get().map(|result| match result {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(list) => {
@@ -65,14 +67,14 @@ pub fn NodesPage() -> impl IntoView {
                                 <thead><tr>
                                     {header("Name", SortKey::Name)}
                                     {header("Status", SortKey::Status)}
-                                    <th>"Roles"</th>
-                                    <th>"GPU model"</th>
+                                    <th>{t("Roles")}</th>
+                                    <th>{t("GPU model")}</th>
                                     {header("GPUs", SortKey::Gpus)}
-                                    <th>"Internal IP"</th>
-                                    <th>"OS"</th>
+                                    <th>{t("Internal IP")}</th>
+                                    <th>{t("OS")}</th>
                                     {header("Kernel", SortKey::Kernel)}
-                                    <th>"Runtime"</th>
-                                    <th>"Kubelet"</th>
+                                    <th>{t("Runtime")}</th>
+                                    <th>{t("Kubelet")}</th>
                                     {header("Age", SortKey::Age)}
                                 </tr></thead>
                                 <tbody>
