@@ -227,10 +227,18 @@ mod tests {
 
     #[test]
     fn used_by_says_in_use_even_when_the_pod_is_hidden() {
-        assert_eq!(used_by(&row("a", None, &[], 0)), "idle");
-        assert_eq!(used_by(&row("a", None, &[], 1)), "1 pod(s) you may not see");
+        assert_eq!(used_by(Lang::En, &row("a", None, &[], 0)), "idle");
+        assert_eq!(used_by(Lang::Zh, &row("a", None, &[], 0)), "空闲");
         assert_eq!(
-            used_by(&row("a", None, &["team-a/train"], 0)),
+            used_by(Lang::En, &row("a", None, &[], 1)),
+            "1 pod(s) you may not see"
+        );
+        assert_eq!(
+            used_by(Lang::Zh, &row("a", None, &[], 1)),
+            "1 个您无权查看的 Pod"
+        );
+        assert_eq!(
+            used_by(Lang::En, &row("a", None, &["team-a/train"], 0)),
             "team-a/train"
         );
     }
