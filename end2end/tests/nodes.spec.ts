@@ -30,3 +30,18 @@ test('the nodes table sorts in the browser', async ({ page }) => {
   await page.locator('th', { hasText: 'GPUs' }).click();
   await expect(firstRow).toHaveAttribute('data-node', 'cluster-master');
 });
+
+test('node-110\'s page shows its GTX 1080 Ti with charts, its conditions and labels', async ({ page }) => {
+  await page.goto('/nodes');
+  await hydrated(page);
+  await page.locator('tr[data-node="node-110"] a').click();
+  await expect(page).toHaveURL(/\/nodes\/node-110$/);
+  const card = page.locator('.gpu-card');
+  await expect(card).toHaveCount(1);
+  await expect(card).toContainText('NVIDIA GeForce GTX 1080 Ti');
+  await expect(card.getByTestId('gpu-chart')).toHaveCount(4);
+  // The chart draws the kept history: a line with at least one point.
+  await expect.poll(async () => (await card.locator('polyline.series').first().getAttribute('points'))?.length ?? 0).toBeGreaterThan(0);
+  await expect(page.locator('body')).toContainText('KubeletReady');
+  await expect(page.locator('body')).toContainText('kubernetes.io/hostname=node-110');
+});

@@ -87,3 +87,69 @@ pub async fn list_gpus() -> Result<Vec<GpuRow>, ServerFnError> {
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// One point of a GPU's history, for the node page's charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    /// Unix seconds.
+    pub at_s: i64,
+    pub utilization_percent: Option<f64>,
+    pub memory_used_mib: Option<f64>,
+    pub temperature_celsius: Option<f64>,
+    pub power_watts: Option<f64>,
+}
+
+/// A GPU card on the node page: the row plus its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuCard {
+    pub gpu: GpuRow,
+    pub power_limit_watts: Option<f64>,
+    pub history: Vec<HistoryPoint>,
+}
+
+/// A pod on the node and the GPUs it asks for (the effective-request rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodePod {
+    pub namespace: String,
+    pub name: String,
+    pub phase: String,
+    pub gpus: u32,
+}
+
+/// A node condition as `kubectl describe node` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeCondition {
+    pub kind: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Everything the node page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeDetail {
+    pub summary: NodeSummary,
+    pub conditions: Vec<NodeCondition>,
+    pub taints: Vec<String>,
+    pub labels: Vec<(String, String)>,
+    pub gpus: Vec<GpuCard>,
+    /// Pods the user may see, with their GPU requests.
+    pub pods: Vec<NodePod>,
+    /// Pods on the node in namespaces the user may not list pods in.
+    pub hidden_pods: usize,
+    /// Why the node's exporter has no fresh data, if it has not.
+    pub telemetry_error: Option<String>,
+}
+
+/// One node's page; None when there is no such node.
+#[server]
+pub async fn get_node_detail(name: String) -> Result<Option<NodeDetail>, ServerFnError> {
+    let backend = use_context::<crate::backend::SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the server has no cluster backend"))?;
+    let user =
+        crate::backend::signed_in_user().ok_or_else(|| ServerFnError::new("sign in first"))?;
+    backend
+        .node(&user, &name)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

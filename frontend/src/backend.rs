@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::use_context;
 
-use crate::api::{GpuRow, NodeSummary};
+use crate::api::{GpuRow, NodeDetail, NodeSummary};
 
 /// What went wrong reaching the cluster, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn nodes(&self) -> Result<Vec<NodeSummary>, BackendError>;
     /// Every GPU with its latest sample; holders shown only where `user` may list pods.
     async fn gpus(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, BackendError>;
+    /// One node with its GPUs' history, pods (where `user` may list them), conditions, taints and labels.
+    async fn node(
+        &self,
+        user: &SignedInUser,
+        name: &str,
+    ) -> Result<Option<NodeDetail>, BackendError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -12,8 +12,8 @@ pub mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::StaticSegment;
 use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{ParamSegment, StaticSegment};
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=move || view! { <p class="empty">{t("Page not found.")}</p> }>
                     <Route path=StaticSegment("") view=pages::nodes::NodesPage/>
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
+                    <Route path=(StaticSegment("nodes"), ParamSegment("name")) view=pages::node::NodePage/>
                     <Route path=StaticSegment("gpus") view=pages::gpus::GpusPage/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                 </Routes>

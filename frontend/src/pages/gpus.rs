@@ -153,7 +153,7 @@ pub fn GpusPage() -> impl IntoView {
                                             let holder = r.clone();
                                             view! {
                                                 <tr data-gpu=r.uuid.clone() data-node=r.node.clone() class=class>
-                                                    <td class="name">{r.node.clone()}{stale_note}</td>
+                                                    <td class="name"><a href=format!("/nodes/{}", r.node)>{r.node.clone()}</a>{stale_note}</td>
                                                     <td class="num">{r.index}</td>
                                                     <td>{r.model.clone()}</td>
                                                     <td class="mono">{r.uuid.clone()}</td>

@@ -2,4 +2,5 @@
 
 pub mod gpus;
 pub mod login;
+pub mod node;
 pub mod nodes;

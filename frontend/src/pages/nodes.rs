@@ -89,7 +89,7 @@ pub fn NodesPage() -> impl IntoView {
                                             };
                                             view! {
                                                 <tr data-node=n.name.clone()>
-                                                    <td class="name">{n.name.clone()}</td>
+                                                    <td class="name"><a href=format!("/nodes/{}", n.name)>{n.name.clone()}</a></td>
                                                     <td class=if n.ready { "ok" } else { "bad" }>{status}</td>
                                                     <td>{if n.roles.is_empty() { "<none>".to_string() } else { n.roles.join(",") }}</td>
                                                     <td>{n.gpu_model.clone().unwrap_or_else(|| "—".into())}</td>

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod gpus;
+pub mod node_detail;
 pub mod nodes;
 pub mod permissions;
 

@@ -7,11 +7,12 @@ use k8s_openapi::api::core::v1::Node;
 
 use std::sync::Arc;
 
-use frontend::api::GpuRow;
+use frontend::api::{GpuRow, NodeDetail};
 use frontend::backend::SignedInUser;
 
 use super::cache::ClusterCache;
 use super::gpus::{gpu_rows, holder_namespaces};
+use super::node_detail::{card, conditions, is_active, labels, node_pod, taints};
 use super::permissions::{Access, Permissions};
 use crate::telemetry::Telemetry;
 
@@ -118,6 +119,74 @@ impl Backend for KubeBackend {
 
     async fn gpus(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, BackendError> {
         Ok(self.gpu_rows_for(user).await)
+    }
+
+    async fn node(
+        &self,
+        user: &SignedInUser,
+        name: &str,
+    ) -> Result<Option<NodeDetail>, BackendError> {
+        let unsynced = |e: super::cache::NotSynced| BackendError::Unreachable(e.to_string());
+        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let Some(node) = nodes
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(name))
+        else {
+            return Ok(None);
+        };
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let everywhere = self
+            .permissions
+            .allows(user, &Access::list_pods(None))
+            .await;
+        let mut visible_pods = Vec::new();
+        let mut hidden_pods = 0;
+        for pod in pods.iter().filter(|p| {
+            p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name) && is_active(p)
+        }) {
+            let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+            if everywhere
+                || self
+                    .permissions
+                    .allows(user, &Access::list_pods(Some(namespace)))
+                    .await
+            {
+                visible_pods.push(node_pod(pod));
+            } else {
+                hidden_pods += 1;
+            }
+        }
+        visible_pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let telemetry = self.telemetry.nodes().remove(name).unwrap_or_default();
+        let limits: std::collections::HashMap<String, Option<f64>> = telemetry
+            .last_good
+            .iter()
+            .flat_map(|g| {
+                g.gpus
+                    .iter()
+                    .map(|gpu| (gpu.identity.uuid.clone(), gpu.identity.power_limit_watts))
+            })
+            .collect();
+        let rows = self.gpu_rows_for(user).await;
+        let gpus = rows
+            .into_iter()
+            .filter(|r| r.node == name)
+            .map(|r| {
+                let history = self.telemetry.history(&r.uuid);
+                let limit = limits.get(&r.uuid).copied().flatten();
+                card(r, limit, &history)
+            })
+            .collect();
+        Ok(Some(NodeDetail {
+            summary: summarize(node, jiff::Timestamp::now()),
+            conditions: conditions(node),
+            taints: taints(node),
+            labels: labels(node),
+            gpus,
+            pods: visible_pods,
+            hidden_pods,
+            telemetry_error: telemetry.error,
+        }))
     }
 }
 

@@ -1,0 +1,187 @@
+//! A node's page: a card per GPU with utilization, memory, temperature and power now and as
+//! charts over the kept history (server-rendered SVG), the node's pods with their GPU requests,
+//! its conditions, taints and labels. Refreshed while open.
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{GpuCard, HistoryPoint, NodeDetail, get_node_detail};
+use crate::format::{gib, with_unit};
+use crate::i18n::{t, use_lang};
+
+const REFRESH: Duration = Duration::from_secs(5);
+const CHART_W: f64 = 240.0;
+const CHART_H: f64 = 56.0;
+
+/// SVG polyline points for `values` over `times`, scaled to the chart and to `max`.
+fn polyline(times: &[i64], values: &[Option<f64>], max: f64) -> String {
+    let (Some(first), Some(last)) = (times.first(), times.last()) else {
+        return String::new();
+    };
+    let span = (last - first).max(1) as f64;
+    let max = if max > 0.0 { max } else { 1.0 };
+    times
+        .iter()
+        .zip(values)
+        .filter_map(|(t, v)| {
+            let v = (*v)?;
+            let x = if times.len() == 1 {
+                CHART_W
+            } else {
+                (t - first) as f64 / span * CHART_W
+            };
+            let y = CHART_H - (v.clamp(0.0, max) / max) * (CHART_H - 2.0) - 1.0;
+            Some(format!("{x:.1},{y:.1}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A small line chart of one field over the history, with its latest value.
+#[component]
+fn Chart(
+    title: &'static str,
+    unit: &'static str,
+    times: Vec<i64>,
+    values: Vec<Option<f64>>,
+    max: f64,
+) -> impl IntoView {
+    let latest = values.iter().rev().find_map(|v| *v);
+    let points = polyline(&times, &values, max);
+    let minutes = match (times.first(), times.last()) {
+        (Some(a), Some(b)) => (b - a) / 60,
+        _ => 0,
+    };
+    view! {
+        <figure class="chart" data-testid="gpu-chart">
+            <figcaption>{t(title)}" "<strong>{with_unit(latest, unit)}</strong></figcaption>
+            <svg viewBox=format!("0 0 {CHART_W} {CHART_H}") width=CHART_W height=CHART_H role="img">
+                <line x1="0" y1=CHART_H x2=CHART_W y2=CHART_H class="axis"/>
+                <polyline points=points class="series"/>
+            </svg>
+            <span class="span">{format!("{minutes} min")}</span>
+        </figure>
+    }
+}
+
+fn series(history: &[HistoryPoint], field: fn(&HistoryPoint) -> Option<f64>) -> Vec<Option<f64>> {
+    history.iter().map(field).collect()
+}
+
+#[component]
+fn GpuCardView(card: GpuCard) -> impl IntoView {
+    let times: Vec<i64> = card.history.iter().map(|p| p.at_s).collect();
+    let gpu = card.gpu.clone();
+    let memory_mib = gpu.memory_total_bytes as f64 / (1024.0 * 1024.0);
+    let used = gpu.memory_used_bytes.map(gib).unwrap_or_else(|| "—".into());
+    let holders = if gpu.pods.is_empty() && gpu.hidden_pods == 0 {
+        String::new()
+    } else {
+        gpu.pods.join(", ")
+    };
+    view! {
+        <article class="gpu-card" data-gpu=gpu.uuid.clone()>
+            <header>
+                <strong>{format!("GPU {} · {}", gpu.index, gpu.model)}</strong>
+                <span class="mono">{gpu.uuid.clone()}</span>
+            </header>
+            <p class="now">
+                {format!("{} / {}", used, gib(gpu.memory_total_bytes))}" · "
+                {with_unit(gpu.utilization_percent, "%")}" · "{with_unit(gpu.temperature_celsius, "°C")}" · "{with_unit(gpu.power_watts, "W")}
+                " "<span class="holders">{holders}</span>
+            </p>
+            <div class="charts">
+                <Chart title="Util" unit="%" times=times.clone() values=series(&card.history, |p| p.utilization_percent) max=100.0/>
+                <Chart title="Memory" unit="MiB" times=times.clone() values=series(&card.history, |p| p.memory_used_mib) max=memory_mib/>
+                <Chart title="Temp" unit="°C" times=times.clone() values=series(&card.history, |p| p.temperature_celsius) max=100.0/>
+                <Chart title="Power" unit="W" times=times values=series(&card.history, |p| p.power_watts) max=card.power_limit_watts.unwrap_or(400.0)/>
+            </div>
+        </article>
+    }
+}
+
+fn detail_view(d: NodeDetail) -> impl IntoView {
+    let lang = use_lang();
+    let s = d.summary.clone();
+    let status = if s.ready { "Ready" } else { "NotReady" };
+    view! {
+        <h1>{s.name.clone()}" "<span class=if s.ready { "ok" } else { "bad" }>{status}</span></h1>
+        <p class="summary">{format!("{} · {} · {} · {}", s.os_image, s.kernel, s.container_runtime, s.kubelet_version)}</p>
+        {d.telemetry_error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <section class="gpu-cards">
+            {d.gpus.into_iter().map(|card| view! { <GpuCardView card/> }).collect_view()}
+        </section>
+        <h2>"Pods"</h2>
+        <table class="grid" data-testid="node-pods">
+            <thead><tr><th>"Namespace"</th><th>{t("Name")}</th><th>{t("Status")}</th><th>"nvidia.com/gpu"</th></tr></thead>
+            <tbody>
+                {d.pods.into_iter().map(|p| view! {
+                    <tr><td>{p.namespace}</td><td class="name">{p.name}</td><td>{p.phase}</td><td class="num">{p.gpus}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        {(d.hidden_pods > 0).then(|| view! { <p class="summary">{move || match lang.get() {
+            crate::i18n::Lang::En => format!("{} more pod(s) in namespaces you may not list.", d.hidden_pods),
+            crate::i18n::Lang::Zh => format!("另有 {} 个 Pod 位于您无权查看的命名空间。", d.hidden_pods),
+        }}</p> })}
+        <div class="columns">
+            <section>
+                <h2>"Conditions"</h2>
+                <table class="grid">
+                    <tbody>
+                        {d.conditions.into_iter().map(|c| view! {
+                            <tr><td>{c.kind}</td><td>{c.status}</td><td>{c.reason}</td><td>{c.message}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+            <section>
+                <h2>"Taints"</h2>
+                <ul class="mono">{d.taints.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
+                <h2>"Labels"</h2>
+                <ul class="mono labels">{d.labels.into_iter().map(|(k, v)| view! { <li>{format!("{k}={v}")}</li> }).collect_view()}</ul>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+pub fn NodePage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.with(|p| p.get("name").unwrap_or_default());
+    let detail = Resource::new(name, get_node_detail);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(move || detail.refetch(), REFRESH) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    view! {
+        <section class="node-page">
+            <Transition fallback=|| view! { <p class="loading">{t("Loading nodes…")}</p> }>
+                {move || detail.get().map(|result| match result {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(None) => view! { <p class="empty">{t("Page not found.")}</p> }.into_any(),
+                    Ok(Some(d)) => detail_view(d).into_any(),
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_scale_time_and_value_and_skip_gaps() {
+        let points = polyline(&[0, 5, 10], &[Some(0.0), None, Some(100.0)], 100.0);
+        assert_eq!(points, format!("0.0,{:.1} {CHART_W:.1},1.0", CHART_H - 1.0));
+        assert_eq!(polyline(&[], &[], 100.0), "");
+        assert_eq!(
+            polyline(&[7], &[Some(50.0)], 100.0),
+            format!("{CHART_W:.1},{:.1}", CHART_H - 0.5 * (CHART_H - 2.0) - 1.0)
+        );
+    }
+}
