@@ -139,7 +139,11 @@ fn detail_view(d: NodeDetail) -> impl IntoView {
             </section>
             <section>
                 <h2>"Taints"</h2>
-                <ul class="mono">{d.taints.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul>
+                {if d.taints.is_empty() {
+                    view! { <p class="summary">"<none>"</p> }.into_any()
+                } else {
+                    view! { <ul class="mono">{d.taints.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul> }.into_any()
+                }}
                 <h2>"Labels"</h2>
                 <ul class="mono labels">{d.labels.into_iter().map(|(k, v)| view! { <li>{format!("{k}={v}")}</li> }).collect_view()}</ul>
             </section>
