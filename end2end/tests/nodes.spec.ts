@@ -8,7 +8,7 @@ test.beforeEach(async ({ page }) => {
 });
 
 test('the demo lists the seed lab\'s six nodes after hydration', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/nodes');
   await hydrated(page);
   const rows = page.locator('[data-testid="nodes-table"] tbody tr');
   await expect(rows).toHaveCount(6);
@@ -21,7 +21,7 @@ test('the demo lists the seed lab\'s six nodes after hydration', async ({ page }
 });
 
 test('the nodes table sorts in the browser', async ({ page }) => {
-  await page.goto('/');
+  await page.goto('/nodes');
   await hydrated(page);
   const firstRow = page.locator('[data-testid="nodes-table"] tbody tr').first();
   await expect(firstRow).toHaveAttribute('data-node', 'ai-gpu-flask2.novalocal');

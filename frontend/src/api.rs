@@ -153,3 +153,55 @@ pub async fn get_node_detail(name: String) -> Result<Option<NodeDetail>, ServerF
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))
 }
+
+/// A problem the overview calls out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Alert {
+    /// The node is not Ready.
+    NotReady { node: String },
+    /// The node's exporter does not answer; `since_ms` is its last good sample (None: never).
+    StaleExporter {
+        node: String,
+        since_ms: Option<i64>,
+        error: String,
+    },
+    /// The scheduler's allocatable `nvidia.com/gpu` differs from the GPUs the exporter sees:
+    /// the device plugin is missing or broken.
+    DeviceMismatch {
+        node: String,
+        allocatable: u32,
+        seen: u32,
+    },
+}
+
+/// The overview: counts, the heat map (one cell per GPU) and alerts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub nodes_ready: usize,
+    pub nodes_total: usize,
+    /// GPUs the exporters report.
+    pub gpus_total: usize,
+    /// Allocatable `nvidia.com/gpu` over all nodes.
+    pub gpus_allocatable: u32,
+    /// GPUs requested by active pods (the effective-request rule).
+    pub gpus_allocated: u32,
+    /// GPUs at or above the busy threshold.
+    pub gpus_busy: usize,
+    pub busy_threshold_percent: f64,
+    pub average_utilization_percent: Option<f64>,
+    pub cells: Vec<GpuRow>,
+    pub alerts: Vec<Alert>,
+}
+
+/// The overview page's data.
+#[server]
+pub async fn get_overview() -> Result<Overview, ServerFnError> {
+    let backend = use_context::<crate::backend::SharedBackend>()
+        .ok_or_else(|| ServerFnError::new("the server has no cluster backend"))?;
+    let user =
+        crate::backend::signed_in_user().ok_or_else(|| ServerFnError::new("sign in first"))?;
+    backend
+        .overview(&user)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}

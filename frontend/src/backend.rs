@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::use_context;
 
-use crate::api::{GpuRow, NodeDetail, NodeSummary};
+use crate::api::{GpuRow, NodeDetail, NodeSummary, Overview};
 
 /// What went wrong reaching the cluster, in words a user can act on.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,8 @@ pub trait Backend: Send + Sync + 'static {
         user: &SignedInUser,
         name: &str,
     ) -> Result<Option<NodeDetail>, BackendError>;
+    /// Counts, heat map and alerts for the overview.
+    async fn overview(&self, user: &SignedInUser) -> Result<Overview, BackendError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

@@ -70,6 +70,7 @@ impl Lang {
 
 /// English -> Simplified Chinese.
 const ZH: &[(&str, &str)] = &[
+    ("Overview", "概览"),
     ("Nodes", "节点"),
     ("GPUs", "GPU"),
     ("Sign out", "退出登录"),

@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"gpuboard"</a>
                 <nav>
+                    <a href="/">{t("Overview")}</a>
                     <a href="/nodes">{t("Nodes")}</a>
                     <a href="/gpus">{t("GPUs")}</a>
                 </nav>
@@ -65,7 +66,7 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=move || view! { <p class="empty">{t("Page not found.")}</p> }>
-                    <Route path=StaticSegment("") view=pages::nodes::NodesPage/>
+                    <Route path=StaticSegment("") view=pages::overview::OverviewPage/>
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
                     <Route path=(StaticSegment("nodes"), ParamSegment("name")) view=pages::node::NodePage/>
                     <Route path=StaticSegment("gpus") view=pages::gpus::GpusPage/>

@@ -4,3 +4,4 @@ pub mod gpus;
 pub mod login;
 pub mod node;
 pub mod nodes;
+pub mod overview;

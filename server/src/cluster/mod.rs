@@ -5,6 +5,7 @@ pub mod cache;
 pub mod gpus;
 pub mod node_detail;
 pub mod nodes;
+pub mod overview;
 pub mod permissions;
 
 use std::path::Path;

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Node;
 
 use std::sync::Arc;
 
-use frontend::api::{GpuRow, NodeDetail};
+use frontend::api::{GpuRow, NodeDetail, Overview};
 use frontend::backend::SignedInUser;
 
 use super::cache::ClusterCache;
@@ -119,6 +119,22 @@ impl Backend for KubeBackend {
 
     async fn gpus(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, BackendError> {
         Ok(self.gpu_rows_for(user).await)
+    }
+
+    async fn overview(&self, user: &SignedInUser) -> Result<Overview, BackendError> {
+        let nodes = self.nodes().await?;
+        let pods = self
+            .cache
+            .pods()
+            .await
+            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
+        let rows = self.gpu_rows_for(user).await;
+        Ok(super::overview::overview(
+            &nodes,
+            &pods,
+            &self.telemetry.nodes(),
+            rows,
+        ))
     }
 
     async fn node(

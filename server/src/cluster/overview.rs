@@ -1,0 +1,203 @@
+//! The overview's accounting: nodes Ready, GPUs seen, allocatable, allocated (requests of active
+//! pods, by the effective-request rule) and busy, and the alerts (NotReady nodes, stale
+//! exporters, allocatable GPUs that differ from what the exporter sees).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use frontend::api::{Alert, GpuRow, NodeSummary, Overview};
+use k8s_openapi::api::core::v1::Pod;
+
+use super::node_detail::{is_active, pod_gpus};
+use crate::telemetry::NodeTelemetry;
+
+/// A GPU at or above this utilization counts as busy.
+pub const BUSY_PERCENT: f64 = 50.0;
+
+pub fn overview(
+    nodes: &[NodeSummary],
+    pods: &[Arc<Pod>],
+    telemetry: &HashMap<String, NodeTelemetry>,
+    rows: Vec<GpuRow>,
+) -> Overview {
+    let gpus_allocated = pods
+        .iter()
+        .filter(|p| is_active(p) && p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+        .map(|p| pod_gpus(p))
+        .sum();
+    let utils: Vec<f64> = rows
+        .iter()
+        .filter(|r| !r.stale)
+        .filter_map(|r| r.utilization_percent)
+        .collect();
+    let mut alerts = Vec::new();
+    for node in nodes {
+        if !node.ready {
+            alerts.push(Alert::NotReady {
+                node: node.name.clone(),
+            });
+        }
+        let exporter = telemetry.get(&node.name);
+        if let Some(t) = exporter
+            && let Some(error) = &t.error
+        {
+            alerts.push(Alert::StaleExporter {
+                node: node.name.clone(),
+                since_ms: t.last_good_at_ms,
+                error: error.clone(),
+            });
+        }
+        let seen = exporter
+            .and_then(|t| t.last_good.as_ref())
+            .map(|g| g.gpus.len() as u32);
+        match seen {
+            Some(seen) if seen != node.gpus_allocatable => {
+                alerts.push(Alert::DeviceMismatch {
+                    node: node.name.clone(),
+                    allocatable: node.gpus_allocatable,
+                    seen,
+                });
+            }
+            _ => {}
+        }
+    }
+    Overview {
+        nodes_ready: nodes.iter().filter(|n| n.ready).count(),
+        nodes_total: nodes.len(),
+        gpus_total: rows.len(),
+        gpus_allocatable: nodes.iter().map(|n| n.gpus_allocatable).sum(),
+        gpus_allocated,
+        gpus_busy: rows
+            .iter()
+            .filter(|r| !r.stale && r.utilization_percent.is_some_and(|u| u >= BUSY_PERCENT))
+            .count(),
+        busy_threshold_percent: BUSY_PERCENT,
+        average_utilization_percent: (!utils.is_empty())
+            .then(|| utils.iter().sum::<f64>() / utils.len() as f64),
+        cells: rows,
+        alerts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use frontend::gpu_api::{Gpu, NodeGpus};
+
+    use super::*;
+
+    fn node(name: &str, ready: bool, gpus: u32) -> NodeSummary {
+        NodeSummary {
+            name: name.into(),
+            ready,
+            unschedulable: false,
+            roles: vec![],
+            internal_ip: String::new(),
+            gpu_model: None,
+            gpus_allocatable: gpus,
+            os_image: String::new(),
+            kernel: String::new(),
+            container_runtime: String::new(),
+            kubelet_version: String::new(),
+            age_seconds: 0,
+        }
+    }
+
+    fn pod(node: Option<&str>, phase: &str, gpus: u32) -> Arc<Pod> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p"},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": gpus.to_string()}}}]},
+                "status": {"phase": phase}
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn row(node: &str, util: f64, stale: bool) -> GpuRow {
+        GpuRow {
+            node: node.into(),
+            index: 0,
+            model: String::new(),
+            uuid: String::new(),
+            memory_total_bytes: 0,
+            memory_used_bytes: None,
+            utilization_percent: Some(util),
+            temperature_celsius: None,
+            power_watts: None,
+            in_use: false,
+            pods: vec![],
+            hidden_pods: 0,
+            stale,
+            sampled_at_ms: 0,
+        }
+    }
+
+    fn seen(count: usize, error: Option<&str>) -> NodeTelemetry {
+        NodeTelemetry {
+            last_good: Some(Arc::new(NodeGpus {
+                gpus: vec![Gpu::default(); count],
+                ..Default::default()
+            })),
+            last_good_at_ms: Some(42),
+            error: error.map(String::from),
+        }
+    }
+
+    #[test]
+    fn accounting_counts_active_bound_pods_and_busy_fresh_gpus() {
+        let nodes = vec![node("a", true, 2), node("b", false, 1)];
+        let pods = vec![
+            pod(Some("a"), "Running", 2),
+            pod(Some("b"), "Succeeded", 1),
+            pod(None, "Pending", 4),
+            pod(Some("b"), "Pending", 1),
+        ];
+        let telemetry = HashMap::from([
+            ("a".to_string(), seen(2, None)),
+            ("b".to_string(), seen(1, Some("timeout"))),
+        ]);
+        let rows = vec![
+            row("a", 97.0, false),
+            row("a", 10.0, false),
+            row("b", 99.0, true),
+        ];
+        let o = overview(&nodes, &pods, &telemetry, rows);
+        assert_eq!((o.nodes_ready, o.nodes_total), (1, 2));
+        assert_eq!(
+            (
+                o.gpus_total,
+                o.gpus_allocatable,
+                o.gpus_allocated,
+                o.gpus_busy
+            ),
+            (3, 3, 3, 1)
+        );
+        assert_eq!(o.average_utilization_percent, Some(53.5));
+        assert_eq!(
+            o.alerts,
+            [
+                Alert::NotReady { node: "b".into() },
+                Alert::StaleExporter {
+                    node: "b".into(),
+                    since_ms: Some(42),
+                    error: "timeout".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_node_whose_exporter_sees_other_gpus_than_allocatable_is_flagged() {
+        let nodes = vec![node("a", true, 0)];
+        let telemetry = HashMap::from([("a".to_string(), seen(8, None))]);
+        let o = overview(&nodes, &[], &telemetry, vec![]);
+        assert_eq!(
+            o.alerts,
+            [Alert::DeviceMismatch {
+                node: "a".into(),
+                allocatable: 0,
+                seen: 8
+            }]
+        );
+    }
+}
