@@ -45,3 +45,15 @@ test('node-110\'s page shows its GTX 1080 Ti with charts, its conditions and lab
   await expect(page.locator('body')).toContainText('KubeletReady');
   await expect(page.locator('body')).toContainText('kubernetes.io/hostname=node-110');
 });
+
+test('GPU nodes whose kernel or driver differs from the rest are flagged', async ({ page }) => {
+  await page.goto('/nodes');
+  await hydrated(page);
+  const note = page.getByTestId('node-skew');
+  await expect(note).toContainText('node-105 (kernel)');
+  await expect(note).toContainText('ai-gpu-flask2.novalocal (kernel, driver)');
+  await expect(page.locator('tr[data-node="node-105"] td.skew')).toHaveText('5.3.0-28-generic');
+  await expect(page.locator('tr[data-node="node-110"] td.skew')).toHaveCount(0);
+  await page.getByTestId('node-filter').fill('ubuntu');
+  await expect(page.locator('[data-testid="nodes-table"] tbody tr')).toHaveCount(1);
+});

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// One node as the nodes table shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeSummary {
     pub name: String,
     pub ready: bool,
@@ -20,6 +20,14 @@ pub struct NodeSummary {
     pub kubelet_version: String,
     /// Seconds since the node was created.
     pub age_seconds: i64,
+    /// GPUs requested by the node's active pods (the effective-request rule).
+    pub gpus_allocated: u32,
+    /// GPUs at or above the busy threshold, by the exporter.
+    pub gpus_busy: u32,
+    /// The NVIDIA driver version, by the exporter.
+    pub driver: Option<String>,
+    /// What differs from most GPU nodes: "kernel", "driver", "runtime" (the seeds warn about mixed kernels).
+    pub skew: Vec<String>,
 }
 
 /// Every node of the cluster, sorted by name.

@@ -143,6 +143,13 @@ const ZH: &[(&str, &str)] = &[
         "按节点、型号、UUID 或 Pod 筛选",
     ),
     ("Export CSV", "导出 CSV"),
+    ("Allocated", "已分配"),
+    ("Busy", "繁忙"),
+    ("Driver", "驱动"),
+    (
+        "Filter by name, OS, kernel or driver",
+        "按名称、操作系统、内核或驱动筛选",
+    ),
     ("idle", "空闲"),
     ("in use", "使用中"),
     ("stale", "数据过期"),

@@ -36,6 +36,7 @@ fn sorted(mut nodes: Vec<NodeSummary>, key: SortKey, descending: bool) -> Vec<No
 pub fn NodesPage() -> impl IntoView {
     let nodes = Resource::new(|| (), |_| list_nodes());
     let sort = RwSignal::new((SortKey::Name, false));
+    let filter = RwSignal::new(String::new());
     let lang = use_lang();
     let header = move |label: &'static str, key: SortKey| {
         let arrow = move || match sort.get() {
@@ -59,10 +60,23 @@ pub fn NodesPage() -> impl IntoView {
                         let total = list.len();
                         let ready = list.iter().filter(|n| n.ready).count();
                         let gpus: u32 = list.iter().map(|n| n.gpus_allocatable).sum();
+                        let skewed: Vec<String> = list.iter().filter(|n| !n.skew.is_empty()).map(|n| format!("{} ({})", n.name, n.skew.join(", "))).collect();
+                        let skew_note = (!skewed.is_empty()).then(|| view! {
+                            <p class="alert" data-testid="node-skew">{move || match lang.get() {
+                                crate::i18n::Lang::En => format!("GPU nodes that differ from the rest: {}", skewed.join("; ")),
+                                crate::i18n::Lang::Zh => format!("与其他 GPU 节点不一致：{}", skewed.join("；")),
+                            }}</p>
+                        });
+                        let filtered = list.clone();
                         view! {
                             <p class="summary" data-testid="node-summary">
                                 {format!("{ready}/{total} nodes Ready · {gpus} GPUs allocatable")}
                             </p>
+                            {skew_note}
+                            <div class="toolbar">
+                                <input type="search" placeholder=t("Filter by name, OS, kernel or driver") data-testid="node-filter"
+                                    prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))/>
+                            </div>
                             <table class="grid" data-testid="nodes-table">
                                 <thead><tr>
                                     {header("Name", SortKey::Name)}
@@ -70,6 +84,9 @@ pub fn NodesPage() -> impl IntoView {
                                     <th>{t("Roles")}</th>
                                     <th>{t("GPU model")}</th>
                                     {header("GPUs", SortKey::Gpus)}
+                                    <th>{t("Allocated")}</th>
+                                    <th>{t("Busy")}</th>
+                                    <th>{t("Driver")}</th>
                                     <th>{t("Internal IP")}</th>
                                     <th>{t("OS")}</th>
                                     {header("Kernel", SortKey::Kernel)}
@@ -79,7 +96,12 @@ pub fn NodesPage() -> impl IntoView {
                                 </tr></thead>
                                 <tbody>
                                     <For
-                                        each=move || { let (k, d) = sort.get(); sorted(list.clone(), k, d) }
+                                        each=move || {
+                                            let (k, d) = sort.get();
+                                            let f = filter.get().trim().to_lowercase();
+                                            let shown = filtered.iter().filter(|n| f.is_empty() || [&n.name, &n.os_image, &n.kernel, &n.container_runtime, n.driver.as_ref().unwrap_or(&String::new())].iter().any(|v| v.to_lowercase().contains(&f))).cloned().collect();
+                                            sorted(shown, k, d)
+                                        }
                                         key=|n| n.name.clone()
                                         children=|n| {
                                             let status = match (n.ready, n.unschedulable) {
@@ -94,10 +116,13 @@ pub fn NodesPage() -> impl IntoView {
                                                     <td>{if n.roles.is_empty() { "<none>".to_string() } else { n.roles.join(",") }}</td>
                                                     <td>{n.gpu_model.clone().unwrap_or_else(|| "—".into())}</td>
                                                     <td class="num">{n.gpus_allocatable}</td>
+                                                    <td class="num">{n.gpus_allocated}</td>
+                                                    <td class="num">{n.gpus_busy}</td>
+                                                    <td class=if n.skew.iter().any(|s| s == "driver") { "mono skew" } else { "mono" }>{n.driver.clone().unwrap_or_else(|| "—".into())}</td>
                                                     <td class="mono">{n.internal_ip.clone()}</td>
                                                     <td>{n.os_image.clone()}</td>
-                                                    <td class="mono">{n.kernel.clone()}</td>
-                                                    <td class="mono">{n.container_runtime.clone()}</td>
+                                                    <td class=if n.skew.iter().any(|s| s == "kernel") { "mono skew" } else { "mono" }>{n.kernel.clone()}</td>
+                                                    <td class=if n.skew.iter().any(|s| s == "runtime") { "mono skew" } else { "mono" }>{n.container_runtime.clone()}</td>
                                                     <td class="mono">{n.kubelet_version.clone()}</td>
                                                     <td class="num">{age(n.age_seconds)}</td>
                                                 </tr>
@@ -132,6 +157,7 @@ mod tests {
             container_runtime: String::new(),
             kubelet_version: String::new(),
             age_seconds: 0,
+            ..Default::default()
         }
     }
 

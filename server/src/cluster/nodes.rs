@@ -5,16 +5,20 @@ use frontend::api::NodeSummary;
 use frontend::backend::{Backend, BackendError};
 use k8s_openapi::api::core::v1::Node;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
 
 use frontend::api::{GpuRow, NodeDetail, Overview};
 use frontend::backend::SignedInUser;
 
 use super::cache::ClusterCache;
 use super::gpus::{gpu_rows, holder_namespaces};
-use super::node_detail::{card, conditions, is_active, labels, node_pod, taints};
+use super::node_detail::{card, conditions, is_active, labels, node_pod, pod_gpus, taints};
+use super::overview::BUSY_PERCENT;
 use super::permissions::{Access, Permissions};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{NodeTelemetry, Telemetry};
 
 /// Reads a node's table row out of its object; absent fields read as empty, never a panic.
 pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
@@ -68,6 +72,77 @@ pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
             .as_ref()
             .map(|t| (now - t.0).get_seconds())
             .unwrap_or(0),
+        ..Default::default()
+    }
+}
+
+/// Adds each node's GPU use: allocated by its active pods' requests, busy and driver by its exporter.
+pub fn add_gpu_use(
+    nodes: &mut [NodeSummary],
+    pods: &[Arc<Pod>],
+    telemetry: &HashMap<String, NodeTelemetry>,
+) {
+    let mut allocated: HashMap<&str, u32> = HashMap::new();
+    for pod in pods.iter().filter(|p| is_active(p)) {
+        if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+            *allocated.entry(node).or_default() += pod_gpus(pod);
+        }
+    }
+    for node in nodes.iter_mut() {
+        node.gpus_allocated = allocated.get(node.name.as_str()).copied().unwrap_or(0);
+        if let Some(gpus) = telemetry.get(&node.name).and_then(|t| t.last_good.as_ref()) {
+            node.driver = gpus.driver_version.clone();
+            node.gpus_busy = gpus
+                .gpus
+                .iter()
+                .filter(|g| {
+                    g.fields
+                        .utilization_percent
+                        .is_some_and(|u| u >= BUSY_PERCENT)
+                })
+                .count() as u32;
+        }
+    }
+}
+
+/// The most common value among `values`, if any.
+fn most_common<'a>(values: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for v in values.filter(|v| !v.is_empty()) {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(v, _)| v)
+}
+
+/// Flags GPU nodes whose kernel, driver or container runtime differs from most GPU nodes.
+pub fn flag_skew(nodes: &mut [NodeSummary]) {
+    let gpu_nodes: Vec<usize> = (0..nodes.len())
+        .filter(|i| nodes[*i].gpus_allocatable > 0 || nodes[*i].driver.is_some())
+        .collect();
+    let pick = |f: fn(&NodeSummary) -> &str| {
+        most_common(gpu_nodes.iter().map(|i| f(&nodes[*i]))).map(String::from)
+    };
+    let kernel = pick(|n| n.kernel.as_str());
+    let driver = pick(|n| n.driver.as_deref().unwrap_or(""));
+    let runtime = pick(|n| n.container_runtime.as_str());
+    for i in gpu_nodes {
+        let n = &mut nodes[i];
+        let mut skew = Vec::new();
+        if kernel.as_deref().is_some_and(|k| k != n.kernel) {
+            skew.push("kernel".to_string());
+        }
+        if let (Some(common), Some(mine)) = (driver.as_deref(), n.driver.as_deref())
+            && common != mine
+        {
+            skew.push("driver".to_string());
+        }
+        if runtime.as_deref().is_some_and(|r| r != n.container_runtime) {
+            skew.push("runtime".to_string());
+        }
+        n.skew = skew;
     }
 }
 
@@ -114,6 +189,13 @@ impl Backend for KubeBackend {
         let now = jiff::Timestamp::now();
         let mut nodes: Vec<NodeSummary> = list.iter().map(|n| summarize(n, now)).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let pods = self
+            .cache
+            .pods()
+            .await
+            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
+        add_gpu_use(&mut nodes, &pods, &self.telemetry.nodes());
+        flag_skew(&mut nodes);
         Ok(nodes)
     }
 
@@ -209,6 +291,41 @@ impl Backend for KubeBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_odd_kernel_driver_or_runtime_out_among_gpu_nodes_is_flagged() {
+        let node = |name: &str, kernel: &str, driver: &str, runtime: &str| NodeSummary {
+            name: name.into(),
+            kernel: kernel.into(),
+            driver: Some(driver.into()),
+            container_runtime: runtime.into(),
+            gpus_allocatable: 1,
+            ..Default::default()
+        };
+        let mut nodes = vec![
+            node("a", "4.4", "440", "docker"),
+            node("b", "4.4", "440", "docker"),
+            node("c", "5.3", "440", "docker"),
+            node("d", "4.4", "450", "containerd"),
+            NodeSummary {
+                name: "cp".into(),
+                kernel: "6.1".into(),
+                ..Default::default()
+            },
+        ];
+        flag_skew(&mut nodes);
+        let flags: Vec<Vec<String>> = nodes.iter().map(|n| n.skew.clone()).collect();
+        assert_eq!(
+            flags,
+            [
+                vec![],
+                vec![],
+                vec!["kernel".to_string()],
+                vec!["driver".to_string(), "runtime".to_string()],
+                vec![]
+            ]
+        );
+    }
 
     #[test]
     fn a_bare_node_summarizes_without_panicking() {

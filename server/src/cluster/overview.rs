@@ -99,6 +99,7 @@ mod tests {
             container_runtime: String::new(),
             kubelet_version: String::new(),
             age_seconds: 0,
+            ..Default::default()
         }
     }
 
