@@ -8,6 +8,7 @@ pub mod backend;
 pub mod format;
 pub mod gpu_api;
 pub mod i18n;
+pub mod live;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -39,6 +40,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let lang = RwSignal::new(i18n::initial_lang());
     provide_context(lang);
+    live::provide_updates();
     let t = i18n::t;
     // Runs only in the browser, once hydration is done: tests wait for this marker before clicking.
     Effect::new(move |_| {

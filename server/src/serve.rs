@@ -59,6 +59,13 @@ pub async fn run(
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .route(
+            "/events",
+            axum::routing::get({
+                let backend = kube_backend.clone();
+                move || updates(backend.clone())
+            }),
+        )
+        .route(
             "/gpus.csv",
             axum::routing::get({
                 let backend = kube_backend.clone();
@@ -106,4 +113,21 @@ async fn gpus_csv(backend: Arc<KubeBackend>, user: SignedInUser) -> axum::respon
         csv,
     )
         .into_response()
+}
+
+/// `GET /events`: the push channel. A server-sent event after every telemetry cycle tells open
+/// pages to fetch fresh numbers; a comment every 15 s keeps proxies from closing it.
+async fn updates(
+    backend: Arc<KubeBackend>,
+) -> axum::response::sse::Sse<
+    impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let receiver = backend.telemetry.subscribe();
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.changed().await.ok()?;
+        let cycle = *receiver.borrow_and_update();
+        Some((Ok(Event::default().data(cycle.to_string())), receiver))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
 }

@@ -1,17 +1,11 @@
 //! The GPUs page: every GPU in the cluster with its latest sample and who uses it, sortable,
 //! filterable, exportable as CSV, refreshed while open.
 
-use std::time::Duration;
-
 use leptos::prelude::*;
 
 use crate::api::{GpuRow, list_gpus};
 use crate::format::{gib, with_unit};
 use crate::i18n::{Lang, t, tr, use_lang};
-
-/// How often the open page asks for fresh numbers (the exporters sample every second, the
-/// dashboard fetches them every five).
-const REFRESH: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortKey {
@@ -79,13 +73,8 @@ fn summary(lang: Lang, total: usize, in_use: usize, average: f64) -> String {
 
 #[component]
 pub fn GpusPage() -> impl IntoView {
-    let gpus = Resource::new(|| (), |_| list_gpus());
-    // In the browser only: refresh while the page is open.
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || gpus.refetch(), REFRESH) {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    let updates = crate::live::use_updates();
+    let gpus = Resource::new(move || updates.get(), |_| list_gpus());
     let sort = RwSignal::new((SortKey::Node, false));
     let lang = use_lang();
     let filter = RwSignal::new(String::new());

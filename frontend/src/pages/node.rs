@@ -2,8 +2,6 @@
 //! charts over the kept history (server-rendered SVG), the node's pods with their GPU requests,
 //! its conditions, taints and labels. Refreshed while open.
 
-use std::time::Duration;
-
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -11,7 +9,6 @@ use crate::api::{GpuCard, HistoryPoint, NodeDetail, get_node_detail};
 use crate::format::{gib, with_unit};
 use crate::i18n::{t, use_lang};
 
-const REFRESH: Duration = Duration::from_secs(5);
 const CHART_W: f64 = 240.0;
 const CHART_H: f64 = 56.0;
 
@@ -155,12 +152,8 @@ fn detail_view(d: NodeDetail) -> impl IntoView {
 pub fn NodePage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.with(|p| p.get("name").unwrap_or_default());
-    let detail = Resource::new(name, get_node_detail);
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || detail.refetch(), REFRESH) {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    let updates = crate::live::use_updates();
+    let detail = Resource::new(move || (name(), updates.get()), |(n, _)| get_node_detail(n));
     view! {
         <section class="node-page">
             <Transition fallback=|| view! { <p class="loading">{t("Loading nodes…")}</p> }>

@@ -34,7 +34,8 @@ fn sorted(mut nodes: Vec<NodeSummary>, key: SortKey, descending: bool) -> Vec<No
 
 #[component]
 pub fn NodesPage() -> impl IntoView {
-    let nodes = Resource::new(|| (), |_| list_nodes());
+    let updates = crate::live::use_updates();
+    let nodes = Resource::new(move || updates.get(), |_| list_nodes());
     let sort = RwSignal::new((SortKey::Name, false));
     let filter = RwSignal::new(String::new());
     let lang = use_lang();
@@ -53,7 +54,11 @@ pub fn NodesPage() -> impl IntoView {
     view! {
         <section>
             <h1>{t("Nodes")}</h1>
-            <Suspense fallback=|| view! { <p class="loading">{t("Loading nodes…")}</p> }>
+            <div class="toolbar">
+                <input type="search" placeholder=t("Filter by name, OS, kernel or driver") data-testid="node-filter"
+                    prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))/>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">{t("Loading nodes…")}</p> }>
                 {move || nodes.get().map(|result| match result {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(list) => {
@@ -73,10 +78,7 @@ pub fn NodesPage() -> impl IntoView {
                                 {format!("{ready}/{total} nodes Ready · {gpus} GPUs allocatable")}
                             </p>
                             {skew_note}
-                            <div class="toolbar">
-                                <input type="search" placeholder=t("Filter by name, OS, kernel or driver") data-testid="node-filter"
-                                    prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))/>
-                            </div>
+
                             <table class="grid" data-testid="nodes-table">
                                 <thead><tr>
                                     {header("Name", SortKey::Name)}
@@ -134,7 +136,7 @@ pub fn NodesPage() -> impl IntoView {
                         }.into_any()
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }

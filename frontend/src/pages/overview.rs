@@ -2,15 +2,11 @@
 //! heat map with one cell per GPU (colour = utilization; hover for node, model, memory, pods),
 //! and alerts. Refreshed while open.
 
-use std::time::Duration;
-
 use leptos::prelude::*;
 
 use crate::api::{Alert, GpuRow, Overview, get_overview};
 use crate::format::{age, gib, with_unit};
 use crate::i18n::{Lang, t, use_lang};
-
-const REFRESH: Duration = Duration::from_secs(3);
 
 /// The cell colour: light for idle, the accent's deep blue for fully busy.
 fn cell_colour(utilization: Option<f64>) -> String {
@@ -137,12 +133,8 @@ fn tiles(lang: Lang, o: &Overview) -> Vec<(String, String)> {
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| get_overview());
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || overview.refetch(), REFRESH) {
-            on_cleanup(move || handle.clear());
-        }
-    });
+    let updates = crate::live::use_updates();
+    let overview = Resource::new(move || updates.get(), |_| get_overview());
     let lang = use_lang();
     view! {
         <section class="overview">

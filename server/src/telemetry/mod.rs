@@ -73,10 +73,21 @@ impl NodeTelemetry {
 }
 
 /// The exporters' latest answers and per-GPU history, shared by all page views.
-#[derive(Default)]
 pub struct Telemetry {
     nodes: RwLock<HashMap<String, NodeTelemetry>>,
     history: RwLock<HashMap<String, GpuHistory>>,
+    /// Counts finished cycles; open pages are told through `/events` when it moves.
+    cycles: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry {
+            nodes: RwLock::default(),
+            history: RwLock::default(),
+            cycles: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 /// Finds the exporter targets among the cached pods: running, with an IP, on a node.
@@ -245,7 +256,15 @@ impl Telemetry {
             .flat_map(|g| g.gpus.iter().map(|gpu| gpu.identity.uuid.clone()))
             .collect();
         history.retain(|uuid, _| kept.contains(uuid));
+        drop(history);
+        drop(nodes);
+        self.cycles.send_modify(|c| *c += 1);
         answered
+    }
+
+    /// A receiver that changes after every cycle, for the push channel.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.cycles.subscribe()
     }
 
     /// Every node's telemetry.
