@@ -191,8 +191,15 @@ impl Telemetry {
             let Ok(pods) = cache.pods().await else {
                 continue;
             };
-            self.cycle(&client, &exporter_targets(&pods), &settings)
-                .await;
+            let targets = exporter_targets(&pods);
+            let started = std::time::Instant::now();
+            let answered = self.cycle(&client, &targets, &settings).await;
+            tracing::debug!(
+                exporters = targets.len(),
+                answered,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "telemetry cycle"
+            );
         }
     }
 
