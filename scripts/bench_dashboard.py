@@ -129,7 +129,7 @@ def main():
         wasm = sorted(glob.glob(os.path.join(ROOT, "target", "site", "pkg", "*.wasm")))
         print()
         print(f"gpuboard dashboard benchmark: sim with {NODES} nodes x {GPUS} GPUs (ready in {sim_ready:.1f} s)")
-        print(f"  GET /gpus (8,000 rows, SSR)  p50 {gpus_p50 * 1e3:7.1f} ms  p90 {gpus_p90 * 1e3:7.1f} ms  = {gpus_p50 / health_p50:6.0f}x /healthz")
+        print(f"  GET /gpus (8,000 GPUs, SSR)  p50 {gpus_p50 * 1e3:7.1f} ms  p90 {gpus_p90 * 1e3:7.1f} ms  = {gpus_p50 / health_p50:6.0f}x /healthz")
         print(f"  GET / (overview, SSR)        p50 {overview_p50 * 1e3:7.1f} ms  p90 {overview_p90 * 1e3:7.1f} ms  = {overview_p50 / health_p50:6.0f}x /healthz")
         print(f"  GET /healthz (baseline)      p50 {health_p50 * 1e3:7.2f} ms")
         if full:

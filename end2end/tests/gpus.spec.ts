@@ -68,3 +68,17 @@ test('a user who may list pods only in team-a sees team-a\'s pods and no one els
     kubectl(['delete', 'pod', theirs, '-n', 'default', '--wait=false']);
   }
 });
+
+test('the GPU inventory filters and sorts on the server, a page at a time', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/gpus');
+  await hydrated(page);
+  await expect(page.getByTestId('gpu-pager')).toContainText('1–5 / 5');
+  await page.getByTestId('gpu-filter').fill('tesla');
+  await expect(page.locator('tr[data-gpu]')).toHaveCount(1);
+  await expect(page.getByTestId('gpu-pager')).toContainText('1–1 / 1');
+  await page.getByTestId('gpu-filter').fill('');
+  await expect(page.locator('tr[data-gpu]')).toHaveCount(5);
+  await page.locator('th', { hasText: 'Node' }).click();
+  await expect(page.locator('tr[data-gpu]').first()).toHaveAttribute('data-node', 'node-110');
+});

@@ -83,17 +83,20 @@ pub struct GpuRow {
     pub sampled_at_ms: i64,
 }
 
-/// Every GPU the exporters report, sorted by node and index.
+/// One page of the GPUs the exporters report, filtered and sorted as asked.
 #[server]
-pub async fn list_gpus() -> Result<Vec<GpuRow>, ServerFnError> {
+pub async fn list_gpus(
+    #[server(default)] query: crate::gpu_table::GpuQuery,
+) -> Result<crate::gpu_table::GpuPage, ServerFnError> {
     let backend = use_context::<crate::backend::SharedBackend>()
         .ok_or_else(|| ServerFnError::new("the server has no cluster backend"))?;
     let user =
         crate::backend::signed_in_user().ok_or_else(|| ServerFnError::new("sign in first"))?;
-    backend
+    let rows = backend
         .gpus(&user)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(crate::gpu_table::page_of(rows, &query))
 }
 
 /// One point of a GPU's history, for the node page's charts.

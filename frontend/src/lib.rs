@@ -7,6 +7,7 @@ pub mod api;
 pub mod backend;
 pub mod format;
 pub mod gpu_api;
+pub mod gpu_table;
 pub mod i18n;
 pub mod live;
 pub mod pages;

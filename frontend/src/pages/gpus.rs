@@ -1,53 +1,12 @@
 //! The GPUs page: every GPU in the cluster with its latest sample and who uses it, sortable,
-//! filterable, exportable as CSV, refreshed while open.
+//! filterable (on the server, a page of rows at a time), exportable as CSV, updated live.
 
 use leptos::prelude::*;
 
 use crate::api::{GpuRow, list_gpus};
 use crate::format::{gib, with_unit};
+use crate::gpu_table::{GpuQuery, SortKey};
 use crate::i18n::{Lang, t, tr, use_lang};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SortKey {
-    Node,
-    Utilization,
-    Memory,
-    Temperature,
-    Power,
-}
-
-fn cmp_opt(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
-    a.unwrap_or(-1.0).total_cmp(&b.unwrap_or(-1.0))
-}
-
-fn sorted(mut rows: Vec<GpuRow>, key: SortKey, descending: bool) -> Vec<GpuRow> {
-    rows.sort_by(|a, b| {
-        let by_place = a.node.cmp(&b.node).then(a.index.cmp(&b.index));
-        let ord = match key {
-            SortKey::Node => by_place,
-            SortKey::Utilization => {
-                cmp_opt(a.utilization_percent, b.utilization_percent).then(by_place)
-            }
-            SortKey::Memory => a.memory_used_bytes.cmp(&b.memory_used_bytes).then(by_place),
-            SortKey::Temperature => {
-                cmp_opt(a.temperature_celsius, b.temperature_celsius).then(by_place)
-            }
-            SortKey::Power => cmp_opt(a.power_watts, b.power_watts).then(by_place),
-        };
-        if descending { ord.reverse() } else { ord }
-    });
-    rows
-}
-
-/// Whether a row matches the filter text (node, model, UUID or pod, case-insensitive).
-fn matches(row: &GpuRow, filter: &str) -> bool {
-    let f = filter.trim().to_lowercase();
-    f.is_empty()
-        || row.node.to_lowercase().contains(&f)
-        || row.model.to_lowercase().contains(&f)
-        || row.uuid.to_lowercase().contains(&f)
-        || row.pods.iter().any(|p| p.to_lowercase().contains(&f))
-}
 
 fn used_by(lang: Lang, row: &GpuRow) -> String {
     let mut parts = row.pods.clone();
@@ -74,10 +33,20 @@ fn summary(lang: Lang, total: usize, in_use: usize, average: f64) -> String {
 #[component]
 pub fn GpusPage() -> impl IntoView {
     let updates = crate::live::use_updates();
-    let gpus = Resource::new(move || updates.get(), |_| list_gpus());
     let sort = RwSignal::new((SortKey::Node, false));
     let lang = use_lang();
     let filter = RwSignal::new(String::new());
+    let page = RwSignal::new(0usize);
+    let query = move || {
+        let (sort, descending) = sort.get();
+        GpuQuery {
+            filter: filter.get(),
+            sort,
+            descending,
+            page: page.get(),
+        }
+    };
+    let gpus = Resource::new(move || (query(), updates.get()), |(q, _)| list_gpus(q));
     let header = move |label: &'static str, key: SortKey| {
         let arrow = move || match sort.get() {
             (k, false) if k == key => " ▲",
@@ -85,7 +54,7 @@ pub fn GpusPage() -> impl IntoView {
             _ => "",
         };
         view! {
-            <th class="sortable" on:click=move |_| sort.update(|(k, d)| { if *k == key { *d = !*d } else { *k = key; *d = key != SortKey::Node } })>
+            <th class="sortable" on:click=move |_| { page.set(0); sort.update(|(k, d)| { if *k == key { *d = !*d } else { *k = key; *d = key != SortKey::Node } }) }>
                 {move || tr(lang.get(), label)}{arrow}
             </th>
         }
@@ -95,21 +64,29 @@ pub fn GpusPage() -> impl IntoView {
             <h1>{t("GPUs")}</h1>
             <div class="toolbar">
                 <input type="search" placeholder=t("Filter by node, model, UUID or pod") data-testid="gpu-filter"
-                    prop:value=move || filter.get() on:input=move |ev| filter.set(event_target_value(&ev))/>
+                    prop:value=move || filter.get() on:input=move |ev| { filter.set(event_target_value(&ev)); page.set(0); }/>
                 <a href="/gpus.csv" download="gpus.csv" data-testid="gpu-csv">{t("Export CSV")}</a>
             </div>
             <Transition fallback=|| view! { <p class="loading">{t("Loading GPUs…")}</p> }>
                 {move || gpus.get().map(|result| match result {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(rows) => {
-                        let total = rows.len();
-                        let in_use = rows.iter().filter(|r| r.in_use).count();
-                        let utils: Vec<f64> = rows.iter().filter_map(|r| r.utilization_percent).collect();
-                        let average = if utils.is_empty() { 0.0 } else { utils.iter().sum::<f64>() / utils.len() as f64 };
+                    Ok(p) => {
+                        let (total, in_use) = (p.total, p.in_use);
+                        let average = p.average_utilization_percent.unwrap_or(0.0);
+                        let first = p.page * p.page_size;
+                        let shown = format!("{}–{} / {}", (first + 1).min(p.matching), first + p.rows.len(), p.matching);
+                        let (has_previous, has_next) = (p.page > 0, first + p.rows.len() < p.matching);
+                        let current = p.page;
+                        let rows = p.rows;
                         view! {
                             <p class="summary" data-testid="gpu-summary">
                                 {move || summary(lang.get(), total, in_use, average)}
                             </p>
+                            <div class="pager" data-testid="gpu-pager">
+                                <button disabled=!has_previous on:click=move |_| page.set(current.saturating_sub(1))>"‹"</button>
+                                <span>{shown}</span>
+                                <button disabled=!has_next on:click=move |_| page.set(current + 1)>"›"</button>
+                            </div>
                             <table class="grid" data-testid="gpus-table">
                                 <thead><tr>
                                     {header("Node", SortKey::Node)}
@@ -124,11 +101,7 @@ pub fn GpusPage() -> impl IntoView {
                                 </tr></thead>
                                 <tbody>
                                     <For
-                                        each=move || {
-                                            let (k, d) = sort.get();
-                                            let f = filter.get();
-                                            sorted(rows.iter().filter(|r| matches(r, &f)).cloned().collect(), k, d)
-                                        }
+                                        each=move || rows.clone()
                                         key=|r| (r.uuid.clone(), r.sampled_at_ms, r.pods.clone())
                                         children=move |r| {
                                             let memory = match r.memory_used_bytes {
@@ -189,29 +162,6 @@ mod tests {
             stale: false,
             sampled_at_ms: 0,
         }
-    }
-
-    #[test]
-    fn sorts_by_utilization_with_missing_values_last_when_descending() {
-        let rows = vec![
-            row("a", Some(10.0), &[], 0),
-            row("b", None, &[], 0),
-            row("c", Some(90.0), &[], 0),
-        ];
-        let order: Vec<String> = sorted(rows, SortKey::Utilization, true)
-            .into_iter()
-            .map(|r| r.node)
-            .collect();
-        assert_eq!(order, ["c", "a", "b"]);
-    }
-
-    #[test]
-    fn filters_on_node_model_uuid_and_pod() {
-        let r = row("node-110", None, &["team-a/train"], 0);
-        assert!(
-            matches(&r, "NODE-110") && matches(&r, "t4") && matches(&r, "train") && matches(&r, "")
-        );
-        assert!(!matches(&r, "node-109"));
     }
 
     #[test]
