@@ -9,6 +9,9 @@ export PATH="$PWD/tools/node_modules/.bin:$PATH"
 KUBECTL="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/kubectl"
 export KUBECTL
 
+# A test run builds once; incremental caches would only cost disk (CI has little to spare).
+export CARGO_INCREMENTAL=0
+
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "format"
