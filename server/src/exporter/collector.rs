@@ -287,16 +287,7 @@ impl Collector {
                     let gpu = &mut state.gpus[index];
                     merge_fast(&mut gpu.fields, &fields);
                     gpu.processes = processes;
-                    gpu.field_errors.retain(|name, _| slow_field(name));
-                    gpu.field_errors.extend(errors.clone());
-                    let key = (gpu.identity.index, gpu.identity.uuid.clone());
-                    for field in errors.into_keys() {
-                        *state
-                            .health
-                            .field_errors_total
-                            .entry((key.0, key.1.clone(), field))
-                            .or_default() += 1;
-                    }
+                    record_field_errors(state, index, errors, false);
                 }
                 Err(e) => {
                     all_read = false;
@@ -345,16 +336,7 @@ impl Collector {
             }
             let gpu = &mut state.gpus[index];
             merge_slow(&mut gpu.fields, &fields);
-            gpu.field_errors.retain(|name, _| !slow_field(name));
-            gpu.field_errors.extend(errors.clone());
-            let key = (gpu.identity.index, gpu.identity.uuid.clone());
-            for field in errors.into_keys() {
-                *state
-                    .health
-                    .field_errors_total
-                    .entry((key.0, key.1.clone(), field))
-                    .or_default() += 1;
-            }
+            record_field_errors(state, index, errors, true);
         }
     }
 
@@ -397,6 +379,20 @@ impl Collector {
             ready,
         )));
     }
+}
+
+/// Replaces GPU `index`'s field errors of one round (slow or fast) with `errors`, and counts them.
+fn record_field_errors(state: &mut State, index: usize, errors: FieldErrors, slow: bool) {
+    let gpu = &mut state.gpus[index];
+    gpu.field_errors.retain(|name, _| slow_field(name) != slow);
+    for field in errors.keys() {
+        *state
+            .health
+            .field_errors_total
+            .entry((gpu.identity.index, gpu.identity.uuid.clone(), field.clone()))
+            .or_default() += 1;
+    }
+    gpu.field_errors.extend(errors);
 }
 
 /// Whether a field error belongs to the slow round (each round replaces only its own errors).

@@ -57,25 +57,8 @@ pub trait GpuSource: Send + Sync + 'static {
 
 /// Copies the fast fields of `from` into `to`, keeping `to`'s slow fields.
 pub fn merge_fast(to: &mut GpuFields, from: &GpuFields) {
-    let slow = (
-        to.total_energy_millijoules,
-        to.pcie_replay_count,
-        to.pcie_tx_bytes_per_second,
-        to.pcie_rx_bytes_per_second,
-        to.correctable_remapped_rows,
-        to.uncorrectable_remapped_rows,
-        to.row_remap_failure,
-    );
-    *to = from.clone();
-    (
-        to.total_energy_millijoules,
-        to.pcie_replay_count,
-        to.pcie_tx_bytes_per_second,
-        to.pcie_rx_bytes_per_second,
-        to.correctable_remapped_rows,
-        to.uncorrectable_remapped_rows,
-        to.row_remap_failure,
-    ) = slow;
+    let slow = std::mem::replace(to, from.clone());
+    merge_slow(to, &slow);
 }
 
 /// Copies the slow fields of `from` into `to`.
