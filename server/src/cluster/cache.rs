@@ -2,6 +2,7 @@
 //! read-only identity. Pages read from it, so a page view costs no API call at steady state; the
 //! watchers reconnect with back-off on their own.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -63,20 +64,24 @@ impl ClusterCache {
     }
 
     /// Every node, once the first list is in.
-    pub async fn nodes(&self) -> Result<Vec<std::sync::Arc<Node>>, NotSynced> {
-        tokio::time::timeout(FIRST_SYNC_WAIT, self.nodes.wait_until_ready())
-            .await
-            .map_err(|_| NotSynced("nodes"))?
-            .map_err(|_| NotSynced("nodes"))?;
-        Ok(self.nodes.state())
+    pub async fn nodes(&self) -> Result<Vec<Arc<Node>>, NotSynced> {
+        synced(&self.nodes, "nodes").await
     }
 
     /// Every pod, once the first list is in.
-    pub async fn pods(&self) -> Result<Vec<std::sync::Arc<Pod>>, NotSynced> {
-        tokio::time::timeout(FIRST_SYNC_WAIT, self.pods.wait_until_ready())
-            .await
-            .map_err(|_| NotSynced("pods"))?
-            .map_err(|_| NotSynced("pods"))?;
-        Ok(self.pods.state())
+    pub async fn pods(&self) -> Result<Vec<Arc<Pod>>, NotSynced> {
+        synced(&self.pods, "pods").await
     }
+}
+
+/// A store's objects, waiting up to [`FIRST_SYNC_WAIT`] for its first list.
+async fn synced<K>(store: &Store<K>, what: &'static str) -> Result<Vec<Arc<K>>, NotSynced>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    tokio::time::timeout(FIRST_SYNC_WAIT, store.wait_until_ready())
+        .await
+        .map_err(|_| NotSynced(what))?
+        .map_err(|_| NotSynced(what))?;
+    Ok(store.state())
 }

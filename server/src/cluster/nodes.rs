@@ -154,17 +154,30 @@ pub struct KubeBackend {
     pub permissions: Permissions,
 }
 
+/// The cache has not synced yet: say so in words the page can show.
+fn unsynced(e: super::cache::NotSynced) -> BackendError {
+    BackendError::Unreachable(e.to_string())
+}
+
 impl KubeBackend {
-    /// The GPU rows `user` may see.
+    /// The GPU rows `user` may see, everywhere.
     pub async fn gpu_rows_for(&self, user: &SignedInUser) -> Vec<GpuRow> {
-        let nodes = self.telemetry.nodes();
+        self.visible_rows(user, &self.telemetry.nodes()).await
+    }
+
+    /// The GPU rows of `telemetry`, with pods shown only where `user` may list them.
+    async fn visible_rows(
+        &self,
+        user: &SignedInUser,
+        telemetry: &HashMap<String, NodeTelemetry>,
+    ) -> Vec<GpuRow> {
         let everywhere = self
             .permissions
             .allows(user, &Access::list_pods(None))
             .await;
         let mut visible = std::collections::HashSet::new();
         if !everywhere {
-            for ns in holder_namespaces(&nodes) {
+            for ns in holder_namespaces(telemetry) {
                 if self
                     .permissions
                     .allows(user, &Access::list_pods(Some(&ns)))
@@ -174,29 +187,30 @@ impl KubeBackend {
                 }
             }
         }
-        gpu_rows(&nodes, |ns| everywhere || visible.contains(ns))
+        gpu_rows(telemetry, |ns| everywhere || visible.contains(ns))
+    }
+
+    /// Every node's table row, with GPU use and skew flags.
+    async fn summaries(
+        &self,
+        pods: &[Arc<Pod>],
+        telemetry: &HashMap<String, NodeTelemetry>,
+    ) -> Result<Vec<NodeSummary>, BackendError> {
+        let list = self.cache.nodes().await.map_err(unsynced)?;
+        let now = jiff::Timestamp::now();
+        let mut nodes: Vec<NodeSummary> = list.iter().map(|n| summarize(n, now)).collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        add_gpu_use(&mut nodes, pods, telemetry);
+        flag_skew(&mut nodes);
+        Ok(nodes)
     }
 }
 
 #[async_trait::async_trait]
 impl Backend for KubeBackend {
     async fn nodes(&self) -> Result<Vec<NodeSummary>, BackendError> {
-        let list = self
-            .cache
-            .nodes()
-            .await
-            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
-        let now = jiff::Timestamp::now();
-        let mut nodes: Vec<NodeSummary> = list.iter().map(|n| summarize(n, now)).collect();
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let pods = self
-            .cache
-            .pods()
-            .await
-            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
-        add_gpu_use(&mut nodes, &pods, &self.telemetry.nodes());
-        flag_skew(&mut nodes);
-        Ok(nodes)
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        self.summaries(&pods, &self.telemetry.nodes()).await
     }
 
     async fn gpus(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, BackendError> {
@@ -204,19 +218,11 @@ impl Backend for KubeBackend {
     }
 
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, BackendError> {
-        let nodes = self.nodes().await?;
-        let pods = self
-            .cache
-            .pods()
-            .await
-            .map_err(|e| BackendError::Unreachable(e.to_string()))?;
-        let rows = self.gpu_rows_for(user).await;
-        Ok(super::overview::overview(
-            &nodes,
-            &pods,
-            &self.telemetry.nodes(),
-            rows,
-        ))
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let telemetry = self.telemetry.nodes();
+        let nodes = self.summaries(&pods, &telemetry).await?;
+        let rows = self.visible_rows(user, &telemetry).await;
+        Ok(super::overview::overview(&nodes, &pods, &telemetry, rows))
     }
 
     async fn node(
@@ -224,7 +230,6 @@ impl Backend for KubeBackend {
         user: &SignedInUser,
         name: &str,
     ) -> Result<Option<NodeDetail>, BackendError> {
-        let unsynced = |e: super::cache::NotSynced| BackendError::Unreachable(e.to_string());
         let nodes = self.cache.nodes().await.map_err(unsynced)?;
         let Some(node) = nodes
             .iter()
@@ -255,8 +260,10 @@ impl Backend for KubeBackend {
             }
         }
         visible_pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        // Only this node's GPUs: the rows and permission checks of the rest are not needed here.
         let telemetry = self.telemetry.nodes().remove(name).unwrap_or_default();
-        let limits: std::collections::HashMap<String, Option<f64>> = telemetry
+        let this_node = HashMap::from([(name.to_string(), telemetry.clone())]);
+        let limits: HashMap<String, Option<f64>> = telemetry
             .last_good
             .iter()
             .flat_map(|g| {
@@ -265,10 +272,10 @@ impl Backend for KubeBackend {
                     .map(|gpu| (gpu.identity.uuid.clone(), gpu.identity.power_limit_watts))
             })
             .collect();
-        let rows = self.gpu_rows_for(user).await;
-        let gpus = rows
+        let gpus = self
+            .visible_rows(user, &this_node)
+            .await
             .into_iter()
-            .filter(|r| r.node == name)
             .map(|r| {
                 let history = self.telemetry.history(&r.uuid);
                 let limit = limits.get(&r.uuid).copied().flatten();
