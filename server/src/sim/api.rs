@@ -393,6 +393,14 @@ impl Request<'_> {
         }
     }
 
+    /// What a Table answer embeds of each object (`includeObject`, default Metadata).
+    fn table_include(&self) -> &str {
+        self.params
+            .get("includeObject")
+            .map(String::as_str)
+            .unwrap_or("Metadata")
+    }
+
     fn get(&self, t: &Target) -> ApiResult {
         let name = t.name.as_deref().unwrap_or_default();
         let store = self.sim.lock_store();
@@ -400,11 +408,7 @@ impl Request<'_> {
             .get(t.def, t.namespace.as_deref().unwrap_or(""), name)
             .ok_or_else(|| ApiError::not_found(t.def, name))?;
         if self.wants_table() {
-            let include = self
-                .params
-                .get("includeObject")
-                .map(String::as_str)
-                .unwrap_or("Metadata");
+            let include = self.table_include();
             return Ok(json_response(
                 StatusCode::OK,
                 &tables::table(t.def, &[&obj], store.revision(), include, None),
@@ -463,11 +467,7 @@ impl Request<'_> {
         }
         let rv = store.revision();
         if self.wants_table() {
-            let include = self
-                .params
-                .get("includeObject")
-                .map(String::as_str)
-                .unwrap_or("Metadata");
+            let include = self.table_include();
             return Ok(json_response(
                 StatusCode::OK,
                 &tables::table(t.def, &matching, rv, include, continue_token),
