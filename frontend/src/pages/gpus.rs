@@ -48,17 +48,16 @@ pub fn GpusPage() -> impl IntoView {
     };
     let gpus = Resource::new(move || (query(), updates.get()), |(q, _)| list_gpus(q));
     let header = move |label: &'static str, key: SortKey| {
-        let arrow = move || match sort.get() {
-            (k, false) if k == key => " ▲",
-            (k, true) if k == key => " ▼",
-            _ => "",
-        };
-        view! {
-            <th class="sortable" on:click=move |_| { page.set(0); sort.update(|(k, d)| { if *k == key { *d = !*d } else { *k = key; *d = key != SortKey::Node } }) }>
-                {move || tr(lang.get(), label)}{arrow}
-            </th>
-        }
+        super::sort_header(label, key, sort, key != SortKey::Node)
     };
+    // A new order starts again at the first page.
+    Effect::new(move |previous: Option<(SortKey, bool)>| {
+        let now = sort.get();
+        if previous.is_some_and(|p| p != now) {
+            page.set(0);
+        }
+        now
+    });
     view! {
         <section>
             <h1>{t("GPUs")}</h1>

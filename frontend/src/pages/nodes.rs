@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::api::{NodeSummary, list_nodes};
 use crate::format::age;
-use crate::i18n::{t, tr, use_lang};
+use crate::i18n::{t, use_lang};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortKey {
@@ -39,18 +39,8 @@ pub fn NodesPage() -> impl IntoView {
     let sort = RwSignal::new((SortKey::Name, false));
     let filter = RwSignal::new(String::new());
     let lang = use_lang();
-    let header = move |label: &'static str, key: SortKey| {
-        let arrow = move || match sort.get() {
-            (k, false) if k == key => " ▲",
-            (k, true) if k == key => " ▼",
-            _ => "",
-        };
-        view! {
-            <th class="sortable" on:click=move |_| sort.update(|(k, d)| { if *k == key { *d = !*d } else { *k = key; *d = false } })>
-                {move || tr(lang.get(), label)}{arrow}
-            </th>
-        }
-    };
+    let header =
+        move |label: &'static str, key: SortKey| super::sort_header(label, key, sort, false);
     view! {
         <section>
             <h1>{t("Nodes")}</h1>
