@@ -15,76 +15,9 @@ use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use common::http::{form_encode, request};
 use common::{admin_client, start_sim};
-
-struct Reply {
-    status: u16,
-    headers: String,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-}
-
-/// One HTTP/1.0 request; `extra` are raw header lines.
-async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    extra: &[String],
-    body: &str,
-) -> Reply {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-    }
-    for line in extra {
-        head.push_str(line);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = headers
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Reply {
-        status,
-        headers: headers.to_string(),
-        body: body.to_string(),
-    }
-}
-
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 /// The dashboard's auth layer in front of a page that names the user, on a free port.
 async fn start_dashboard(cluster: kube::Config, settings: AuthSettings) -> SocketAddr {
@@ -148,13 +81,6 @@ fn origin(addr: SocketAddr) -> String {
     format!("Origin: http://{addr}")
 }
 
-fn session_cookie(reply: &Reply) -> Option<String> {
-    reply
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next().map(str::to_string))
-        .filter(|c| c.starts_with(auth::COOKIE_NAME))
-}
-
 #[tokio::test]
 async fn sign_in_decisions_against_the_cluster() {
     let (sim, _dir) = start_sim().await;
@@ -201,7 +127,7 @@ async fn a_session_is_made_only_for_a_good_token_and_its_cookie_is_locked_down()
         wrong.header("location").as_deref(),
         Some("/login?error=rejected")
     );
-    assert_eq!(session_cookie(&wrong), None, "no session for a wrong token");
+    assert_eq!(wrong.session_cookie(), None, "no session for a wrong token");
 
     let form = format!("token={}", form_encode(&sim.admin_token));
     let cross = request(
@@ -216,7 +142,7 @@ async fn a_session_is_made_only_for_a_good_token_and_its_cookie_is_locked_down()
         cross.header("location").as_deref(),
         Some("/login?error=cross-site")
     );
-    assert_eq!(session_cookie(&cross), None);
+    assert_eq!(cross.session_cookie(), None);
 
     let good = request(addr, "POST", "/login", &[origin(addr)], &form).await;
     assert_eq!(good.header("location").as_deref(), Some("/"));
@@ -234,7 +160,7 @@ async fn a_session_is_made_only_for_a_good_token_and_its_cookie_is_locked_down()
         );
     }
     assert!(!set_cookie.contains(&sim.admin_token));
-    let cookie = format!("Cookie: {}", session_cookie(&good).unwrap());
+    let cookie = good.session_cookie().expect("signed in");
     let home = request(addr, "GET", "/", std::slice::from_ref(&cookie), "").await;
     assert_eq!(home.status, 200);
     assert!(home.body.starts_with("hello kubernetes-admin csrf="));
@@ -315,7 +241,7 @@ async fn when_the_cluster_stops_accepting_the_token_the_session_ends_and_says_wh
         &format!("token={}", form_encode(&token)),
     )
     .await;
-    let cookie = format!("Cookie: {}", session_cookie(&good).expect("signed in"));
+    let cookie = good.session_cookie().expect("signed in");
     assert_eq!(
         request(addr, "GET", "/", std::slice::from_ref(&cookie), "")
             .await

@@ -4,98 +4,29 @@
 
 mod common;
 
-use std::io::Read;
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::client_for;
-
-async fn exchange(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[String],
-    body: &str,
-) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-    }
-    for h in headers {
-        head.push_str(h);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    String::from_utf8_lossy(&raw).to_string()
-}
-
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use common::http::{DemoServer, request};
 
 #[tokio::test]
 async fn the_token_is_in_no_response_and_no_log_line() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gpuboard"))
-        .current_dir(&root)
-        .env("RUST_LOG", "debug")
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            &addr.to_string(),
-            "--demo-exporter-port",
-            "0",
-            "--demo-state-dir",
-        ])
-        .arg(state.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("gpuboard serve starts");
-    let mut up = false;
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the dashboard listens");
+    let server = DemoServer::start("debug").await;
+    let addr = server.addr;
+    let origin = format!("Origin: http://{addr}");
+    let exchange = async |method: &str, path: &str, extra: &[String], body: &str| {
+        let mut headers = vec![origin.clone()];
+        headers.extend_from_slice(extra);
+        request(addr, method, path, &headers, body).await
+    };
 
     // A token minted for this test, so the demo's printed admin token does not count.
-    let admin = client_for(&state.path().join("kubeconfig")).await;
+    let admin = client_for(&server.kubeconfig()).await;
     let sas: Api<ServiceAccount> = Api::namespaced(admin, "kube-system");
     sas.create(
         &PostParams::default(),
@@ -114,7 +45,7 @@ async fn the_token_is_in_no_response_and_no_log_line() {
     let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "secret-keeper"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
         "subjects": [{"kind": "ServiceAccount", "name": "secret-keeper", "namespace": "kube-system"}]});
-    let admin = client_for(&state.path().join("kubeconfig")).await;
+    let admin = client_for(&server.kubeconfig()).await;
     let bindings: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(admin);
     bindings
         .create(
@@ -125,24 +56,22 @@ async fn the_token_is_in_no_response_and_no_log_line() {
         .unwrap();
 
     let mut responses = Vec::new();
-    responses.push(exchange(addr, "POST", "/login", &[], "token=wrong").await);
+    responses.push(exchange("POST", "/login", &[], "token=wrong").await.raw());
     let login = exchange(
-        addr,
         "POST",
         "/login",
         &[],
-        &format!("token={}", encode(&token)),
+        &format!("token={}", common::http::form_encode(&token)),
     )
     .await;
-    let cookie = login
-        .lines()
-        .find_map(|l| l.strip_prefix("set-cookie: "))
-        .and_then(|c| c.split(';').next())
-        .map(|c| format!("Cookie: {c}"))
-        .expect("signed in");
-    responses.push(login.clone());
+    let cookie = login.session_cookie().expect("signed in");
+    responses.push(login.raw());
     for path in ["/", "/nodes", "/gpus", "/gpus.csv", "/login"] {
-        responses.push(exchange(addr, "GET", path, std::slice::from_ref(&cookie), "").await);
+        responses.push(
+            exchange("GET", path, std::slice::from_ref(&cookie), "")
+                .await
+                .raw(),
+        );
     }
     use leptos::server_fn::ServerFn;
     for function in [
@@ -150,24 +79,23 @@ async fn the_token_is_in_no_response_and_no_log_line() {
         frontend::api::ListGpus::PATH,
         frontend::api::Whoami::PATH,
     ] {
-        let answer = exchange(addr, "POST", function, std::slice::from_ref(&cookie), "").await;
-        assert!(
-            answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
-            "{function}: {answer}"
-        );
-        responses.push(answer);
+        let answer = exchange("POST", function, std::slice::from_ref(&cookie), "").await;
+        assert_eq!(answer.status, 200, "{function}: {}", answer.raw());
+        responses.push(answer.raw());
     }
     responses.push(
         exchange(
-            addr,
             "GET",
             "/gpus",
             &[format!("Authorization: Bearer {token}")],
             "",
         )
-        .await,
+        .await
+        .raw(),
     );
-    let page = exchange(addr, "GET", "/", std::slice::from_ref(&cookie), "").await;
+    let page = exchange("GET", "/", std::slice::from_ref(&cookie), "")
+        .await
+        .raw();
     let csrf = page
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -181,30 +109,16 @@ async fn the_token_is_in_no_response_and_no_log_line() {
     );
     responses.push(
         exchange(
-            addr,
             "POST",
             "/logout",
             std::slice::from_ref(&cookie),
             &format!("csrf={csrf}"),
         )
-        .await,
+        .await
+        .raw(),
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let _ = child.kill();
-    let mut logs = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    let _ = child.wait();
+    let logs = server.stop();
 
     assert!(logs.contains("signed in"), "the run was logged: {logs}");
     assert!(logs.contains("signed out"), "the run was logged to the end");

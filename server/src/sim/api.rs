@@ -197,6 +197,16 @@ impl Request<'_> {
             ["version"] => self.non_resource(path, || {
                 Ok(json_response(StatusCode::OK, &discovery::version()))
             }),
+            ["metrics"] => {
+                let sim = self.sim.clone();
+                self.non_resource(path, move || {
+                    let text = sim.requests.render();
+                    Ok(
+                        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+                            .into_response(),
+                    )
+                })
+            }
             ["healthz"] | ["livez"] | ["readyz"] => {
                 self.non_resource(path, || Ok("ok".into_response()))
             }
@@ -314,6 +324,12 @@ impl Request<'_> {
 
     async fn resource(self, t: Target) -> ApiResult {
         let verb = self.verb(&t)?;
+        self.sim.requests.record(
+            verb,
+            t.def.group,
+            t.def.plural,
+            t.sub.as_deref().unwrap_or_default(),
+        );
         let mut namespace = t.namespace.clone().unwrap_or_default();
         if t.def.kind == "Namespace"
             && let Some(n) = &t.name

@@ -15,6 +15,7 @@ pub mod pki;
 pub mod programs;
 pub mod protobuf;
 pub mod quantity;
+pub mod request_counts;
 pub mod resources;
 pub mod seed;
 pub mod selectors;
@@ -117,6 +118,8 @@ pub struct Sim {
     pub logs_changed: Notify,
     /// Per node, which pod (uid) and container hold each GPU: the device plugin's allocation.
     devices: Mutex<HashMap<String, Vec<Option<GpuHolder>>>>,
+    /// Requests answered, by verb and resource (`GET /metrics`).
+    pub requests: request_counts::RequestCounts,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -398,6 +401,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         logs: Mutex::new(HashMap::new()),
         logs_changed: Notify::new(),
         devices: Mutex::new(HashMap::new()),
+        requests: Default::default(),
     });
 
     let kubeconfig_path = config.state_dir.join("kubeconfig");
