@@ -18,8 +18,14 @@ test('the overview counts nodes and GPUs, maps every GPU, and calls out a NotRea
   const tiles = page.getByTestId('overview-tiles');
   await expect(tiles).toContainText('6/6');
   await expect(tiles).toContainText('5 (5 allocatable)');
-  await expect(page.locator('[data-testid="heatmap"] .cell')).toHaveCount(5);
-  await expect(page.locator('[data-testid="heatmap"] .cell').first()).toHaveAttribute('title', /GPU 0/);
+  const cells = page.locator('[data-testid="heatmap"] rect.cell');
+  await expect(cells).toHaveCount(5);
+  await cells.first().hover();
+  await expect(page.getByTestId('heat-detail')).toContainText('ai-gpu-flask2.novalocal · GPU 0 · Tesla T4 · ');
+  await cells.first().click();
+  await expect(page).toHaveURL(/\/nodes\/ai-gpu-flask2\.novalocal$/);
+  await page.goBack();
+  await hydrated(page);
   setReady('node-109', 'False');
   try {
     await expect(page.getByTestId('alerts')).toContainText('node-109 is NotReady', { timeout: 20_000 });

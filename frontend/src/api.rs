@@ -61,7 +61,7 @@ pub async fn whoami() -> Result<Option<CurrentUser>, ServerFnError> {
 
 /// One GPU as the GPUs page shows it: identity from the exporter, the latest sample, and who
 /// uses it (pod names only where the user may list pods in that namespace).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GpuRow {
     pub node: String,
     pub index: u32,
@@ -200,7 +200,9 @@ pub struct Overview {
     pub gpus_busy: usize,
     pub busy_threshold_percent: f64,
     pub average_utilization_percent: Option<f64>,
-    pub cells: Vec<GpuRow>,
+    /// The newest sample's time, Unix ms: the clock alerts measure ages against.
+    pub sampled_at_ms: i64,
+    pub heat: crate::heatmap::HeatMap,
     pub alerts: Vec<Alert>,
 }
 

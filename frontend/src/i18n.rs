@@ -154,6 +154,15 @@ const ZH: &[(&str, &str)] = &[
     ("in use", "使用中"),
     ("stale", "数据过期"),
     ("Page not found.", "页面不存在。"),
+    (
+        "pod(s) in namespaces you cannot list",
+        "个 Pod 位于你无权查看的命名空间",
+    ),
+    ("GPU heat map", "GPU 热力图"),
+    (
+        "Point at a cell for its GPU; click it to open the node.",
+        "将鼠标移到格子上查看对应 GPU，点击打开所在节点。",
+    ),
 ];
 
 /// The text in `lang`.

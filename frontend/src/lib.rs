@@ -8,6 +8,7 @@ pub mod backend;
 pub mod format;
 pub mod gpu_api;
 pub mod gpu_table;
+pub mod heatmap;
 pub mod i18n;
 pub mod live;
 pub mod pages;

@@ -1,42 +1,25 @@
 //! The overview: nodes Ready, GPUs seen / allocatable / allocated / busy, average utilization, a
-//! heat map with one cell per GPU (colour = utilization; hover for node, model, memory, pods),
-//! and alerts. Refreshed while open.
+//! heat map with one cell per GPU (colour = utilization; pointing at a cell shows its node,
+//! model, memory and pods; clicking opens the node), and alerts. Refreshed while open.
 
 use leptos::prelude::*;
 
-use crate::api::{Alert, GpuRow, Overview, get_overview};
-use crate::format::{age, gib, with_unit};
-use crate::i18n::{Lang, t, use_lang};
+use leptos_router::hooks::use_navigate;
 
-/// The cell colour: light for idle, the accent's deep blue for fully busy.
-fn cell_colour(utilization: Option<f64>) -> String {
-    let u = utilization.unwrap_or(0.0).clamp(0.0, 100.0);
-    format!("background: hsl(216, 70%, {:.0}%)", 93.0 - u * 0.55)
-}
+use crate::api::{Alert, Overview, get_overview};
+use crate::format::age;
+use crate::heatmap::HeatMap;
+use crate::i18n::{Lang, t, tr, use_lang};
 
-fn cell_title(r: &GpuRow) -> String {
-    let memory = r.memory_used_bytes.map(gib).unwrap_or_else(|| "—".into());
-    let mut title = format!(
-        "{} · GPU {} · {}\n{} / {} · {} · {}",
-        r.node,
-        r.index,
-        r.model,
-        memory,
-        gib(r.memory_total_bytes),
-        with_unit(r.utilization_percent, "%"),
-        with_unit(r.temperature_celsius, "°C")
-    );
-    for pod in &r.pods {
-        title.push('\n');
-        title.push_str(pod);
-    }
-    if r.hidden_pods > 0 {
-        title.push_str(&format!("\n+{} pod(s)", r.hidden_pods));
-    }
-    if r.stale {
-        title.push_str("\n(stale)");
-    }
-    title
+/// The heat-map cell under the pointer: its position, from the `data-i` the SVG carries.
+fn cell_at(ev: &leptos::ev::MouseEvent) -> Option<usize> {
+    use wasm_bindgen::JsCast;
+    ev.target()?
+        .dyn_into::<leptos::web_sys::Element>()
+        .ok()?
+        .get_attribute("data-i")?
+        .parse()
+        .ok()
 }
 
 fn alert_text(lang: Lang, alert: &Alert, now_ms: i64) -> String {
@@ -131,6 +114,42 @@ fn tiles(lang: Lang, o: &Overview) -> Vec<(String, String)> {
     ]
 }
 
+/// The heat map, drawn as one SVG, with a line under it describing the GPU under the pointer.
+#[component]
+fn HeatMapView(heat: HeatMap) -> impl IntoView {
+    let lang = use_lang();
+    let navigate = use_navigate();
+    let svg = heat.svg();
+    let heat = StoredValue::new(heat);
+    let hovered = RwSignal::new(None::<usize>);
+    let open_node = move |ev: leptos::ev::MouseEvent| {
+        let node =
+            cell_at(&ev).and_then(|i| heat.with_value(|h| h.node_of(i).map(|n| n.name.clone())));
+        if let Some(node) = node {
+            navigate(&format!("/nodes/{node}"), Default::default());
+        }
+    };
+    let detail = move || {
+        hovered
+            .get()
+            .and_then(|i| heat.with_value(|h| h.describe(lang.get(), i)))
+            .unwrap_or_else(|| {
+                tr(
+                    lang.get(),
+                    "Point at a cell for its GPU; click it to open the node.",
+                )
+                .to_string()
+            })
+    };
+    view! {
+        <div class="heatmap" data-testid="heatmap" role="img" aria-label=t("GPU heat map")
+            inner_html=svg
+            on:mouseover=move |ev| hovered.set(cell_at(&ev))
+            on:click=open_node></div>
+        <p class="heat-detail" data-testid="heat-detail">{detail}</p>
+    }
+}
+
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let updates = crate::live::use_updates();
@@ -142,19 +161,14 @@ pub fn OverviewPage() -> impl IntoView {
                 {move || overview.get().map(|result| match result {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(o) => {
-                        let now_ms = o.cells.iter().map(|c| c.sampled_at_ms).max().unwrap_or(0);
+                        let now_ms = o.sampled_at_ms;
                         view! {
                             <div class="tiles" data-testid="overview-tiles">
                                 {tiles(lang.get(), &o).into_iter().map(|(label, value)| view! {
                                     <div class="tile"><span class="label">{label}</span><span class="value">{value}</span></div>
                                 }).collect_view()}
                             </div>
-                            <div class="heatmap" data-testid="heatmap">
-                                {o.cells.iter().map(|r| view! {
-                                    <a class=if r.stale { "cell stale" } else { "cell" } href=format!("/nodes/{}", r.node)
-                                        style=cell_colour(r.utilization_percent) title=cell_title(r) data-gpu=r.uuid.clone()></a>
-                                }).collect_view()}
-                            </div>
+                            <HeatMapView heat=o.heat.clone()/>
                             <ul class="alerts" data-testid="alerts">
                                 {o.alerts.iter().map(|a| view! { <li class="alert">{alert_text(lang.get(), a, now_ms)}</li> }).collect_view()}
                             </ul>
@@ -169,13 +183,6 @@ pub fn OverviewPage() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn busier_gpus_are_darker() {
-        assert_eq!(cell_colour(Some(0.0)), "background: hsl(216, 70%, 93%)");
-        assert_eq!(cell_colour(Some(100.0)), "background: hsl(216, 70%, 38%)");
-        assert_eq!(cell_colour(None), cell_colour(Some(0.0)));
-    }
 
     #[test]
     fn alerts_say_what_to_check() {

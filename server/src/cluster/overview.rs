@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use frontend::api::{Alert, GpuRow, NodeSummary, Overview};
+use frontend::heatmap::HeatMap;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::node_detail::{is_active, pod_gpus};
@@ -74,7 +75,8 @@ pub fn overview(
         busy_threshold_percent: BUSY_PERCENT,
         average_utilization_percent: (!utils.is_empty())
             .then(|| utils.iter().sum::<f64>() / utils.len() as f64),
-        cells: rows,
+        sampled_at_ms: rows.iter().map(|r| r.sampled_at_ms).max().unwrap_or(0),
+        heat: HeatMap::from_rows(&rows),
         alerts,
     }
 }

@@ -1,0 +1,282 @@
+//! The overview's heat map: one cell per GPU, coloured by utilization. It carries only what the
+//! map draws and what hovering a cell shows, and draws itself as one SVG string, so an
+//! 8,000-GPU cluster costs a few hundred kilobytes of page instead of a component per cell.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::GpuRow;
+use crate::format::{gib, with_unit};
+use crate::i18n::{Lang, tr};
+
+/// Cells per row of the map.
+pub const COLUMNS: usize = 64;
+/// Distance between cell origins, and a cell's side, in SVG units (pixels at full width).
+const STEP: usize = 16;
+const SIDE: usize = 14;
+const MIB: u64 = 1024 * 1024;
+
+/// A node of the map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeatNode {
+    pub name: String,
+    /// The node's exporter does not answer: its cells show the last good sample.
+    pub stale: bool,
+}
+
+/// A GPU model with its memory, shared by every cell that has it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HeatModel {
+    pub name: String,
+    pub memory_total_bytes: u64,
+}
+
+/// One GPU. The wire names are short because there is one of these per GPU in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeatCell {
+    /// Index into [`HeatMap::nodes`].
+    #[serde(rename = "n")]
+    pub node: u32,
+    /// The GPU's index on its node.
+    #[serde(rename = "i")]
+    pub index: u32,
+    /// Index into [`HeatMap::models`].
+    #[serde(rename = "m")]
+    pub model: u32,
+    /// Utilization in whole percent; None when the GPU does not report it.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub utilization_percent: Option<u8>,
+    #[serde(rename = "mu", default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_mib: Option<u32>,
+    /// `namespace/pod` of the holders the user may see.
+    #[serde(rename = "p", default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<String>,
+    /// Holders in namespaces the user may not list.
+    #[serde(rename = "h", default, skip_serializing_if = "is_zero")]
+    pub hidden_pods: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Every GPU of the cluster in node order, as the overview draws it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeatMap {
+    pub nodes: Vec<HeatNode>,
+    pub models: Vec<HeatModel>,
+    pub cells: Vec<HeatCell>,
+}
+
+impl HeatMap {
+    /// The map of `rows`, which come sorted by node and index.
+    pub fn from_rows(rows: &[GpuRow]) -> HeatMap {
+        let mut map = HeatMap::default();
+        let mut models: HashMap<HeatModel, u32> = HashMap::new();
+        for row in rows {
+            if map.nodes.last().is_none_or(|n| n.name != row.node) {
+                map.nodes.push(HeatNode {
+                    name: row.node.clone(),
+                    stale: row.stale,
+                });
+            }
+            let model = HeatModel {
+                name: row.model.clone(),
+                memory_total_bytes: row.memory_total_bytes,
+            };
+            let next = models.len() as u32;
+            let model = *models.entry(model.clone()).or_insert_with(|| {
+                map.models.push(model);
+                next
+            });
+            map.cells.push(HeatCell {
+                node: map.nodes.len() as u32 - 1,
+                index: row.index,
+                model,
+                utilization_percent: row
+                    .utilization_percent
+                    .map(|u| u.round().clamp(0.0, 100.0) as u8),
+                memory_used_mib: row.memory_used_bytes.map(|b| (b / MIB) as u32),
+                pods: row.pods.clone(),
+                hidden_pods: row.hidden_pods as u32,
+            });
+        }
+        map
+    }
+
+    /// The node a cell belongs to.
+    pub fn node_of(&self, cell: usize) -> Option<&HeatNode> {
+        let cell = self.cells.get(cell)?;
+        self.nodes.get(cell.node as usize)
+    }
+
+    /// What hovering a cell shows: node, GPU, model, memory, utilization and holders.
+    pub fn describe(&self, lang: Lang, cell: usize) -> Option<String> {
+        let node = self.node_of(cell)?;
+        let cell = &self.cells[cell];
+        let model = self.models.get(cell.model as usize)?;
+        let memory_used = cell
+            .memory_used_mib
+            .map(|m| gib(u64::from(m) * MIB))
+            .unwrap_or_else(|| "—".into());
+        let mut text = format!(
+            "{} · GPU {} · {} · {} / {} · {}",
+            node.name,
+            cell.index,
+            model.name,
+            memory_used,
+            gib(model.memory_total_bytes),
+            with_unit(cell.utilization_percent.map(f64::from), "%"),
+        );
+        if !cell.pods.is_empty() {
+            text.push_str(" · ");
+            text.push_str(&cell.pods.join(", "));
+        }
+        if cell.hidden_pods > 0 {
+            let _ = write!(
+                text,
+                " · {} {}",
+                cell.hidden_pods,
+                tr(lang, "pod(s) in namespaces you cannot list")
+            );
+        }
+        if node.stale {
+            let _ = write!(text, " · {}", tr(lang, "stale"));
+        }
+        Some(text)
+    }
+
+    /// The map as one SVG element: a `rect` per GPU with its position in `data-i`, classed
+    /// `u0`..`u10` by utilization (tens of percent), `none` when unknown, `stale` when old.
+    /// Only numbers and fixed words go into it, never names from the cluster.
+    pub fn svg(&self) -> String {
+        let columns = self.cells.len().clamp(1, COLUMNS);
+        let rows = self.cells.len().div_ceil(COLUMNS).max(1);
+        let (width, height) = (columns * STEP, rows * STEP);
+        let mut svg = String::with_capacity(64 * self.cells.len() + 400);
+        let _ = write!(
+            svg,
+            r##"<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}"><defs><pattern id="stale-cell" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="2" height="4" fill="#ccc"/><rect x="2" width="2" height="4" fill="#eee"/></pattern></defs>"##
+        );
+        for (i, cell) in self.cells.iter().enumerate() {
+            let stale = self.nodes.get(cell.node as usize).is_some_and(|n| n.stale);
+            let class = if stale {
+                "stale"
+            } else {
+                utilization_class(cell.utilization_percent)
+            };
+            let _ = write!(
+                svg,
+                r#"<rect class="cell {class}" x="{}" y="{}" width="{SIDE}" height="{SIDE}" rx="2" data-i="{i}"/>"#,
+                (i % COLUMNS) * STEP,
+                (i / COLUMNS) * STEP,
+            );
+        }
+        svg.push_str("</svg>");
+        svg
+    }
+}
+
+/// `u0` (idle) to `u10` (fully busy) by tens of percent; `none` when not reported.
+fn utilization_class(utilization: Option<u8>) -> &'static str {
+    const CLASSES: [&str; 11] = [
+        "u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9", "u10",
+    ];
+    match utilization {
+        Some(u) => CLASSES[(usize::from(u.min(100)) + 5) / 10],
+        None => "none",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(node: &str, index: u32, model: &str, util: Option<f64>, stale: bool) -> GpuRow {
+        GpuRow {
+            node: node.into(),
+            index,
+            model: model.into(),
+            memory_total_bytes: 11 * 1024 * MIB,
+            memory_used_bytes: Some(512 * MIB),
+            utilization_percent: util,
+            stale,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cells_share_node_and_model_entries() {
+        let map = HeatMap::from_rows(&[
+            row("a", 0, "A100", Some(97.4), false),
+            row("a", 1, "A100", None, false),
+            row("b", 0, "T4", Some(3.0), true),
+        ]);
+        assert_eq!(map.nodes.len(), 2);
+        assert_eq!(map.models.len(), 2);
+        assert_eq!(
+            map.cells
+                .iter()
+                .map(|c| (c.node, c.model, c.utilization_percent))
+                .collect::<Vec<_>>(),
+            [(0, 0, Some(97)), (0, 0, None), (1, 1, Some(3))]
+        );
+        assert_eq!(map.node_of(2).map(|n| n.name.as_str()), Some("b"));
+        assert_eq!(map.node_of(3), None);
+    }
+
+    #[test]
+    fn hover_text_names_node_gpu_model_memory_and_holders() {
+        let mut rows = vec![row("node-110", 0, "GTX 1080 Ti", Some(45.0), true)];
+        rows[0].pods = vec!["default/tf".into()];
+        rows[0].hidden_pods = 2;
+        let text = HeatMap::from_rows(&rows).describe(Lang::En, 0).unwrap();
+        assert_eq!(
+            text,
+            "node-110 · GPU 0 · GTX 1080 Ti · 0.5 GiB / 11.0 GiB · 45 % · default/tf · 2 pod(s) in namespaces you cannot list · stale"
+        );
+    }
+
+    #[test]
+    fn svg_has_a_classed_cell_per_gpu_in_rows_of_columns() {
+        let rows: Vec<GpuRow> = (0..COLUMNS as u32 + 1)
+            .map(|i| row("a", i, "A100", Some(f64::from(i)), false))
+            .collect();
+        let mut map = HeatMap::from_rows(&rows);
+        map.cells[1].utilization_percent = None;
+        let svg = map.svg();
+        assert_eq!(svg.matches("<rect class=\"cell ").count(), COLUMNS + 1);
+        assert!(svg.contains(r#"class="cell u0" x="0" y="0""#));
+        assert!(svg.contains(r#"class="cell none" x="16" y="0""#));
+        assert!(svg.contains(&format!(
+            r#"class="cell u6" x="0" y="16" width="14" height="14" rx="2" data-i="{COLUMNS}""#
+        )));
+        map.nodes[0].stale = true;
+        assert_eq!(map.svg().matches("cell stale").count(), COLUMNS + 1);
+    }
+
+    #[test]
+    fn utilization_classes_round_to_tens() {
+        assert_eq!(utilization_class(Some(0)), "u0");
+        assert_eq!(utilization_class(Some(4)), "u0");
+        assert_eq!(utilization_class(Some(5)), "u1");
+        assert_eq!(utilization_class(Some(100)), "u10");
+        assert_eq!(utilization_class(None), "none");
+    }
+
+    #[test]
+    fn the_wire_form_is_short() {
+        let map = HeatMap::from_rows(&[row("a", 0, "A100", Some(50.0), false)]);
+        let json = serde_json_len(&map.cells[0]);
+        assert!(json <= 40, "{json} bytes");
+    }
+
+    fn serde_json_len(cell: &HeatCell) -> usize {
+        // The same encoding leptos uses for resources.
+        serde_json::to_string(cell)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX)
+    }
+}
