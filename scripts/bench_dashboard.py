@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
 """Dashboard benchmark against `gpuboard sim --nodes 1000 --gpus-per-node 8`.
 
-Starts the sim (1,000 GPU nodes, 8,000 GPUs, 1,000 simulated exporters) and `gpuboard serve`
-pointed at it, signs in, waits until a telemetry cycle has read every exporter, then measures in
-the same run: server-side render time of the GPU inventory (/gpus) and the overview (/), each
-next to /healthz as a baseline, the telemetry cycle time over 1,000 exporters, the server's RSS,
-and the size of the site's WASM gzipped. Prints figures; asserts nothing.
+Builds the release site (`cargo leptos build --release`: server binary and WASM), starts the sim
+(1,000 GPU nodes, 8,000 GPUs, 1,000 simulated exporters) and `gpuboard serve` pointed at it,
+signs in, waits until a telemetry cycle has read every exporter, then measures in the same run:
+server-side render time of the GPU inventory (/gpus) and the overview (/), each next to /healthz
+as a baseline; the API calls those page views make (the sim's apiserver_request_total); the
+telemetry cycle time over 1,000 exporters; the size of the release WASM gzipped. Then it restarts
+the server with a 250 ms interval and 3 min of history, which holds as many samples per GPU as
+the default 1 h at 5 s (720), waits until that history is full and reads the server's RSS.
+Prints figures; asserts nothing.
 
-    scripts/bench_dashboard.py            (builds target/release/gpuboard first via cargo)
+    scripts/bench_dashboard.py            (about 20 minutes on 2 cores, most of it the build)
 """
+
+import base64
+import ssl
 
 import gzip
 import glob
@@ -76,13 +83,58 @@ def cycles_in(path):
     return [(int(a), int(b), int(c)) for a, b, c in CYCLE.findall(text)]
 
 
+def sim_request_counts(state):
+    """apiserver_request_total by (verb, resource), read from the sim with the admin token."""
+    kubeconfig = open(os.path.join(state, "kubeconfig")).read()
+    ca = base64.b64decode(re.search(r"certificate-authority-data:\s*(\S+)", kubeconfig).group(1)).decode()
+    token = open(os.path.join(state, "admin.token")).read().strip()
+    conn = http.client.HTTPSConnection(*SIM_ADDR, timeout=30, context=ssl.create_default_context(cadata=ca))
+    status, _, body = request(conn, "GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert status == 200, f"sim /metrics: {status}"
+    counts = {}
+    for verb, resource, n in re.findall(r'apiserver_request_total\{verb="(\w+)",group="[^"]*",resource="([^"]*)"[^}]*\} (\d+)', body.decode()):
+        counts[(verb, resource)] = counts.get((verb, resource), 0) + int(n)
+    return counts
+
+
+def start_serve(state, log_path, extra):
+    env = dict(os.environ, RUST_LOG="info,kube=warn,gpuboard::telemetry=debug")
+    log = open(log_path, "w")
+    serve = subprocess.Popen([BIN, "serve", "--kubeconfig", os.path.join(state, "kubeconfig"),
+                              "--listen", f"{DASH_ADDR[0]}:{DASH_ADDR[1]}", *extra], cwd=ROOT, env=env, stdout=log, stderr=log)
+    if not wait_port(DASH_ADDR, 60):
+        sys.exit("the dashboard did not start")
+    return serve
+
+
+def sign_in(state):
+    token = open(os.path.join(state, "admin.token")).read().strip()
+    conn = http.client.HTTPConnection(*DASH_ADDR, timeout=30)
+    status, headers, _ = request(conn, "POST", "/login", body=f"token={token}",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": f"http://{DASH_ADDR[0]}:{DASH_ADDR[1]}"})
+    cookie = headers.get("set-cookie", "").split(";")[0]
+    assert cookie.startswith("gpuboard_session="), f"sign-in failed: {status} {headers}"
+    return cookie
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def rss_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
 
 
 def main():
-    subprocess.run(["cargo", "build", "--release", "-p", "gpuboard", "--bin", "gpuboard"], cwd=ROOT, check=True)
+    tools = os.path.join(ROOT, "tools", "node_modules", ".bin")
+    env = dict(os.environ, PATH=f"{tools}:{os.environ['PATH']}")
+    subprocess.run([os.path.join(ROOT, "scripts", "setup.sh"), "demo"], cwd=ROOT, env=env, check=True)
+    subprocess.run(["cargo", "leptos", "build", "--release"], cwd=ROOT, env=env, check=True)
     for addr in (SIM_ADDR, DASH_ADDR):
         if not free(addr):
             sys.exit(f"{addr[0]}:{addr[1]} is busy; stop what listens there first")
@@ -96,20 +148,10 @@ def main():
         if not wait_port(SIM_ADDR, 120):
             sys.exit("the sim did not start")
         sim_ready = time.time() - started
-        env = dict(os.environ, RUST_LOG="info,kube=warn,gpuboard::telemetry=debug")
         log_path = os.path.join(STATE, "serve.log")
-        log = open(log_path, "w")
-        serve = subprocess.Popen([BIN, "serve", "--kubeconfig", os.path.join(STATE, "kubeconfig"),
-                                  "--listen", f"{DASH_ADDR[0]}:{DASH_ADDR[1]}"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        serve = start_serve(STATE, log_path, [])
         procs.append(serve)
-        if not wait_port(DASH_ADDR, 60):
-            sys.exit("the dashboard did not start")
-        token = open(os.path.join(STATE, "admin.token")).read().strip()
-        conn = http.client.HTTPConnection(*DASH_ADDR, timeout=30)
-        status, headers, _ = request(conn, "POST", "/login", body=f"token={token}",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": f"http://{DASH_ADDR[0]}:{DASH_ADDR[1]}"})
-        cookie = headers.get("set-cookie", "").split(";")[0]
-        assert cookie.startswith("gpuboard_session="), f"sign-in failed: {status} {headers}"
+        cookie = sign_in(STATE)
         # Warm-up: wait for two cycles that read every exporter.
         cycles = []
         deadline = time.time() + 120
@@ -120,34 +162,53 @@ def main():
                 break
             time.sleep(1)
         time.sleep(6)
+        calls_before = sim_request_counts(STATE)
         gpus_p50, gpus_p90 = timings("/gpus", cookie, 40)
         overview_p50, overview_p90 = timings("/", cookie, 40)
+        calls_after = sim_request_counts(STATE)
+        views = 2 * (40 + 5)
+        lists = sum(n - calls_before.get(k, 0) for k, n in calls_after.items() if k[0] == "LIST")
+        reviews = calls_after.get(("POST", "selfsubjectaccessreviews"), 0) - calls_before.get(("POST", "selfsubjectaccessreviews"), 0)
         health_p50, _ = timings("/healthz", cookie, 200)
         cycles = cycles_in(log_path)
         full = [c[2] for c in cycles if c[0] == NODES and c[1] == NODES]
-        rss = rss_mib(serve.pid)
+        rss_start = rss_mib(serve.pid)
+        stop(serve)
+        procs.remove(serve)
+
+        # As many samples per GPU as 1 h at 5 s, in 3 minutes.
+        history_log = os.path.join(STATE, "serve-history.log")
+        serve = start_serve(STATE, history_log, ["--telemetry-interval", "250ms", "--telemetry-history", "180s"])
+        procs.append(serve)
+        fill_started = time.time()
+        fast_cycles = []
+        while len(fast_cycles) < 720 and time.time() - fill_started < 480:
+            time.sleep(5)
+            fast_cycles = [c for c in cycles_in(history_log) if c[0] == NODES and c[1] == NODES]
+        cookie = sign_in(STATE)
+        for path in ("/", "/nodes", "/gpus", "/nodes/gpu-node-0001"):
+            timings(path, cookie, 2)
+        rss_full = rss_mib(serve.pid)
         wasm = sorted(glob.glob(os.path.join(ROOT, "target", "site", "pkg", "*.wasm")))
         print()
         print(f"gpuboard dashboard benchmark: sim with {NODES} nodes x {GPUS} GPUs (ready in {sim_ready:.1f} s)")
         print(f"  GET /gpus (8,000 GPUs, SSR)  p50 {gpus_p50 * 1e3:7.1f} ms  p90 {gpus_p90 * 1e3:7.1f} ms  = {gpus_p50 / health_p50:6.0f}x /healthz")
         print(f"  GET / (overview, SSR)        p50 {overview_p50 * 1e3:7.1f} ms  p90 {overview_p90 * 1e3:7.1f} ms  = {overview_p50 / health_p50:6.0f}x /healthz")
         print(f"  GET /healthz (baseline)      p50 {health_p50 * 1e3:7.2f} ms")
+        print(f"  API calls during those {views} page views: {lists} list, {reviews} access reviews")
         if full:
             print(f"  telemetry cycle over {NODES} exporters: median {statistics.median(full)} ms, max {max(full)} ms ({len(full)} cycles)")
         else:
             print(f"  telemetry: no full cycle seen ({cycles[-3:]})")
-        print(f"  server RSS now: {rss:.0f} MiB (history grows to at most 12 B x 720 samples x 8,000 GPUs = 66 MiB at 5 s / 1 h)")
+        print(f"  server RSS after warm-up: {rss_start:.0f} MiB")
+        print(f"  server RSS with 720 samples per GPU (= 1 h at 5 s) after {time.time() - fill_started:.0f} s at 250 ms"
+              f" ({len(fast_cycles)} full cycles): {rss_full:.0f} MiB = {rss_full / rss_start:.2f}x after warm-up")
         for w in wasm:
             raw = open(w, "rb").read()
-            print(f"  {os.path.relpath(w, ROOT)}: {len(raw) / 1024:.0f} KiB, gzipped {len(gzip.compress(raw, 9)) / 1024:.0f} KiB"
-                  " (a release site needs `cargo leptos build --release`)")
+            print(f"  {os.path.relpath(w, ROOT)} (release): {len(raw) / 1024:.0f} KiB, gzipped {len(gzip.compress(raw, 9)) / 1024:.0f} KiB")
     finally:
         for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p)
 
 
 if __name__ == "__main__":
