@@ -22,6 +22,9 @@ use crate::telemetry::{Telemetry, TelemetrySettings};
 
 /// No form or server-function call of the dashboard is anywhere near this.
 const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Open push channels (`/events`, one per open page) at most; more are answered 503 and those
+/// pages work on without live updates until reloaded.
+const MAX_PUSH_CHANNELS: usize = 1_000;
 
 /// Serves the dashboard on `listen` until the process ends. `config` is the server's own cluster
 /// config: its client reads shared state; users' clients use its URL and CA with their own tokens.
@@ -62,7 +65,8 @@ pub async fn run(
             "/events",
             axum::routing::get({
                 let backend = kube_backend.clone();
-                move || updates(backend.clone())
+                let channels = Arc::new(tokio::sync::Semaphore::new(MAX_PUSH_CHANNELS));
+                move || updates(backend.clone(), channels.clone())
             }),
         )
         .route(
@@ -116,18 +120,36 @@ async fn gpus_csv(backend: Arc<KubeBackend>, user: SignedInUser) -> axum::respon
 }
 
 /// `GET /events`: the push channel. A server-sent event after every telemetry cycle tells open
-/// pages to fetch fresh numbers; a comment every 15 s keeps proxies from closing it.
+/// pages to fetch fresh numbers; a comment every 15 s keeps proxies from closing it. Each open
+/// channel holds one of `channels`' permits; none left is a 503.
 async fn updates(
     backend: Arc<KubeBackend>,
-) -> axum::response::sse::Sse<
-    impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
-> {
+    channels: Arc<tokio::sync::Semaphore>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     use axum::response::sse::{Event, KeepAlive, Sse};
+    let Ok(permit) = channels.try_acquire_owned() else {
+        tracing::warn!(
+            limit = MAX_PUSH_CHANNELS,
+            "refused a push channel: too many open"
+        );
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "60")],
+            "too many live pages are open; this one will not update by itself until reloaded\n",
+        )
+            .into_response();
+    };
     let receiver = backend.telemetry.subscribe();
-    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+    let stream = futures::stream::unfold((receiver, permit), |(mut receiver, permit)| async move {
         receiver.changed().await.ok()?;
         let cycle = *receiver.borrow_and_update();
-        Some((Ok(Event::default().data(cycle.to_string())), receiver))
+        Some((
+            Ok::<_, std::convert::Infallible>(Event::default().data(cycle.to_string())),
+            (receiver, permit),
+        ))
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
 }
