@@ -1,7 +1,9 @@
 //! The API contract between browser and server: the DTOs the pages show and the server functions
-//! that return them.
+//! that return them. Reads are GETs; the server refuses any other method without the session's
+//! CSRF token, so a future server function that changes the cluster must send it.
 
 use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
 use serde::{Deserialize, Serialize};
 
 /// One node as the nodes table shows it.
@@ -31,7 +33,7 @@ pub struct NodeSummary {
 }
 
 /// Every node of the cluster, sorted by name.
-#[server]
+#[server(input = GetUrl)]
 pub async fn list_nodes() -> Result<Vec<NodeSummary>, ServerFnError> {
     let backend = use_context::<crate::backend::SharedBackend>()
         .ok_or_else(|| ServerFnError::new("the server has no cluster backend"))?;
@@ -50,7 +52,7 @@ pub struct CurrentUser {
 }
 
 /// The signed-in user, or None on pages served without a session (the sign-in page).
-#[server]
+#[server(input = GetUrl)]
 pub async fn whoami() -> Result<Option<CurrentUser>, ServerFnError> {
     Ok(crate::backend::signed_in_user().map(|u| CurrentUser {
         username: u.username,
@@ -84,7 +86,7 @@ pub struct GpuRow {
 }
 
 /// One page of the GPUs the exporters report, filtered and sorted as asked.
-#[server]
+#[server(input = GetUrl)]
 pub async fn list_gpus(
     #[server(default)] query: crate::gpu_table::GpuQuery,
 ) -> Result<crate::gpu_table::GpuPage, ServerFnError> {
@@ -153,7 +155,7 @@ pub struct NodeDetail {
 }
 
 /// One node's page; None when there is no such node.
-#[server]
+#[server(input = GetUrl)]
 pub async fn get_node_detail(name: String) -> Result<Option<NodeDetail>, ServerFnError> {
     let backend = use_context::<crate::backend::SharedBackend>()
         .ok_or_else(|| ServerFnError::new("the server has no cluster backend"))?;
@@ -207,7 +209,7 @@ pub struct Overview {
 }
 
 /// The overview page's data.
-#[server]
+#[server(input = GetUrl)]
 pub async fn get_overview() -> Result<Overview, ServerFnError> {
     let backend = use_context::<crate::backend::SharedBackend>()
         .ok_or_else(|| ServerFnError::new("the server has no cluster backend"))?;

@@ -34,6 +34,7 @@ async fn start_dashboard(cluster: kube::Config, settings: AuthSettings) -> Socke
         .route("/healthz", get(|| async { "ok" }))
         .route("/login", post(auth::login).get(|| async { "sign-in page" }))
         .route("/logout", post(auth::logout))
+        .route("/change", post(|| async { "changed" }))
         .with_state(auth.clone())
         .layer(axum::middleware::from_fn_with_state(
             auth.clone(),
@@ -186,6 +187,22 @@ async fn a_session_is_made_only_for_a_good_token_and_its_cookie_is_locked_down()
     )
     .await;
     assert_eq!(no_token.status, 403);
+    // Any state-changing request needs the token, in a header or a form field.
+    let change = async |extra: &[String], body: &str| {
+        let mut headers = vec![cookie.clone(), origin(addr)];
+        headers.extend_from_slice(extra);
+        request(addr, "POST", "/change", &headers, body).await
+    };
+    assert_eq!(change(&[], "").await.status, 403, "no token");
+    assert_eq!(change(&["X-CSRF-Token: nope".into()], "").await.status, 403);
+    assert_eq!(change(&[], "csrf=nope&x=1").await.status, 403);
+    let by_header = change(&[format!("X-CSRF-Token: {csrf}")], "").await;
+    assert_eq!(
+        (by_header.status, by_header.body.as_str()),
+        (200, "changed")
+    );
+    let by_form = change(&[], &format!("x=1&csrf={csrf}")).await;
+    assert_eq!((by_form.status, by_form.body.as_str()), (200, "changed"));
     let out = request(
         addr,
         "POST",

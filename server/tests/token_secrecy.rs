@@ -79,7 +79,7 @@ async fn the_token_is_in_no_response_and_no_log_line() {
         frontend::api::ListGpus::PATH,
         frontend::api::Whoami::PATH,
     ] {
-        let answer = exchange("POST", function, std::slice::from_ref(&cookie), "").await;
+        let answer = exchange("GET", function, std::slice::from_ref(&cookie), "").await;
         assert_eq!(answer.status, 200, "{function}: {}", answer.raw());
         responses.push(answer.raw());
     }

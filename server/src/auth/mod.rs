@@ -24,7 +24,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, MemoryStore, Session, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_moka_store::MokaStore;
 
 use signin::{Identity, SignInError, check_token};
 
@@ -35,6 +36,12 @@ const BEARER_CACHE_FOR: Duration = Duration::from_secs(60);
 const BEARER_CACHE_MAX: usize = 10_000;
 /// A session's last activity is written at most this often (each write extends the store's expiry).
 const TOUCH_EVERY: Duration = Duration::from_secs(30);
+/// The header a script or page sends the session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A form read to find its CSRF field is at most this long.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Sessions held at most; the store drops expired ones by itself and, past this, the least used.
+const MAX_SESSIONS: u64 = 10_000;
 
 /// How sessions behave.
 #[derive(Debug, Clone)]
@@ -96,12 +103,13 @@ impl Auth {
         })
     }
 
-    /// The session layer: in-memory store, HttpOnly, SameSite=Strict, Secure as configured.
-    pub fn session_layer(&self) -> SessionManagerLayer<MemoryStore> {
+    /// The session layer: an in-memory store that evicts expired sessions (moka), cookie
+    /// HttpOnly, SameSite=Strict, Secure as configured.
+    pub fn session_layer(&self) -> SessionManagerLayer<MokaStore> {
         let idle = tower_sessions::cookie::time::Duration::seconds(
             self.settings.idle_timeout.as_secs() as i64,
         );
-        SessionManagerLayer::new(MemoryStore::default())
+        SessionManagerLayer::new(MokaStore::new(Some(MAX_SESSIONS)))
             .with_name(COOKIE_NAME)
             .with_http_only(true)
             .with_same_site(SameSite::Strict)
@@ -156,6 +164,37 @@ pub fn is_same_origin(headers: &HeaderMap) -> bool {
             .is_some_and(|(_, rest)| rest == host),
         _ => false,
     }
+}
+
+/// Whether a state-changing request carries the session's CSRF token, in an `X-CSRF-Token`
+/// header or as the `csrf` field of a URL-encoded form. The request comes back whole (a form body
+/// read to find the field is put back).
+async fn carries_csrf_token(request: Request, expected: &str) -> (bool, Request) {
+    if let Some(token) = request
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        return (constant_time_eq(token, expected), request);
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return (false, request);
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
+        return (false, Request::from_parts(parts, axum::body::Body::empty()));
+    };
+    let carries = form_urlencoded::parse(&bytes)
+        .any(|(name, value)| name == "csrf" && constant_time_eq(&value, expected));
+    (
+        carries,
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+    )
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -366,6 +405,17 @@ pub async fn require_user(
     }
     if changed {
         let _ = session.insert(SESSION_KEY, user.clone()).await;
+    }
+    if !is_safe(request.method()) {
+        let (carries, checked) = carries_csrf_token(request, &user.csrf_token).await;
+        if !carries {
+            return (
+                StatusCode::FORBIDDEN,
+                "refused: a state-changing request must carry this session's CSRF token (reload the page)\n",
+            )
+                .into_response();
+        }
+        request = checked;
     }
     request.extensions_mut().insert(SignedInUser::new(
         user.username,
