@@ -12,9 +12,11 @@ the default 1 h at 5 s (720), waits until that history is full and reads the ser
 Prints figures; asserts nothing.
 
     scripts/bench_dashboard.py            (about 20 minutes on 2 cores, most of it the build)
+    scripts/bench_dashboard.py --no-build (measure the release site already built)
 """
 
 import base64
+import json
 import ssl
 
 import gzip
@@ -86,7 +88,7 @@ def cycles_in(path):
 def sim_request_counts(state):
     """apiserver_request_total by (verb, resource), read from the sim with the admin token."""
     kubeconfig = open(os.path.join(state, "kubeconfig")).read()
-    ca = base64.b64decode(re.search(r"certificate-authority-data:\s*(\S+)", kubeconfig).group(1)).decode()
+    ca = base64.b64decode(json.loads(kubeconfig)["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
     token = open(os.path.join(state, "admin.token")).read().strip()
     conn = http.client.HTTPSConnection(*SIM_ADDR, timeout=30, context=ssl.create_default_context(cadata=ca))
     status, _, body = request(conn, "GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
@@ -133,8 +135,9 @@ def rss_mib(pid):
 def main():
     tools = os.path.join(ROOT, "tools", "node_modules", ".bin")
     env = dict(os.environ, PATH=f"{tools}:{os.environ['PATH']}")
-    subprocess.run([os.path.join(ROOT, "scripts", "setup.sh"), "demo"], cwd=ROOT, env=env, check=True)
-    subprocess.run(["cargo", "leptos", "build", "--release"], cwd=ROOT, env=env, check=True)
+    if "--no-build" not in sys.argv:
+        subprocess.run([os.path.join(ROOT, "scripts", "setup.sh"), "demo"], cwd=ROOT, env=env, check=True)
+        subprocess.run(["cargo", "leptos", "build", "--release"], cwd=ROOT, env=env, check=True)
     for addr in (SIM_ADDR, DASH_ADDR):
         if not free(addr):
             sys.exit(f"{addr[0]}:{addr[1]} is busy; stop what listens there first")
