@@ -179,13 +179,28 @@ impl HeatMap {
     }
 }
 
+/// The colour scale from idle to fully busy, one swatch per class, for under the map.
+pub fn legend_svg() -> String {
+    let mut svg = String::from(r#"<svg viewBox="0 0 110 10" width="110" height="10">"#);
+    for (i, class) in UTILIZATION_CLASSES.iter().enumerate() {
+        let _ = write!(
+            svg,
+            r#"<rect class="{class}" x="{}" width="10" height="10"/>"#,
+            i * 10
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+const UTILIZATION_CLASSES: [&str; 11] = [
+    "u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9", "u10",
+];
+
 /// `u0` (idle) to `u10` (fully busy) by tens of percent; `none` when not reported.
 fn utilization_class(utilization: Option<u8>) -> &'static str {
-    const CLASSES: [&str; 11] = [
-        "u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7", "u8", "u9", "u10",
-    ];
     match utilization {
-        Some(u) => CLASSES[(usize::from(u.min(100)) + 5) / 10],
+        Some(u) => UTILIZATION_CLASSES[(usize::from(u.min(100)) + 5) / 10],
         None => "none",
     }
 }
@@ -255,6 +270,17 @@ mod tests {
         )));
         map.nodes[0].stale = true;
         assert_eq!(map.svg().matches("cell stale").count(), COLUMNS + 1);
+    }
+
+    #[test]
+    fn the_legend_shows_every_class_in_order() {
+        let legend = legend_svg();
+        let classes: Vec<&str> = legend
+            .split("class=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .collect();
+        assert_eq!(classes, UTILIZATION_CLASSES);
     }
 
     #[test]

@@ -146,7 +146,12 @@ fn HeatMapView(heat: HeatMap) -> impl IntoView {
             inner_html=svg
             on:mouseover=move |ev| hovered.set(cell_at(&ev))
             on:click=open_node></div>
-        <p class="heat-detail" data-testid="heat-detail">{detail}</p>
+        <div class="heat-under">
+            <p class="heat-detail" data-testid="heat-detail">{detail}</p>
+            <span class="heat-legend" aria-hidden="true">
+                "0 %" <span class="heat-legend-scale" inner_html=crate::heatmap::legend_svg()></span> "100 %"
+            </span>
+        </div>
     }
 }
 
