@@ -151,15 +151,11 @@ mod tests {
             model: "Tesla T4".into(),
             uuid: format!("GPU-{node}"),
             memory_total_bytes: 1 << 34,
-            memory_used_bytes: None,
             utilization_percent: util,
-            temperature_celsius: None,
-            power_watts: None,
             in_use: !pods.is_empty() || hidden > 0,
             pods: pods.iter().map(|p| p.to_string()).collect(),
             hidden_pods: hidden,
-            stale: false,
-            sampled_at_ms: 0,
+            ..Default::default()
         }
     }
 

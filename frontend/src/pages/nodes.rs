@@ -139,16 +139,7 @@ mod tests {
         NodeSummary {
             name: name.into(),
             ready: true,
-            unschedulable: false,
-            roles: vec![],
-            internal_ip: String::new(),
-            gpu_model: None,
             gpus_allocatable: gpus,
-            os_image: String::new(),
-            kernel: String::new(),
-            container_runtime: String::new(),
-            kubelet_version: String::new(),
-            age_seconds: 0,
             ..Default::default()
         }
     }

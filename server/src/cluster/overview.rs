@@ -91,16 +91,7 @@ mod tests {
         NodeSummary {
             name: name.into(),
             ready,
-            unschedulable: false,
-            roles: vec![],
-            internal_ip: String::new(),
-            gpu_model: None,
             gpus_allocatable: gpus,
-            os_image: String::new(),
-            kernel: String::new(),
-            container_runtime: String::new(),
-            kubelet_version: String::new(),
-            age_seconds: 0,
             ..Default::default()
         }
     }
@@ -119,19 +110,9 @@ mod tests {
     fn row(node: &str, util: f64, stale: bool) -> GpuRow {
         GpuRow {
             node: node.into(),
-            index: 0,
-            model: String::new(),
-            uuid: String::new(),
-            memory_total_bytes: 0,
-            memory_used_bytes: None,
             utilization_percent: Some(util),
-            temperature_celsius: None,
-            power_watts: None,
-            in_use: false,
-            pods: vec![],
-            hidden_pods: 0,
             stale,
-            sampled_at_ms: 0,
+            ..Default::default()
         }
     }
 
