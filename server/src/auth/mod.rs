@@ -8,11 +8,10 @@
 
 pub mod signin;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Form;
 use axum::extract::{ConnectInfo, Request, State};
@@ -33,7 +32,7 @@ const SESSION_KEY: &str = "user";
 pub const COOKIE_NAME: &str = "gpuboard_session";
 /// How long a bearer-header token's check is reused.
 const BEARER_CACHE_FOR: Duration = Duration::from_secs(60);
-const BEARER_CACHE_MAX: usize = 10_000;
+const BEARER_CACHE_MAX: u64 = 10_000;
 /// A session's last activity is written at most this often (each write extends the store's expiry).
 const TOUCH_EVERY: Duration = Duration::from_secs(30);
 /// The header a script or page sends the session's CSRF token in.
@@ -87,7 +86,8 @@ pub struct Auth {
     cluster: kube::Config,
     settings: AuthSettings,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
-    bearer_cache: Mutex<HashMap<[u8; 32], (Identity, Instant)>>,
+    /// SHA-256 of a bearer-header token -> who it is, for [`BEARER_CACHE_FOR`].
+    bearer_cache: moka::sync::Cache<[u8; 32], Identity>,
 }
 
 impl Auth {
@@ -99,7 +99,10 @@ impl Auth {
             cluster,
             limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
             settings,
-            bearer_cache: Mutex::new(HashMap::new()),
+            bearer_cache: moka::sync::Cache::builder()
+                .max_capacity(BEARER_CACHE_MAX)
+                .time_to_live(BEARER_CACHE_FOR)
+                .build(),
         })
     }
 
@@ -121,21 +124,11 @@ impl Auth {
     /// Checks a bearer-header token, reusing a recent answer for the same token.
     async fn bearer_identity(&self, token: &str) -> Result<Identity, SignInError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some((identity, at)) = self
-            .bearer_cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            && at.elapsed() < BEARER_CACHE_FOR
-        {
-            return Ok(identity.clone());
+        if let Some(identity) = self.bearer_cache.get(&key) {
+            return Ok(identity);
         }
         let identity = check_token(&self.cluster, token).await?;
-        let mut cache = self.bearer_cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= BEARER_CACHE_MAX {
-            cache.retain(|_, (_, at)| at.elapsed() < BEARER_CACHE_FOR);
-        }
-        cache.insert(key, (identity.clone(), Instant::now()));
+        self.bearer_cache.insert(key, identity.clone());
         Ok(identity)
     }
 }

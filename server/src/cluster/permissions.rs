@@ -2,9 +2,7 @@
 //! token, cached per token for about 30 s so a page view does not cost a review per row.
 //! Any failure counts as "no" (fail closed).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use frontend::backend::SignedInUser;
 use k8s_openapi::api::authorization::v1::{
@@ -16,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::signin::client_for_token;
 
 const CACHE_FOR: Duration = Duration::from_secs(30);
-const CACHE_MAX: usize = 50_000;
+const CACHE_MAX: u64 = 50_000;
 
 /// A question for the cluster: may this user `verb` `resource` (in `namespace`, or cluster-wide)?
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,19 +37,22 @@ impl Access {
     }
 }
 
-/// A cached answer: (SHA-256 of the user's token, the question) -> (allowed, when asked).
-type AnswerCache = HashMap<([u8; 32], Access), (bool, Instant)>;
+/// Cached answers: (SHA-256 of the user's token, the question) -> allowed, for [`CACHE_FOR`].
+type AnswerCache = moka::sync::Cache<([u8; 32], Access), bool>;
 
 pub struct Permissions {
     cluster: kube::Config,
-    cache: Mutex<AnswerCache>,
+    cache: AnswerCache,
 }
 
 impl Permissions {
     pub fn new(cluster: kube::Config) -> Self {
         Permissions {
             cluster,
-            cache: Mutex::new(HashMap::new()),
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CACHE_MAX)
+                .time_to_live(CACHE_FOR)
+                .build(),
         }
     }
 
@@ -61,24 +62,14 @@ impl Permissions {
             Sha256::digest(user.token().as_bytes()).into(),
             access.clone(),
         );
-        if let Some((allowed, at)) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            && at.elapsed() < CACHE_FOR
-        {
-            return *allowed;
+        if let Some(allowed) = self.cache.get(&key) {
+            return allowed;
         }
         let allowed = self.review(user, access).await.unwrap_or_else(|e| {
             tracing::warn!(user = %user.username, error = %e, "access review failed; treating as denied");
             false
         });
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= CACHE_MAX {
-            cache.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
-        }
-        cache.insert(key, (allowed, Instant::now()));
+        self.cache.insert(key, allowed);
         allowed
     }
 
