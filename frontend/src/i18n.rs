@@ -159,6 +159,7 @@ const ZH: &[(&str, &str)] = &[
         "个 Pod 位于你无权查看的命名空间",
     ),
     ("GPU heat map", "GPU 热力图"),
+    ("allocatable", "可分配"),
     (
         "Point at a cell for its GPU; click it to open the node.",
         "将鼠标移到格子上查看对应 GPU，点击打开所在节点。",

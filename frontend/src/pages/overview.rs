@@ -23,59 +23,46 @@ fn cell_at(ev: &leptos::ev::MouseEvent) -> Option<usize> {
 }
 
 fn alert_text(lang: Lang, alert: &Alert, now_ms: i64) -> String {
-    match (lang, alert) {
-        (Lang::En, Alert::NotReady { node }) => format!("{node} is NotReady"),
-        (Lang::Zh, Alert::NotReady { node }) => format!("{node} 处于 NotReady 状态"),
-        (
-            Lang::En,
-            Alert::StaleExporter {
-                node,
-                since_ms,
-                error,
-            },
-        ) => match since_ms {
-            Some(at) => format!(
-                "{node}: the GPU exporter stopped answering {} ago ({error}); values shown are from then",
-                age((now_ms - at) / 1000)
-            ),
-            None => format!("{node}: the GPU exporter has never answered ({error})"),
+    match alert {
+        Alert::NotReady { node } => match lang {
+            Lang::En => format!("{node} is NotReady"),
+            Lang::Zh => format!("{node} 处于 NotReady 状态"),
         },
-        (
-            Lang::Zh,
-            Alert::StaleExporter {
-                node,
-                since_ms,
-                error,
-            },
-        ) => match since_ms {
-            Some(at) => format!(
-                "{node}：GPU 采集器已 {} 未响应（{error}），显示的是当时的数据",
-                age((now_ms - at) / 1000)
-            ),
-            None => format!("{node}：GPU 采集器从未响应（{error}）"),
-        },
-        (
-            Lang::En,
-            Alert::DeviceMismatch {
-                node,
-                allocatable,
-                seen,
-            },
-        ) => format!(
-            "{node}: the scheduler sees {allocatable} allocatable nvidia.com/gpu but the exporter sees {seen} GPU(s): is the NVIDIA device plugin running?"
-        ),
-        (
-            Lang::Zh,
-            Alert::DeviceMismatch {
-                node,
-                allocatable,
-                seen,
-            },
-        ) => {
-            format!(
-                "{node}：调度器可分配 {allocatable} 个 nvidia.com/gpu，但采集器看到 {seen} 块 GPU：NVIDIA device plugin 是否在运行？"
-            )
+        Alert::StaleExporter {
+            node,
+            since_ms: Some(at),
+            error,
+        } => {
+            let ago = age((now_ms - at) / 1000);
+            match lang {
+                Lang::En => format!(
+                    "{node}: the GPU exporter stopped answering {ago} ago ({error}); values shown are from then"
+                ),
+                Lang::Zh => {
+                    format!("{node}：GPU 采集器已 {ago} 未响应（{error}），显示的是当时的数据")
+                }
+            }
         }
+        Alert::StaleExporter {
+            node,
+            since_ms: None,
+            error,
+        } => match lang {
+            Lang::En => format!("{node}: the GPU exporter has never answered ({error})"),
+            Lang::Zh => format!("{node}：GPU 采集器从未响应（{error}）"),
+        },
+        Alert::DeviceMismatch {
+            node,
+            allocatable,
+            seen,
+        } => match lang {
+            Lang::En => format!(
+                "{node}: the scheduler sees {allocatable} allocatable nvidia.com/gpu but the exporter sees {seen} GPU(s): is the NVIDIA device plugin running?"
+            ),
+            Lang::Zh => format!(
+                "{node}：调度器可分配 {allocatable} 个 nvidia.com/gpu，但采集器看到 {seen} 块 GPU：NVIDIA device plugin 是否在运行？"
+            ),
+        },
     }
 }
 
@@ -100,7 +87,12 @@ fn tiles(lang: Lang, o: &Overview) -> Vec<(String, String)> {
         ),
         (
             labels[1].to_string(),
-            format!("{} ({} allocatable)", o.gpus_total, o.gpus_allocatable),
+            format!(
+                "{} ({} {})",
+                o.gpus_total,
+                o.gpus_allocatable,
+                tr(lang, "allocatable")
+            ),
         ),
         (
             labels[2].to_string(),
@@ -204,5 +196,30 @@ mod tests {
         };
         assert!(alert_text(Lang::En, &stale, 120_000).contains("2m ago"));
         assert!(alert_text(Lang::Zh, &stale, 120_000).contains("2m"));
+        let never = Alert::StaleExporter {
+            node: "n".into(),
+            since_ms: None,
+            error: "refused".into(),
+        };
+        assert!(alert_text(Lang::En, &never, 0).contains("never answered (refused)"));
+    }
+
+    #[test]
+    fn tiles_speak_the_pages_language() {
+        let o = Overview {
+            nodes_ready: 1,
+            nodes_total: 2,
+            gpus_total: 3,
+            gpus_allocatable: 4,
+            gpus_allocated: 0,
+            gpus_busy: 0,
+            busy_threshold_percent: 50.0,
+            average_utilization_percent: None,
+            sampled_at_ms: 0,
+            heat: Default::default(),
+            alerts: vec![],
+        };
+        assert_eq!(tiles(Lang::En, &o)[1].1, "3 (4 allocatable)");
+        assert_eq!(tiles(Lang::Zh, &o)[1].1, "3 (4 可分配)");
     }
 }
