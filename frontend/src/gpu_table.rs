@@ -108,23 +108,27 @@ pub fn page_of(rows: Vec<GpuRow>, query: &GpuQuery) -> GpuPage {
     }
 }
 
+/// A T4 on `node` for tests, used by `pods` (held when any).
+#[cfg(test)]
+pub(crate) fn test_row(node: &str, util: Option<f64>, pods: &[&str]) -> GpuRow {
+    GpuRow {
+        node: node.into(),
+        index: 0,
+        model: "Tesla T4".into(),
+        uuid: format!("GPU-{node}"),
+        memory_total_bytes: 1 << 34,
+        utilization_percent: util,
+        in_use: !pods.is_empty(),
+        pods: pods.iter().map(|p| p.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn row(node: &str, util: Option<f64>, pods: &[&str]) -> GpuRow {
-        GpuRow {
-            node: node.into(),
-            index: 0,
-            model: "Tesla T4".into(),
-            uuid: format!("GPU-{node}"),
-            memory_total_bytes: 1 << 34,
-            utilization_percent: util,
-            in_use: !pods.is_empty(),
-            pods: pods.iter().map(|p| p.to_string()).collect(),
-            ..Default::default()
-        }
-    }
+    use super::test_row as row;
 
     #[test]
     fn sorts_by_utilization_with_missing_values_last_when_descending() {

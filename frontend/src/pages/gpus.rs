@@ -144,18 +144,12 @@ pub fn GpusPage() -> impl IntoView {
 mod tests {
     use super::*;
 
+    /// A row whose holders in namespaces the user may not list number `hidden`.
     fn row(node: &str, util: Option<f64>, pods: &[&str], hidden: usize) -> GpuRow {
         GpuRow {
-            node: node.into(),
-            index: 0,
-            model: "Tesla T4".into(),
-            uuid: format!("GPU-{node}"),
-            memory_total_bytes: 1 << 34,
-            utilization_percent: util,
             in_use: !pods.is_empty() || hidden > 0,
-            pods: pods.iter().map(|p| p.to_string()).collect(),
             hidden_pods: hidden,
-            ..Default::default()
+            ..crate::gpu_table::test_row(node, util, pods)
         }
     }
 
