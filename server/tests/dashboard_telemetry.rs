@@ -16,16 +16,7 @@ async fn a_cycle_reads_every_exporter_and_a_failing_one_goes_stale_not_zero() {
     let cache = ClusterCache::start(admin_client(&sim).await);
     let targets = exporter_targets(&cache.pods().await.expect("synced"));
     let nodes: Vec<&str> = targets.iter().map(|t| t.node.as_str()).collect();
-    assert_eq!(
-        nodes,
-        [
-            "ai-gpu-flask2.novalocal",
-            "node-105",
-            "node-106",
-            "node-109",
-            "node-110"
-        ]
-    );
+    assert_eq!(nodes, common::SEED_GPU_NODES);
     assert!(
         targets
             .iter()

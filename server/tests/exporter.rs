@@ -265,16 +265,7 @@ async fn the_sims_exporters_are_found_by_label_and_follow_the_pods() {
         .filter_map(|p| p.spec.as_ref()?.node_name.clone())
         .collect();
     nodes.sort();
-    assert_eq!(
-        nodes,
-        [
-            "ai-gpu-flask2.novalocal",
-            "node-105",
-            "node-106",
-            "node-109",
-            "node-110"
-        ]
-    );
+    assert_eq!(nodes, common::SEED_GPU_NODES);
     for pod in &exporters {
         let addr = exporter_address(pod);
         assert!(addr.starts_with("127.0."), "{addr}");

@@ -11,6 +11,15 @@ use std::time::{Duration, Instant};
 use gpuboard::sim::{self, SimConfig, SimHandle};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+/// The seed lab's GPU nodes, sorted: each runs one simulated exporter.
+pub const SEED_GPU_NODES: [&str; 5] = [
+    "ai-gpu-flask2.novalocal",
+    "node-105",
+    "node-106",
+    "node-109",
+    "node-110",
+];
+
 pub async fn start_sim() -> (SimHandle, tempfile::TempDir) {
     start_sim_with(SimConfig::default()).await
 }
