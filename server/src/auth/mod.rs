@@ -270,32 +270,15 @@ pub async fn login(
     Redirect::to("/").into_response()
 }
 
-#[derive(Deserialize)]
-pub struct SignOutForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /logout`: same-origin, with the session's CSRF token; destroys the session.
-pub async fn logout(
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<SignOutForm>,
-) -> Response {
-    let user: Option<StoredUser> = session.get(SESSION_KEY).await.ok().flatten();
-    match user {
-        Some(user)
-            if is_same_origin(&headers) && constant_time_eq(&user.csrf_token, &form.csrf) =>
-        {
+/// `POST /logout`: destroys the session. [`require_user`] has already refused the request
+/// unless it came from this site with the session's CSRF token.
+pub async fn logout(session: Session) -> Response {
+    match session.get::<StoredUser>(SESSION_KEY).await.ok().flatten() {
+        Some(user) => {
             let _ = session.flush().await;
             tracing::info!(user = %user.username, "signed out");
             Redirect::to("/login?reason=signed-out").into_response()
         }
-        Some(_) => (
-            StatusCode::FORBIDDEN,
-            "sign-out refused: the request did not come from this site's page\n",
-        )
-            .into_response(),
         None => Redirect::to("/login").into_response(),
     }
 }
