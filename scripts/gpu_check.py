@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""GPU check for `gpuboard exporter` on a machine with NVIDIA GPUs (the `device` tool's H100).
+"""GPU check for `gpuboard-exporter` on a machine with NVIDIA GPUs (the `device` tool's H100).
 
-Starts the exporter, compares every value with `nvidia-smi --query-gpu` taken at the same time,
-loads the GPU with PyTorch and checks that utilization goes above 90% and memory used rises, and
-measures, in the same run, time to ready, scrape latency (against /healthz), exporter RSS and CPU,
-against one `nvidia-smi` query and a pynvml loop over the same fields.
+Runs the exporter crate's tests that need a GPU (ignored elsewhere), starts the exporter, compares
+every value with `nvidia-smi --query-gpu` taken at the same time, loads the GPU with PyTorch and
+checks that utilization goes above 90% and memory used rises, and measures, in the same run, time
+to ready, scrape latency (against /healthz), exporter RSS and CPU, against one `nvidia-smi` query
+and a pynvml loop over the same fields.
 
-    python3 scripts/gpu_check.py --exporter device-bin/gpuboard [--out DIR]
+    python3 scripts/gpu_check.py --exporter device-bin/gpuboard-exporter \
+        --nvml-tests device-bin/gpuboard-exporter-tests [--out DIR]
 
-Writes a dated Markdown report to DIR (default $OUT or .) and exits 1 when a check fails.
+Writes a dated Markdown report to DIR (default $OUT or .) and exits 1 when a check fails, 2 when
+it cannot run here (no NVIDIA GPU): it never reports success where it could not run.
 """
 
 import argparse
@@ -144,22 +147,33 @@ def pynvml_loop(rounds=300):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exporter", default="device-bin/gpuboard")
+    parser.add_argument("--exporter", default="device-bin/gpuboard-exporter")
+    parser.add_argument("--nvml-tests", default="device-bin/gpuboard-exporter-tests",
+                        help="the exporter crate's integration test binary (its GPU tests run with --ignored)")
     parser.add_argument("--out", default=os.environ.get("OUT", "."))
     parser.add_argument("--load-seconds", type=float, default=20.0)
     args = parser.parse_args()
     if shutil.which("nvidia-smi") is None:
-        print("SKIPPED: no nvidia-smi on this machine; run this on a GPU machine")
-        return 0
+        print("cannot run here: no nvidia-smi on this machine; run this on a GPU machine", file=sys.stderr)
+        return 2
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     say(f"# gpuboard exporter GPU check, {stamp}")
     say(subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip())
 
     lib = ["--nvml-lib", NVML_LIB] if os.path.exists(NVML_LIB) else []
+    os.makedirs(args.out, exist_ok=True)
+    tests = subprocess.run([args.nvml_tests, "--ignored", "--test-threads", "1"],
+                           env=dict(os.environ, GPUBOARD_NVML_LIB=NVML_LIB) if lib else None,
+                           capture_output=True, text=True)
+    check("the exporter's GPU tests pass", tests.returncode == 0,
+          (tests.stdout.strip().splitlines() or ["no output"])[-1] + ("" if tests.returncode == 0 else "\n" + tests.stdout[-3000:] + tests.stderr[-3000:]))
+    # The exporter's log goes to a file, so a chatty exporter can never block on a full pipe.
+    log_path = os.path.join(args.out, "gpu-check-exporter.log")
+    log = open(log_path, "w")
     started = time.perf_counter()
-    proc = subprocess.Popen([args.exporter, "exporter", "--listen", f"127.0.0.1:{PORT}", "--interval", "1s",
+    proc = subprocess.Popen([args.exporter, "--listen", f"127.0.0.1:{PORT}", "--interval", "1s",
                              "--node-name", "gpu-check", "--kubelet-socket", "/nonexistent/kubelet.sock", *lib],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=log, stderr=log)
     ready_after = None
     while time.perf_counter() - started < 10:
         try:
@@ -176,7 +190,7 @@ def main():
           f"{ready_after:.3f} s" if ready_after else "never ready in 10 s")
     if ready_after is None:
         proc.kill()
-        print(proc.stderr.read().decode(errors="replace"))
+        print(open(log_path).read())
         return 1
 
     time.sleep(2)
@@ -248,7 +262,6 @@ def main():
     proc.wait()
     failed = [r for r in results if not r[1]]
     say(f"\n{len(results) - len(failed)} of {len(results)} checks passed")
-    os.makedirs(args.out, exist_ok=True)
     name = os.path.join(args.out, f"gpu-check-{datetime.date.today().isoformat()}.md")
     with open(name, "w") as f:
         f.write("\n".join(lines) + "\n")

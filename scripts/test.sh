@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, unit and integration tests (kubectl and kube-rs against a
-# started sim), and the browser tests (Playwright + Debian's Chromium against `gpuboard serve --demo`).
-# Installs what it needs first (scripts/setup.sh test).
+# started sim, the dashboard's router against a sim, the exporter's binary), and the browser tests
+# (Playwright + Debian's Chromium against `gpuboard serve --demo`). Tests that need an NVIDIA GPU
+# are ignored here and run by scripts/gpu-check.sh. Installs what it needs first (scripts/setup.sh test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
@@ -12,17 +13,19 @@ export KUBECTL
 # A test run builds once; incremental caches would only cost disk (CI has little to spare).
 export CARGO_INCREMENTAL=0
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { printf '\n\033[1m== %s (%s)\033[0m\n' "$*" "$(date +%T)"; }
 
 step "format"
 cargo fmt --all -- --check
 step "clippy"
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 step "unit and integration tests"
 cargo test --workspace
-step "build the site for the browser tests"
-cargo leptos build
+step "build the site's WASM, JS and CSS for the browser tests"
+# The server they run is the one `cargo test` just built (target/debug/gpuboard, with the demo).
+cargo leptos build --frontend-only
 step "browser tests"
 # A port of its own, so a running demo on 3000 does not collide; Playwright refuses a busy port.
 export GPUBOARD_E2E_PORT="${GPUBOARD_E2E_PORT:-3107}"
 (cd end2end && npx playwright test)
+step "done"

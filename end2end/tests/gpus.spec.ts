@@ -1,14 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { hydrated, signIn } from './helpers';
-
-const KUBECONFIG = join(__dirname, '..', '..', '.state', 'e2e', 'kubeconfig');
-
-/** Real kubectl (scripts/test.sh sets $KUBECTL) against the demo's simulated cluster. */
-function kubectl(args: string[], input?: string): string {
-  return execFileSync(process.env.KUBECTL ?? 'kubectl', ['--kubeconfig', KUBECONFIG, ...args], { input, encoding: 'utf8' });
-}
+import { hydrated, kubectl, signIn } from './helpers';
 
 function gpuPod(name: string, namespace: string, node: string, command: string[]): string {
   return JSON.stringify({

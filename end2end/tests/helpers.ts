@@ -1,11 +1,22 @@
-// Shared steps of the browser tests: waiting for hydration and signing in with the demo's token.
+// Shared steps of the browser tests: the demo's credentials, kubectl against its cluster, waiting
+// for hydration and signing in.
 import { expect, Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The demo's admin token, written by the embedded sim into its state dir (see playwright.config.ts). */
+/** The demo's state dir, where its embedded sim writes tokens and kubeconfig (see playwright.config.ts). */
+const STATE = join(__dirname, '..', '..', '.state', 'e2e');
+
+/** The demo's admin token. */
 export function adminToken(): string {
-  return readFileSync(join(__dirname, '..', '..', '.state', 'e2e', 'admin.token'), 'utf8').trim();
+  return readFileSync(join(STATE, 'admin.token'), 'utf8').trim();
+}
+
+/** Runs kubectl against the demo's cluster as its admin; its output. */
+export function kubectl(args: string[], input?: string): string {
+  return execFileSync(process.env.KUBECTL ?? 'kubectl', ['--kubeconfig', join(STATE, 'kubeconfig'), ...args],
+    { input, encoding: 'utf8' });
 }
 
 export async function hydrated(page: Page) {

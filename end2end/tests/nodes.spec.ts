@@ -57,3 +57,32 @@ test('GPU nodes whose kernel or driver differs from the rest are flagged', async
   await page.getByTestId('node-filter').fill('ubuntu');
   await expect(page.locator('[data-testid="nodes-table"] tbody tr')).toHaveCount(1);
 });
+
+test('wide tables scroll inside their own box: a 1440-pixel window needs no page scroll', async ({ page }) => {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  for (const path of ['/nodes', '/nodes/node-110', '/gpus', '/']) {
+    await page.goto(path);
+    await hydrated(page);
+    const widths = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      topbar: document.querySelector('.topbar')!.getBoundingClientRect().width,
+    }));
+    expect(widths.page, path).toBeLessThanOrEqual(1440);
+    expect(widths.topbar, path).toBe(1440);
+  }
+});
+
+test('the nodes page and a node\'s page speak Chinese, headings and summary too', async ({ page }) => {
+  await page.goto('/nodes');
+  await hydrated(page);
+  await page.getByTestId('lang-switch').click();
+  await expect(page.getByTestId('node-summary')).toHaveText('6/6 个节点就绪 · 可分配 5 块 GPU');
+  await expect(page.getByTestId('node-skew')).toContainText('node-105（内核）');
+  await page.goto('/nodes/node-110');
+  await hydrated(page);
+  for (const heading of ['Pod', '状况', '污点', '标签']) {
+    await expect(page.locator('h2', { hasText: heading })).toHaveCount(1);
+  }
+  await page.getByTestId('lang-switch').click();
+  await expect(page.locator('h2', { hasText: 'Conditions' })).toHaveCount(1);
+});

@@ -1,14 +1,9 @@
 import { test, expect } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { hydrated, signIn } from './helpers';
-
-const KUBECONFIG = join(__dirname, '..', '..', '.state', 'e2e', 'kubeconfig');
+import { hydrated, kubectl, signIn } from './helpers';
 
 function setReady(node: string, status: 'True' | 'False') {
   const patch = JSON.stringify({ status: { conditions: [{ type: 'Ready', status, reason: status === 'True' ? 'KubeletReady' : 'KubeletNotReady' }] } });
-  execFileSync(process.env.KUBECTL ?? 'kubectl',
-    ['--kubeconfig', KUBECONFIG, 'patch', 'node', node, '--subresource=status', '--type=strategic', '-p', patch]);
+  kubectl(['patch', 'node', node, '--subresource=status', '--type=strategic', '-p', patch]);
 }
 
 test('the overview counts nodes and GPUs, maps every GPU, and calls out a NotReady node', async ({ page }) => {

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { adminToken, hydrated, signIn } from './helpers';
 
 test('without a session every page leads to the sign-in page', async ({ page }) => {
   await page.goto('/');
@@ -29,7 +29,7 @@ test('signing in shows who you are; the cookie is HttpOnly, Strict and holds no 
   expect(session!.sameSite).toBe('Strict');
   expect(session!.secure).toBe(true);
   expect(await page.evaluate(() => document.cookie)).not.toContain('gpuboard_session');
-  expect(await page.content()).not.toContain((await import('./helpers')).adminToken());
+  expect(await page.content()).not.toContain(adminToken());
 });
 
 test('sign-out ends the session', async ({ page }) => {

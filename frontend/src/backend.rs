@@ -1,42 +1,37 @@
 //! The seam to the server (ssr only): the trait the `gpuboard` binary implements and provides as
-//! Leptos context, so server functions reach the cluster without this crate knowing how.
+//! Leptos context, so server functions reach the cluster without this crate knowing how; and the
+//! signed-in user, an axum extractor that refuses with 401 when the request has none.
 
 use std::fmt;
 use std::sync::Arc;
 
-use leptos::prelude::use_context;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 
-use crate::api::{GpuRow, NodeDetail, NodeSummary, Overview};
+use crate::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 
-/// What went wrong reaching the cluster, in words a user can act on.
-#[derive(Debug, thiserror::Error)]
-pub enum BackendError {
-    #[error("the cluster refused the request: {0}")]
-    Refused(String),
-    #[error("the cluster could not be reached: {0}")]
-    Unreachable(String),
-}
-
+/// Everything the pages read, for one signed-in user: what the user may see of it is the
+/// backend's to decide (the cluster's RBAC, asked with the user's token).
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    async fn nodes(&self) -> Result<Vec<NodeSummary>, BackendError>;
-    /// Every GPU with its latest sample; holders shown only where `user` may list pods.
-    async fn gpus(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, BackendError>;
+    /// Every node with its GPU use and skew flags.
+    async fn nodes(&self, user: &SignedInUser) -> Result<Vec<NodeSummary>, PageError>;
+    /// One page of the GPU inventory, filtered and sorted on the server.
+    async fn gpus(&self, user: &SignedInUser, query: &GpuQuery) -> Result<GpuPage, PageError>;
+    /// Every GPU with its latest sample, in node order (the CSV export).
+    async fn gpu_rows(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, PageError>;
     /// One node with its GPUs' history, pods (where `user` may list them), conditions, taints and labels.
-    async fn node(
-        &self,
-        user: &SignedInUser,
-        name: &str,
-    ) -> Result<Option<NodeDetail>, BackendError>;
+    async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError>;
     /// Counts, heat map and alerts for the overview.
-    async fn overview(&self, user: &SignedInUser) -> Result<Overview, BackendError>;
+    async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;
 
-/// The user a request acts for, put into the request's extensions by the server's session layer
-/// (from the session, or from an `Authorization: Bearer` header). The token stays on the server:
-/// it is never serialised, and `Debug` leaves it out.
+/// The user a request acts for, put into the request's extensions by the server's guard (from
+/// the session, or from an `Authorization: Bearer` header). The token stays on the server: it is
+/// never serialised, and `Debug` leaves it out.
 #[derive(Clone)]
 pub struct SignedInUser {
     pub username: String,
@@ -71,10 +66,14 @@ impl fmt::Debug for SignedInUser {
     }
 }
 
-/// The user of the request being served (inside a server function or a server render).
-pub fn signed_in_user() -> Option<SignedInUser> {
-    use_context::<http::request::Parts>()?
-        .extensions
-        .get::<SignedInUser>()
-        .cloned()
+impl<S: Send + Sync> FromRequestParts<S> for SignedInUser {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<SignedInUser>()
+            .cloned()
+            .ok_or((StatusCode::UNAUTHORIZED, "sign in first\n"))
+    }
 }

@@ -1,13 +1,12 @@
-//! The overview's heat map: one cell per GPU, coloured by utilization. It carries only what the
-//! map draws and what hovering a cell shows, and draws itself as one SVG string, so an
-//! 8,000-GPU cluster costs a few hundred kilobytes of page instead of a component per cell.
+//! The overview's heat map ([`HeatMap`], in the contract): one cell per GPU, coloured by
+//! utilization. It carries only what the map draws and what hovering a cell shows, and draws
+//! itself as one SVG string, so an 8,000-GPU cluster costs a few hundred kilobytes of page
+//! instead of a component per cell.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use serde::{Deserialize, Serialize};
-
-use crate::api::GpuRow;
+use crate::contract::{GpuRow, HeatCell, HeatMap, HeatModel, HeatNode};
 use crate::format::{gib, with_unit};
 use crate::i18n::{Lang, tr};
 
@@ -17,58 +16,6 @@ pub const COLUMNS: usize = 64;
 const STEP: usize = 16;
 const SIDE: usize = 14;
 const MIB: u64 = 1024 * 1024;
-
-/// A node of the map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeatNode {
-    pub name: String,
-    /// The node's exporter does not answer: its cells show the last good sample.
-    pub stale: bool,
-}
-
-/// A GPU model with its memory, shared by every cell that has it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct HeatModel {
-    pub name: String,
-    pub memory_total_bytes: u64,
-}
-
-/// One GPU. The wire names are short because there is one of these per GPU in the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeatCell {
-    /// Index into [`HeatMap::nodes`].
-    #[serde(rename = "n")]
-    pub node: u32,
-    /// The GPU's index on its node.
-    #[serde(rename = "i")]
-    pub index: u32,
-    /// Index into [`HeatMap::models`].
-    #[serde(rename = "m")]
-    pub model: u32,
-    /// Utilization in whole percent; None when the GPU does not report it.
-    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
-    pub utilization_percent: Option<u8>,
-    #[serde(rename = "mu", default, skip_serializing_if = "Option::is_none")]
-    pub memory_used_mib: Option<u32>,
-    /// `namespace/pod` of the holders the user may see.
-    #[serde(rename = "p", default, skip_serializing_if = "Vec::is_empty")]
-    pub pods: Vec<String>,
-    /// Holders in namespaces the user may not list.
-    #[serde(rename = "h", default, skip_serializing_if = "is_zero")]
-    pub hidden_pods: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-/// Every GPU of the cluster in node order, as the overview draws it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeatMap {
-    pub nodes: Vec<HeatNode>,
-    pub models: Vec<HeatModel>,
-    pub cells: Vec<HeatCell>,
-}
 
 impl HeatMap {
     /// The map of `rows`, which come sorted by node and index.

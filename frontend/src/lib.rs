@@ -1,13 +1,13 @@
-//! The gpuboard Leptos app: routes, pages, components, and the server functions with the types they
-//! exchange. Its server side calls a [`backend::Backend`] that the `gpuboard` binary provides as
-//! context, so this crate never depends on the server and can render against any backend.
+//! The gpuboard Leptos app: routes, pages and components ([`pages`]), the server functions
+//! ([`api`]) and the types they exchange ([`contract`]). Its server side calls a
+//! [`backend::Backend`] that the `gpuboard` binary provides as context, so this crate never
+//! depends on the server and can render against any backend.
 
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod contract;
 pub mod format;
-pub mod gpu_api;
-pub mod gpu_table;
 pub mod heatmap;
 pub mod i18n;
 pub mod live;
@@ -62,7 +62,7 @@ pub fn App() -> impl IntoView {
                     <a href="/gpus">{t("GPUs")}</a>
                 </nav>
                 <SignedInAs/>
-                <button class="lang" data-testid="lang-switch" on:click=move |_| {
+                <button class="lang" data-testid="lang-switch" title=t("Switch the language") on:click=move |_| {
                     let next = lang.get().other();
                     lang.set(next);
                     i18n::remember(next);

@@ -1,8 +1,70 @@
-//! gpuboard's server library: the dashboard's backend, the NVML exporter and the simulated cluster.
+//! `gpuboard`: the GPU-cluster dashboard. One folder per concern: [`auth`] (sign-in, sessions,
+//! the guard), [`cluster`] (kube config, the watch cache, user clients, permissions, GPU
+//! accounting), [`telemetry`] (the exporters' GPU samples and their history), [`views`] (what each
+//! page shows, for one user) and [`app`] (the router that serves it all). With the `demo`
+//! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
+pub mod app;
 pub mod auth;
 pub mod cluster;
-pub mod exporter;
-pub mod serve;
-pub mod sim;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod telemetry;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use frontend::backend::SharedBackend;
+use leptos::prelude::LeptosOptions;
+
+use app::AppState;
+use auth::{Auth, AuthSettings};
+use cluster::cache::ClusterCache;
+use cluster::clients::UserClients;
+use cluster::permissions::Permissions;
+use telemetry::{Telemetry, TelemetrySettings};
+use views::KubeBackend;
+
+/// How the dashboard runs (the `serve` flags).
+#[derive(Debug, Clone)]
+pub struct DashboardSettings {
+    pub auth: AuthSettings,
+    pub telemetry: TelemetrySettings,
+    /// The namespace of the exporter DaemonSet (`deploy/`'s is `gpuboard`).
+    pub exporter_namespace: String,
+    /// How long a user's access review is reused.
+    pub permissions_cache_for: Duration,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        DashboardSettings {
+            auth: AuthSettings::default(),
+            telemetry: TelemetrySettings::default(),
+            exporter_namespace: "gpuboard".into(),
+            permissions_cache_for: cluster::permissions::DEFAULT_CACHE_FOR,
+        }
+    }
+}
+
+/// Starts the dashboard's parts against the cluster of `config` (the server's own identity, which
+/// reads; users' clients take its URL and CA with their own tokens): the watch cache, the
+/// telemetry collector, and the state the router serves.
+pub fn start(
+    config: kube::Config,
+    settings: &DashboardSettings,
+    leptos: LeptosOptions,
+) -> Result<AppState, kube::Error> {
+    let client = kube::Client::try_from(config.clone())?;
+    let clients = Arc::new(UserClients::new(config));
+    let cache = ClusterCache::start(client, &settings.exporter_namespace);
+    let telemetry = Telemetry::start(cache.exporter_pods.clone(), settings.telemetry.clone());
+    let backend: SharedBackend = Arc::new(KubeBackend {
+        cache,
+        telemetry: telemetry.clone(),
+        permissions: Permissions::new(clients.clone(), settings.permissions_cache_for),
+    });
+    let auth = Auth::new(clients, settings.auth.clone());
+    Ok(AppState::new(leptos, backend, auth, telemetry))
+}

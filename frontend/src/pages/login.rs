@@ -1,43 +1,62 @@
 //! The sign-in page: a bearer token, as with the Kubernetes Dashboard. The form posts to the
-//! server's `/login` (it works before hydration too); a refusal comes back as a code in the query
-//! string, never as the user's input.
+//! server's `/login` (it works before hydration too); a refusal comes back as a word of
+//! [`SignInRefusal`] in the query string, never as the user's input.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::contract::{SessionEnd, SignInRefusal};
 use crate::i18n::{t, tr, use_lang};
 
-/// What to tell the user for a refusal code or a session end reason.
-fn message(error: Option<&str>, reason: Option<&str>) -> Option<&'static str> {
-    let text = match (error, reason) {
-        (Some("empty"), _) => "Paste a token first.",
-        (Some("rejected"), _) => {
-            "The cluster does not accept this token: it is mistyped, expired or revoked. Make a new one with kubectl (below)."
+/// What the query string says happened: a refusal (None: a word this page does not know), or why
+/// the last session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    Refused(Option<SignInRefusal>),
+    Ended(SessionEnd),
+}
+
+impl Notice {
+    fn from_query(error: Option<&str>, reason: Option<&str>) -> Option<Notice> {
+        match (error, reason) {
+            (Some(word), _) => Some(Notice::Refused(word.parse().ok())),
+            (None, Some(word)) => word.parse().ok().map(Notice::Ended),
+            (None, None) => None,
         }
-        (Some("anonymous"), _) => {
-            "This token signs in as an anonymous user. Use a service account's token or your own."
+    }
+
+    /// The English text (the key of its translation).
+    fn text(self) -> &'static str {
+        match self {
+            Notice::Refused(Some(SignInRefusal::Empty)) => "Paste a token first.",
+            Notice::Refused(Some(SignInRefusal::Rejected)) => {
+                "The cluster does not accept this token: it is mistyped, expired or revoked. Make a new one with kubectl (below)."
+            }
+            Notice::Refused(Some(SignInRefusal::Anonymous)) => {
+                "This token signs in as an anonymous user. Use a service account's token or your own."
+            }
+            Notice::Refused(Some(SignInRefusal::RateLimited)) => {
+                "Too many sign-in attempts from this address. Wait a minute and try again."
+            }
+            Notice::Refused(Some(SignInRefusal::Unreachable)) => {
+                "The cluster could not be reached to check the token. Try again; if it persists, check the dashboard's logs."
+            }
+            Notice::Refused(Some(SignInRefusal::CrossSite)) => {
+                "The sign-in was not sent from this page. Reload the page and sign in again."
+            }
+            Notice::Refused(None) => "Sign-in failed.",
+            Notice::Ended(SessionEnd::Revoked) => {
+                "You were signed out: the cluster no longer accepts your token (it expired or was revoked)."
+            }
+            Notice::Ended(SessionEnd::Idle) => {
+                "You were signed out after a period without activity."
+            }
+            Notice::Ended(SessionEnd::Expired) => {
+                "You were signed out: sessions last at most the configured lifetime."
+            }
+            Notice::Ended(SessionEnd::SignedOut) => "You are signed out.",
         }
-        (Some("rate-limited"), _) => {
-            "Too many sign-in attempts from this address. Wait a minute and try again."
-        }
-        (Some("unreachable"), _) => {
-            "The cluster could not be reached to check the token. Try again; if it persists, check the dashboard's logs."
-        }
-        (Some("cross-site"), _) => {
-            "The sign-in was not sent from this page. Reload the page and sign in again."
-        }
-        (Some(_), _) => "Sign-in failed.",
-        (None, Some("revoked")) => {
-            "You were signed out: the cluster no longer accepts your token (it expired or was revoked)."
-        }
-        (None, Some("idle")) => "You were signed out after a period without activity.",
-        (None, Some("expired")) => {
-            "You were signed out: sessions last at most the configured lifetime."
-        }
-        (None, Some("signed-out")) => "You are signed out.",
-        (None, _) => return None,
-    };
-    Some(text)
+    }
 }
 
 #[component]
@@ -46,17 +65,12 @@ pub fn LoginPage() -> impl IntoView {
     let lang = use_lang();
     let notice = move || {
         query.with(|q| {
-            let error = q.get("error");
-            let reason = q.get("reason");
-            message(error.as_deref(), reason.as_deref()).map(|text| {
-                let text = tr(lang.get(), text);
-                let class = if error.is_some() {
-                    "notice error"
-                } else {
-                    "notice"
-                };
-                view! { <p class=class data-testid="login-message">{text}</p> }
-            })
+            let notice = Notice::from_query(q.get("error").as_deref(), q.get("reason").as_deref())?;
+            let class = match notice {
+                Notice::Refused(_) => "notice error",
+                Notice::Ended(_) => "notice",
+            };
+            Some(view! { <p class=class data-testid="login-message">{tr(lang.get(), notice.text())}</p> })
         })
     };
     view! {
@@ -66,7 +80,7 @@ pub fn LoginPage() -> impl IntoView {
             <form method="post" action="/login" data-testid="login-form">
                 <label for="token">{t("Bearer token")}</label>
                 <textarea id="token" name="token" rows="4" autocomplete="off" spellcheck="false" required=true
-                    placeholder="eyJhbGciOiJSUzI1NiIsImtpZCI6..."></textarea>
+                    placeholder=t("Paste the token here")></textarea>
                 <button type="submit">{t("Sign in")}</button>
             </form>
             <div class="help">
@@ -80,27 +94,44 @@ pub fn LoginPage() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
+    use strum::VariantArray;
+
     use super::*;
+    use crate::i18n::{Lang, ZH};
 
     #[test]
-    fn every_refusal_and_session_end_has_words() {
-        for code in [
-            "empty",
-            "rejected",
-            "anonymous",
-            "rate-limited",
-            "unreachable",
-            "cross-site",
-        ] {
+    fn every_refusal_and_session_end_has_words_in_both_languages() {
+        let notices = SignInRefusal::VARIANTS
+            .iter()
+            .map(|r| Notice::Refused(Some(*r)))
+            .chain([Notice::Refused(None)])
+            .chain(SessionEnd::VARIANTS.iter().map(|e| Notice::Ended(*e)));
+        let mut texts = std::collections::HashSet::new();
+        for notice in notices {
+            assert!(texts.insert(notice.text()), "{notice:?} shares its text");
             assert!(
-                message(Some(code), None).is_some_and(|m| m.len() > 10),
-                "{code}"
+                ZH.iter().any(|(en, _)| *en == notice.text()),
+                "{notice:?} has no Chinese text"
             );
+            assert_ne!(tr(Lang::Zh, notice.text()), notice.text());
         }
-        for reason in ["revoked", "idle", "expired", "signed-out"] {
-            assert!(message(None, Some(reason)).is_some(), "{reason}");
-        }
-        assert_eq!(message(None, None), None);
-        assert!(message(Some("<script>"), None).is_some_and(|m| !m.contains("script")));
+    }
+
+    #[test]
+    fn the_query_string_is_read_as_words_never_echoed() {
+        assert_eq!(
+            Notice::from_query(Some("rate-limited"), None),
+            Some(Notice::Refused(Some(SignInRefusal::RateLimited)))
+        );
+        assert_eq!(
+            Notice::from_query(Some("<script>"), None),
+            Some(Notice::Refused(None))
+        );
+        assert_eq!(
+            Notice::from_query(None, Some("signed-out")),
+            Some(Notice::Ended(SessionEnd::SignedOut))
+        );
+        assert_eq!(Notice::from_query(None, Some("whatever")), None);
+        assert_eq!(Notice::from_query(None, None), None);
     }
 }

@@ -1,4 +1,5 @@
-//! One module per route.
+//! One module per route, and the parts every page shares: sortable table headers, a table that
+//! scrolls inside its own box, and errors said in the reader's language.
 
 pub mod gpus;
 pub mod login;
@@ -8,7 +9,8 @@ pub mod overview;
 
 use leptos::prelude::*;
 
-use crate::i18n::{tr, use_lang};
+use crate::contract::{ExporterError, GpuRow, PageError};
+use crate::i18n::{Lang, tr, trf, use_lang};
 
 /// A table header cell that sorts by `key` when clicked (again: the other way round), with ▲ or ▼
 /// on the current one. `descending_first`: a new key starts with the largest values (numbers).
@@ -39,5 +41,138 @@ where
     };
     view! {
         <th class="sortable" on:click=on_click>{move || tr(lang.get(), label)}{arrow}</th>
+    }
+}
+
+/// A wide table's box: the table scrolls sideways inside it, the page does not.
+#[component]
+pub fn TableBox(children: Children) -> impl IntoView {
+    view! { <div class="table-box">{children()}</div> }
+}
+
+/// Who holds a GPU: the pods the user may see, how many the user may not, or whether it is idle.
+pub fn gpu_holders(lang: Lang, row: &GpuRow) -> String {
+    let mut parts = row.pods.clone();
+    if row.hidden_pods > 0 {
+        parts.push(trf(
+            lang,
+            "{n} pod(s) you may not see",
+            &[("n", &row.hidden_pods)],
+        ));
+    }
+    match (row.in_use, parts.is_empty()) {
+        (false, _) => tr(lang, "idle").into(),
+        (true, true) => tr(lang, "in use").into(),
+        (true, false) => parts.join(", "),
+    }
+}
+
+/// Why a page has no data, in `lang`.
+pub fn error_text(lang: Lang, error: &PageError) -> String {
+    match error {
+        PageError::SignedOut => tr(lang, "Your session has ended: sign in again.").into(),
+        PageError::Unreachable(detail) => trf(
+            lang,
+            "The cluster could not be reached: {detail}",
+            &[("detail", detail)],
+        ),
+        PageError::Refused(detail) => trf(
+            lang,
+            "The cluster refused the request: {detail}",
+            &[("detail", detail)],
+        ),
+        PageError::Server(detail) => trf(
+            lang,
+            "The dashboard could not answer: {detail}",
+            &[("detail", detail)],
+        ),
+    }
+}
+
+/// A page's error, where its data would be.
+#[component]
+pub fn ErrorView(error: PageError) -> impl IntoView {
+    let lang = use_lang();
+    view! { <p class="error" role="alert">{move || error_text(lang.get(), &error)}</p> }
+}
+
+/// Why a node's exporter has no fresh data, in `lang`.
+pub fn exporter_error_text(lang: Lang, error: &ExporterError) -> String {
+    match error {
+        ExporterError::Timeout { ms } => trf(
+            lang,
+            "the exporter did not answer within {ms} ms",
+            &[("ms", ms)],
+        ),
+        ExporterError::Unreachable(detail) => trf(
+            lang,
+            "cannot reach the exporter: {detail}",
+            &[("detail", detail)],
+        ),
+        ExporterError::Status(status) => trf(
+            lang,
+            "the exporter answered HTTP {status}",
+            &[("status", status)],
+        ),
+        ExporterError::Invalid(detail) => trf(
+            lang,
+            "the exporter's answer is not valid: {detail}",
+            &[("detail", detail)],
+        ),
+        ExporterError::WrongNode(node) => trf(
+            lang,
+            "the exporter answered for another node ({node})",
+            &[("node", node)],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row held by `pods`, and by `hidden` pods the user may not see.
+    fn row(pods: &[&str], hidden: usize) -> GpuRow {
+        GpuRow {
+            node: "a".into(),
+            in_use: !pods.is_empty() || hidden > 0,
+            pods: pods.iter().map(|p| p.to_string()).collect(),
+            hidden_pods: hidden,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn holders_say_in_use_even_when_the_pod_is_hidden() {
+        assert_eq!(gpu_holders(Lang::En, &row(&[], 0)), "idle");
+        assert_eq!(gpu_holders(Lang::Zh, &row(&[], 0)), "空闲");
+        assert_eq!(
+            gpu_holders(Lang::En, &row(&[], 1)),
+            "1 pod(s) you may not see"
+        );
+        assert_eq!(gpu_holders(Lang::Zh, &row(&[], 1)), "1 个您无权查看的 Pod");
+        assert_eq!(
+            gpu_holders(Lang::En, &row(&["team-a/train"], 0)),
+            "team-a/train"
+        );
+    }
+
+    #[test]
+    fn errors_speak_both_languages() {
+        let e = PageError::Unreachable("timed out".into());
+        assert_eq!(
+            error_text(Lang::En, &e),
+            "The cluster could not be reached: timed out"
+        );
+        assert_eq!(error_text(Lang::Zh, &e), "无法连接集群：timed out");
+        let timeout = ExporterError::Timeout { ms: 2000 };
+        assert_eq!(
+            exporter_error_text(Lang::En, &timeout),
+            "the exporter did not answer within 2000 ms"
+        );
+        assert_eq!(
+            exporter_error_text(Lang::Zh, &ExporterError::Status(500)),
+            "采集器返回 HTTP 500"
+        );
     }
 }

@@ -5,9 +5,11 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{GpuCard, HistoryPoint, NodeDetail, get_node_detail};
+use crate::api::get_node_detail;
+use crate::contract::{GpuCard, HistoryPoint, NodeDetail};
 use crate::format::{gib, with_unit};
-use crate::i18n::{t, use_lang};
+use crate::i18n::{t, tr, trf, use_lang};
+use crate::pages::{ErrorView, TableBox, exporter_error_text, gpu_holders};
 
 const CHART_W: f64 = 240.0;
 const CHART_H: f64 = 56.0;
@@ -45,12 +47,14 @@ fn Chart(
     values: Vec<Option<f64>>,
     max: f64,
 ) -> impl IntoView {
+    let lang = use_lang();
     let latest = values.iter().rev().find_map(|v| *v);
     let points = polyline(&times, &values, max);
     let minutes = match (times.first(), times.last()) {
         (Some(a), Some(b)) => (b - a) / 60,
         _ => 0,
     };
+    let span = move || trf(lang.get(), "{minutes} min", &[("minutes", &minutes)]);
     view! {
         <figure class="chart" data-testid="gpu-chart">
             <figcaption>{t(title)}" "<strong>{with_unit(latest, unit)}</strong></figcaption>
@@ -58,7 +62,7 @@ fn Chart(
                 <line x1="0" y1=CHART_H x2=CHART_W y2=CHART_H class="axis"/>
                 <polyline points=points class="series"/>
             </svg>
-            <span class="span">{format!("{minutes} min")}</span>
+            <span class="span">{span}</span>
         </figure>
     }
 }
@@ -73,11 +77,9 @@ fn GpuCardView(card: GpuCard) -> impl IntoView {
     let gpu = card.gpu.clone();
     let memory_mib = gpu.memory_total_bytes as f64 / (1024.0 * 1024.0);
     let used = gpu.memory_used_bytes.map(gib).unwrap_or_else(|| "—".into());
-    let holders = if gpu.pods.is_empty() && gpu.hidden_pods == 0 {
-        String::new()
-    } else {
-        gpu.pods.join(", ")
-    };
+    let lang = use_lang();
+    let holder = gpu.clone();
+    let holders = move || gpu_holders(lang.get(), &holder);
     view! {
         <article class="gpu-card" data-gpu=gpu.uuid.clone()>
             <header>
@@ -93,7 +95,7 @@ fn GpuCardView(card: GpuCard) -> impl IntoView {
                 <Chart title="Util" unit="%" times=times.clone() values=series(&card.history, |p| p.utilization_percent) max=100.0/>
                 <Chart title="Memory" unit="MiB" times=times.clone() values=series(&card.history, |p| p.memory_used_mib) max=memory_mib/>
                 <Chart title="Temp" unit="°C" times=times.clone() values=series(&card.history, |p| p.temperature_celsius) max=100.0/>
-                <Chart title="Power" unit="W" times=times values=series(&card.history, |p| p.power_watts) max=card.power_limit_watts.unwrap_or(400.0)/>
+                <Chart title="Power" unit="W" times=times values=series(&card.history, |p| p.power_watts) max=gpu.power_limit_watts.unwrap_or(400.0)/>
             </div>
         </article>
     }
@@ -103,45 +105,57 @@ fn detail_view(d: NodeDetail) -> impl IntoView {
     let lang = use_lang();
     let s = d.summary.clone();
     let status = if s.ready { "Ready" } else { "NotReady" };
+    let telemetry_error = d.telemetry_error.clone().map(|e| {
+        view! { <p class="error" role="alert">{move || exporter_error_text(lang.get(), &e)}</p> }
+    });
+    let hidden = d.hidden_pods;
+    let hidden_note = (hidden > 0).then(|| {
+        view! { <p class="summary">{move || trf(lang.get(), "{n} more pod(s) in namespaces you may not list.", &[("n", &hidden)])}</p> }
+    });
+    let no_pods = (d.pods.is_empty() && hidden == 0)
+        .then(|| view! { <p class="summary">{t("No pods hold GPUs here.")}</p> });
     view! {
-        <h1>{s.name.clone()}" "<span class=if s.ready { "ok" } else { "bad" }>{status}</span></h1>
+        <h1>{s.name.clone()}" "<span class=if s.ready { "ok" } else { "bad" }>{move || tr(lang.get(), status)}</span></h1>
         <p class="summary">{format!("{} · {} · {} · {}", s.os_image, s.kernel, s.container_runtime, s.kubelet_version)}</p>
-        {d.telemetry_error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        {telemetry_error}
         <section class="gpu-cards">
             {d.gpus.into_iter().map(|card| view! { <GpuCardView card/> }).collect_view()}
         </section>
-        <h2>"Pods"</h2>
-        <table class="grid" data-testid="node-pods">
-            <thead><tr><th>"Namespace"</th><th>{t("Name")}</th><th>{t("Status")}</th><th>"nvidia.com/gpu"</th></tr></thead>
-            <tbody>
-                {d.pods.into_iter().map(|p| view! {
-                    <tr><td>{p.namespace}</td><td class="name">{p.name}</td><td>{p.phase}</td><td class="num">{p.gpus}</td></tr>
-                }).collect_view()}
-            </tbody>
-        </table>
-        {(d.hidden_pods > 0).then(|| view! { <p class="summary">{move || match lang.get() {
-            crate::i18n::Lang::En => format!("{} more pod(s) in namespaces you may not list.", d.hidden_pods),
-            crate::i18n::Lang::Zh => format!("另有 {} 个 Pod 位于您无权查看的命名空间。", d.hidden_pods),
-        }}</p> })}
+        <h2>{t("Pods")}</h2>
+        {no_pods}
+        <TableBox>
+            <table class="grid" data-testid="node-pods">
+                <thead><tr><th>{t("Namespace")}</th><th>{t("Name")}</th><th>{t("Status")}</th><th>"nvidia.com/gpu"</th></tr></thead>
+                <tbody>
+                    {d.pods.into_iter().map(|p| view! {
+                        <tr><td>{p.namespace}</td><td class="name">{p.name}</td><td>{p.phase}</td><td class="num">{p.gpus}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </TableBox>
+        {hidden_note}
         <div class="columns">
             <section>
-                <h2>"Conditions"</h2>
-                <table class="grid">
-                    <tbody>
-                        {d.conditions.into_iter().map(|c| view! {
-                            <tr><td>{c.kind}</td><td>{c.status}</td><td>{c.reason}</td><td>{c.message}</td></tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <h2>{t("Conditions")}</h2>
+                <TableBox>
+                    <table class="grid">
+                        <thead><tr><th>{t("Type")}</th><th>{t("Status")}</th><th>{t("Reason")}</th><th>{t("Message")}</th></tr></thead>
+                        <tbody>
+                            {d.conditions.into_iter().map(|c| view! {
+                                <tr><td>{c.kind}</td><td>{c.status}</td><td>{c.reason}</td><td>{c.message}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </TableBox>
             </section>
             <section>
-                <h2>"Taints"</h2>
+                <h2>{t("Taints")}</h2>
                 {if d.taints.is_empty() {
-                    view! { <p class="summary">"<none>"</p> }.into_any()
+                    view! { <p class="summary">{t("<none>")}</p> }.into_any()
                 } else {
                     view! { <ul class="mono">{d.taints.into_iter().map(|t| view! { <li>{t}</li> }).collect_view()}</ul> }.into_any()
                 }}
-                <h2>"Labels"</h2>
+                <h2>{t("Labels")}</h2>
                 <ul class="mono labels">{d.labels.into_iter().map(|(k, v)| view! { <li>{format!("{k}={v}")}</li> }).collect_view()}</ul>
             </section>
         </div>
@@ -156,9 +170,9 @@ pub fn NodePage() -> impl IntoView {
     let detail = Resource::new(move || (name(), updates.get()), |(n, _)| get_node_detail(n));
     view! {
         <section class="node-page">
-            <Transition fallback=|| view! { <p class="loading">{t("Loading nodes…")}</p> }>
+            <Transition fallback=|| view! { <p class="loading">{t("Loading node…")}</p> }>
                 {move || detail.get().map(|result| match result {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorView error/> }.into_any(),
                     Ok(None) => view! { <p class="empty">{t("Page not found.")}</p> }.into_any(),
                     Ok(Some(d)) => detail_view(d).into_any(),
                 })}

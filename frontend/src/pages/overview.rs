@@ -6,10 +6,11 @@ use leptos::prelude::*;
 
 use leptos_router::hooks::use_navigate;
 
-use crate::api::{Alert, Overview, get_overview};
-use crate::format::age;
-use crate::heatmap::HeatMap;
-use crate::i18n::{Lang, t, tr, use_lang};
+use crate::api::get_overview;
+use crate::contract::{Alert, HeatMap, Overview};
+use crate::format::{age, with_unit};
+use crate::i18n::{Lang, t, tr, trf, use_lang};
+use crate::pages::{ErrorView, exporter_error_text};
 
 /// The heat-map cell under the pointer: its position, from the `data-i` the SVG carries.
 fn cell_at(ev: &leptos::ev::MouseEvent) -> Option<usize> {
@@ -24,85 +25,78 @@ fn cell_at(ev: &leptos::ev::MouseEvent) -> Option<usize> {
 
 fn alert_text(lang: Lang, alert: &Alert, now_ms: i64) -> String {
     match alert {
-        Alert::NotReady { node } => match lang {
-            Lang::En => format!("{node} is NotReady"),
-            Lang::Zh => format!("{node} 处于 NotReady 状态"),
-        },
+        Alert::NotReady { node } => trf(lang, "{node} is NotReady", &[("node", node)]),
         Alert::StaleExporter {
             node,
             since_ms: Some(at),
             error,
-        } => {
-            let ago = age((now_ms - at) / 1000);
-            match lang {
-                Lang::En => format!(
-                    "{node}: the GPU exporter stopped answering {ago} ago ({error}); values shown are from then"
-                ),
-                Lang::Zh => {
-                    format!("{node}：GPU 采集器已 {ago} 未响应（{error}），显示的是当时的数据")
-                }
-            }
-        }
+        } => trf(
+            lang,
+            "{node}: the GPU exporter stopped answering {ago} ago ({error}); values shown are from then",
+            &[
+                ("node", node),
+                ("ago", &age((now_ms - at) / 1000)),
+                ("error", &exporter_error_text(lang, error)),
+            ],
+        ),
         Alert::StaleExporter {
             node,
             since_ms: None,
             error,
-        } => match lang {
-            Lang::En => format!("{node}: the GPU exporter has never answered ({error})"),
-            Lang::Zh => format!("{node}：GPU 采集器从未响应（{error}）"),
-        },
+        } => trf(
+            lang,
+            "{node}: the GPU exporter has never answered ({error})",
+            &[("node", node), ("error", &exporter_error_text(lang, error))],
+        ),
         Alert::DeviceMismatch {
             node,
             allocatable,
             seen,
-        } => match lang {
-            Lang::En => format!(
-                "{node}: the scheduler sees {allocatable} allocatable nvidia.com/gpu but the exporter sees {seen} GPU(s): is the NVIDIA device plugin running?"
-            ),
-            Lang::Zh => format!(
-                "{node}：调度器可分配 {allocatable} 个 nvidia.com/gpu，但采集器看到 {seen} 块 GPU：NVIDIA device plugin 是否在运行？"
-            ),
-        },
+        } => trf(
+            lang,
+            "{node}: the scheduler sees {allocatable} allocatable nvidia.com/gpu but the exporter sees {seen} GPU(s): is the NVIDIA device plugin running?",
+            &[("node", node), ("allocatable", allocatable), ("seen", seen)],
+        ),
     }
 }
 
-fn tiles(lang: Lang, o: &Overview) -> Vec<(String, String)> {
-    let average = o
-        .average_utilization_percent
-        .map_or("—".to_string(), |a| format!("{a:.0} %"));
-    let labels = match lang {
-        Lang::En => [
-            "Nodes Ready",
-            "GPUs",
-            "Allocated",
-            "Busy",
-            "Average utilization",
-        ],
-        Lang::Zh => ["就绪节点", "GPU 总数", "已分配", "繁忙", "平均利用率"],
-    };
+fn tiles(lang: Lang, o: &Overview) -> Vec<(&'static str, String)> {
+    let ratio = |a: &dyn std::fmt::Display, b: &dyn std::fmt::Display| format!("{a}/{b}");
     vec![
         (
-            labels[0].to_string(),
-            format!("{}/{}", o.nodes_ready, o.nodes_total),
+            tr(lang, "Nodes Ready"),
+            ratio(&o.nodes_ready, &o.nodes_total),
         ),
         (
-            labels[1].to_string(),
-            format!(
-                "{} ({} {})",
-                o.gpus_total,
-                o.gpus_allocatable,
-                tr(lang, "allocatable")
+            tr(lang, "GPU total"),
+            trf(
+                lang,
+                "{total} ({allocatable} allocatable)",
+                &[
+                    ("total", &o.gpus_total),
+                    ("allocatable", &o.gpus_allocatable),
+                ],
             ),
         ),
         (
-            labels[2].to_string(),
-            format!("{}/{}", o.gpus_allocated, o.gpus_allocatable),
+            tr(lang, "Allocated"),
+            ratio(&o.gpus_allocated, &o.gpus_allocatable),
         ),
         (
-            labels[3].to_string(),
-            format!("{} (≥ {:.0} %)", o.gpus_busy, o.busy_threshold_percent),
+            tr(lang, "Busy"),
+            trf(
+                lang,
+                "{busy} (≥ {threshold} %)",
+                &[
+                    ("busy", &o.gpus_busy),
+                    ("threshold", &o.busy_threshold_percent),
+                ],
+            ),
         ),
-        (labels[4].to_string(), average),
+        (
+            tr(lang, "Average utilization"),
+            with_unit(o.average_utilization_percent, "%"),
+        ),
     ]
 }
 
@@ -156,18 +150,19 @@ pub fn OverviewPage() -> impl IntoView {
         <section class="overview">
             <Transition fallback=|| view! { <p class="loading">{t("Loading GPUs…")}</p> }>
                 {move || overview.get().map(|result| match result {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <ErrorView error/> }.into_any(),
                     Ok(o) => {
                         let now_ms = o.sampled_at_ms;
+                        let lang = lang.get();
                         view! {
                             <div class="tiles" data-testid="overview-tiles">
-                                {tiles(lang.get(), &o).into_iter().map(|(label, value)| view! {
+                                {tiles(lang, &o).into_iter().map(|(label, value)| view! {
                                     <div class="tile"><span class="label">{label}</span><span class="value">{value}</span></div>
                                 }).collect_view()}
                             </div>
                             <HeatMapView heat=o.heat.clone()/>
                             <ul class="alerts" data-testid="alerts">
-                                {o.alerts.iter().map(|a| view! { <li class="alert">{alert_text(lang.get(), a, now_ms)}</li> }).collect_view()}
+                                {o.alerts.iter().map(|a| view! { <li class="alert">{alert_text(lang, a, now_ms)}</li> }).collect_view()}
                             </ul>
                         }.into_any()
                     }
@@ -183,6 +178,7 @@ mod tests {
 
     #[test]
     fn alerts_say_what_to_check() {
+        use crate::contract::ExporterError;
         let mismatch = Alert::DeviceMismatch {
             node: "n".into(),
             allocatable: 0,
@@ -192,16 +188,22 @@ mod tests {
         let stale = Alert::StaleExporter {
             node: "n".into(),
             since_ms: Some(0),
-            error: "timeout".into(),
+            error: ExporterError::Timeout { ms: 2000 },
         };
-        assert!(alert_text(Lang::En, &stale, 120_000).contains("2m ago"));
+        assert_eq!(
+            alert_text(Lang::En, &stale, 120_000),
+            "n: the GPU exporter stopped answering 2m ago (the exporter did not answer within 2000 ms); values shown are from then"
+        );
         assert!(alert_text(Lang::Zh, &stale, 120_000).contains("2m"));
         let never = Alert::StaleExporter {
             node: "n".into(),
             since_ms: None,
-            error: "refused".into(),
+            error: ExporterError::Unreachable("refused".into()),
         };
-        assert!(alert_text(Lang::En, &never, 0).contains("never answered (refused)"));
+        assert!(
+            alert_text(Lang::En, &never, 0)
+                .contains("never answered (cannot reach the exporter: refused)")
+        );
     }
 
     #[test]
@@ -220,6 +222,8 @@ mod tests {
             alerts: vec![],
         };
         assert_eq!(tiles(Lang::En, &o)[1].1, "3 (4 allocatable)");
-        assert_eq!(tiles(Lang::Zh, &o)[1].1, "3 (4 可分配)");
+        assert_eq!(tiles(Lang::Zh, &o)[1].1, "3（可分配 4）");
+        assert_eq!(tiles(Lang::Zh, &o)[0].0, "就绪节点");
+        assert_eq!(tiles(Lang::En, &o)[4].1, "—");
     }
 }

@@ -1,10 +1,12 @@
 //! Checking a bearer token the way the Kubernetes Dashboard should have: a SelfSubjectReview made
 //! *with that token*, refused on 401, for `system:anonymous` and `system:unauthenticated`, and when
-//! empty; each refusal a message that says what to do. Also the per-user client, carrying the
-//! user's token to the same cluster URL and CA as the server's own config.
+//! empty; each refusal a [`SignInRefusal`] the sign-in page says in words.
 
+use frontend::contract::SignInRefusal;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::api::{Api, PostParams};
+
+use crate::cluster::clients::UserClients;
 
 /// Who a token belongs to, as the cluster says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +15,8 @@ pub struct Identity {
     pub groups: Vec<String>,
 }
 
-/// Why a sign-in was refused. The code goes into the redirect to `/login?error=<code>`; the page
-/// turns it into words, so no user input is ever echoed back.
+/// Why a sign-in was refused. Its [`SignInRefusal`] goes into the redirect to
+/// `/login?error=<word>`; the page turns it into words, so no user input is ever echoed back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignInError {
     #[error("no token was given")]
@@ -30,27 +32,16 @@ pub enum SignInError {
 }
 
 impl SignInError {
-    /// A short code for the sign-in page.
-    pub fn code(&self) -> &'static str {
+    /// What the sign-in page is told.
+    pub fn refusal(&self) -> SignInRefusal {
         match self {
-            SignInError::Empty => "empty",
-            SignInError::Rejected => "rejected",
-            SignInError::Anonymous => "anonymous",
-            SignInError::RateLimited => "rate-limited",
-            SignInError::Unreachable(_) => "unreachable",
+            SignInError::Empty => SignInRefusal::Empty,
+            SignInError::Rejected => SignInRefusal::Rejected,
+            SignInError::Anonymous => SignInRefusal::Anonymous,
+            SignInError::RateLimited => SignInRefusal::RateLimited,
+            SignInError::Unreachable(_) => SignInRefusal::Unreachable,
         }
     }
-}
-
-/// A client that acts as the holder of `token` against the cluster of `base`.
-pub fn client_for_token(base: &kube::Config, token: &str) -> Result<kube::Client, kube::Error> {
-    let mut config = base.clone();
-    // Only the token: the server's own client certificate, exec plugin or token must not leak into it.
-    config.auth_info = kube::config::AuthInfo {
-        token: Some(token.to_string().into()),
-        ..Default::default()
-    };
-    kube::Client::try_from(config)
 }
 
 /// Decides a sign-in from what the cluster answered to a SelfSubjectReview.
@@ -76,8 +67,9 @@ pub fn decide(answer: Result<SelfSubjectReview, kube::Error>) -> Result<Identity
     Ok(Identity { username, groups })
 }
 
-/// Checks `token` against the cluster of `base`.
-pub async fn check_token(base: &kube::Config, token: &str) -> Result<Identity, SignInError> {
+/// Checks `token` with the cluster, as its holder; keeps the token's client when the cluster
+/// accepts it.
+pub async fn check_token(clients: &UserClients, token: &str) -> Result<Identity, SignInError> {
     let token = token.trim();
     if token.is_empty() {
         return Err(SignInError::Empty);
@@ -86,14 +78,17 @@ pub async fn check_token(base: &kube::Config, token: &str) -> Result<Identity, S
     if token.chars().any(|c| c.is_whitespace() || c.is_control()) || token.len() > 16 * 1024 {
         return Err(SignInError::Rejected);
     }
-    let client =
-        client_for_token(base, token).map_err(|e| SignInError::Unreachable(e.to_string()))?;
-    let reviews: Api<SelfSubjectReview> = Api::all(client);
-    decide(
+    let client = clients
+        .probe(token)
+        .map_err(|e| SignInError::Unreachable(e.to_string()))?;
+    let reviews: Api<SelfSubjectReview> = Api::all(client.clone());
+    let identity = decide(
         reviews
             .create(&PostParams::default(), &SelfSubjectReview::default())
             .await,
-    )
+    )?;
+    clients.keep(token, client);
+    Ok(identity)
 }
 
 #[cfg(test)]
@@ -159,10 +154,15 @@ mod tests {
 
     #[tokio::test]
     async fn blank_and_malformed_tokens_are_refused_before_the_cluster_is_asked() {
-        let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
-        assert_eq!(check_token(&config, "  \n ").await, Err(SignInError::Empty));
+        let clients = UserClients::new(kube::Config::new(
+            "https://127.0.0.1:1".parse().expect("a URL"),
+        ));
         assert_eq!(
-            check_token(&config, "abc def").await,
+            check_token(&clients, "  \n ").await,
+            Err(SignInError::Empty)
+        );
+        assert_eq!(
+            check_token(&clients, "abc def").await,
             Err(SignInError::Rejected)
         );
     }

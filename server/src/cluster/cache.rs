@@ -1,14 +1,17 @@
-//! The shared watch cache: kube-rs reflectors over nodes and pods, held with the server's own
-//! read-only identity. Pages read from it, so a page view costs no API call at steady state; the
-//! watchers reconnect with back-off on their own.
+//! The shared watch cache: kube-rs reflectors over nodes, pods and the exporter's pods, held with
+//! the server's own read-only identity. Pages read from it, so a page view costs no API call at
+//! steady state; the watchers reconnect with back-off on their own. Each object is slimmed to
+//! what the dashboard reads before it is stored (no managedFields, annotations, env, volumes,
+//! images), so the cache's memory follows the cluster's size, not its tenants' annotations.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use gpuboard_exporter_api::{APP_LABEL, APP_NAME};
+use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use kube::Api;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
 /// How long a page waits for the first list after the server starts.
@@ -19,6 +22,8 @@ const FIRST_SYNC_WAIT: Duration = Duration::from_secs(10);
 pub struct ClusterCache {
     pub nodes: Store<Node>,
     pub pods: Store<Pod>,
+    /// Pods labelled as the exporter's, in the exporter's namespace (telemetry's targets).
+    pub exporter_pods: Store<Pod>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,8 +32,14 @@ pub struct ClusterCache {
 )]
 pub struct NotSynced(pub &'static str);
 
-/// Starts a reflector for `api`, running until the process ends; returns its store.
-fn reflect<K>(api: Api<K>, what: &'static str) -> Store<K>
+/// Starts a reflector for `api` watched with `config`, running until the process ends, storing
+/// each object as `slim` leaves it; returns its store.
+fn reflect<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    slim: fn(&mut K),
+    what: &'static str,
+) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -39,8 +50,9 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
+    let stream = watcher(api, config)
         .default_backoff()
+        .modify(slim)
         .reflect(writer)
         .applied_objects();
     tokio::spawn(async move {
@@ -54,34 +66,148 @@ where
     store
 }
 
+/// Keeps of a node what the pages read: name, labels, creation time, unschedulable and taints,
+/// and status but its image list and volumes.
+pub fn slim_node(node: &mut Node) {
+    let meta = &mut node.metadata;
+    meta.managed_fields = None;
+    meta.annotations = None;
+    if let Some(status) = node.status.as_mut() {
+        status.images = None;
+        status.volumes_attached = None;
+        status.volumes_in_use = None;
+    }
+}
+
+/// Keeps of a pod what the pages read: name, namespace, labels, owners, creation time; the node,
+/// priority, node selector, tolerations and each container's name, resources and ports; the
+/// phase, addresses and conditions.
+pub fn slim_pod(pod: &mut Pod) {
+    let meta = &mut pod.metadata;
+    meta.managed_fields = None;
+    meta.annotations = None;
+    if let Some(spec) = pod.spec.as_mut() {
+        let slim_container = |c: &mut Container| {
+            *c = Container {
+                name: std::mem::take(&mut c.name),
+                resources: c.resources.take(),
+                ports: c.ports.take(),
+                ..Default::default()
+            }
+        };
+        spec.containers.iter_mut().for_each(slim_container);
+        spec.init_containers
+            .iter_mut()
+            .flatten()
+            .for_each(slim_container);
+        spec.ephemeral_containers = None;
+        spec.volumes = None;
+        spec.affinity = None;
+    }
+    if let Some(status) = pod.status.as_mut() {
+        status.container_statuses = None;
+        status.init_container_statuses = None;
+        status.ephemeral_container_statuses = None;
+    }
+}
+
 impl ClusterCache {
-    /// Starts watching nodes and pods (all namespaces) with `client`.
-    pub fn start(client: kube::Client) -> Self {
+    /// Starts watching nodes and pods (all namespaces) with `client`, and the exporter's pods in
+    /// `exporter_namespace`.
+    pub fn start(client: kube::Client, exporter_namespace: &str) -> Self {
+        let exporters = watcher::Config::default().labels(&format!("{APP_LABEL}={APP_NAME}"));
         ClusterCache {
-            nodes: reflect(Api::<Node>::all(client.clone()), "nodes"),
-            pods: reflect(Api::<Pod>::all(client), "pods"),
+            nodes: reflect(
+                Api::all(client.clone()),
+                watcher::Config::default(),
+                slim_node,
+                "nodes",
+            ),
+            pods: reflect(
+                Api::all(client.clone()),
+                watcher::Config::default(),
+                slim_pod,
+                "pods",
+            ),
+            exporter_pods: reflect(
+                Api::namespaced(client, exporter_namespace),
+                exporters,
+                slim_pod,
+                "exporter pods",
+            ),
         }
     }
 
     /// Every node, once the first list is in.
     pub async fn nodes(&self) -> Result<Vec<Arc<Node>>, NotSynced> {
-        synced(&self.nodes, "nodes").await
+        synced(&self.nodes, "nodes").await?;
+        Ok(self.nodes.state())
+    }
+
+    /// One node by name, once the first list is in.
+    pub async fn node(&self, name: &str) -> Result<Option<Arc<Node>>, NotSynced> {
+        synced(&self.nodes, "nodes").await?;
+        Ok(self.nodes.get(&ObjectRef::new(name)))
     }
 
     /// Every pod, once the first list is in.
     pub async fn pods(&self) -> Result<Vec<Arc<Pod>>, NotSynced> {
-        synced(&self.pods, "pods").await
+        synced(&self.pods, "pods").await?;
+        Ok(self.pods.state())
     }
 }
 
-/// A store's objects, waiting up to [`FIRST_SYNC_WAIT`] for its first list.
-async fn synced<K>(store: &Store<K>, what: &'static str) -> Result<Vec<Arc<K>>, NotSynced>
+/// Waits up to [`FIRST_SYNC_WAIT`] for a store's first list.
+async fn synced<K>(store: &Store<K>, what: &'static str) -> Result<(), NotSynced>
 where
     K: kube::Resource<DynamicType = ()> + Clone + 'static,
 {
     tokio::time::timeout(FIRST_SYNC_WAIT, store.wait_until_ready())
         .await
         .map_err(|_| NotSynced(what))?
-        .map_err(|_| NotSynced(what))?;
-    Ok(store.state())
+        .map_err(|_| NotSynced(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slim_pod_keeps_what_the_pages_read_and_drops_the_rest() {
+        let mut pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns", "labels": {"a": "b"},
+                         "annotations": {"big": "x".repeat(100_000)},
+                         "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"nodeName": "n", "priority": 5,
+                     "containers": [{"name": "c", "image": "i", "env": [{"name": "E", "value": "v"}],
+                                     "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                                     "ports": [{"name": "metrics", "containerPort": 9400}]}],
+                     "volumes": [{"name": "v", "emptyDir": {}}]},
+            "status": {"phase": "Running", "podIP": "127.128.0.2",
+                       "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "image": "i", "imageID": ""}]}
+        }))
+        .expect("a pod");
+        slim_pod(&mut pod);
+        let json = serde_json::to_string(&pod).expect("serialises");
+        assert!(json.len() < 600, "{json}");
+        for kept in [
+            "\"labels\"",
+            "nvidia.com/gpu",
+            "metrics",
+            "127.128.0.2",
+            "\"priority\":5",
+        ] {
+            assert!(json.contains(kept), "{kept} in {json}");
+        }
+        for dropped in [
+            "annotations",
+            "managedFields",
+            "env",
+            "volumes",
+            "containerStatuses",
+            "\"image\"",
+        ] {
+            assert!(!json.contains(dropped), "{dropped} in {json}");
+        }
+    }
 }

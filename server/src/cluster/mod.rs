@@ -1,17 +1,16 @@
-//! The cluster as the dashboard sees it: the kube client made from the kubeconfig kubectl would use,
-//! and the [`frontend::backend::Backend`] that answers the pages from it.
+//! The cluster as the dashboard sees it: the config made from the kubeconfig kubectl would use,
+//! the shared watch cache ([`cache`]), clients that act as a user ([`clients`]), what a user may
+//! see ([`permissions`]) and the GPU accounting every page agrees on ([`accounting`]).
 
+pub mod accounting;
 pub mod cache;
-pub mod gpus;
-pub mod node_detail;
-pub mod nodes;
-pub mod overview;
+pub mod clients;
 pub mod permissions;
 
 use std::path::Path;
 
+use kube::Config;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -45,8 +44,4 @@ pub async fn load_config(kubeconfig: Option<&Path>) -> Result<Config, ClusterErr
         }
         None => Ok(Config::infer().await?),
     }
-}
-
-pub fn client(config: Config) -> Result<Client, ClusterError> {
-    Ok(Client::try_from(config)?)
 }

@@ -1,20 +1,25 @@
 //! What a user may do, as the cluster says: SelfSubjectAccessReviews made with the user's own
-//! token, cached per token for about 30 s so a page view does not cost a review per row.
-//! Any failure counts as "no" (fail closed).
+//! token (its kept client), cached per token for a while so a page view does not cost a review
+//! per row, and asked for several namespaces at once. Any failure counts as "no" (fail closed).
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use frontend::backend::SignedInUser;
+use futures::StreamExt;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
 use kube::api::{Api, PostParams};
-use sha2::{Digest, Sha256};
 
-use crate::auth::signin::client_for_token;
+use super::clients::{UserClients, token_key};
 
-const CACHE_FOR: Duration = Duration::from_secs(30);
+/// How long an answer is reused unless told otherwise (`Permissions::new`).
+pub const DEFAULT_CACHE_FOR: Duration = Duration::from_secs(30);
 const CACHE_MAX: u64 = 50_000;
+/// Reviews in flight at once for one page view.
+const CONCURRENT_REVIEWS: usize = 16;
 
 /// A question for the cluster: may this user `verb` `resource` (in `namespace`, or cluster-wide)?
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,31 +42,29 @@ impl Access {
     }
 }
 
-/// Cached answers: (SHA-256 of the user's token, the question) -> allowed, for [`CACHE_FOR`].
+/// Cached answers: (SHA-256 of the user's token, the question) -> allowed.
 type AnswerCache = moka::sync::Cache<([u8; 32], Access), bool>;
 
 pub struct Permissions {
-    cluster: kube::Config,
+    clients: Arc<UserClients>,
     cache: AnswerCache,
 }
 
 impl Permissions {
-    pub fn new(cluster: kube::Config) -> Self {
+    /// Answers are reused for `cache_for`.
+    pub fn new(clients: Arc<UserClients>, cache_for: Duration) -> Self {
         Permissions {
-            cluster,
+            clients,
             cache: moka::sync::Cache::builder()
                 .max_capacity(CACHE_MAX)
-                .time_to_live(CACHE_FOR)
+                .time_to_live(cache_for)
                 .build(),
         }
     }
 
     /// Whether `user` may do `access`, from the cache or a SelfSubjectAccessReview.
     pub async fn allows(&self, user: &SignedInUser, access: &Access) -> bool {
-        let key = (
-            Sha256::digest(user.token().as_bytes()).into(),
-            access.clone(),
-        );
+        let key = (token_key(user.token()), access.clone());
         if let Some(allowed) = self.cache.get(&key) {
             return allowed;
         }
@@ -73,8 +76,30 @@ impl Permissions {
         allowed
     }
 
+    /// The namespaces among `namespaces` where `user` may list pods (all of them when the user
+    /// may list pods everywhere), asking the cluster about several at once.
+    pub async fn namespaces_with_pods_visible(
+        &self,
+        user: &SignedInUser,
+        namespaces: BTreeSet<String>,
+    ) -> PodVisibility {
+        if self.allows(user, &Access::list_pods(None)).await {
+            return PodVisibility::Everywhere;
+        }
+        let visible = futures::stream::iter(namespaces)
+            .map(|ns| async move {
+                let allowed = self.allows(user, &Access::list_pods(Some(&ns))).await;
+                allowed.then_some(ns)
+            })
+            .buffer_unordered(CONCURRENT_REVIEWS)
+            .filter_map(|ns| async move { ns })
+            .collect()
+            .await;
+        PodVisibility::In(visible)
+    }
+
     async fn review(&self, user: &SignedInUser, access: &Access) -> Result<bool, kube::Error> {
-        let client = client_for_token(&self.cluster, user.token())?;
+        let client = self.clients.for_token(user.token())?;
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
@@ -92,5 +117,21 @@ impl Permissions {
             .create(&PostParams::default(), &review)
             .await?;
         Ok(answer.status.is_some_and(|s| s.allowed))
+    }
+}
+
+/// Where a user may see which pods hold what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodVisibility {
+    Everywhere,
+    In(BTreeSet<String>),
+}
+
+impl PodVisibility {
+    pub fn shows(&self, namespace: &str) -> bool {
+        match self {
+            PodVisibility::Everywhere => true,
+            PodVisibility::In(namespaces) => namespaces.contains(namespace),
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use frontend::gpu_api::GpuFields;
+use gpuboard_exporter_api::GpuFields;
 
 /// One point of a GPU's history. Fields the GPU does not report are None.
 #[derive(Debug, Clone, Copy, PartialEq)]

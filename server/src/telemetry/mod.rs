@@ -1,29 +1,33 @@
-//! GPU telemetry for the dashboard: finds the exporter pods in the shared cache (label
-//! `app.kubernetes.io/name=gpuboard-exporter`, pod IP, the port named `metrics`), fetches each
-//! one's `/api/v1/gpus` every interval with bounded concurrency and a per-request timeout, keeps a
-//! bounded history per GPU, and marks a node whose exporter fails as stale with the time of its
-//! last good sample (stale is never shown as zero).
+//! GPU telemetry for the dashboard: fetches each exporter's `/api/v1/gpus` every interval (which
+//! exporters: [`discovery`]) with bounded concurrency, a per-request timeout and a bounded answer,
+//! keeps a bounded history per GPU ([`history`]), and marks a node whose exporter fails as stale
+//! with the time of its last good sample (stale is never shown as zero). Readers get the whole
+//! latest state as one shared snapshot, never a copy.
 
+pub mod discovery;
 pub mod history;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
-use frontend::gpu_api::NodeGpus;
+use frontend::contract::ExporterError;
 use futures::StreamExt;
+use gpuboard_exporter_api::NodeGpus;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::reflector::Store;
+use parking_lot::RwLock;
 
-use crate::cluster::cache::ClusterCache;
+use discovery::{ExporterTarget, exporter_targets};
 use history::GpuHistory;
 
-pub const EXPORTER_LABEL: (&str, &str) = ("app.kubernetes.io/name", "gpuboard-exporter");
-const DEFAULT_EXPORTER_PORT: i32 = 9400;
 /// An exporter's answer for a node with many GPUs is tens of KiB; refuse anything absurd.
 const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
@@ -48,13 +52,6 @@ impl Default for TelemetrySettings {
     }
 }
 
-/// Where a node's exporter answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExporterTarget {
-    pub node: String,
-    pub url: String,
-}
-
 /// What the dashboard knows of one node's GPUs.
 #[derive(Debug, Clone, Default)]
 pub struct NodeTelemetry {
@@ -63,7 +60,7 @@ pub struct NodeTelemetry {
     /// When the last good answer came, Unix ms.
     pub last_good_at_ms: Option<i64>,
     /// Why the last fetch failed; None when it succeeded.
-    pub error: Option<String>,
+    pub error: Option<ExporterError>,
 }
 
 impl NodeTelemetry {
@@ -72,64 +69,36 @@ impl NodeTelemetry {
     }
 }
 
+/// Every node's telemetry at the end of one cycle.
+pub type TelemetrySnapshot = Arc<HashMap<String, NodeTelemetry>>;
+
+/// How the last cycles went, for the dashboard's own `/metrics`.
+#[derive(Debug, Default)]
+pub struct CycleStats {
+    pub cycles: AtomicU64,
+    pub last_duration_us: AtomicU64,
+    pub last_targets: AtomicU64,
+    pub last_answered: AtomicU64,
+}
+
 /// The exporters' latest answers and per-GPU history, shared by all page views.
 pub struct Telemetry {
-    nodes: RwLock<HashMap<String, NodeTelemetry>>,
+    nodes: ArcSwap<HashMap<String, NodeTelemetry>>,
     history: RwLock<HashMap<String, GpuHistory>>,
     /// Counts finished cycles; open pages are told through `/events` when it moves.
     cycles: tokio::sync::watch::Sender<u64>,
+    pub stats: CycleStats,
 }
 
 impl Default for Telemetry {
     fn default() -> Self {
         Telemetry {
-            nodes: RwLock::default(),
+            nodes: ArcSwap::default(),
             history: RwLock::default(),
             cycles: tokio::sync::watch::Sender::new(0),
+            stats: CycleStats::default(),
         }
     }
-}
-
-/// Finds the exporter targets among the cached pods: running, with an IP, on a node.
-pub fn exporter_targets(pods: &[Arc<Pod>]) -> Vec<ExporterTarget> {
-    let mut targets: Vec<ExporterTarget> = pods
-        .iter()
-        .filter(|p| {
-            p.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(EXPORTER_LABEL.0))
-                .map(String::as_str)
-                == Some(EXPORTER_LABEL.1)
-        })
-        .filter_map(|p| {
-            let status = p.status.as_ref()?;
-            if status.phase.as_deref() != Some("Running") {
-                return None;
-            }
-            let ip = status.pod_ip.as_deref().filter(|ip| !ip.is_empty())?;
-            let spec = p.spec.as_ref()?;
-            let node = spec.node_name.clone()?;
-            let port = spec
-                .containers
-                .iter()
-                .flat_map(|c| c.ports.iter().flatten())
-                .find(|port| port.name.as_deref() == Some("metrics"))
-                .map_or(DEFAULT_EXPORTER_PORT, |port| port.container_port);
-            let host = if ip.contains(':') {
-                format!("[{ip}]")
-            } else {
-                ip.to_string()
-            };
-            Some(ExporterTarget {
-                node,
-                url: format!("http://{host}:{port}/api/v1/gpus"),
-            })
-        })
-        .collect();
-    targets.sort_by(|a, b| a.node.cmp(&b.node));
-    targets.dedup_by(|a, b| a.node == b.node);
-    targets
 }
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
@@ -138,46 +107,46 @@ async fn fetch(
     client: &HttpClient,
     target: &ExporterTarget,
     timeout: Duration,
-) -> Result<NodeGpus, String> {
+) -> Result<NodeGpus, ExporterError> {
     let uri: http::Uri = target
         .url
         .parse()
-        .map_err(|e| format!("bad exporter address {}: {e}", target.url))?;
-    tokio::time::timeout(timeout, async {
+        .map_err(|e| ExporterError::Unreachable(format!("bad address {}: {e}", target.url)))?;
+    let answer = tokio::time::timeout(timeout, async {
         let response = client
             .get(uri)
             .await
-            .map_err(|e| format!("cannot reach the exporter: {e}"))?;
+            .map_err(|e| ExporterError::Unreachable(e.to_string()))?;
         if !response.status().is_success() {
-            return Err(format!("the exporter answered {}", response.status()));
+            return Err(ExporterError::Status(response.status().as_u16()));
         }
         let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|e| format!("cannot read the exporter's answer: {e}"))?
+            .map_err(|e| ExporterError::Invalid(e.to_string()))?
             .to_bytes();
-        serde_json::from_slice::<NodeGpus>(&body)
-            .map_err(|e| format!("the exporter's answer is not valid: {e}"))
+        serde_json::from_slice::<NodeGpus>(&body).map_err(|e| ExporterError::Invalid(e.to_string()))
     })
     .await
-    .map_err(|_| {
-        format!(
-            "the exporter did not answer within {} ms",
-            timeout.as_millis()
-        )
-    })?
+    .map_err(|_| ExporterError::Timeout {
+        ms: timeout.as_millis() as u64,
+    })??;
+    if answer.node != target.node {
+        return Err(ExporterError::WrongNode(answer.node));
+    }
+    Ok(answer)
 }
 
 impl Telemetry {
-    /// Starts the collector over the exporters found in `cache`.
-    pub fn start(cache: ClusterCache, settings: TelemetrySettings) -> Arc<Self> {
+    /// Starts the collector over the exporter pods of `exporters`.
+    pub fn start(exporters: Store<Pod>, settings: TelemetrySettings) -> Arc<Self> {
         let telemetry = Arc::new(Telemetry::default());
         let running = telemetry.clone();
-        tokio::spawn(async move { running.run(cache, settings).await });
+        tokio::spawn(async move { running.run(exporters, settings).await });
         telemetry
     }
 
-    async fn run(&self, cache: ClusterCache, settings: TelemetrySettings) {
+    async fn run(&self, exporters: Store<Pod>, settings: TelemetrySettings) {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.timeout));
         connector.set_nodelay(true);
@@ -186,20 +155,15 @@ impl Telemetry {
             .build(connector);
         let mut ticker = tokio::time::interval(settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if exporters.wait_until_ready().await.is_err() {
+            tracing::error!("the exporter pods' watch stopped before its first list; no telemetry");
+            return;
+        }
         loop {
             ticker.tick().await;
-            let Ok(pods) = cache.pods().await else {
-                continue;
-            };
-            let targets = exporter_targets(&pods);
-            let started = std::time::Instant::now();
+            let targets = exporter_targets(&exporters.state());
             let answered = self.cycle(&client, &targets, &settings).await;
-            tracing::debug!(
-                exporters = targets.len(),
-                answered,
-                duration_ms = started.elapsed().as_millis() as u64,
-                "telemetry cycle"
-            );
+            tracing::debug!(exporters = targets.len(), answered, "telemetry cycle");
         }
     }
 
@@ -219,8 +183,9 @@ impl Telemetry {
         targets: &[ExporterTarget],
         settings: &TelemetrySettings,
     ) -> usize {
+        let started = Instant::now();
         let timeout = settings.timeout;
-        let results: Vec<(String, Result<NodeGpus, String>)> =
+        let results: Vec<(String, Result<NodeGpus, ExporterError>)> =
             futures::stream::iter(targets.to_vec())
                 .map(|t| {
                     let client = client.clone();
@@ -233,38 +198,52 @@ impl Telemetry {
                 .collect()
                 .await;
         let now = jiff::Timestamp::now().as_millisecond();
+        let previous = self.nodes.load();
+        let mut nodes: HashMap<String, NodeTelemetry> = HashMap::with_capacity(results.len());
         let mut answered = 0;
-        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
-        let mut history = self.history.write().unwrap_or_else(|e| e.into_inner());
-        let live: std::collections::HashSet<&str> =
-            targets.iter().map(|t| t.node.as_str()).collect();
-        nodes.retain(|node, _| live.contains(node.as_str()));
-        for (node, result) in results {
-            let entry = nodes.entry(node).or_default();
-            match result {
-                Ok(gpus) => {
-                    answered += 1;
-                    for gpu in &gpus.gpus {
-                        history
-                            .entry(gpu.identity.uuid.clone())
-                            .or_insert_with(|| GpuHistory::new(settings.history, settings.interval))
-                            .push(now, &gpu.fields);
+        {
+            let mut history = self.history.write();
+            for (node, result) in results {
+                let mut entry = previous.get(&node).cloned().unwrap_or_default();
+                match result {
+                    Ok(gpus) => {
+                        answered += 1;
+                        for gpu in &gpus.gpus {
+                            history
+                                .entry(gpu.identity.uuid.clone())
+                                .or_insert_with(|| {
+                                    GpuHistory::new(settings.history, settings.interval)
+                                })
+                                .push(now, &gpu.fields);
+                        }
+                        entry.last_good = Some(Arc::new(gpus));
+                        entry.last_good_at_ms = Some(now);
+                        entry.error = None;
                     }
-                    entry.last_good = Some(Arc::new(gpus));
-                    entry.last_good_at_ms = Some(now);
-                    entry.error = None;
+                    Err(e) => entry.error = Some(e),
                 }
-                Err(e) => entry.error = Some(e),
+                nodes.insert(node, entry);
             }
+            // Nodes whose exporter pod went away leave, and their GPUs' history with them.
+            let kept: HashSet<&str> = nodes
+                .values()
+                .filter_map(|n| n.last_good.as_ref())
+                .flat_map(|g| g.gpus.iter().map(|gpu| gpu.identity.uuid.as_str()))
+                .collect();
+            history.retain(|uuid, _| kept.contains(uuid.as_str()));
         }
-        let kept: std::collections::HashSet<String> = nodes
-            .values()
-            .filter_map(|n| n.last_good.as_ref())
-            .flat_map(|g| g.gpus.iter().map(|gpu| gpu.identity.uuid.clone()))
-            .collect();
-        history.retain(|uuid, _| kept.contains(uuid));
-        drop(history);
-        drop(nodes);
+        self.nodes.store(Arc::new(nodes));
+        let stats = &self.stats;
+        stats.cycles.fetch_add(1, Ordering::Relaxed);
+        stats
+            .last_duration_us
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        stats
+            .last_targets
+            .store(targets.len() as u64, Ordering::Relaxed);
+        stats
+            .last_answered
+            .store(answered as u64, Ordering::Relaxed);
         self.cycles.send_modify(|c| *c += 1);
         answered
     }
@@ -274,16 +253,20 @@ impl Telemetry {
         self.cycles.subscribe()
     }
 
-    /// Every node's telemetry.
-    pub fn nodes(&self) -> HashMap<String, NodeTelemetry> {
-        self.nodes.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// Every node's telemetry as of the last cycle: shared, not copied.
+    pub fn snapshot(&self) -> TelemetrySnapshot {
+        self.nodes.load_full()
+    }
+
+    /// One node's telemetry.
+    pub fn node(&self, name: &str) -> Option<NodeTelemetry> {
+        self.nodes.load().get(name).cloned()
     }
 
     /// The history of one GPU, oldest first.
     pub fn history(&self, uuid: &str) -> Vec<history::Sample> {
         self.history
             .read()
-            .unwrap_or_else(|e| e.into_inner())
             .get(uuid)
             .map(|h| h.samples())
             .unwrap_or_default()

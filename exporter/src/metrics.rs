@@ -1,0 +1,537 @@
+//! The `/metrics` encoder: dcgm-exporter's metric names, units and labels (so Grafana boards built
+//! for it work unchanged), plus what it lacks: Xid counters per (GPU, Xid), a `gpuboard_gpu_info`
+//! series with static identity, and the exporter's own health. Prometheus text 0.0.4 or OpenMetrics 1.0.
+//!
+//! In OpenMetrics a counter's samples must end in `_total`; dcgm's counters do not, so there they are
+//! typed `unknown` to keep their names. gpuboard's own counters end in `_total` and are true counters.
+
+use std::fmt::Write;
+
+use gpuboard_exporter_api::{Attribution, Gpu, NodeGpus, PodRef};
+
+use crate::fields::{FIELDS, Kind};
+use crate::snapshot::{Health, Snapshot};
+
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Prometheus,
+    OpenMetrics,
+}
+
+/// Escapes a label value as the exposition formats require.
+fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+struct Writer {
+    out: String,
+    format: Format,
+}
+
+impl Writer {
+    /// Writes `# HELP` and `# TYPE` for a family; returns the sample name to use.
+    fn family(&mut self, name: &str, kind: Kind, help: &str) -> String {
+        let (declared, sample, ty) = match (self.format, kind) {
+            (_, Kind::Gauge) => (name.to_string(), name.to_string(), "gauge"),
+            (Format::Prometheus, Kind::DcgmCounter) => {
+                (name.to_string(), name.to_string(), "counter")
+            }
+            (Format::OpenMetrics, Kind::DcgmCounter) => {
+                (name.to_string(), name.to_string(), "unknown")
+            }
+            (Format::Prometheus, Kind::Counter) => (name.to_string(), name.to_string(), "counter"),
+            (Format::OpenMetrics, Kind::Counter) => (
+                name.trim_end_matches("_total").to_string(),
+                name.to_string(),
+                "counter",
+            ),
+        };
+        let _ = writeln!(self.out, "# HELP {declared} {help}");
+        let _ = writeln!(self.out, "# TYPE {declared} {ty}");
+        sample
+    }
+
+    fn sample(&mut self, name: &str, labels: &str, value: f64) {
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {}", number(value));
+        } else {
+            let _ = writeln!(self.out, "{name}{{{labels}}} {}", number(value));
+        }
+    }
+}
+
+/// A label set as the exposition writes it (`a="1",b="x"`), values escaped as they are added.
+#[derive(Debug, Clone, Default)]
+struct Labels(String);
+
+impl Labels {
+    fn with(mut self, name: &str, value: impl std::fmt::Display) -> Self {
+        if !self.0.is_empty() {
+            self.0.push(',');
+        }
+        let _ = write!(self.0, "{name}=\"{}\"", escape(&value.to_string()));
+        self
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// dcgm-exporter's labels of one GPU: `gpu`, `UUID`, `pci_bus_id`, `device`, `modelName`,
+/// `Hostname`, `DCGM_FI_DRIVER_VERSION`.
+fn gpu_labels(node: &NodeGpus, gpu: &Gpu) -> Labels {
+    let id = &gpu.identity;
+    Labels::default()
+        .with("gpu", id.index)
+        .with("UUID", &id.uuid)
+        .with("pci_bus_id", &id.pci_bus_id)
+        .with(
+            "device",
+            format_args!("nvidia{}", id.minor_number.unwrap_or(id.index)),
+        )
+        .with("modelName", &id.name)
+        .with("Hostname", &node.node)
+        .with(
+            "DCGM_FI_DRIVER_VERSION",
+            node.driver_version.as_deref().unwrap_or(""),
+        )
+}
+
+fn with_pod(labels: &Labels, pod: &PodRef) -> Labels {
+    labels
+        .clone()
+        .with("container", &pod.container)
+        .with("namespace", &pod.namespace)
+        .with("pod", &pod.pod)
+}
+
+/// Renders a snapshot: its GPUs and the exporter's health.
+pub fn render(snapshot: &Snapshot, format: Format) -> String {
+    let node = &snapshot.gpus;
+    let mut w = Writer {
+        out: String::with_capacity(1024 + node.gpus.len() * 6 * 1024),
+        format,
+    };
+    let labels: Vec<Labels> = node.gpus.iter().map(|g| gpu_labels(node, g)).collect();
+    // A GPU held by several pods (time-slicing, MPS) gets one series per pod.
+    let series: Vec<Vec<Labels>> = node
+        .gpus
+        .iter()
+        .zip(&labels)
+        .map(|(g, base)| {
+            if g.pods.is_empty() {
+                vec![base.clone()]
+            } else {
+                g.pods.iter().map(|p| with_pod(base, p)).collect()
+            }
+        })
+        .collect();
+
+    for field in FIELDS {
+        if node
+            .gpus
+            .iter()
+            .all(|g| field.dcgm_value(&g.fields).is_none())
+        {
+            continue;
+        }
+        let name = w.family(field.dcgm.name, field.dcgm.kind, field.dcgm.help);
+        for (gpu, label_sets) in node.gpus.iter().zip(&series) {
+            if let Some(v) = field.dcgm_value(&gpu.fields) {
+                for labels in label_sets {
+                    w.sample(&name, labels.as_str(), v);
+                }
+            }
+        }
+    }
+    render_identity(&mut w, node, &labels);
+    render_health(&mut w, node, &snapshot.health);
+    if format == Format::OpenMetrics {
+        w.out.push_str("# EOF\n");
+    }
+    w.out
+}
+
+fn render_identity(w: &mut Writer, node: &NodeGpus, labels: &[Labels]) {
+    if node.gpus.is_empty() {
+        return;
+    }
+    let name = w.family(
+        "gpuboard_gpu_info",
+        Kind::Gauge,
+        "Static identity of a GPU; the value is always 1.",
+    );
+    let flag = |b: Option<bool>| match b {
+        Some(true) => "enabled",
+        Some(false) => "disabled",
+        None => "unsupported",
+    };
+    for (gpu, base) in node.gpus.iter().zip(labels) {
+        let id = &gpu.identity;
+        let info = base
+            .clone()
+            .with("serial", id.serial.as_deref().unwrap_or(""))
+            .with("cuda_version", node.cuda_version.as_deref().unwrap_or(""))
+            .with(
+                "compute_capability",
+                id.compute_capability.as_deref().unwrap_or(""),
+            )
+            .with("mig_mode", flag(id.mig_enabled))
+            .with("ecc_mode", flag(id.ecc_enabled));
+        w.sample(&name, info.as_str(), 1.0);
+    }
+    let name = w.family(
+        "gpuboard_gpu_memory_total_bytes",
+        Kind::Gauge,
+        "Total frame buffer memory of a GPU, in bytes.",
+    );
+    for (gpu, base) in node.gpus.iter().zip(labels) {
+        w.sample(&name, base.as_str(), gpu.identity.memory_total_bytes as f64);
+    }
+    if node
+        .gpus
+        .iter()
+        .any(|g| g.identity.power_limit_watts.is_some())
+    {
+        let name = w.family(
+            "gpuboard_gpu_power_limit_watts",
+            Kind::Gauge,
+            "Enforced power limit of a GPU, in watts.",
+        );
+        for (gpu, base) in node.gpus.iter().zip(labels) {
+            if let Some(limit) = gpu.identity.power_limit_watts {
+                w.sample(&name, base.as_str(), limit);
+            }
+        }
+    }
+    let name = w.family(
+        "gpuboard_gpu_xid_errors_total",
+        Kind::Counter,
+        "Xid errors reported by the driver since the exporter started, per GPU and Xid code.",
+    );
+    for (gpu, base) in node.gpus.iter().zip(labels) {
+        for (xid, count) in &gpu.xid_errors {
+            w.sample(&name, base.clone().with("xid", xid).as_str(), *count as f64);
+        }
+    }
+}
+
+fn render_health(w: &mut Writer, node: &NodeGpus, health: &Health) {
+    let name = w.family(
+        "gpuboard_exporter_gpu_data_available",
+        Kind::Gauge,
+        "1 when NVML answers and sees GPUs; 0 with the reason (no driver, no library, no GPU visible) otherwise.",
+    );
+    match &node.unavailable {
+        None => w.sample(&name, "", 1.0),
+        Some(why) => {
+            let reason: String = why.chars().take(300).collect();
+            w.sample(
+                &name,
+                Labels::default().with("reason", reason).as_str(),
+                0.0,
+            )
+        }
+    }
+    let gauges = [
+        (
+            "gpuboard_exporter_gpus",
+            "GPUs this exporter reports.",
+            node.gpus.len() as f64,
+        ),
+        (
+            "gpuboard_exporter_last_collect_success",
+            "1 when the last collection read every GPU.",
+            if health.last_success { 1.0 } else { 0.0 },
+        ),
+        (
+            "gpuboard_exporter_last_collect_timestamp_seconds",
+            "When the last collection ran, Unix seconds.",
+            health.last_timestamp_ms as f64 / 1000.0,
+        ),
+        (
+            "gpuboard_exporter_last_collect_duration_seconds",
+            "How long the last fast collection took.",
+            health.last_duration.as_secs_f64(),
+        ),
+    ];
+    for (metric, help, value) in gauges {
+        let name = w.family(metric, Kind::Gauge, help);
+        w.sample(&name, "", value);
+    }
+    let name = w.family(
+        "gpuboard_exporter_nvml_reinits_total",
+        Kind::Counter,
+        "NVML re-initialisations after a lost GPU or driver.",
+    );
+    w.sample(&name, "", health.reinits_total as f64);
+    let name = w.family(
+        "gpuboard_exporter_field_errors_total",
+        Kind::Counter,
+        "Failed reads of a field on a GPU (fields a GPU does not support are left out, not counted).",
+    );
+    for ((gpu, uuid, field), count) in &health.field_errors_total {
+        let labels = Labels::default()
+            .with("gpu", gpu)
+            .with("UUID", uuid)
+            .with("field", field);
+        w.sample(&name, labels.as_str(), *count as f64);
+    }
+    let name = w.family(
+        "gpuboard_exporter_attribution_up",
+        Kind::Gauge,
+        "1 when GPUs are attributed to pods through the kubelet pod-resources socket; state says why not.",
+    );
+    let (up, state) = match &node.attribution {
+        Attribution::Ok => (1.0, "ok"),
+        Attribution::Unavailable => (0.0, "no_socket"),
+        Attribution::Failed(_) => (0.0, "failed"),
+    };
+    w.sample(&name, Labels::default().with("state", state).as_str(), up);
+    let name = w.family(
+        "gpuboard_exporter_attribution_last_refresh_timestamp_seconds",
+        Kind::Gauge,
+        "When the attribution last changed, Unix seconds (0: never).",
+    );
+    w.sample(&name, "", health.attribution_refreshed_ms as f64 / 1000.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use gpuboard_exporter_api::{GpuFields, GpuIdentity};
+
+    use super::*;
+
+    fn gpu(index: u32, util: f64, pods: Vec<PodRef>) -> Gpu {
+        Gpu {
+            identity: GpuIdentity {
+                index,
+                minor_number: Some(index),
+                uuid: format!("GPU-0000000{index}-aaaa-bbbb-cccc-dddddddddddd"),
+                name: "NVIDIA H100 80GB HBM3".into(),
+                pci_bus_id: format!("00000000:{:02X}:00.0", 0x17 + index),
+                memory_total_bytes: 80 * 1024 * 1024 * 1024,
+                power_limit_watts: Some(700.0),
+                ..Default::default()
+            },
+            fields: GpuFields {
+                utilization_percent: Some(util),
+                memory_used_bytes: Some(3 * 1024 * 1024 * 1024 + 5),
+                power_watts: Some(123.45),
+                total_energy_millijoules: Some(987_654_321),
+                // Index 1 has no memory temperature: it must be left out for that GPU only.
+                memory_temperature_celsius: (index == 0).then_some(41.0),
+                ..Default::default()
+            },
+            xid_errors: if index == 1 {
+                BTreeMap::from([(79, 2)])
+            } else {
+                BTreeMap::new()
+            },
+            pods,
+            ..Default::default()
+        }
+    }
+
+    fn node() -> NodeGpus {
+        let pod = |name: &str| PodRef {
+            namespace: "team-a".into(),
+            pod: name.into(),
+            container: "main".into(),
+        };
+        NodeGpus {
+            node: "node-110".into(),
+            driver_version: Some("580.159.04".into()),
+            attribution: Attribution::Ok,
+            gpus: vec![
+                gpu(0, 97.0, vec![pod("train-a"), pod("train-b")]),
+                gpu(1, 0.0, vec![]),
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn snapshot(gpus: NodeGpus) -> Snapshot {
+        Snapshot::new(gpus, Health::default(), Ok(()))
+    }
+
+    fn samples(text: &str) -> Vec<prometheus_parse::Sample> {
+        let lines = text.lines().map(|l| Ok(l.to_string()));
+        prometheus_parse::Scrape::parse(lines)
+            .expect("exposition parses")
+            .samples
+    }
+
+    fn value(s: &prometheus_parse::Sample) -> f64 {
+        match s.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        }
+    }
+
+    #[test]
+    fn prometheus_text_parses_back_with_dcgm_names_labels_and_units() {
+        let text = render(&snapshot(node()), Format::Prometheus);
+        let all = samples(&text);
+        let util: Vec<_> = all
+            .iter()
+            .filter(|s| s.metric == "DCGM_FI_DEV_GPU_UTIL")
+            .collect();
+        // The shared GPU has one series per pod, the idle one a single series.
+        assert_eq!(util.len(), 3);
+        let shared: Vec<_> = util
+            .iter()
+            .filter(|s| s.labels.get("gpu") == Some("0"))
+            .collect();
+        assert_eq!(shared.len(), 2);
+        assert!(
+            shared
+                .iter()
+                .all(|s| value(s) == 97.0 && s.labels.get("namespace") == Some("team-a"))
+        );
+        let pods: Vec<_> = shared.iter().filter_map(|s| s.labels.get("pod")).collect();
+        assert_eq!(pods, ["train-a", "train-b"]);
+        let first = shared[0];
+        assert_eq!(
+            first.labels.get("UUID"),
+            Some("GPU-00000000-aaaa-bbbb-cccc-dddddddddddd")
+        );
+        assert_eq!(first.labels.get("device"), Some("nvidia0"));
+        assert_eq!(first.labels.get("modelName"), Some("NVIDIA H100 80GB HBM3"));
+        assert_eq!(first.labels.get("pci_bus_id"), Some("00000000:17:00.0"));
+        assert_eq!(first.labels.get("Hostname"), Some("node-110"));
+        assert_eq!(
+            first.labels.get("DCGM_FI_DRIVER_VERSION"),
+            Some("580.159.04")
+        );
+        let fb: Vec<_> = all
+            .iter()
+            .filter(|s| s.metric == "DCGM_FI_DEV_FB_USED")
+            .map(value)
+            .collect();
+        assert_eq!(
+            fb,
+            [3072.0, 3072.0, 3072.0],
+            "whole MiB, as dcgm-exporter reports"
+        );
+        let power = all
+            .iter()
+            .find(|s| s.metric == "DCGM_FI_DEV_POWER_USAGE")
+            .map(value);
+        assert_eq!(power, Some(123.45));
+        let energy = all
+            .iter()
+            .find(|s| s.metric == "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION")
+            .expect("energy");
+        assert!(matches!(energy.value, prometheus_parse::Value::Counter(v) if v == 987_654_321.0));
+        let mem_temp: Vec<_> = all
+            .iter()
+            .filter(|s| s.metric == "DCGM_FI_DEV_MEMORY_TEMP")
+            .collect();
+        assert!(mem_temp.iter().all(|s| s.labels.get("gpu") == Some("0")) && !mem_temp.is_empty());
+        let xid = all
+            .iter()
+            .find(|s| s.metric == "gpuboard_gpu_xid_errors_total")
+            .expect("xid counter");
+        assert_eq!(
+            (xid.labels.get("xid"), xid.labels.get("gpu"), value(xid)),
+            (Some("79"), Some("1"), 2.0)
+        );
+        assert_eq!(
+            all.iter()
+                .filter(|s| s.metric == "gpuboard_gpu_info")
+                .count(),
+            2
+        );
+        assert!(
+            all.iter()
+                .any(|s| s.metric == "gpuboard_exporter_attribution_up" && value(s) == 1.0)
+        );
+        // Fields no GPU has are left out entirely.
+        assert!(!text.contains("DCGM_FI_DEV_ROW_REMAP_FAILURE"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        // (prometheus-parse 0.2 does not unescape, so this is checked on the text itself.)
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let mut n = node();
+        n.node = "odd\"host".into();
+        assert!(render(&snapshot(n), Format::Prometheus).contains("Hostname=\"odd\\\"host\""));
+    }
+
+    #[test]
+    fn openmetrics_keeps_dcgm_names_and_ends_with_eof() {
+        let text = render(&snapshot(node()), Format::OpenMetrics);
+        assert!(text.ends_with("# EOF\n"));
+        assert!(text.contains("# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION unknown\n"));
+        assert!(text.contains("# TYPE gpuboard_gpu_xid_errors counter\n"));
+        assert!(text.contains("\ngpuboard_gpu_xid_errors_total{"));
+        assert!(text.contains("\nDCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{"));
+    }
+
+    #[test]
+    fn without_gpus_only_health_is_exported_with_the_reason() {
+        let node = NodeGpus {
+            node: "n".into(),
+            unavailable: Some("NVML could not be initialised (libloading error)".into()),
+            ..Default::default()
+        };
+        let all = samples(&render(&snapshot(node), Format::Prometheus));
+        assert!(
+            all.iter()
+                .all(|s| s.metric.starts_with("gpuboard_exporter_"))
+        );
+        let available = all
+            .iter()
+            .find(|s| s.metric == "gpuboard_exporter_gpu_data_available")
+            .expect("health");
+        assert_eq!(value(available), 0.0);
+        assert!(
+            available
+                .labels
+                .get("reason")
+                .is_some_and(|r| r.contains("libloading"))
+        );
+        let attribution = all
+            .iter()
+            .find(|s| s.metric == "gpuboard_exporter_attribution_up")
+            .expect("attribution");
+        assert_eq!(
+            (value(attribution), attribution.labels.get("state")),
+            (0.0, Some("no_socket"))
+        );
+    }
+}

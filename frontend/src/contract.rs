@@ -1,0 +1,380 @@
+//! The contract between the browser and the server: every type the pages and the server functions
+//! exchange (the JSON API for scripts speaks them too), and the closed sets of words they share
+//! as enums (node skew, sign-in refusals, session ends), so a renamed or added case is a compile
+//! error on both sides rather than a text that silently stops matching. A leaf: it imports
+//! nothing of this crate.
+
+use serde::{Deserialize, Serialize};
+
+/// Why the server could not give a page its data. Server functions return it, so the page can
+/// say it in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum PageError {
+    /// The request has no signed-in user (the session ended while the page was open).
+    #[error("sign in first")]
+    SignedOut,
+    /// The cluster (or the dashboard's cache of it) could not be reached.
+    #[error("the cluster could not be reached: {0}")]
+    Unreachable(String),
+    /// The cluster answered with a refusal.
+    #[error("the cluster refused the request: {0}")]
+    Refused(String),
+    /// The request itself failed between page and server.
+    #[error("the dashboard could not answer: {0}")]
+    Server(String),
+}
+
+impl leptos::server_fn::error::FromServerFnError for PageError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(e: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        PageError::Server(e.to_string())
+    }
+}
+
+/// Why a node's exporter has no fresh data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExporterError {
+    /// No answer within the timeout, in milliseconds.
+    Timeout { ms: u64 },
+    /// The connection failed, as the system said it.
+    Unreachable(String),
+    /// It answered with this HTTP status.
+    Status(u16),
+    /// The answer is not the exporter's JSON, or is larger than allowed.
+    Invalid(String),
+    /// It answered for another node.
+    WrongNode(String),
+}
+
+/// What sets a GPU node apart from most GPU nodes (the seeds warn about mixed kernels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Skew {
+    Kernel,
+    Driver,
+    Runtime,
+}
+
+impl Skew {
+    pub const ALL: [Skew; 3] = [Skew::Kernel, Skew::Driver, Skew::Runtime];
+}
+
+/// One node as the nodes table shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeSummary {
+    pub name: String,
+    pub ready: bool,
+    pub unschedulable: bool,
+    pub roles: Vec<String>,
+    pub internal_ip: String,
+    pub gpu_model: Option<String>,
+    pub gpus_allocatable: u32,
+    pub os_image: String,
+    pub kernel: String,
+    pub container_runtime: String,
+    pub kubelet_version: String,
+    /// Seconds since the node was created.
+    pub age_seconds: i64,
+    /// GPUs requested by the node's active pods (the effective-request rule).
+    pub gpus_allocated: u32,
+    /// GPUs at or above the busy threshold, by the exporter; None when the node's exporter is
+    /// stale or absent (its old numbers are not counted).
+    pub gpus_busy: Option<u32>,
+    /// The NVIDIA driver version, by the exporter.
+    pub driver: Option<String>,
+    pub skew: Vec<Skew>,
+}
+
+impl NodeSummary {
+    pub fn skews(&self, skew: Skew) -> bool {
+        self.skew.contains(&skew)
+    }
+}
+
+/// Who is signed in, for the page header; the CSRF token goes into the sign-out form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub username: String,
+    pub groups: Vec<String>,
+    pub csrf_token: String,
+}
+
+/// One GPU as the GPUs page shows it: identity from the exporter, the latest sample, and who
+/// uses it (pod names only where the user may list pods in that namespace).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuRow {
+    pub node: String,
+    pub index: u32,
+    pub model: String,
+    pub uuid: String,
+    pub memory_total_bytes: u64,
+    pub memory_used_bytes: Option<u64>,
+    pub utilization_percent: Option<f64>,
+    pub temperature_celsius: Option<f64>,
+    pub power_watts: Option<f64>,
+    pub power_limit_watts: Option<f64>,
+    /// Whether a pod holds the GPU or a process runs on it, whether or not the user may see which.
+    pub in_use: bool,
+    /// `namespace/pod` of the holders the user may see.
+    pub pods: Vec<String>,
+    /// Holders in namespaces the user may not list pods in.
+    pub hidden_pods: usize,
+    /// The node's exporter is not answering; the values are from `sampled_at_ms`.
+    pub stale: bool,
+    pub sampled_at_ms: i64,
+}
+
+/// What the GPU inventory can be sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GpuSortKey {
+    #[default]
+    Node,
+    Utilization,
+    Memory,
+    Temperature,
+    Power,
+}
+
+/// Rows per page of the GPU inventory.
+pub const GPU_PAGE_SIZE: usize = 200;
+
+/// What the GPUs page asks for; every field may be left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GpuQuery {
+    /// Matches node, model, UUID or pod, case-insensitive.
+    pub filter: String,
+    pub sort: GpuSortKey,
+    pub descending: bool,
+    /// 0-based.
+    pub page: usize,
+}
+
+/// One page of the inventory, with counts over the whole cluster.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuPage {
+    pub rows: Vec<GpuRow>,
+    /// Rows matching the filter, over all pages.
+    pub matching: usize,
+    pub page: usize,
+    pub page_size: usize,
+    pub total: usize,
+    pub in_use: usize,
+    /// Over the GPUs whose exporter answers (stale ones are not counted).
+    pub average_utilization_percent: Option<f64>,
+}
+
+/// One point of a GPU's history, for the node page's charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    /// Unix seconds.
+    pub at_s: i64,
+    pub utilization_percent: Option<f64>,
+    pub memory_used_mib: Option<f64>,
+    pub temperature_celsius: Option<f64>,
+    pub power_watts: Option<f64>,
+}
+
+/// A GPU card on the node page: the row plus its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuCard {
+    pub gpu: GpuRow,
+    pub history: Vec<HistoryPoint>,
+}
+
+/// A pod on the node and the GPUs it asks for (the effective-request rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodePod {
+    pub namespace: String,
+    pub name: String,
+    pub phase: String,
+    pub gpus: u32,
+}
+
+/// A node condition as `kubectl describe node` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeCondition {
+    pub kind: String,
+    pub status: String,
+    pub reason: String,
+    pub message: String,
+}
+
+/// Everything the node page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeDetail {
+    pub summary: NodeSummary,
+    pub conditions: Vec<NodeCondition>,
+    pub taints: Vec<String>,
+    pub labels: Vec<(String, String)>,
+    pub gpus: Vec<GpuCard>,
+    /// Pods the user may see, with their GPU requests.
+    pub pods: Vec<NodePod>,
+    /// Pods on the node in namespaces the user may not list pods in.
+    pub hidden_pods: usize,
+    /// Why the node's exporter has no fresh data, if it has not.
+    pub telemetry_error: Option<ExporterError>,
+}
+
+/// A problem the overview calls out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Alert {
+    /// The node is not Ready.
+    NotReady { node: String },
+    /// The node's exporter does not answer; `since_ms` is its last good sample (None: never).
+    StaleExporter {
+        node: String,
+        since_ms: Option<i64>,
+        error: ExporterError,
+    },
+    /// The scheduler's allocatable `nvidia.com/gpu` differs from the GPUs the exporter sees:
+    /// the device plugin is missing or broken.
+    DeviceMismatch {
+        node: String,
+        allocatable: u32,
+        seen: u32,
+    },
+}
+
+/// The overview: counts, the heat map (one cell per GPU) and alerts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub nodes_ready: usize,
+    pub nodes_total: usize,
+    /// GPUs the exporters report.
+    pub gpus_total: usize,
+    /// Allocatable `nvidia.com/gpu` over all nodes.
+    pub gpus_allocatable: u32,
+    /// GPUs requested by active pods (the effective-request rule).
+    pub gpus_allocated: u32,
+    /// GPUs at or above the busy threshold, on nodes whose exporter answers.
+    pub gpus_busy: u32,
+    pub busy_threshold_percent: f64,
+    pub average_utilization_percent: Option<f64>,
+    /// The newest sample's time, Unix ms: the clock alerts measure ages against.
+    pub sampled_at_ms: i64,
+    pub heat: HeatMap,
+    pub alerts: Vec<Alert>,
+}
+
+/// A node of the heat map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeatNode {
+    pub name: String,
+    /// The node's exporter does not answer: its cells show the last good sample.
+    pub stale: bool,
+}
+
+/// A GPU model with its memory, shared by every cell that has it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HeatModel {
+    pub name: String,
+    pub memory_total_bytes: u64,
+}
+
+/// One GPU of the heat map. The wire names are short because there is one of these per GPU in
+/// the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeatCell {
+    /// Index into [`HeatMap::nodes`].
+    #[serde(rename = "n")]
+    pub node: u32,
+    /// The GPU's index on its node.
+    #[serde(rename = "i")]
+    pub index: u32,
+    /// Index into [`HeatMap::models`].
+    #[serde(rename = "m")]
+    pub model: u32,
+    /// Utilization in whole percent; None when the GPU does not report it.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub utilization_percent: Option<u8>,
+    #[serde(rename = "mu", default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_mib: Option<u32>,
+    /// `namespace/pod` of the holders the user may see.
+    #[serde(rename = "p", default, skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<String>,
+    /// Holders in namespaces the user may not list.
+    #[serde(rename = "h", default, skip_serializing_if = "is_zero")]
+    pub hidden_pods: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Every GPU of the cluster in node order, as the overview draws it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeatMap {
+    pub nodes: Vec<HeatNode>,
+    pub models: Vec<HeatModel>,
+    pub cells: Vec<HeatCell>,
+}
+
+/// Why a sign-in was refused: `/login?error=<word>`. The page turns it into words, so no user
+/// input is ever echoed back.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantArray,
+)]
+#[strum(serialize_all = "kebab-case")]
+pub enum SignInRefusal {
+    /// No token was pasted.
+    Empty,
+    /// The cluster does not accept the token (401).
+    Rejected,
+    /// The token signs in as nobody in particular.
+    Anonymous,
+    /// Too many attempts from the client.
+    RateLimited,
+    /// The cluster could not be asked.
+    Unreachable,
+    /// The form was not sent from the sign-in page.
+    CrossSite,
+}
+
+/// Why a session ended: `/login?reason=<word>`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantArray,
+)]
+#[strum(serialize_all = "kebab-case")]
+pub enum SessionEnd {
+    /// The cluster no longer accepts the session's token.
+    Revoked,
+    /// Unused for longer than the idle timeout.
+    Idle,
+    /// Older than the session lifetime.
+    Expired,
+    /// The user signed out.
+    SignedOut,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use strum::VariantArray;
+
+    #[test]
+    fn query_words_read_back_and_unknown_ones_are_refused() {
+        for refusal in SignInRefusal::VARIANTS {
+            let word: &str = refusal.into();
+            assert_eq!(word.parse(), Ok(*refusal));
+        }
+        let signed_out: &str = SessionEnd::SignedOut.into();
+        assert_eq!(signed_out, "signed-out");
+        for end in SessionEnd::VARIANTS {
+            let word: &str = end.into();
+            assert_eq!(word.parse(), Ok(*end));
+        }
+        assert!("<script>".parse::<SignInRefusal>().is_err());
+        assert!("".parse::<SessionEnd>().is_err());
+    }
+
+    #[test]
+    fn skews_travel_as_words() {
+        assert_eq!(
+            serde_json::to_string(&Skew::ALL).expect("serialises"),
+            r#"["kernel","driver","runtime"]"#
+        );
+    }
+}

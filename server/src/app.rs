@@ -1,0 +1,215 @@
+//! The dashboard's HTTP application: [`router`] builds it once from an [`AppState`] (the Leptos
+//! app server-rendered and hydrated, its server functions, the static site, the push channel,
+//! the CSV export and the dashboard's own metrics, all behind the guard of [`crate::auth`]);
+//! [`serve`] runs it. Tests call [`router`] too, so they test what runs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use frontend::backend::{SharedBackend, SignedInUser};
+use frontend::{App, shell};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::auth::{self, Auth};
+use crate::telemetry::Telemetry;
+use crate::views::gpus::to_csv;
+
+/// No form or server-function call of the dashboard is anywhere near this.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Open push channels (`/events`, one per open page) at most; more are answered 503 and those
+/// pages work on without live updates until reloaded.
+const MAX_PUSH_CHANNELS: usize = 1_000;
+
+/// Everything the routes share.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub backend: SharedBackend,
+    pub auth: Arc<Auth>,
+    /// The telemetry collector: its cycles drive `/events`; its figures, `/metrics`.
+    pub telemetry: Arc<Telemetry>,
+    push_channels: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    pub fn new(
+        leptos: LeptosOptions,
+        backend: SharedBackend,
+        auth: Arc<Auth>,
+        telemetry: Arc<Telemetry>,
+    ) -> Self {
+        AppState {
+            leptos,
+            backend,
+            auth,
+            telemetry,
+            push_channels: Arc::new(tokio::sync::Semaphore::new(MAX_PUSH_CHANNELS)),
+        }
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
+}
+
+/// The whole dashboard.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let backend = state.backend.clone();
+    Router::new()
+        .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
+            let leptos = state.leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/events", get(updates))
+        .route("/gpus.csv", get(gpus_csv))
+        .route("/metrics", get(metrics))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::guard::require_user,
+        ))
+        .layer(state.auth.session_layer())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until the process ends. `on_listening` is told the bound address.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    on_listening: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!("dashboard at http://{addr}");
+    on_listening(addr);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+/// `GET /gpus.csv`: the GPUs page as CSV, with the same pod visibility.
+async fn gpus_csv(State(state): State<AppState>, user: SignedInUser) -> Response {
+    match state.backend.gpu_rows(&user).await {
+        Ok(rows) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"gpus.csv\"",
+                ),
+            ],
+            to_csv(&rows),
+        )
+            .into_response(),
+        Err(e) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("{e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /events`: the push channel. A server-sent event after every telemetry cycle tells open
+/// pages to fetch fresh numbers; a comment every 15 s keeps proxies from closing it. Each open
+/// channel holds one of the state's permits; none left is a 503.
+async fn updates(State(state): State<AppState>, _user: SignedInUser) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let Ok(permit) = state.push_channels.clone().try_acquire_owned() else {
+        tracing::warn!(
+            limit = MAX_PUSH_CHANNELS,
+            "refused a push channel: too many open"
+        );
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "60")],
+            "too many live pages are open; this one will not update by itself until reloaded\n",
+        )
+            .into_response();
+    };
+    let receiver = state.telemetry.subscribe();
+    let stream = futures::stream::unfold((receiver, permit), |(mut receiver, permit)| async move {
+        receiver.changed().await.ok()?;
+        let cycle = *receiver.borrow_and_update();
+        Some((
+            Ok::<_, std::convert::Infallible>(Event::default().data(cycle.to_string())),
+            (receiver, permit),
+        ))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
+}
+
+/// `GET /metrics`: the dashboard's own figures in the Prometheus text format (telemetry cycles,
+/// exporters answering, live-update channels), for its operators and the benchmark.
+async fn metrics(State(state): State<AppState>, _user: SignedInUser) -> Response {
+    let stats = &state.telemetry.stats;
+    let gauges = [
+        (
+            "gpuboard_telemetry_cycles_total",
+            "counter",
+            "Telemetry cycles finished.",
+            stats.cycles.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "gpuboard_telemetry_last_cycle_duration_seconds",
+            "gauge",
+            "How long the last telemetry cycle took, over every exporter.",
+            stats.last_duration_us.load(Ordering::Relaxed) as f64 / 1e6,
+        ),
+        (
+            "gpuboard_telemetry_exporters",
+            "gauge",
+            "Exporters asked in the last cycle.",
+            stats.last_targets.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "gpuboard_telemetry_exporters_answered",
+            "gauge",
+            "Exporters that answered in the last cycle.",
+            stats.last_answered.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "gpuboard_push_channels_open",
+            "gauge",
+            "Open live-update channels (/events).",
+            (MAX_PUSH_CHANNELS - state.push_channels.available_permits()) as f64,
+        ),
+    ];
+    let mut text = String::new();
+    for (name, kind, help, value) in gauges {
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}

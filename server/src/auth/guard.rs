@@ -1,0 +1,294 @@
+//! The guard in front of every route ([`require_user`]): only sign-in, health and static assets
+//! pass without a user. It finds the user ([`authenticate`]: a bearer header, else the session,
+//! which it ends when too old, idle or no longer accepted by the cluster), and refuses a
+//! state-changing request from another site or without the session's CSRF token
+//! ([`require_csrf`]). The user goes into the request as a [`SignedInUser`] for handlers and
+//! server functions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use frontend::backend::SignedInUser;
+use frontend::contract::SessionEnd;
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use super::signin::{SignInError, check_token};
+use super::{Auth, SESSION_KEY, StoredUser, now_ms, session_end, to_login};
+
+/// A session's last activity is written at most this often (each write extends the store's expiry).
+const TOUCH_EVERY: Duration = Duration::from_secs(30);
+/// The header a script or page sends the session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// A form read to find its CSRF field is at most this long.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Whether a state-changing request comes from a page of this site: `Sec-Fetch-Site`, else `Origin`
+/// against `Host`. A cookie-carrying request with neither is refused.
+pub fn is_same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest == host),
+        _ => false,
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Paths served without a user: the sign-in page and form, health, static assets.
+pub fn is_public(path: &str) -> bool {
+    matches!(path, "/login" | "/healthz" | "/favicon.ico") || path.starts_with("/pkg/")
+}
+
+/// Server functions and the JSON API answer 401 instead of redirecting to the sign-in page.
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// No user: 401 with JSON for API paths, else the sign-in page (saying why the session ended).
+fn unauthorized(path: &str, ended: Option<SessionEnd>) -> Response {
+    if is_api(path) {
+        let reason: Option<&str> = ended.map(Into::into);
+        (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "sign in first", "reason": reason})),
+        )
+            .into_response()
+    } else {
+        to_login(ended)
+    }
+}
+
+fn forbidden(why: &'static str) -> Response {
+    (StatusCode::FORBIDDEN, why).into_response()
+}
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(|t| t.trim().to_string())
+}
+
+/// Who the request acts for: the bearer header's token (scripts), else the session's user.
+/// A refusal is the response to send.
+async fn authenticate(
+    auth: &Auth,
+    session: &Session,
+    request: &axum::http::request::Parts,
+) -> Result<SignedInUser, Response> {
+    let path = request.uri.path();
+    if let Some(token) = bearer_token(&request.headers) {
+        return match auth.bearer_identity(&token).await {
+            Ok(identity) => Ok(SignedInUser::new(
+                identity.username,
+                identity.groups,
+                String::new(),
+                &token,
+            )),
+            Err(e) => {
+                let refusal: &str = e.refusal().into();
+                Err((
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(serde_json::json!({"error": refusal})),
+                )
+                    .into_response())
+            }
+        };
+    }
+    if !is_safe(&request.method) && !is_same_origin(&request.headers) {
+        return Err(forbidden(
+            "refused: a state-changing request from another site\n",
+        ));
+    }
+    let user = session_user(auth, session)
+        .await
+        .map_err(|ended| unauthorized(path, ended))?;
+    Ok(SignedInUser::new(
+        user.username,
+        user.groups,
+        user.csrf_token,
+        &user.token,
+    ))
+}
+
+/// The session's user, once it is known to be still good: not older than the lifetime, not idle
+/// too long, and its token accepted by the cluster when last asked (every `revalidate_every`).
+/// Err: the session ended (and why) or there is none.
+async fn session_user(auth: &Auth, session: &Session) -> Result<StoredUser, Option<SessionEnd>> {
+    let Some(mut user) = session.get::<StoredUser>(SESSION_KEY).await.ok().flatten() else {
+        return Err(None);
+    };
+    let now = now_ms();
+    if let Some(ended) = session_end(&user, &auth.settings, now) {
+        let _ = session.flush().await;
+        return Err(Some(ended));
+    }
+    let mut changed = false;
+    if now - user.verified_at_ms >= auth.settings.revalidate_every.as_millis() as i64 {
+        match check_token(&auth.clients, &user.token).await {
+            Ok(_) => {
+                user.verified_at_ms = now;
+                changed = true;
+            }
+            Err(SignInError::Unreachable(e)) => {
+                tracing::warn!(error = %e, "cannot re-check a session's token; keeping the session")
+            }
+            Err(_) => {
+                tracing::info!(user = %user.username, "the cluster no longer accepts this session's token; session ended");
+                let _ = session.flush().await;
+                return Err(Some(SessionEnd::Revoked));
+            }
+        }
+    }
+    if now - user.last_seen_ms > TOUCH_EVERY.as_millis() as i64 {
+        user.last_seen_ms = now;
+        changed = true;
+    }
+    if changed {
+        let _ = session.insert(SESSION_KEY, user.clone()).await;
+    }
+    Ok(user)
+}
+
+/// Lets a state-changing request through only with the session's CSRF token, in an
+/// `X-CSRF-Token` header or as the `csrf` field of a URL-encoded form (a form body read to find
+/// it is put back whole).
+async fn require_csrf(request: Request, expected: &str) -> Result<Request, Response> {
+    let refusal = || {
+        forbidden(
+            "refused: a state-changing request must carry this session's CSRF token (reload the page)\n",
+        )
+    };
+    if let Some(token) = request
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        return if constant_time_eq(token, expected) {
+            Ok(request)
+        } else {
+            Err(refusal())
+        };
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(refusal());
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| refusal())?;
+    let carries = form_urlencoded::parse(&bytes)
+        .any(|(name, value)| name == "csrf" && constant_time_eq(&value, expected));
+    if carries {
+        Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
+    } else {
+        Err(refusal())
+    }
+}
+
+/// The guard in front of every route: finds the user (bearer header or session) and puts a
+/// [`SignedInUser`] into the request, or refuses.
+pub async fn require_user(
+    State(auth): State<Arc<Auth>>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
+    if is_public(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let user = match authenticate(&auth, &session, &parts).await {
+        Ok(user) => user,
+        Err(refusal) => return refusal,
+    };
+    let request = Request::from_parts(parts, body);
+    // Bearer-header requests carry no ambient credential: no CSRF token is needed (or issued).
+    let mut request = if is_safe(request.method()) || user.csrf_token.is_empty() {
+        request
+    } else {
+        match require_csrf(request, &user.csrf_token).await {
+            Ok(request) => request,
+            Err(refusal) => return refusal,
+        }
+    };
+    request.extensions_mut().insert(user);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("a header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_is_decided_by_fetch_metadata_then_origin() {
+        assert!(is_same_origin(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(!is_same_origin(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://a:1"),
+            ("host", "a:1")
+        ])));
+        assert!(is_same_origin(&headers(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(!is_same_origin(&headers(&[
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1:3000")
+        ])));
+        assert!(!is_same_origin(&headers(&[("host", "127.0.0.1:3000")])));
+    }
+
+    #[test]
+    fn only_login_health_and_assets_are_public() {
+        for p in ["/login", "/healthz", "/pkg/gpuboard.wasm", "/favicon.ico"] {
+            assert!(is_public(p), "{p}");
+        }
+        for p in ["/", "/nodes", "/api/list_nodes", "/logout", "/login/../"] {
+            assert!(!is_public(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn csrf_tokens_compare_whole() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+    }
+}

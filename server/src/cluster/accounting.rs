@@ -1,0 +1,167 @@
+//! The GPU accounting every page agrees on, in one place: how many GPUs a pod holds (the
+//! effective-request rule), which pods still hold theirs, GPUs allocated per node, and which GPUs
+//! count as busy and in the average utilization (only fresh samples: a stale exporter's old
+//! numbers are shown as stale, never counted).
+
+use std::collections::HashMap;
+
+use frontend::contract::GpuRow;
+use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+/// The extended resource the NVIDIA device plugin advertises.
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+/// A GPU at or above this utilization counts as busy.
+pub const BUSY_PERCENT: f64 = 50.0;
+
+/// A count of whole GPUs (`"2"`). Extended resources are whole numbers and API servers write them
+/// canonically; anything else (`"500m"`, garbage) counts as 0.
+pub fn whole_gpus(q: Option<&Quantity>) -> u32 {
+    q.and_then(|q| q.0.trim().parse::<u32>().ok()).unwrap_or(0)
+}
+
+/// GPUs one container asks for: its limit (which equals its request for extended resources).
+fn container_gpus(c: &Container) -> u32 {
+    let resources = c.resources.as_ref();
+    let limit = whole_gpus(
+        resources
+            .and_then(|r| r.limits.as_ref())
+            .and_then(|l| l.get(GPU_RESOURCE)),
+    );
+    let request = whole_gpus(
+        resources
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|l| l.get(GPU_RESOURCE)),
+    );
+    limit.max(request)
+}
+
+/// GPUs a pod holds: the larger of its containers' sum and its largest init container.
+/// Saturating: a pod asking for absurd numbers cannot wrap the totals.
+pub fn pod_gpus(pod: &Pod) -> u32 {
+    let Some(spec) = &pod.spec else { return 0 };
+    let containers = spec
+        .containers
+        .iter()
+        .map(container_gpus)
+        .fold(0u32, u32::saturating_add);
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(container_gpus)
+        .max()
+        .unwrap_or(0);
+    containers.max(init)
+}
+
+/// Whether a pod still holds what it asked for (not Succeeded or Failed).
+pub fn is_active(pod: &Pod) -> bool {
+    !matches!(
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    )
+}
+
+/// The node a pod is bound to, if any.
+pub fn node_of(pod: &Pod) -> Option<&str> {
+    pod.spec.as_ref()?.node_name.as_deref()
+}
+
+/// GPUs held by the active pods bound to each node.
+pub fn allocated_by_node(pods: &[std::sync::Arc<Pod>]) -> HashMap<&str, u32> {
+    let mut allocated: HashMap<&str, u32> = HashMap::new();
+    for pod in pods.iter().filter(|p| is_active(p)) {
+        if let Some(node) = node_of(pod) {
+            let sum = allocated.entry(node).or_default();
+            *sum = sum.saturating_add(pod_gpus(pod));
+        }
+    }
+    allocated
+}
+
+/// Whether a GPU counts as busy: a fresh sample at or above [`BUSY_PERCENT`].
+pub fn is_busy(utilization: Option<f64>, stale: bool) -> bool {
+    !stale && utilization.is_some_and(|u| u >= BUSY_PERCENT)
+}
+
+/// Busy GPUs among `rows`.
+pub fn busy<'a>(rows: impl IntoIterator<Item = &'a GpuRow>) -> u32 {
+    rows.into_iter()
+        .filter(|r| is_busy(r.utilization_percent, r.stale))
+        .count() as u32
+}
+
+/// The average utilization of the GPUs with a fresh sample; None when there are none.
+pub fn average_utilization<'a>(rows: impl IntoIterator<Item = &'a GpuRow>) -> Option<f64> {
+    let fresh: Vec<f64> = rows
+        .into_iter()
+        .filter(|r| !r.stale)
+        .filter_map(|r| r.utilization_percent)
+        .collect();
+    (!fresh.is_empty()).then(|| fresh.iter().sum::<f64>() / fresh.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn pod(node: Option<&str>, phase: &str, containers: &[&str], init: &[&str]) -> Arc<Pod> {
+        let c = |n: &&str| serde_json::json!({"name": "c", "resources": {"limits": {"nvidia.com/gpu": n}}});
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p"},
+                "spec": {"nodeName": node, "containers": containers.iter().map(c).collect::<Vec<_>>(),
+                         "initContainers": init.iter().map(c).collect::<Vec<_>>()},
+                "status": {"phase": phase}
+            }))
+            .expect("a pod"),
+        )
+    }
+
+    #[test]
+    fn gpus_follow_the_effective_request_rule() {
+        assert_eq!(pod_gpus(&pod(None, "", &["1", "2"], &[])), 3);
+        assert_eq!(pod_gpus(&pod(None, "", &["1"], &["4", "2"])), 4);
+        assert_eq!(pod_gpus(&pod(None, "", &["2"], &["1"])), 2);
+        assert_eq!(pod_gpus(&pod(None, "", &["500m", "x"], &[])), 0);
+        assert_eq!(pod_gpus(&Pod::default()), 0);
+    }
+
+    #[test]
+    fn absurd_requests_saturate_instead_of_wrapping() {
+        let huge = pod(Some("a"), "Running", &["4294967295", "4294967295"], &[]);
+        assert_eq!(pod_gpus(&huge), u32::MAX);
+        let pods = vec![huge.clone(), huge];
+        assert_eq!(allocated_by_node(&pods)["a"], u32::MAX);
+    }
+
+    #[test]
+    fn only_active_bound_pods_are_allocated() {
+        let pods = vec![
+            pod(Some("a"), "Running", &["2"], &[]),
+            pod(Some("a"), "Succeeded", &["1"], &[]),
+            pod(None, "Pending", &["4"], &[]),
+            pod(Some("b"), "Pending", &["1"], &[]),
+        ];
+        let allocated = allocated_by_node(&pods);
+        assert_eq!((allocated["a"], allocated["b"]), (2, 1));
+        assert_eq!(allocated.len(), 2);
+    }
+
+    #[test]
+    fn stale_gpus_are_neither_busy_nor_averaged() {
+        let row = |util: f64, stale: bool| GpuRow {
+            utilization_percent: Some(util),
+            stale,
+            ..Default::default()
+        };
+        let rows = vec![row(97.0, false), row(10.0, false), row(99.0, true)];
+        assert_eq!(busy(&rows), 1);
+        assert_eq!(average_utilization(&rows), Some(53.5));
+        assert_eq!(average_utilization(&rows[2..]), None);
+    }
+}

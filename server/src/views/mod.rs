@@ -1,0 +1,139 @@
+//! What each page shows, assembled for one user from the shared watch cache, the telemetry and
+//! the user's permissions: [`KubeBackend`], the [`Backend`] the frontend's server functions (and
+//! the CSV export) call. One module per page's data.
+
+pub mod gpus;
+pub mod node;
+pub mod nodes;
+pub mod overview;
+
+use std::sync::Arc;
+
+use frontend::backend::{Backend, SignedInUser};
+use frontend::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::cluster::accounting::{is_active, node_of};
+use crate::cluster::cache::{ClusterCache, NotSynced};
+use crate::cluster::permissions::{Permissions, PodVisibility};
+use crate::telemetry::{NodeTelemetry, Telemetry, TelemetrySnapshot};
+
+/// The dashboard's backend: reads from the shared watch cache and the telemetry collector,
+/// and asks the cluster (as the user) what the user may see.
+pub struct KubeBackend {
+    pub cache: ClusterCache,
+    pub telemetry: Arc<Telemetry>,
+    pub permissions: Permissions,
+}
+
+/// The cache has not synced yet: say so in words the page can show.
+fn unsynced(e: NotSynced) -> PageError {
+    PageError::Unreachable(e.to_string())
+}
+
+impl KubeBackend {
+    /// Where `user` may see which pods hold the GPUs of `nodes`.
+    async fn visibility<'a>(
+        &self,
+        user: &SignedInUser,
+        nodes: impl IntoIterator<Item = &'a NodeTelemetry>,
+    ) -> PodVisibility {
+        self.permissions
+            .namespaces_with_pods_visible(user, gpus::holder_namespaces(nodes))
+            .await
+    }
+
+    /// Every GPU row `user` may see.
+    async fn all_rows(&self, user: &SignedInUser, snapshot: &TelemetrySnapshot) -> Vec<GpuRow> {
+        let visible = self.visibility(user, snapshot.values()).await;
+        gpus::gpu_rows(snapshot.iter(), &visible)
+    }
+
+    /// Every node's table row, with GPU use (from `rows`) and skew flags.
+    async fn summaries(
+        &self,
+        pods: &[Arc<Pod>],
+        rows: &[GpuRow],
+        snapshot: &TelemetrySnapshot,
+    ) -> Result<Vec<NodeSummary>, PageError> {
+        let list = self.cache.nodes().await.map_err(unsynced)?;
+        let now = jiff::Timestamp::now();
+        let mut nodes: Vec<NodeSummary> = list.iter().map(|n| nodes::summarize(n, now)).collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        nodes::add_gpu_use(&mut nodes, pods, rows, snapshot);
+        nodes::flag_skew(&mut nodes);
+        Ok(nodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for KubeBackend {
+    async fn nodes(&self, _user: &SignedInUser) -> Result<Vec<NodeSummary>, PageError> {
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let snapshot = self.telemetry.snapshot();
+        // Busy counts need no pod names: every row, shown to no one.
+        let rows = gpus::gpu_rows(snapshot.iter(), &PodVisibility::In(Default::default()));
+        self.summaries(&pods, &rows, &snapshot).await
+    }
+
+    async fn gpus(&self, user: &SignedInUser, query: &GpuQuery) -> Result<GpuPage, PageError> {
+        let rows = self.gpu_rows(user).await?;
+        Ok(gpus::page_of(rows, query))
+    }
+
+    async fn gpu_rows(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, PageError> {
+        Ok(self.all_rows(user, &self.telemetry.snapshot()).await)
+    }
+
+    async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let snapshot = self.telemetry.snapshot();
+        let rows = self.all_rows(user, &snapshot).await;
+        let nodes = self.summaries(&pods, &rows, &snapshot).await?;
+        Ok(overview::overview(&nodes, &pods, &snapshot, rows))
+    }
+
+    async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {
+        let Some(node) = self.cache.node(name).await.map_err(unsynced)? else {
+            return Ok(None);
+        };
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let here: Vec<&Arc<Pod>> = pods
+            .iter()
+            .filter(|p| node_of(p) == Some(name) && is_active(p))
+            .collect();
+        let telemetry = self.telemetry.node(name).unwrap_or_default();
+        let namespaces = here
+            .iter()
+            .filter_map(|p| p.metadata.namespace.clone())
+            .chain(gpus::holder_namespaces([&telemetry]))
+            .collect();
+        let visible = self
+            .permissions
+            .namespaces_with_pods_visible(user, namespaces)
+            .await;
+        let (shown, hidden): (Vec<&Arc<Pod>>, Vec<&Arc<Pod>>) = here
+            .into_iter()
+            .partition(|p| visible.shows(p.metadata.namespace.as_deref().unwrap_or_default()));
+        let mut pods: Vec<_> = shown.into_iter().map(|p| node::node_pod(p)).collect();
+        pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let name = name.to_string();
+        let gpus = gpus::gpu_rows([(&name, &telemetry)], &visible)
+            .into_iter()
+            .map(|row| {
+                let history = self.telemetry.history(&row.uuid);
+                node::card(row, &history)
+            })
+            .collect();
+        Ok(Some(NodeDetail {
+            summary: nodes::summarize(&node, jiff::Timestamp::now()),
+            conditions: node::conditions(&node),
+            taints: node::taints(&node),
+            labels: node::labels(&node),
+            gpus,
+            pods,
+            hidden_pods: hidden.len(),
+            telemetry_error: telemetry.error,
+        }))
+    }
+}

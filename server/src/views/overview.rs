@@ -1,0 +1,187 @@
+//! The overview's counts and alerts: nodes Ready, GPUs seen, allocatable, allocated and busy (by
+//! the accounting rules the nodes table uses too), and the alerts (NotReady nodes, stale
+//! exporters, allocatable GPUs that differ from what the exporter sees).
+
+use std::sync::Arc;
+
+use frontend::contract::{Alert, GpuRow, HeatMap, NodeSummary, Overview};
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::cluster::accounting::{self, BUSY_PERCENT};
+use crate::telemetry::TelemetrySnapshot;
+
+/// The alerts of one node: NotReady, its exporter stale, its allocatable GPUs not what the
+/// exporter sees.
+fn alerts_of(node: &NodeSummary, telemetry: &TelemetrySnapshot, out: &mut Vec<Alert>) {
+    if !node.ready {
+        out.push(Alert::NotReady {
+            node: node.name.clone(),
+        });
+    }
+    let exporter = telemetry.get(&node.name);
+    if let Some(t) = exporter
+        && let Some(error) = &t.error
+    {
+        out.push(Alert::StaleExporter {
+            node: node.name.clone(),
+            since_ms: t.last_good_at_ms,
+            error: error.clone(),
+        });
+    }
+    let seen = exporter
+        .and_then(|t| t.last_good.as_ref())
+        .map(|g| g.gpus.len() as u32);
+    if let Some(seen) = seen
+        && seen != node.gpus_allocatable
+    {
+        out.push(Alert::DeviceMismatch {
+            node: node.name.clone(),
+            allocatable: node.gpus_allocatable,
+            seen,
+        });
+    }
+}
+
+/// The overview of `nodes` (their rows with GPU use), `pods`, telemetry and the GPU `rows` the
+/// user may see.
+pub fn overview(
+    nodes: &[NodeSummary],
+    pods: &[Arc<Pod>],
+    telemetry: &TelemetrySnapshot,
+    rows: Vec<GpuRow>,
+) -> Overview {
+    let mut alerts = Vec::new();
+    for node in nodes {
+        alerts_of(node, telemetry, &mut alerts);
+    }
+    Overview {
+        nodes_ready: nodes.iter().filter(|n| n.ready).count(),
+        nodes_total: nodes.len(),
+        gpus_total: rows.len(),
+        gpus_allocatable: nodes
+            .iter()
+            .map(|n| n.gpus_allocatable)
+            .fold(0, u32::saturating_add),
+        gpus_allocated: accounting::allocated_by_node(pods)
+            .values()
+            .fold(0, |a, b| a.saturating_add(*b)),
+        gpus_busy: accounting::busy(&rows),
+        busy_threshold_percent: BUSY_PERCENT,
+        average_utilization_percent: accounting::average_utilization(&rows),
+        sampled_at_ms: rows.iter().map(|r| r.sampled_at_ms).max().unwrap_or(0),
+        heat: HeatMap::from_rows(&rows),
+        alerts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use frontend::contract::ExporterError;
+    use gpuboard_exporter_api::{Gpu, NodeGpus};
+
+    use super::*;
+    use crate::telemetry::NodeTelemetry;
+
+    fn node(name: &str, ready: bool, gpus: u32) -> NodeSummary {
+        NodeSummary {
+            name: name.into(),
+            ready,
+            gpus_allocatable: gpus,
+            ..Default::default()
+        }
+    }
+
+    fn pod(node: Option<&str>, phase: &str, gpus: u32) -> Arc<Pod> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "p"},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": gpus.to_string()}}}]},
+                "status": {"phase": phase}
+            }))
+            .unwrap(),
+        )
+    }
+
+    fn row(node: &str, util: f64, stale: bool) -> GpuRow {
+        GpuRow {
+            node: node.into(),
+            utilization_percent: Some(util),
+            stale,
+            ..Default::default()
+        }
+    }
+
+    fn seen(count: usize, error: Option<ExporterError>) -> NodeTelemetry {
+        NodeTelemetry {
+            last_good: Some(Arc::new(NodeGpus {
+                gpus: vec![Gpu::default(); count],
+                ..Default::default()
+            })),
+            last_good_at_ms: Some(42),
+            error,
+        }
+    }
+
+    #[test]
+    fn accounting_counts_active_bound_pods_and_busy_fresh_gpus() {
+        let nodes = vec![node("a", true, 2), node("b", false, 1)];
+        let pods = vec![
+            pod(Some("a"), "Running", 2),
+            pod(Some("b"), "Succeeded", 1),
+            pod(None, "Pending", 4),
+            pod(Some("b"), "Pending", 1),
+        ];
+        let telemetry = Arc::new(HashMap::from([
+            ("a".to_string(), seen(2, None)),
+            (
+                "b".to_string(),
+                seen(1, Some(ExporterError::Timeout { ms: 2000 })),
+            ),
+        ]));
+        let rows = vec![
+            row("a", 97.0, false),
+            row("a", 10.0, false),
+            row("b", 99.0, true),
+        ];
+        let o = overview(&nodes, &pods, &telemetry, rows);
+        assert_eq!((o.nodes_ready, o.nodes_total), (1, 2));
+        assert_eq!(
+            (
+                o.gpus_total,
+                o.gpus_allocatable,
+                o.gpus_allocated,
+                o.gpus_busy
+            ),
+            (3, 3, 3, 1)
+        );
+        assert_eq!(o.average_utilization_percent, Some(53.5));
+        assert_eq!(
+            o.alerts,
+            [
+                Alert::NotReady { node: "b".into() },
+                Alert::StaleExporter {
+                    node: "b".into(),
+                    since_ms: Some(42),
+                    error: ExporterError::Timeout { ms: 2000 }
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_node_whose_exporter_sees_other_gpus_than_allocatable_is_flagged() {
+        let nodes = vec![node("a", true, 0)];
+        let telemetry = Arc::new(HashMap::from([("a".to_string(), seen(8, None))]));
+        let o = overview(&nodes, &[], &telemetry, vec![]);
+        assert_eq!(
+            o.alerts,
+            [Alert::DeviceMismatch {
+                node: "a".into(),
+                allocatable: 0,
+                seen: 8
+            }]
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! Every page, rendered in Chinese by the real router from a backend whose data is Chinese or
+//! numbers, shows no English word that the Chinese translations themselves do not use (the
+//! product names and commands they keep, such as GPU, Pod or kubectl). A string left in English
+//! anywhere on a page, data or error state, fails here.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use frontend::backend::{Backend, SharedBackend, SignedInUser};
+use frontend::contract::{
+    Alert, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint, NodeCondition,
+    NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew,
+};
+use frontend::i18n::ZH;
+use gpuboard::app::AppState;
+use gpuboard::auth::{Auth, AuthSettings};
+use gpuboard::cluster::clients::UserClients;
+use gpuboard::telemetry::Telemetry;
+use gpuboard_testkit::http::request;
+
+use super::{leptos_options, serve_state, sim_config, start_sim};
+
+const NODE: &str = "节点甲";
+
+fn gpu(node: &str, index: u32, stale: bool, pods: &[&str], hidden: usize) -> GpuRow {
+    GpuRow {
+        node: node.into(),
+        index,
+        model: "英伟达 显卡 甲型".into(),
+        uuid: format!("GPU-0000000{index}-1111-2222-3333-444444444444"),
+        memory_total_bytes: 11 << 30,
+        memory_used_bytes: (index > 0).then_some(1 << 30),
+        utilization_percent: (index > 0).then_some(97.0),
+        temperature_celsius: Some(61.0),
+        power_watts: Some(250.0),
+        power_limit_watts: Some(300.0),
+        in_use: !pods.is_empty() || hidden > 0,
+        pods: pods.iter().map(|p| p.to_string()).collect(),
+        hidden_pods: hidden,
+        stale,
+        sampled_at_ms: 1_700_000_000_000,
+    }
+}
+
+fn rows() -> Vec<GpuRow> {
+    vec![
+        gpu(NODE, 0, false, &[], 0),
+        gpu(NODE, 1, false, &["团队/训练"], 2),
+        gpu("节点乙", 0, true, &[], 1),
+    ]
+}
+
+fn node(name: &str, ready: bool, unschedulable: bool, skew: Vec<Skew>) -> NodeSummary {
+    NodeSummary {
+        name: name.into(),
+        ready,
+        unschedulable,
+        roles: if ready { vec!["工作".into()] } else { vec![] },
+        internal_ip: "192.168.0.110".into(),
+        gpu_model: ready.then(|| "英伟达 T4".into()),
+        gpus_allocatable: 2,
+        os_image: "中文系统 7".into(),
+        kernel: "4.4.222".into(),
+        container_runtime: "容器://19.3.8".into(),
+        kubelet_version: "v1.34.1".into(),
+        age_seconds: 3 * 86_400,
+        gpus_allocated: 1,
+        gpus_busy: ready.then_some(1),
+        driver: Some("440.64".into()),
+        skew,
+    }
+}
+
+/// A cluster described in Chinese and numbers, with every state a page can show.
+struct ChineseCluster;
+
+#[async_trait::async_trait]
+impl Backend for ChineseCluster {
+    async fn nodes(&self, _: &SignedInUser) -> Result<Vec<NodeSummary>, PageError> {
+        Ok(vec![
+            node(NODE, true, false, vec![]),
+            node(
+                "节点乙",
+                false,
+                false,
+                vec![Skew::Kernel, Skew::Driver, Skew::Runtime],
+            ),
+            node("节点丙", true, true, vec![]),
+        ])
+    }
+
+    async fn gpus(&self, _: &SignedInUser, _: &GpuQuery) -> Result<GpuPage, PageError> {
+        let rows = rows();
+        Ok(GpuPage {
+            matching: rows.len(),
+            page: 0,
+            page_size: 2,
+            total: 3,
+            in_use: 2,
+            average_utilization_percent: Some(48.5),
+            rows,
+        })
+    }
+
+    async fn gpu_rows(&self, _: &SignedInUser) -> Result<Vec<GpuRow>, PageError> {
+        Ok(rows())
+    }
+
+    async fn node(&self, _: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {
+        if name != NODE {
+            return Ok(None);
+        }
+        let history = (0..5)
+            .map(|i| HistoryPoint {
+                at_s: 1_700_000_000 + i * 60,
+                utilization_percent: Some(10.0 * i as f64),
+                memory_used_mib: Some(1024.0),
+                temperature_celsius: Some(50.0),
+                power_watts: None,
+            })
+            .collect::<Vec<_>>();
+        Ok(Some(NodeDetail {
+            summary: node(NODE, true, false, vec![]),
+            conditions: vec![NodeCondition {
+                kind: "就绪".into(),
+                status: "是".into(),
+                reason: "心跳正常".into(),
+                message: "一切正常".into(),
+            }],
+            taints: vec!["污点=是:禁止".into()],
+            labels: vec![("标签".into(), "值".into())],
+            gpus: rows()
+                .into_iter()
+                .take(2)
+                .map(|gpu| GpuCard {
+                    gpu,
+                    history: history.clone(),
+                })
+                .collect(),
+            pods: vec![NodePod {
+                namespace: "团队".into(),
+                name: "训练".into(),
+                phase: "运行中".into(),
+                gpus: 1,
+            }],
+            hidden_pods: 2,
+            telemetry_error: Some(ExporterError::Timeout { ms: 2000 }),
+        }))
+    }
+
+    async fn overview(&self, _: &SignedInUser) -> Result<Overview, PageError> {
+        let rows = rows();
+        Ok(Overview {
+            nodes_ready: 2,
+            nodes_total: 3,
+            gpus_total: rows.len(),
+            gpus_allocatable: 6,
+            gpus_allocated: 3,
+            gpus_busy: 1,
+            busy_threshold_percent: 50.0,
+            average_utilization_percent: Some(48.5),
+            sampled_at_ms: 1_700_000_000_000,
+            heat: HeatMap::from_rows(&rows),
+            alerts: vec![
+                Alert::NotReady {
+                    node: "节点乙".into(),
+                },
+                Alert::StaleExporter {
+                    node: "节点乙".into(),
+                    since_ms: Some(1_699_999_880_000),
+                    error: ExporterError::Unreachable("连接被拒绝".into()),
+                },
+                Alert::StaleExporter {
+                    node: "节点丁".into(),
+                    since_ms: None,
+                    error: ExporterError::Status(500),
+                },
+                Alert::StaleExporter {
+                    node: "节点戊".into(),
+                    since_ms: None,
+                    error: ExporterError::Invalid("格式不对".into()),
+                },
+                Alert::StaleExporter {
+                    node: "节点己".into(),
+                    since_ms: None,
+                    error: ExporterError::WrongNode("节点庚".into()),
+                },
+                Alert::DeviceMismatch {
+                    node: NODE.into(),
+                    allocatable: 0,
+                    seen: 2,
+                },
+            ],
+        })
+    }
+}
+
+/// A cluster that cannot be reached, for the pages' error states.
+struct UnreachableCluster;
+
+fn unreachable<T>() -> Result<T, PageError> {
+    Err(PageError::Unreachable("超时".into()))
+}
+
+#[async_trait::async_trait]
+impl Backend for UnreachableCluster {
+    async fn nodes(&self, _: &SignedInUser) -> Result<Vec<NodeSummary>, PageError> {
+        unreachable()
+    }
+    async fn gpus(&self, _: &SignedInUser, _: &GpuQuery) -> Result<GpuPage, PageError> {
+        unreachable()
+    }
+    async fn gpu_rows(&self, _: &SignedInUser) -> Result<Vec<GpuRow>, PageError> {
+        unreachable()
+    }
+    async fn node(&self, _: &SignedInUser, _: &str) -> Result<Option<NodeDetail>, PageError> {
+        unreachable()
+    }
+    async fn overview(&self, _: &SignedInUser) -> Result<Overview, PageError> {
+        unreachable()
+    }
+}
+
+/// The texts a reader sees on a page: text between tags and the attributes that show (title,
+/// placeholder, aria-label, alt), leaving out scripts, styles, comments and code (`pre`, `code`:
+/// commands to copy stay as they are typed).
+fn visible_texts(html: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut rest = html;
+    let mut skip_until: Option<&str> = None;
+    while let Some(open) = rest.find('<') {
+        let text = &rest[..open];
+        if skip_until.is_none() && !text.trim().is_empty() {
+            texts.push(decoded(text));
+        }
+        rest = &rest[open..];
+        if rest.starts_with("<!--") {
+            let end = rest.find("-->").map_or(rest.len(), |e| e + 3);
+            rest = &rest[end..];
+            continue;
+        }
+        let end = rest.find('>').map_or(rest.len(), |e| e + 1);
+        let tag = &rest[..end];
+        rest = &rest[end..];
+        let name: String = tag
+            .trim_start_matches(['<', '/'])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if let Some(closing) = skip_until {
+            if tag.starts_with("</") && name == closing {
+                skip_until = None;
+            }
+            continue;
+        }
+        if !tag.starts_with("</") && matches!(name.as_str(), "script" | "style" | "pre" | "code") {
+            skip_until = Some(match name.as_str() {
+                "script" => "script",
+                "style" => "style",
+                "pre" => "pre",
+                _ => "code",
+            });
+            continue;
+        }
+        for attribute in ["title", "placeholder", "aria-label", "alt"] {
+            let needle = format!(" {attribute}=\"");
+            if let Some(start) = tag.find(&needle) {
+                let value = &tag[start + needle.len()..];
+                texts.push(decoded(value.split('"').next().unwrap_or("")));
+            }
+        }
+    }
+    texts
+}
+
+/// ASCII words of two letters or more.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 2)
+}
+
+/// The English words a Chinese page may show: those the translations keep, the product's name,
+/// the units of memory, the language switch's label (the other language, in that language), and
+/// the signed-in user's name and groups (the cluster's words: the test's sim admin).
+fn kept_words() -> BTreeSet<&'static str> {
+    let identity = "kubernetes-admin system:masters system:authenticated";
+    ZH.iter()
+        .flat_map(|(_, zh)| words(zh))
+        .chain(["gpuboard", "GiB", "MiB", "English"])
+        .chain(words(identity))
+        .collect()
+}
+
+/// Text with the entities a server-rendered page uses decoded.
+fn decoded(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// English left on `page` when read in Chinese.
+async fn english_on(addr: std::net::SocketAddr, page: &str, token: &str) -> Vec<String> {
+    let reply = request(
+        addr,
+        "GET",
+        page,
+        &[
+            format!("Authorization: Bearer {token}"),
+            "Accept-Language: zh-CN,zh;q=0.9".into(),
+        ],
+        "",
+    )
+    .await;
+    assert!(
+        reply.status == 200 || reply.status == 404,
+        "{page}: {}",
+        reply.head
+    );
+    assert!(
+        reply.body.contains("lang=\"zh-CN\""),
+        "{page} is not in Chinese"
+    );
+    let kept = kept_words();
+    visible_texts(&reply.body)
+        .into_iter()
+        .filter(|text| words(text).any(|w| !kept.contains(w)))
+        .map(|text| format!("{page}: {text:?}"))
+        .collect()
+}
+
+async fn dashboard(backend: SharedBackend) -> (std::net::SocketAddr, gpuboard_sim::SimHandle) {
+    let sim = start_sim().await;
+    let clients = Arc::new(UserClients::new(sim_config(&sim).await));
+    let auth = Auth::new(clients, AuthSettings::default());
+    let state = AppState::new(
+        leptos_options(),
+        backend,
+        auth,
+        Arc::new(Telemetry::default()),
+    );
+    (serve_state(state).await, sim)
+}
+
+#[tokio::test]
+async fn every_page_in_chinese_shows_no_english_left_untranslated() {
+    let (addr, sim) = dashboard(Arc::new(ChineseCluster)).await;
+    let node = format!(
+        "/nodes/{}",
+        form_urlencoded::byte_serialize(NODE.as_bytes()).collect::<String>()
+    );
+    let mut english = Vec::new();
+    for page in [
+        "/",
+        "/nodes",
+        "/gpus",
+        node.as_str(),
+        "/nodes/no-such-node",
+        "/no-such-page",
+        "/login",
+        "/login?error=rejected",
+        "/login?error=empty",
+        "/login?error=anonymous",
+        "/login?error=rate-limited",
+        "/login?error=unreachable",
+        "/login?error=cross-site",
+        "/login?error=whatever",
+        "/login?reason=revoked",
+        "/login?reason=idle",
+        "/login?reason=expired",
+        "/login?reason=signed-out",
+    ] {
+        english.extend(english_on(addr, page, &sim.admin_token).await);
+    }
+    assert!(
+        english.is_empty(),
+        "English on Chinese pages:\n{}",
+        english.join("\n")
+    );
+    // The check itself sees English where there is some.
+    let leftover =
+        visible_texts("<p>GPU 总数</p><p title=\"Nodes Ready\">x</p><pre>kubectl get</pre>");
+    let kept = kept_words();
+    let flagged: Vec<&String> = leftover
+        .iter()
+        .filter(|t| words(t).any(|w| !kept.contains(w)))
+        .collect();
+    assert_eq!(flagged, [&"Nodes Ready".to_string()]);
+}
+
+#[tokio::test]
+async fn the_pages_error_states_are_in_chinese_too() {
+    let (addr, sim) = dashboard(Arc::new(UnreachableCluster)).await;
+    let mut english = Vec::new();
+    for page in ["/", "/nodes", "/gpus", "/nodes/x"] {
+        english.extend(english_on(addr, page, &sim.admin_token).await);
+    }
+    assert!(
+        english.is_empty(),
+        "English on Chinese pages:\n{}",
+        english.join("\n")
+    );
+}

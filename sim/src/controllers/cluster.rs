@@ -1,0 +1,152 @@
+//! The small controllers of the control plane: the namespace controller (each namespace gets its
+//! `default` service account and `kube-root-ca.crt`), node lifecycle (a NotReady node is tainted
+//! `node.kubernetes.io/not-ready`), the garbage collector (pods of deleted Jobs go), the bootstrap
+//! signer (`jws-kubeconfig-<id>` in cluster-info) and the token cleaner (expired bootstrap tokens go).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::auth::{bootstrap_token_expired, secret_value};
+use crate::pki::{ClusterCa, detached_jws};
+use crate::resources::by_kind;
+use crate::store::{Store, meta_str};
+
+pub fn namespaces(store: &mut Store, ca: &ClusterCa) {
+    for ns in store.list(by_kind("Namespace"), None) {
+        let name = meta_str(&ns, "name").to_string();
+        if !store.exists(by_kind("ServiceAccount"), &name, "default") {
+            let _ = store.create(by_kind("ServiceAccount"), json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}}));
+        }
+        if !store.exists(by_kind("ConfigMap"), &name, "kube-root-ca.crt") {
+            let _ = store.create(
+                by_kind("ConfigMap"),
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": name,
+                       "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+                       "data": {"ca.crt": ca.cert_pem}}),
+            );
+        }
+    }
+}
+
+const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
+
+pub fn node_lifecycle(store: &mut Store) {
+    for node in store.list(by_kind("Node"), None) {
+        let ready = node["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        let taints: Vec<Value> = node["spec"]["taints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let has = taints.iter().any(|t| t["key"] == NOT_READY_TAINT);
+        if ready == has {
+            let mut n = (*node).clone();
+            let mut new: Vec<Value> = taints
+                .into_iter()
+                .filter(|t| t["key"] != NOT_READY_TAINT)
+                .collect();
+            if !ready {
+                new.push(json!({"key": NOT_READY_TAINT, "effect": "NoSchedule", "timeAdded": crate::store::now_rfc3339()}));
+            }
+            n["spec"]["taints"] = json!(new);
+            if new.is_empty()
+                && let Some(spec) = n["spec"].as_object_mut()
+            {
+                spec.remove("taints");
+            }
+            let _ = store.update(by_kind("Node"), n, None);
+        }
+    }
+}
+
+pub fn garbage_collect(store: &mut Store) {
+    let jobs: std::collections::HashSet<String> = store
+        .list(by_kind("Job"), None)
+        .iter()
+        .map(|j| meta_str(j, "uid").to_string())
+        .collect();
+    for pod in store.list(by_kind("Pod"), None) {
+        let orphaned = pod["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|refs| {
+                refs.iter().any(|r| {
+                    r["kind"] == "Job"
+                        && r["controller"] == true
+                        && !jobs.contains(r["uid"].as_str().unwrap_or(""))
+                })
+            });
+        if orphaned {
+            let _ = store.delete(
+                by_kind("Pod"),
+                meta_str(&pod, "namespace"),
+                meta_str(&pod, "name"),
+            );
+        }
+    }
+}
+
+fn bootstrap_secrets(store: &Store) -> Vec<(String, Value)> {
+    store
+        .list(by_kind("Secret"), Some("kube-system"))
+        .into_iter()
+        .filter(|s| s["type"] == "bootstrap.kubernetes.io/token")
+        .filter_map(|s| {
+            let id = meta_str(&s, "name")
+                .strip_prefix("bootstrap-token-")?
+                .to_string();
+            let valid = id.len() == 6
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            valid.then(|| (id, (*s).clone()))
+        })
+        .collect()
+}
+
+pub fn bootstrap_signer(store: &mut Store) {
+    let Some(cm) = store.get(by_kind("ConfigMap"), "kube-public", "cluster-info") else {
+        return;
+    };
+    let Some(kubeconfig) = cm["data"]["kubeconfig"].as_str().map(String::from) else {
+        return;
+    };
+    let mut wanted: BTreeMap<String, String> = BTreeMap::new();
+    for (id, s) in bootstrap_secrets(store) {
+        let secret = secret_value(&s, "token-secret").unwrap_or_default();
+        let ok = secret_value(&s, "token-id").as_deref() == Some(id.as_str())
+            && !secret.is_empty()
+            && !bootstrap_token_expired(secret_value(&s, "expiration").as_deref())
+            && secret_value(&s, "usage-bootstrap-signing").as_deref() == Some("true");
+        if ok {
+            wanted.insert(
+                format!("jws-kubeconfig-{id}"),
+                detached_jws(&kubeconfig, &id, &secret),
+            );
+        }
+    }
+    let mut data: serde_json::Map<String, Value> =
+        cm["data"].as_object().cloned().unwrap_or_default();
+    data.retain(|k, _| !k.starts_with("jws-kubeconfig-"));
+    for (k, v) in wanted {
+        data.insert(k, json!(v));
+    }
+    if Value::Object(data.clone()) != cm["data"] {
+        let mut c = (*cm).clone();
+        c["data"] = Value::Object(data);
+        let _ = store.update(by_kind("ConfigMap"), c, None);
+    }
+}
+
+pub fn token_cleaner(store: &mut Store) {
+    for (_, s) in bootstrap_secrets(store) {
+        if secret_value(&s, "expiration").is_some()
+            && bootstrap_token_expired(secret_value(&s, "expiration").as_deref())
+        {
+            let _ = store.delete(by_kind("Secret"), "kube-system", meta_str(&s, "name"));
+        }
+    }
+}

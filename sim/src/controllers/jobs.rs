@@ -1,0 +1,160 @@
+//! The Job controller: creates pods from the template up to parallelism until `completions`
+//! succeed, counts failures against `backoffLimit`, sets Complete/Failed conditions, and deletes
+//! finished Jobs after `ttlSecondsAfterFinished`.
+
+use serde_json::{Value, json};
+
+use super::events;
+use crate::admission;
+use crate::resources::by_kind;
+use crate::store::{Store, meta_str, now_rfc3339};
+
+fn owned_pods(store: &Store, job: &Value) -> Vec<Value> {
+    let uid = meta_str(job, "uid");
+    store
+        .list(by_kind("Pod"), Some(meta_str(job, "namespace")))
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["batch.kubernetes.io/controller-uid"] == uid)
+        .map(|p| (*p).clone())
+        .collect()
+}
+
+fn condition(job: &Value, kind: &str) -> Option<Value> {
+    job["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind && c["status"] == "True")
+        .cloned()
+}
+
+fn new_pod(job: &Value) -> Value {
+    let template = &job["spec"]["template"];
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": template["metadata"].clone(), "spec": template["spec"].clone()});
+    pod["metadata"]["name"] = json!(admission::generate_name(&format!(
+        "{}-",
+        meta_str(job, "name")
+    )));
+    pod["metadata"]["namespace"] = json!(meta_str(job, "namespace"));
+    pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "batch/v1", "kind": "Job", "name": meta_str(job, "name"),
+        "uid": meta_str(job, "uid"), "controller": true, "blockOwnerDeletion": true}]);
+    pod
+}
+
+pub fn run(store: &mut Store) {
+    for job in store.list(by_kind("Job"), None) {
+        let job = (*job).clone();
+        let finished = condition(&job, "Complete").or_else(|| condition(&job, "Failed"));
+        if let Some(c) = finished {
+            let ttl = job["spec"]["ttlSecondsAfterFinished"].as_i64();
+            let at = c["lastTransitionTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+            if let (Some(ttl), Some(at)) = (ttl, at)
+                && jiff::Timestamp::now() >= at + jiff::SignedDuration::from_secs(ttl)
+            {
+                let _ = store.delete(
+                    by_kind("Job"),
+                    meta_str(&job, "namespace"),
+                    meta_str(&job, "name"),
+                );
+            }
+            continue;
+        }
+        let pods = owned_pods(store, &job);
+        let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
+        let succeeded = pods.iter().filter(|p| phase(p) == "Succeeded").count() as i64;
+        let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
+        let active: Vec<&Value> = pods
+            .iter()
+            .filter(|p| phase(p) != "Succeeded" && phase(p) != "Failed")
+            .collect();
+        let ready = active
+            .iter()
+            .filter(|p| {
+                p["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+            })
+            .count();
+        let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
+        let parallelism = job["spec"]["parallelism"].as_i64().unwrap_or(1);
+        let backoff_limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
+        let now = now_rfc3339();
+        let mut status = job["status"].clone();
+        if status["startTime"].is_null() {
+            status["startTime"] = json!(now);
+        }
+        let mut active_count = active.len() as i64;
+        if failed > backoff_limit {
+            for p in &active {
+                let _ = store.delete(
+                    by_kind("Pod"),
+                    meta_str(p, "namespace"),
+                    meta_str(p, "name"),
+                );
+            }
+            active_count = 0;
+            status["conditions"] = json!([
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": now, "lastTransitionTime": now},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastProbeTime": now, "lastTransitionTime": now}
+            ]);
+            events::record(
+                store,
+                &job,
+                "Warning",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                "job-controller",
+                None,
+            );
+        } else if succeeded >= completions {
+            status["completionTime"] = json!(now);
+            status["conditions"] = json!([
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now}
+            ]);
+            events::record(
+                store,
+                &job,
+                "Normal",
+                "Completed",
+                "Job completed",
+                "job-controller",
+                None,
+            );
+        } else if job["spec"]["suspend"] != true {
+            let want = parallelism.min(completions - succeeded);
+            let missing = (want - active_count).max(0);
+            for _ in 0..missing {
+                let pod = new_pod(&job);
+                let mut pod_obj = pod;
+                if admission::on_create(by_kind("Pod"), &mut pod_obj).is_ok()
+                    && let Ok(created) = store.create(by_kind("Pod"), pod_obj)
+                {
+                    events::record(
+                        store,
+                        &job,
+                        "Normal",
+                        "SuccessfulCreate",
+                        &format!("Created pod: {}", meta_str(&created, "name")),
+                        "job-controller",
+                        None,
+                    );
+                    active_count += 1;
+                }
+            }
+        }
+        status["active"] = json!(active_count);
+        status["succeeded"] = json!(succeeded);
+        status["failed"] = json!(failed);
+        status["ready"] = json!(ready);
+        status["terminating"] = json!(0);
+        status["uncountedTerminatedPods"] = json!({});
+        if status != job["status"] {
+            let mut j = job.clone();
+            j["status"] = status;
+            let _ = store.update(by_kind("Job"), j, None);
+        }
+    }
+}
