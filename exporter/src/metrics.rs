@@ -53,10 +53,21 @@ fn number(v: f64) -> String {
 struct Writer {
     out: String,
     format: Format,
+    /// The `# HELP` and `# TYPE` lines of the family begun last, written with its first sample:
+    /// a family without samples is left out (a labelled counter nothing has counted yet).
+    header: Option<String>,
 }
 
 impl Writer {
-    /// Writes `# HELP` and `# TYPE` for a family; returns the sample name to use.
+    fn new(format: Format, capacity: usize) -> Self {
+        Writer {
+            out: String::with_capacity(capacity),
+            format,
+            header: None,
+        }
+    }
+
+    /// Begins a family; returns the sample name to use.
     fn family(&mut self, name: &str, kind: Kind, help: &str) -> String {
         let (declared, sample, ty) = match (self.format, kind) {
             (_, Kind::Gauge) => (name.to_string(), name.to_string(), "gauge"),
@@ -73,12 +84,16 @@ impl Writer {
                 "counter",
             ),
         };
-        let _ = writeln!(self.out, "# HELP {declared} {help}");
-        let _ = writeln!(self.out, "# TYPE {declared} {ty}");
+        self.header = Some(format!(
+            "# HELP {declared} {help}\n# TYPE {declared} {ty}\n"
+        ));
         sample
     }
 
     fn sample(&mut self, name: &str, labels: &str, value: f64) {
+        if let Some(header) = self.header.take() {
+            self.out.push_str(&header);
+        }
         if labels.is_empty() {
             let _ = writeln!(self.out, "{name} {}", number(value));
         } else {
@@ -125,21 +140,23 @@ fn gpu_labels(node: &NodeGpus, gpu: &Gpu) -> Labels {
         )
 }
 
-fn with_pod(labels: &Labels, pod: &PodRef) -> Labels {
+/// A GPU's labels with the holding container's (empty when no pod holds it, as dcgm-exporter
+/// writes them: every series of a family then has the same label names).
+fn with_pod(labels: &Labels, pod: Option<&PodRef>) -> Labels {
+    let (container, namespace, name) =
+        pod.map_or(("", "", ""), |p| (&*p.container, &*p.namespace, &*p.pod));
     labels
         .clone()
-        .with("container", &pod.container)
-        .with("namespace", &pod.namespace)
-        .with("pod", &pod.pod)
+        .with("container", container)
+        .with("namespace", namespace)
+        .with("pod", name)
 }
 
-/// Renders a snapshot: its GPUs and the exporter's health.
+/// Renders a snapshot: its GPUs and the exporter's health. A family no GPU has a value for is
+/// left out.
 pub fn render(snapshot: &Snapshot, format: Format) -> String {
     let node = &snapshot.gpus;
-    let mut w = Writer {
-        out: String::with_capacity(1024 + node.gpus.len() * 6 * 1024),
-        format,
-    };
+    let mut w = Writer::new(format, 1024 + node.gpus.len() * 6 * 1024);
     let labels: Vec<Labels> = node.gpus.iter().map(|g| gpu_labels(node, g)).collect();
     // A GPU held by several pods (time-slicing, MPS) gets one series per pod.
     let series: Vec<Vec<Labels>> = node
@@ -148,9 +165,9 @@ pub fn render(snapshot: &Snapshot, format: Format) -> String {
         .zip(&labels)
         .map(|(g, base)| {
             if g.pods.is_empty() {
-                vec![base.clone()]
+                vec![with_pod(base, None)]
             } else {
-                g.pods.iter().map(|p| with_pod(base, p)).collect()
+                g.pods.iter().map(|p| with_pod(base, Some(p))).collect()
             }
         })
         .collect();
@@ -181,9 +198,6 @@ pub fn render(snapshot: &Snapshot, format: Format) -> String {
 }
 
 fn render_identity(w: &mut Writer, node: &NodeGpus, labels: &[Labels]) {
-    if node.gpus.is_empty() {
-        return;
-    }
     let name = w.family(
         "gpuboard_gpu_info",
         Kind::Gauge,
@@ -216,20 +230,14 @@ fn render_identity(w: &mut Writer, node: &NodeGpus, labels: &[Labels]) {
     for (gpu, base) in node.gpus.iter().zip(labels) {
         w.sample(&name, base.as_str(), gpu.identity.memory_total_bytes as f64);
     }
-    if node
-        .gpus
-        .iter()
-        .any(|g| g.identity.power_limit_watts.is_some())
-    {
-        let name = w.family(
-            "gpuboard_gpu_power_limit_watts",
-            Kind::Gauge,
-            "Enforced power limit of a GPU, in watts.",
-        );
-        for (gpu, base) in node.gpus.iter().zip(labels) {
-            if let Some(limit) = gpu.identity.power_limit_watts {
-                w.sample(&name, base.as_str(), limit);
-            }
+    let name = w.family(
+        "gpuboard_gpu_power_limit_watts",
+        Kind::Gauge,
+        "Enforced power limit of a GPU, in watts.",
+    );
+    for (gpu, base) in node.gpus.iter().zip(labels) {
+        if let Some(limit) = gpu.identity.power_limit_watts {
+            w.sample(&name, base.as_str(), limit);
         }
     }
     let name = w.family(
@@ -493,8 +501,26 @@ mod tests {
     }
 
     #[test]
-    fn openmetrics_keeps_dcgm_names_and_ends_with_eof() {
+    fn openmetrics_parses_back_and_keeps_dcgm_names() {
+        use openmetrics_parser::OpenMetricsType;
         let text = render(&snapshot(node()), Format::OpenMetrics);
+        let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&text)
+            .unwrap_or_else(|e| panic!("not valid OpenMetrics ({e:?}):\n{text}"));
+        let family = |name: &str| {
+            exposition
+                .families
+                .get(name)
+                .unwrap_or_else(|| panic!("no family {name}"))
+        };
+        assert_eq!(
+            family("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION").family_type,
+            OpenMetricsType::Unknown
+        );
+        assert_eq!(
+            family("gpuboard_gpu_xid_errors").family_type,
+            OpenMetricsType::Counter
+        );
+        assert_eq!(family("DCGM_FI_DEV_GPU_UTIL").iter_samples().count(), 3);
         assert!(text.ends_with("# EOF\n"));
         assert!(text.contains("# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION unknown\n"));
         assert!(text.contains("# TYPE gpuboard_gpu_xid_errors counter\n"));
