@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs every tool the demo and the tests need, idempotently and quietly when already there.
-# Versions and the reasons for them: ../shared/spec/leptos-toolchain.md (in short: cargo-leptos 0.3.10
-# because 0.3.11 needs rustc 1.96; wasm-bindgen-cli equal to the crate in Cargo.lock; wasm-opt from
-# npm's binaryen because Debian's 108 builds WASM that fails to hydrate).
+# Versions and the reasons for them: ../shared/spec/leptos-toolchain.md (in short: wasm-bindgen-cli
+# equal to the crate in Cargo.lock; wasm-opt from npm's binaryen because Debian's 108 builds WASM
+# that fails to hydrate). The site is built by scripts/build-site.sh, the steps cargo-leptos takes,
+# so cargo-leptos (about 20 minutes to compile on 2 cores) is not needed: install it yourself for
+# `cargo leptos watch` (version 0.3.10, `--locked`: 0.3.11 needs rustc 1.96).
 #
 # Usage: scripts/setup.sh [demo|test]   (test also installs Chromium, Playwright and kubectl)
 set -euo pipefail
@@ -12,7 +14,6 @@ what=${1:-demo}
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-CARGO_LEPTOS_VERSION=0.3.10
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock 2>/dev/null || true)
 WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
 
@@ -21,14 +22,8 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-  say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores, once)"
-  CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo install --quiet cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
-fi
-
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
-  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock)"
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock; a few minutes, once)"
   # --locked fails for this version (its lock names a webpki-roots the registry does not have).
   CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force

@@ -17,13 +17,21 @@ step() { printf '\n\033[1m== %s (%s)\033[0m\n' "$*" "$(date +%T)"; }
 
 step "format"
 cargo fmt --all -- --check
+step "crate boundaries"
+# The exporter DaemonSet carries neither the Leptos app nor the sim; the product image carries no sim.
+if cargo tree -p gpuboard-exporter -e normal --prefix none | grep -E '^(leptos|gpuboard-sim) '; then
+  echo "gpuboard-exporter must not depend on leptos or gpuboard-sim"; exit 1
+fi
+if cargo tree -p gpuboard --no-default-features -e normal --prefix none | grep -E '^gpuboard-sim '; then
+  echo "gpuboard without its default features must not depend on gpuboard-sim"; exit 1
+fi
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "unit and integration tests"
 cargo test --workspace
 step "build the site's WASM, JS and CSS for the browser tests"
 # The server they run is the one `cargo test` just built (target/debug/gpuboard, with the demo).
-cargo leptos build --frontend-only
+scripts/build-site.sh
 step "browser tests"
 # A port of its own, so a running demo on 3000 does not collide; Playwright refuses a busy port.
 export GPUBOARD_E2E_PORT="${GPUBOARD_E2E_PORT:-3107}"

@@ -37,6 +37,7 @@ pub struct NodeGpus {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "state", content = "reason")]
+/// Whether the exporter could ask the kubelet which pods hold its GPUs.
 pub enum Attribution {
     Ok,
     #[default]
@@ -106,6 +107,7 @@ pub struct GpuFields {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+/// A process running on a GPU, with the GPU memory it holds when the driver says.
 pub struct GpuProcess {
     pub pid: u32,
     pub used_memory_bytes: Option<u64>,

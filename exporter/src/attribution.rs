@@ -19,6 +19,7 @@ pub struct PodDevices {
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
+/// Why GPUs could not be attributed to pods.
 pub enum AttributionError {
     /// No pod-resources socket: the directory is not mounted, or this is not a kubelet's node.
     #[error(

@@ -66,6 +66,7 @@ fn now_ms() -> i64 {
 }
 
 impl Collector {
+    /// A collector for `node`'s GPUs from `source`; nothing is read until the first round.
     pub fn new(node: impl Into<String>, source: Arc<dyn GpuSource>) -> Self {
         let state = State {
             initialised: false,

@@ -44,6 +44,7 @@ pub struct ExporterConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the exporter stopped.
 pub enum ExporterError {
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -12,11 +12,13 @@ use gpuboard_exporter_api::{Attribution, Gpu, NodeGpus, PodRef};
 use crate::fields::{FIELDS, Kind};
 use crate::snapshot::{Health, Snapshot};
 
+/// The content types of the two exposition formats.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The exposition formats `/metrics` serves.
 pub enum Format {
     Prometheus,
     OpenMetrics,

@@ -26,6 +26,7 @@ struct Generation {
     devices: Vec<Device<'static>>,
 }
 
+/// The node's GPUs through NVML.
 pub struct NvmlSource {
     lib_path: Option<OsString>,
     generation: RwLock<Option<Generation>>,
@@ -36,6 +37,7 @@ pub struct NvmlSource {
 }
 
 impl NvmlSource {
+    /// A source that loads libnvidia-ml from `lib_path` (default: the loader's search path) when first initialised.
     pub fn new(lib_path: Option<OsString>) -> Self {
         NvmlSource {
             lib_path,

@@ -13,6 +13,7 @@ use crate::attribution::{AttributionError, PodDevices, PodResourcesLister};
 /// The kubelet answers with every pod on the node; large nodes exceed tonic's 4 MiB default.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The gRPC method the exporter calls.
 pub const LIST_PATH: &str = "/v1.PodResourcesLister/List";
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -20,6 +20,7 @@ use crate::snapshot::Rendering;
 /// Scrapes are cheap, but a flood must not grow memory without bound.
 const MAX_CONCURRENT_REQUESTS: usize = 256;
 
+/// The exporter's routes over `collector`'s snapshots.
 pub fn router(collector: Arc<Collector>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))

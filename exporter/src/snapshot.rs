@@ -42,6 +42,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot not yet rendered in any form.
     pub fn new(gpus: NodeGpus, health: Health, ready: Result<(), String>) -> Self {
         Snapshot {
             gpus,

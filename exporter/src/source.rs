@@ -16,6 +16,7 @@ pub struct SystemInfo {
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
+/// Why a source cannot read its GPUs.
 pub enum SourceError {
     /// Nothing to read at all (no library, no driver, no GPU): say what to check.
     #[error("{0}")]

@@ -27,6 +27,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError>;
 }
 
+/// The backend as the server provides it to server functions (Leptos context).
 pub type SharedBackend = Arc<dyn Backend>;
 
 /// The user a request acts for, put into the request's extensions by the server's guard (from
@@ -42,6 +43,7 @@ pub struct SignedInUser {
 }
 
 impl SignedInUser {
+    /// A user the cluster knows as `username` in `groups`, acting with `token`.
     pub fn new(username: String, groups: Vec<String>, csrf_token: String, token: &str) -> Self {
         SignedInUser {
             username,

@@ -57,6 +57,7 @@ pub enum Skew {
 }
 
 impl Skew {
+    /// Every kind of skew, in the order the table's columns show them.
     pub const ALL: [Skew; 3] = [Skew::Kernel, Skew::Driver, Skew::Runtime];
 }
 
@@ -87,6 +88,7 @@ pub struct NodeSummary {
 }
 
 impl NodeSummary {
+    /// Whether the node differs from most GPU nodes in `skew`.
     pub fn skews(&self, skew: Skew) -> bool {
         self.skew.contains(&skew)
     }

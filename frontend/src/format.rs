@@ -1,14 +1,29 @@
 //! Formatting shared by the pages: ages the way kubectl prints them, and numbers with units.
 
-/// `45s`, `12m`, `5h`, `3d`, `2y`.
+/// `n` and a unit, then `rest` of a smaller unit unless it is 0: `2m`, `2m5s`.
+fn two_units(n: i64, unit: &str, rest: i64, rest_unit: &str) -> String {
+    if rest == 0 {
+        format!("{n}{unit}")
+    } else {
+        format!("{n}{unit}{rest}{rest_unit}")
+    }
+}
+
+/// An age as kubectl's AGE column prints it (apimachinery's `HumanDuration`): `45s`, `2m5s`,
+/// `12m`, `5h20m`, `20h`, `3d4h`, `40d`, `2y30d`.
 pub fn age(seconds: i64) -> String {
     let s = seconds.max(0);
+    let (minutes, hours, days) = (s / 60, s / 3600, s / 86_400);
     match s {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h", s / 3600),
-        s if s < 365 * 86_400 => format!("{}d", s / 86_400),
-        s => format!("{}y", s / (365 * 86_400)),
+        s if s < 120 => format!("{s}s"),
+        s if s < 600 => two_units(minutes, "m", s % 60, "s"),
+        s if s < 3 * 3600 => format!("{minutes}m"),
+        s if s < 8 * 3600 => two_units(hours, "h", minutes % 60, "m"),
+        s if s < 48 * 3600 => format!("{hours}h"),
+        s if s < 8 * 86_400 => two_units(days, "d", hours % 24, "h"),
+        s if s < 2 * 365 * 86_400 => format!("{days}d"),
+        s if s < 8 * 365 * 86_400 => two_units(days / 365, "y", days % 365, "d"),
+        _ => format!("{}y", days / 365),
     }
 }
 
@@ -38,11 +53,23 @@ mod tests {
     }
 
     #[test]
-    fn ages() {
-        assert_eq!(super::age(5), "5s");
-        assert_eq!(super::age(125), "2m");
-        assert_eq!(super::age(7200), "2h");
-        assert_eq!(super::age(3 * 86_400), "3d");
-        assert_eq!(super::age(-3), "0s");
+    fn ages_read_as_kubectl_prints_them() {
+        for (seconds, printed) in [
+            (-3, "0s"),
+            (5, "5s"),
+            (119, "119s"),
+            (120, "2m"),
+            (125, "2m5s"),
+            (15 * 60, "15m"),
+            (3 * 3600 + 20 * 60, "3h20m"),
+            (7 * 3600, "7h"),
+            (20 * 3600 + 59, "20h"),
+            (3 * 86_400 + 4 * 3600, "3d4h"),
+            (40 * 86_400, "40d"),
+            (3 * 365 * 86_400 + 30 * 86_400, "3y30d"),
+            (9 * 365 * 86_400, "9y"),
+        ] {
+            assert_eq!(super::age(seconds), printed, "{seconds} s");
+        }
     }
 }

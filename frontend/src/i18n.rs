@@ -9,15 +9,18 @@
 
 use leptos::prelude::*;
 
+/// The cookie that remembers the chosen language.
 pub const COOKIE: &str = "gpuboard_lang";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The languages the pages speak.
 pub enum Lang {
     En,
     Zh,
 }
 
 impl Lang {
+    /// The language's BCP 47 tag, for `<html lang>` and the cookie.
     pub fn tag(self) -> &'static str {
         match self {
             Lang::En => "en",
@@ -25,6 +28,7 @@ impl Lang {
         }
     }
 
+    /// The language of a tag (`zh-CN`, `en-US`, ...), if it is one the pages speak.
     pub fn from_tag(tag: &str) -> Option<Lang> {
         let tag = tag.trim().to_ascii_lowercase();
         if tag.starts_with("zh") {

@@ -37,6 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The app: the top bar (navigation, who is signed in, the language switch) and the routes.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();

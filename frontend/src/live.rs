@@ -27,6 +27,14 @@ pub fn use_updates() -> RwSignal<u64> {
 fn connect(updates: RwSignal<u64>) {
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
+    // The sign-in page has no session, so no channel (signing in loads the next page anew).
+    if window()
+        .location()
+        .pathname()
+        .is_ok_and(|path| path == "/login")
+    {
+        return;
+    }
     let Ok(source) = web_sys::EventSource::new("/events") else {
         return;
     };

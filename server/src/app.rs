@@ -40,6 +40,7 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state of a dashboard serving `backend` behind `auth`, live-updated by `telemetry`.
     pub fn new(
         leptos: LeptosOptions,
         backend: SharedBackend,
@@ -190,6 +191,12 @@ async fn metrics(State(state): State<AppState>, _user: SignedInUser) -> Response
             "gauge",
             "Exporters that answered in the last cycle.",
             stats.last_answered.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "gpuboard_telemetry_exporter_failures_total",
+            "counter",
+            "Exporter fetches that failed (timeout, refused, bad answer), over every cycle.",
+            stats.failures.load(Ordering::Relaxed) as f64,
         ),
         (
             "gpuboard_push_channels_open",

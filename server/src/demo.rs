@@ -17,6 +17,7 @@ pub struct DemoSettings {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the demo could not start.
 pub enum DemoError {
     #[error("the simulated cluster did not start: {0}")]
     Sim(#[from] gpuboard_sim::SimError),

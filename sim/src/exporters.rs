@@ -489,7 +489,7 @@ fn daemonset(nodes: usize) -> Value {
         "metadata": {"name": DAEMONSET, "namespace": NAMESPACE, "labels": labels()},
         "spec": {
             "selector": {"matchLabels": {APP_LABEL: DAEMONSET}},
-            "template": {"metadata": {"labels": labels()}, "spec": {"containers": [{"name": "exporter", "image": "gpuboard:latest", "args": ["exporter"]}]}},
+            "template": {"metadata": {"labels": labels()}, "spec": {"containers": [{"name": "exporter", "image": "gpuboard-exporter:latest"}]}},
         },
         "status": {"currentNumberScheduled": nodes, "desiredNumberScheduled": nodes, "numberAvailable": nodes, "numberReady": nodes, "numberMisscheduled": 0, "updatedNumberScheduled": nodes},
     })
@@ -508,7 +508,7 @@ fn exporter_pod(hw: &NodeHardware, addr: SocketAddr) -> Value {
         "spec": {
             "nodeName": hw.name,
             "containers": [{
-                "name": "exporter", "image": "gpuboard:latest", "args": ["exporter"],
+                "name": "exporter", "image": "gpuboard-exporter:latest",
                 "ports": [{"name": PORT_NAME, "containerPort": addr.port(), "protocol": "TCP"}],
                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
             }],
@@ -521,7 +521,7 @@ fn exporter_pod(hw: &NodeHardware, addr: SocketAddr) -> Value {
                 {"type": "Initialized", "status": "True"}, {"type": "Ready", "status": "True"},
                 {"type": "ContainersReady", "status": "True"}, {"type": "PodScheduled", "status": "True"},
             ],
-            "containerStatuses": [{"name": "exporter", "ready": true, "started": true, "restartCount": 0, "image": "gpuboard:latest", "imageID": "", "state": {}}],
+            "containerStatuses": [{"name": "exporter", "ready": true, "started": true, "restartCount": 0, "image": "gpuboard-exporter:latest", "imageID": "", "state": {}}],
         },
     })
 }

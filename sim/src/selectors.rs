@@ -1,22 +1,17 @@
-//! Label and field selectors as the API server parses and applies them.
+//! Label and field selectors as the API server parses and applies them. Label selectors parse
+//! into kube's own `Selector` (its `Expression`s and their matching); field selectors are the
+//! sim's (no crate parses them).
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube_core::{Expression, Selector, SelectorExt};
 use serde_json::Value;
 
 use super::resources::ResourceDef;
 
-#[derive(Debug, Clone, PartialEq)]
-enum LabelRequirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    DoesNotExist(String),
-}
-
 /// A parsed `labelSelector`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelSelector(Vec<LabelRequirement>);
+pub struct LabelSelector(Selector);
 
 /// Splits on commas that are not inside parentheses.
 fn split_top_level(s: &str) -> Vec<&str> {
@@ -41,7 +36,7 @@ fn split_top_level(s: &str) -> Vec<&str> {
         .collect()
 }
 
-fn parse_set(rest: &str) -> Result<Vec<String>, String> {
+fn parse_set(rest: &str) -> Result<BTreeSet<String>, String> {
     let rest = rest.trim();
     let inner = rest
         .strip_prefix('(')
@@ -58,44 +53,44 @@ fn parse_set(rest: &str) -> Result<Vec<String>, String> {
 
 impl LabelSelector {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let mut reqs = Vec::new();
+        let mut expressions = Vec::new();
         for part in split_top_level(s) {
-            let req = if let Some(key) = part.strip_prefix('!') {
-                LabelRequirement::DoesNotExist(key.trim().to_string())
+            let expression = if let Some(key) = part.strip_prefix('!') {
+                Expression::DoesNotExist(key.trim().to_string())
             } else if let Some((k, v)) = part.split_once("!=") {
-                LabelRequirement::NotEquals(k.trim().into(), v.trim().into())
+                Expression::NotEqual(k.trim().into(), v.trim().into())
             } else if let Some((k, v)) = part.split_once("==") {
-                LabelRequirement::Equals(k.trim().into(), v.trim().into())
+                Expression::Equal(k.trim().into(), v.trim().into())
             } else if let Some((k, v)) = part.split_once('=') {
-                LabelRequirement::Equals(k.trim().into(), v.trim().into())
+                Expression::Equal(k.trim().into(), v.trim().into())
             } else if let Some((k, rest)) = part.split_once(" notin ") {
-                LabelRequirement::NotIn(k.trim().into(), parse_set(rest)?)
+                Expression::NotIn(k.trim().into(), parse_set(rest)?)
             } else if let Some((k, rest)) = part.split_once(" in ") {
-                LabelRequirement::In(k.trim().into(), parse_set(rest)?)
+                Expression::In(k.trim().into(), parse_set(rest)?)
             } else if part
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
             {
-                LabelRequirement::Exists(part.to_string())
+                Expression::Exists(part.to_string())
             } else {
                 return Err(format!("unable to parse requirement: {part:?}"));
             };
-            reqs.push(req);
+            expressions.push(expression);
         }
-        Ok(LabelSelector(reqs))
+        Ok(LabelSelector(expressions.into_iter().collect()))
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.get("metadata").and_then(|m| m.get("labels"));
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-        self.0.iter().all(|r| match r {
-            LabelRequirement::Equals(k, v) => get(k) == Some(v.as_str()),
-            LabelRequirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
-            LabelRequirement::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            LabelRequirement::NotIn(k, vs) => !get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            LabelRequirement::Exists(k) => get(k).is_some(),
-            LabelRequirement::DoesNotExist(k) => get(k).is_none(),
-        })
+        if self.0.selects_all() {
+            return true;
+        }
+        let labels: BTreeMap<String, String> = obj["metadata"]["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        self.0.matches(&labels)
     }
 }
 

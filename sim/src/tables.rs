@@ -6,18 +6,29 @@ use serde_json::{Value, json};
 use super::resources::ResourceDef;
 use super::store::meta_str;
 
-/// `5s`, `3m`, `2h`, `4d`: kubectl's short human duration.
+/// `n` and a unit, then `rest` of a smaller unit unless it is 0: `2m`, `2m5s`.
+fn two_units(n: i64, unit: &str, rest: i64, rest_unit: &str) -> String {
+    if rest == 0 {
+        format!("{n}{unit}")
+    } else {
+        format!("{n}{unit}{rest}{rest_unit}")
+    }
+}
+
+/// `5s`, `2m5s`, `3h`, `4d`: the API server's AGE column (apimachinery's `HumanDuration`).
 pub fn human_duration(seconds: i64) -> String {
     let s = seconds.max(0);
+    let (minutes, hours, days) = (s / 60, s / 3600, s / 86_400);
     match s {
         s if s < 120 => format!("{s}s"),
-        s if s < 600 => format!("{}m{}s", s / 60, s % 60),
-        s if s < 3 * 3600 => format!("{}m", s / 60),
-        s if s < 8 * 3600 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        s if s < 2 * 86400 => format!("{}h", s / 3600),
-        s if s < 8 * 86400 => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
-        s if s < 365 * 86400 => format!("{}d", s / 86400),
-        s => format!("{}y{}d", s / (365 * 86400), (s % (365 * 86400)) / 86400),
+        s if s < 600 => two_units(minutes, "m", s % 60, "s"),
+        s if s < 3 * 3600 => format!("{minutes}m"),
+        s if s < 8 * 3600 => two_units(hours, "h", minutes % 60, "m"),
+        s if s < 48 * 3600 => format!("{hours}h"),
+        s if s < 8 * 86_400 => two_units(days, "d", hours % 24, "h"),
+        s if s < 2 * 365 * 86_400 => format!("{days}d"),
+        s if s < 8 * 365 * 86_400 => two_units(days / 365, "y", days % 365, "d"),
+        _ => format!("{}y", days / 365),
     }
 }
 
@@ -364,7 +375,8 @@ mod tests {
         assert_eq!(human_duration(130), "2m10s");
         assert_eq!(human_duration(3600), "60m");
         assert_eq!(human_duration(5 * 3600 + 60), "5h1m");
-        assert_eq!(human_duration(3 * 86400), "3d0h");
+        assert_eq!(human_duration(3 * 86400), "3d");
+        assert_eq!(human_duration(120), "2m");
         assert_eq!(human_duration(30 * 86400), "30d");
     }
 

@@ -13,6 +13,7 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A header's value, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().find_map(|l| {
             let (n, v) = l.split_once(':')?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::eventually;
 
+/// A started child process; see the module.
 pub struct Process {
     child: Child,
     /// Standard output and error, interleaved line by line as they arrived.

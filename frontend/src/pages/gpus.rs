@@ -117,6 +117,7 @@ fn GpusTable(rows: Vec<GpuRow>, sort: RwSignal<(GpuSortKey, bool)>) -> impl Into
     }
 }
 
+/// `/gpus`.
 #[component]
 pub fn GpusPage() -> impl IntoView {
     let updates = crate::live::use_updates();

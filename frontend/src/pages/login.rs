@@ -59,6 +59,7 @@ impl Notice {
     }
 }
 
+/// `/login`.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();

@@ -162,6 +162,7 @@ fn detail_view(d: NodeDetail) -> impl IntoView {
     }
 }
 
+/// `/nodes/<name>`.
 #[component]
 pub fn NodePage() -> impl IntoView {
     let params = use_params_map();

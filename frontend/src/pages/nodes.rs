@@ -185,6 +185,7 @@ fn NodesTable(
     }
 }
 
+/// `/nodes`.
 #[component]
 pub fn NodesPage() -> impl IntoView {
     let updates = crate::live::use_updates();

@@ -101,13 +101,14 @@ fn tiles(lang: Lang, o: &Overview) -> Vec<(&'static str, String)> {
 }
 
 /// The heat map, drawn as one SVG, with a line under it describing the GPU under the pointer.
+/// `hovered` belongs to the page, so the cell pointed at stays described when fresh numbers
+/// redraw the map (the pointer has not moved, so no new event says where it is).
 #[component]
-fn HeatMapView(heat: HeatMap) -> impl IntoView {
+fn HeatMapView(heat: HeatMap, hovered: RwSignal<Option<usize>>) -> impl IntoView {
     let lang = use_lang();
     let navigate = use_navigate();
     let svg = heat.svg();
     let heat = StoredValue::new(heat);
-    let hovered = RwSignal::new(None::<usize>);
     let open_node = move |ev: leptos::ev::MouseEvent| {
         let node =
             cell_at(&ev).and_then(|i| heat.with_value(|h| h.node_of(i).map(|n| n.name.clone())));
@@ -131,6 +132,7 @@ fn HeatMapView(heat: HeatMap) -> impl IntoView {
         <div class="heatmap" data-testid="heatmap" role="img" aria-label=t("GPU heat map")
             inner_html=svg
             on:mouseover=move |ev| hovered.set(cell_at(&ev))
+            on:mouseleave=move |_| hovered.set(None)
             on:click=open_node></div>
         <div class="heat-under">
             <p class="heat-detail" data-testid="heat-detail">{detail}</p>
@@ -141,11 +143,13 @@ fn HeatMapView(heat: HeatMap) -> impl IntoView {
     }
 }
 
+/// `/`.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let updates = crate::live::use_updates();
     let overview = Resource::new(move || updates.get(), |_| get_overview());
     let lang = use_lang();
+    let hovered = RwSignal::new(None::<usize>);
     view! {
         <section class="overview">
             <Transition fallback=|| view! { <p class="loading">{t("Loading GPUs…")}</p> }>
@@ -160,7 +164,7 @@ pub fn OverviewPage() -> impl IntoView {
                                     <div class="tile"><span class="label">{label}</span><span class="value">{value}</span></div>
                                 }).collect_view()}
                             </div>
-                            <HeatMapView heat=o.heat.clone()/>
+                            <HeatMapView heat=o.heat.clone() hovered/>
                             <ul class="alerts" data-testid="alerts">
                                 {o.alerts.iter().map(|a| view! { <li class="alert">{alert_text(lang, a, now_ms)}</li> }).collect_view()}
                             </ul>

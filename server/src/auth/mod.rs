@@ -28,6 +28,7 @@ use crate::cluster::clients::{UserClients, token_key};
 use signin::{Identity, SignInError, check_token};
 
 const SESSION_KEY: &str = "user";
+/// The session cookie's name.
 pub const COOKIE_NAME: &str = "gpuboard_session";
 /// How long a bearer-header token's check is reused.
 const BEARER_CACHE_FOR: Duration = Duration::from_secs(60);
@@ -166,6 +167,7 @@ fn refused(refusal: SignInRefusal) -> Response {
 }
 
 #[derive(Deserialize)]
+/// The sign-in form: the pasted token.
 pub struct SignInForm {
     token: String,
 }

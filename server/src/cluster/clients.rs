@@ -16,6 +16,7 @@ pub fn token_key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// The kept clients, one per token.
 pub struct UserClients {
     base: kube::Config,
     clients: moka::sync::Cache<[u8; 32], kube::Client>,

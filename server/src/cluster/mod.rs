@@ -13,6 +13,7 @@ use kube::Config;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 #[derive(Debug, thiserror::Error)]
+/// Why the cluster's config could not be loaded.
 pub enum ClusterError {
     #[error("cannot read the kubeconfig {path}: {source}")]
     Kubeconfig {

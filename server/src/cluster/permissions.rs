@@ -32,6 +32,7 @@ pub struct Access {
 }
 
 impl Access {
+    /// May the user list pods in `namespace` (None: in every namespace)?
     pub fn list_pods(namespace: Option<&str>) -> Self {
         Access {
             verb: "list",
@@ -45,6 +46,7 @@ impl Access {
 /// Cached answers: (SHA-256 of the user's token, the question) -> allowed.
 type AnswerCache = moka::sync::Cache<([u8; 32], Access), bool>;
 
+/// The cluster's answers to what users may do, asked with their tokens and kept a while.
 pub struct Permissions {
     clients: Arc<UserClients>,
     cache: AnswerCache,
@@ -128,6 +130,7 @@ pub enum PodVisibility {
 }
 
 impl PodVisibility {
+    /// Whether the user may see the pods of `namespace`.
     pub fn shows(&self, namespace: &str) -> bool {
         match self {
             PodVisibility::Everywhere => true,

@@ -31,6 +31,7 @@ const NONE_U8: u8 = u8::MAX;
 const NONE_U16: u16 = u16::MAX;
 const NONE_U32: u32 = u32::MAX;
 
+/// One GPU's history: at most `capacity` samples, the oldest dropped first.
 pub struct GpuHistory {
     capacity: usize,
     /// Unix seconds that `at_s` offsets count from.
@@ -49,6 +50,7 @@ impl GpuHistory {
         }
     }
 
+    /// Adds the sample of `fields` taken at `at_ms` (Unix ms), dropping the oldest when full.
     pub fn push(&mut self, at_ms: i64, fields: &GpuFields) {
         let at_s = at_ms.div_euclid(1000);
         if self.samples.is_empty() {
@@ -72,6 +74,7 @@ impl GpuHistory {
         });
     }
 
+    /// Every kept sample, oldest first.
     pub fn samples(&self) -> Vec<Sample> {
         let some_u8 = |v: u8| (v != NONE_U8).then_some(v);
         self.samples

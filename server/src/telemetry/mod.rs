@@ -64,6 +64,7 @@ pub struct NodeTelemetry {
 }
 
 impl NodeTelemetry {
+    /// Whether the last fetch failed (the values are from `last_good_at_ms`).
     pub fn is_stale(&self) -> bool {
         self.error.is_some()
     }
@@ -79,6 +80,8 @@ pub struct CycleStats {
     pub last_duration_us: AtomicU64,
     pub last_targets: AtomicU64,
     pub last_answered: AtomicU64,
+    /// Exporter fetches that failed, over every cycle.
+    pub failures: AtomicU64,
 }
 
 /// The exporters' latest answers and per-GPU history, shared by all page views.

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use crate::cluster::accounting;
 use crate::telemetry::history::Sample;
 
+/// A pod as the node page lists it, with the GPUs it holds.
 pub fn node_pod(pod: &Pod) -> NodePod {
     NodePod {
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
@@ -20,6 +21,7 @@ pub fn node_pod(pod: &Pod) -> NodePod {
     }
 }
 
+/// The node's conditions, as `kubectl describe node` lists them.
 pub fn conditions(node: &Node) -> Vec<NodeCondition> {
     node.status
         .iter()
@@ -33,6 +35,7 @@ pub fn conditions(node: &Node) -> Vec<NodeCondition> {
         .collect()
 }
 
+/// The node's taints as kubectl prints them: `key=value:Effect`, or `key:Effect`.
 pub fn taints(node: &Node) -> Vec<String> {
     node.spec
         .iter()
@@ -44,6 +47,7 @@ pub fn taints(node: &Node) -> Vec<String> {
         .collect()
 }
 
+/// The node's labels, sorted by key.
 pub fn labels(node: &Node) -> Vec<(String, String)> {
     node.metadata
         .labels
@@ -53,6 +57,7 @@ pub fn labels(node: &Node) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A GPU's card: its row and its kept history as chart points.
 pub fn card(gpu: GpuRow, history: &[Sample]) -> GpuCard {
     GpuCard {
         gpu,
