@@ -25,30 +25,38 @@ pub enum Format {
 }
 
 /// Escapes a label value as the exposition formats require.
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+/// Writes what is written to it into a label value, escaped as the exposition formats require.
+struct Escaped<'a>(&'a mut String);
+
+impl std::fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        for c in text.chars() {
+            match c {
+                '\\' => self.0.push_str("\\\\"),
+                '"' => self.0.push_str("\\\""),
+                '\n' => self.0.push_str("\\n"),
+                c => self.0.push(c),
+            }
         }
+        Ok(())
     }
+}
+
+#[cfg(test)]
+fn escape(value: &str) -> String {
+    let mut out = String::new();
+    let _ = Escaped(&mut out).write_str(value);
     out
 }
 
-fn number(v: f64) -> String {
+/// Writes a sample value as the exposition formats spell it.
+fn write_number(out: &mut String, v: f64) {
     if v.is_nan() {
-        "NaN".into()
+        out.push_str("NaN");
     } else if v.is_infinite() {
-        if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        }
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else {
-        format!("{v}")
+        let _ = write!(out, "{v}");
     }
 }
 
@@ -96,11 +104,15 @@ impl Writer {
         if let Some(header) = self.header.take() {
             self.out.push_str(&header);
         }
-        if labels.is_empty() {
-            let _ = writeln!(self.out, "{name} {}", number(value));
-        } else {
-            let _ = writeln!(self.out, "{name}{{{labels}}} {}", number(value));
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            self.out.push_str(labels);
+            self.out.push('}');
         }
+        self.out.push(' ');
+        write_number(&mut self.out, value);
+        self.out.push('\n');
     }
 }
 
@@ -113,7 +125,10 @@ impl Labels {
         if !self.0.is_empty() {
             self.0.push(',');
         }
-        let _ = write!(self.0, "{name}=\"{}\"", escape(&value.to_string()));
+        self.0.push_str(name);
+        self.0.push_str("=\"");
+        let _ = write!(Escaped(&mut self.0), "{value}");
+        self.0.push('"');
         self
     }
 
