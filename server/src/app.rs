@@ -4,8 +4,8 @@
 //! [`serve`] runs it. Tests call [`router`] too, so they test what runs.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::{FromRef, State};
@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use frontend::backend::{SharedBackend, SignedInUser};
 use frontend::{App, shell};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Auth};
@@ -69,9 +69,15 @@ impl FromRef<AppState> for Arc<Auth> {
     }
 }
 
+/// The page routes, found once per process by running the app with resource loading switched
+/// off. That switch is process-wide (leptos_server's `SuppressResourceLoad`), so generating the
+/// list while another router in the process renders a page would leave that page's resources
+/// pending forever (leptos-rs/leptos#4773); the tests start many dashboards in one process.
+static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
+
 /// The whole dashboard.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = PAGE_ROUTES.clone();
     let backend = state.backend.clone();
     Router::new()
         .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
@@ -100,9 +106,17 @@ pub async fn serve(
     app: Router,
     on_listening: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
     let addr = listener.local_addr()?;
     tracing::info!("dashboard at http://{addr}");
     on_listening(addr);
+    // A page streams in several writes (the shell, then each resolved part): with Nagle's
+    // algorithm on, a write after the first waits for the browser's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -5,6 +5,9 @@ use std::fmt::Display;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// How long a request may take before the test fails instead of hanging.
+pub const REPLY_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A whole response: status, the head as sent, and the body.
 pub struct Reply {
     pub status: u16,
@@ -59,7 +62,18 @@ pub async fn try_request(
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
+    if tokio::time::timeout(REPLY_WITHIN, stream.read_to_end(&mut raw))
+        .await
+        .is_err()
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "{method} {path}: no whole reply within {REPLY_WITHIN:?}; got so far:\n{}",
+                String::from_utf8_lossy(&raw)
+            ),
+        ));
+    }
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -84,7 +98,7 @@ pub async fn request(
 ) -> Reply {
     try_request(addr, method, path, extra, body)
         .await
-        .expect("the server answers")
+        .unwrap_or_else(|e| panic!("the server answers {method} {path}: {e}"))
 }
 
 /// An `application/x-www-form-urlencoded` body of `pairs`.
