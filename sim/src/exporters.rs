@@ -84,33 +84,40 @@ struct Thermal {
 /// A node's simulated GPUs, read from the sim's device allocation.
 pub struct SimGpuSource {
     sim: Weak<Sim>,
-    node: String,
+    /// The node's place in `Sim::hardware` (found once: a round must not search 1,000 nodes).
+    node: usize,
     thermal: Mutex<Vec<Thermal>>,
     started: Instant,
 }
 
 impl SimGpuSource {
-    pub fn new(sim: &Arc<Sim>, node: &str) -> Self {
+    /// The GPUs of `sim.hardware[node]`.
+    pub fn new(sim: &Arc<Sim>, node: usize) -> Self {
         SimGpuSource {
             sim: Arc::downgrade(sim),
-            node: node.to_string(),
+            node,
             thermal: Mutex::new(Vec::new()),
             started: Instant::now(),
         }
     }
 
-    fn hardware(&self) -> Result<(Arc<Sim>, NodeHardware), SourceError> {
-        let sim = self
-            .sim
+    fn sim(&self) -> Result<Arc<Sim>, SourceError> {
+        self.sim
             .upgrade()
-            .ok_or_else(|| SourceError::Unavailable("the simulated cluster stopped".into()))?;
+            .ok_or_else(|| SourceError::Unavailable("the simulated cluster stopped".into()))
+    }
+
+    /// Runs `f` on the node's hardware.
+    fn hardware<T>(
+        &self,
+        f: impl FnOnce(&Sim, &NodeHardware) -> Result<T, SourceError>,
+    ) -> Result<T, SourceError> {
+        let sim = self.sim()?;
         let hw = sim
             .hardware
-            .iter()
-            .find(|h| h.name == self.node)
-            .cloned()
+            .get(self.node)
             .ok_or_else(|| SourceError::Unavailable(format!("no simulated node {}", self.node)))?;
-        Ok((sim, hw))
+        f(&sim, hw)
     }
 
     /// A small, smooth wobble so a busy GPU's line is not flat.
@@ -122,7 +129,7 @@ impl SimGpuSource {
 
 impl GpuSource for SimGpuSource {
     fn init(&self) -> Result<(SystemInfo, Vec<GpuIdentity>), SourceError> {
-        let (_, hw) = self.hardware()?;
+        let hw = self.hardware(|_, hw| Ok(hw.clone()))?;
         if hw.gpus.is_empty() {
             return Err(SourceError::Unavailable(
                 "NVML sees no GPU on this node".into(),
@@ -221,16 +228,17 @@ impl GpuNow {
 
 impl SimGpuSource {
     fn gpu(&self, index: usize) -> Result<GpuNow, SourceError> {
-        let (sim, hw) = self.hardware()?;
-        let gpu = hw
-            .gpus
-            .get(index)
-            .ok_or_else(|| SourceError::Lost(format!("GPU {index} is gone")))?;
-        let holder = sim.gpu_holders(&self.node).get(index).cloned().flatten();
-        Ok(GpuNow {
-            model: gpu.model.clone(),
-            load: holder.as_ref().map_or(0.0, |h| h.load.clamp(0.0, 1.0)),
-            holder,
+        self.hardware(|sim, hw| {
+            let gpu = hw
+                .gpus
+                .get(index)
+                .ok_or_else(|| SourceError::Lost(format!("GPU {index} is gone")))?;
+            let holder = sim.gpu_holder(&hw.name, index);
+            Ok(GpuNow {
+                model: gpu.model.clone(),
+                load: holder.as_ref().map_or(0.0, |h| h.load.clamp(0.0, 1.0)),
+                holder,
+            })
         })
     }
 
@@ -303,7 +311,8 @@ impl SimGpuSource {
 /// The kubelet's pod-resources answer for a simulated node: who holds each GPU.
 pub struct SimPodResources {
     sim: Weak<Sim>,
-    node: String,
+    /// The node's place in `Sim::hardware`.
+    node: usize,
 }
 
 #[async_trait::async_trait]
@@ -313,9 +322,10 @@ impl PodResourcesLister for SimPodResources {
             .sim
             .upgrade()
             .ok_or_else(|| AttributionError::Failed("the simulated cluster stopped".into()))?;
-        let hw = sim.hardware.iter().find(|h| h.name == self.node);
+        let hw = sim.hardware.get(self.node);
         let mut by_container: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
-        for (index, holder) in sim.gpu_holders(&self.node).into_iter().enumerate() {
+        let holders = hw.map(|hw| sim.gpu_holders(&hw.name)).unwrap_or_default();
+        for (index, holder) in holders.into_iter().enumerate() {
             let (Some(h), Some(gpu)) = (holder, hw.and_then(|hw| hw.gpus.get(index))) else {
                 continue;
             };
@@ -364,8 +374,10 @@ pub async fn start(sim: &Arc<Sim>, config: &SimExporterConfig) -> Result<Started
     let mut addresses = Vec::new();
     let mut running = Vec::new();
     let mut pods = Vec::new();
-    for hw in sim.hardware.iter().filter(|h| !h.gpus.is_empty()) {
-        let Some(ip) = &hw.exporter_ip else { continue };
+    for (node, hw) in sim.hardware.iter().enumerate() {
+        let Some(ip) = hw.exporter_ip.as_ref().filter(|_| !hw.gpus.is_empty()) else {
+            continue;
+        };
         let addr: SocketAddr =
             format!("{ip}:{}", config.port)
                 .parse()
@@ -381,7 +393,7 @@ pub async fn start(sim: &Arc<Sim>, config: &SimExporterConfig) -> Result<Started
             .map_err(|source| SimError::Listen { addr, source })?;
         let collector = Arc::new(Collector::new(
             hw.name.clone(),
-            Arc::new(SimGpuSource::new(sim, &hw.name)),
+            Arc::new(SimGpuSource::new(sim, node)),
         ));
         let app = server::router(collector.clone());
         tasks.push(tokio::spawn(async move {
@@ -391,7 +403,7 @@ pub async fn start(sim: &Arc<Sim>, config: &SimExporterConfig) -> Result<Started
         }));
         let lister = Arc::new(SimPodResources {
             sim: Arc::downgrade(sim),
-            node: hw.name.clone(),
+            node,
         });
         tasks.push(spawn_attribution(
             collector.clone(),

@@ -224,6 +224,11 @@ impl Sim {
         }
     }
 
+    /// Which container holds GPU `index` of a node, if one does.
+    pub fn gpu_holder(&self, node: &str, index: usize) -> Option<GpuHolder> {
+        self.devices.lock().get(node)?.get(index)?.clone()
+    }
+
     /// Which container holds each GPU of a node (index order).
     pub fn gpu_holders(&self, node: &str) -> Vec<Option<GpuHolder>> {
         self.devices.lock().get(node).cloned().unwrap_or_default()

@@ -4,9 +4,11 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::eventually;
 
@@ -44,10 +46,7 @@ impl Process {
 
     /// Everything it has written so far.
     pub fn output(&self) -> String {
-        self.output
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.output.lock().clone()
     }
 
     /// Waits until a line it wrote gives `Some` through `find`, and returns that.
@@ -59,7 +58,7 @@ impl Process {
     ) -> T {
         let output = self.output.clone();
         eventually(what, timeout, || {
-            let text = output.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let text = output.lock().clone();
             let exited = self.child.try_wait().ok().flatten();
             let found = text.lines().find_map(&find);
             async move {
@@ -112,7 +111,7 @@ fn drain(pipe: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHand
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
             let Ok(line) = line else { return };
-            let mut all = into.lock().unwrap_or_else(|e| e.into_inner());
+            let mut all = into.lock();
             all.push_str(&line);
             all.push('\n');
         }

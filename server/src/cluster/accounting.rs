@@ -86,6 +86,15 @@ pub fn is_busy(utilization: Option<f64>, stale: bool) -> bool {
     !stale && utilization.is_some_and(|u| u >= BUSY_PERCENT)
 }
 
+/// Busy GPUs of one node's exporter answer (a fresh one: a stale node's GPUs count as none).
+pub fn busy_in(answer: &gpuboard_exporter_api::NodeGpus) -> u32 {
+    answer
+        .gpus
+        .iter()
+        .filter(|g| is_busy(g.fields.utilization_percent, false))
+        .count() as u32
+}
+
 /// Busy GPUs among `rows`.
 pub fn busy<'a>(rows: impl IntoIterator<Item = &'a GpuRow>) -> u32 {
     rows.into_iter()

@@ -78,17 +78,17 @@ impl Permissions {
         allowed
     }
 
-    /// The namespaces among `namespaces` where `user` may list pods (all of them when the user
-    /// may list pods everywhere), asking the cluster about several at once.
+    /// Where `user` may see pods: everywhere, or those of `namespaces` (only made when the user
+    /// may not list pods everywhere) where the cluster says so, asked about several at once.
     pub async fn namespaces_with_pods_visible(
         &self,
         user: &SignedInUser,
-        namespaces: BTreeSet<String>,
+        namespaces: impl FnOnce() -> BTreeSet<String>,
     ) -> PodVisibility {
         if self.allows(user, &Access::list_pods(None)).await {
             return PodVisibility::Everywhere;
         }
-        let visible = futures::stream::iter(namespaces)
+        let visible = futures::stream::iter(namespaces())
             .map(|ns| async move {
                 let allowed = self.allows(user, &Access::list_pods(Some(&ns))).await;
                 allowed.then_some(ns)

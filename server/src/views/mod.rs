@@ -39,7 +39,7 @@ impl KubeBackend {
         nodes: impl IntoIterator<Item = &'a NodeTelemetry>,
     ) -> PodVisibility {
         self.permissions
-            .namespaces_with_pods_visible(user, gpus::holder_namespaces(nodes))
+            .namespaces_with_pods_visible(user, || gpus::holder_namespaces(nodes))
             .await
     }
 
@@ -49,18 +49,17 @@ impl KubeBackend {
         gpus::gpu_rows(snapshot.iter(), &visible)
     }
 
-    /// Every node's table row, with GPU use (from `rows`) and skew flags.
+    /// Every node's table row, with GPU use and skew flags.
     async fn summaries(
         &self,
         pods: &[Arc<Pod>],
-        rows: &[GpuRow],
         snapshot: &TelemetrySnapshot,
     ) -> Result<Vec<NodeSummary>, PageError> {
         let list = self.cache.nodes().await.map_err(unsynced)?;
         let now = jiff::Timestamp::now();
         let mut nodes: Vec<NodeSummary> = list.iter().map(|n| nodes::summarize(n, now)).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        nodes::add_gpu_use(&mut nodes, pods, rows, snapshot);
+        nodes::add_gpu_use(&mut nodes, pods, snapshot);
         nodes::flag_skew(&mut nodes);
         Ok(nodes)
     }
@@ -70,10 +69,7 @@ impl KubeBackend {
 impl Backend for KubeBackend {
     async fn nodes(&self, _user: &SignedInUser) -> Result<Vec<NodeSummary>, PageError> {
         let pods = self.cache.pods().await.map_err(unsynced)?;
-        let snapshot = self.telemetry.snapshot();
-        // Busy counts need no pod names: every row, shown to no one.
-        let rows = gpus::gpu_rows(snapshot.iter(), &PodVisibility::In(Default::default()));
-        self.summaries(&pods, &rows, &snapshot).await
+        self.summaries(&pods, &self.telemetry.snapshot()).await
     }
 
     async fn gpus(&self, user: &SignedInUser, query: &GpuQuery) -> Result<GpuPage, PageError> {
@@ -88,9 +84,9 @@ impl Backend for KubeBackend {
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {
         let pods = self.cache.pods().await.map_err(unsynced)?;
         let snapshot = self.telemetry.snapshot();
+        let nodes = self.summaries(&pods, &snapshot).await?;
         let rows = self.all_rows(user, &snapshot).await;
-        let nodes = self.summaries(&pods, &rows, &snapshot).await?;
-        Ok(overview::overview(&nodes, &pods, &snapshot, rows))
+        Ok(overview::overview(&nodes, &snapshot, rows))
     }
 
     async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {
@@ -103,11 +99,12 @@ impl Backend for KubeBackend {
             .filter(|p| node_of(p) == Some(name) && is_active(p))
             .collect();
         let telemetry = self.telemetry.node(name).unwrap_or_default();
-        let namespaces = here
-            .iter()
-            .filter_map(|p| p.metadata.namespace.clone())
-            .chain(gpus::holder_namespaces([&telemetry]))
-            .collect();
+        let namespaces = || {
+            here.iter()
+                .filter_map(|p| p.metadata.namespace.clone())
+                .chain(gpus::holder_namespaces([&telemetry]))
+                .collect()
+        };
         let visible = self
             .permissions
             .namespaces_with_pods_visible(user, namespaces)

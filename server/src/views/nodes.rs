@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use frontend::contract::{GpuRow, NodeSummary, Skew};
+use frontend::contract::{NodeSummary, Skew};
 use k8s_openapi::api::core::v1::{Node, Pod};
 
 use crate::cluster::accounting::{self, GPU_RESOURCE, whole_gpus};
@@ -67,33 +67,19 @@ pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
     }
 }
 
-/// Adds each node's GPU use: allocated by its active pods' requests; busy (from `rows`, the
-/// GPU rows of the nodes whose exporter answered) and driver by its exporter.
-pub fn add_gpu_use(
-    nodes: &mut [NodeSummary],
-    pods: &[Arc<Pod>],
-    rows: &[GpuRow],
-    telemetry: &TelemetrySnapshot,
-) {
+/// Adds each node's GPU use: allocated by its active pods' requests; busy and driver by its
+/// exporter (busy only when the exporter answers: a stale node's old numbers are not counted).
+pub fn add_gpu_use(nodes: &mut [NodeSummary], pods: &[Arc<Pod>], telemetry: &TelemetrySnapshot) {
     let allocated = accounting::allocated_by_node(pods);
-    let mut by_node: HashMap<&str, Vec<&GpuRow>> = HashMap::new();
-    for row in rows {
-        by_node.entry(row.node.as_str()).or_default().push(row);
-    }
     for node in nodes.iter_mut() {
         let name = node.name.as_str();
         node.gpus_allocated = allocated.get(name).copied().unwrap_or(0);
         let exporter = telemetry.get(name);
-        node.driver = exporter
-            .and_then(|t| t.last_good.as_ref())
-            .and_then(|g| g.driver_version.clone());
-        node.gpus_busy = exporter
-            .filter(|t| !t.is_stale() && t.last_good.is_some())
-            .map(|_| {
-                by_node
-                    .get(name)
-                    .map_or(0, |rows| accounting::busy(rows.iter().copied()))
-            });
+        let answer = exporter.and_then(|t| t.last_good.as_deref());
+        node.driver = answer.and_then(|g| g.driver_version.clone());
+        node.gpus_busy = answer
+            .filter(|_| exporter.is_some_and(|t| !t.is_stale()))
+            .map(accounting::busy_in);
     }
 }
 
@@ -141,6 +127,7 @@ pub fn flag_skew(nodes: &mut [NodeSummary]) {
 #[cfg(test)]
 mod tests {
     use frontend::contract::ExporterError;
+    use gpuboard_exporter_api::{Gpu, GpuFields, NodeGpus};
 
     use super::*;
     use crate::telemetry::NodeTelemetry;
@@ -181,44 +168,43 @@ mod tests {
     }
 
     #[test]
-    fn busy_is_counted_only_for_nodes_whose_exporter_answers() {
-        let mut nodes = vec![
-            NodeSummary {
-                name: "fresh".into(),
+    fn busy_is_counted_only_for_nodes_whose_exporter_answers_as_the_overview_counts_it() {
+        let mut nodes = ["fresh", "stale", "silent"]
+            .map(|name| NodeSummary {
+                name: name.into(),
+                ..Default::default()
+            })
+            .to_vec();
+        let gpu = |util: f64| Gpu {
+            fields: GpuFields {
+                utilization_percent: Some(util),
                 ..Default::default()
             },
-            NodeSummary {
-                name: "stale".into(),
-                ..Default::default()
-            },
-        ];
-        let row = |node: &str, util: f64, stale: bool| GpuRow {
-            node: node.into(),
-            utilization_percent: Some(util),
-            stale,
             ..Default::default()
         };
-        let rows = vec![
-            row("fresh", 90.0, false),
-            row("fresh", 5.0, false),
-            row("stale", 99.0, true),
-        ];
-        let telemetry = |error: Option<ExporterError>| NodeTelemetry {
-            last_good: Some(Default::default()),
+        let telemetry = |utils: &[f64], error: Option<ExporterError>| NodeTelemetry {
+            last_good: Some(Arc::new(NodeGpus {
+                gpus: utils.iter().map(|u| gpu(*u)).collect(),
+                ..Default::default()
+            })),
             last_good_at_ms: Some(1),
             error,
         };
         let snapshot = Arc::new(HashMap::from([
-            ("fresh".to_string(), telemetry(None)),
+            ("fresh".to_string(), telemetry(&[90.0, 5.0], None)),
             (
                 "stale".to_string(),
-                telemetry(Some(ExporterError::Status(500))),
+                telemetry(&[99.0], Some(ExporterError::Status(500))),
             ),
         ]));
-        add_gpu_use(&mut nodes, &[], &rows, &snapshot);
+        add_gpu_use(&mut nodes, &[], &snapshot);
         assert_eq!(
             nodes.iter().map(|n| n.gpus_busy).collect::<Vec<_>>(),
-            [Some(1), None]
+            [Some(1), None, None]
+        );
+        let rows = crate::views::gpus::gpu_rows(
+            snapshot.iter(),
+            &crate::cluster::permissions::PodVisibility::Everywhere,
         );
         assert_eq!(
             nodes.iter().filter_map(|n| n.gpus_busy).sum::<u32>(),

@@ -2,10 +2,7 @@
 //! the accounting rules the nodes table uses too), and the alerts (NotReady nodes, stale
 //! exporters, allocatable GPUs that differ from what the exporter sees).
 
-use std::sync::Arc;
-
 use frontend::contract::{Alert, GpuRow, HeatMap, NodeSummary, Overview};
-use k8s_openapi::api::core::v1::Pod;
 
 use crate::cluster::accounting::{self, BUSY_PERCENT};
 use crate::telemetry::TelemetrySnapshot;
@@ -42,11 +39,10 @@ fn alerts_of(node: &NodeSummary, telemetry: &TelemetrySnapshot, out: &mut Vec<Al
     }
 }
 
-/// The overview of `nodes` (their rows with GPU use), `pods`, telemetry and the GPU `rows` the
-/// user may see.
+/// The overview of `nodes` (their rows with GPU use: the nodes table's counts, summed),
+/// telemetry and the GPU `rows` the user may see.
 pub fn overview(
     nodes: &[NodeSummary],
-    pods: &[Arc<Pod>],
     telemetry: &TelemetrySnapshot,
     rows: Vec<GpuRow>,
 ) -> Overview {
@@ -62,9 +58,10 @@ pub fn overview(
             .iter()
             .map(|n| n.gpus_allocatable)
             .fold(0, u32::saturating_add),
-        gpus_allocated: accounting::allocated_by_node(pods)
-            .values()
-            .fold(0, |a, b| a.saturating_add(*b)),
+        gpus_allocated: nodes
+            .iter()
+            .map(|n| n.gpus_allocated)
+            .fold(0, u32::saturating_add),
         gpus_busy: accounting::busy(&rows),
         busy_threshold_percent: BUSY_PERCENT,
         average_utilization_percent: accounting::average_utilization(&rows),
@@ -77,6 +74,7 @@ pub fn overview(
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::sync::Arc;
 
     use frontend::contract::ExporterError;
     use gpuboard_exporter_api::{Gpu, NodeGpus};
@@ -91,17 +89,6 @@ mod tests {
             gpus_allocatable: gpus,
             ..Default::default()
         }
-    }
-
-    fn pod(node: Option<&str>, phase: &str, gpus: u32) -> Arc<Pod> {
-        Arc::new(
-            serde_json::from_value(serde_json::json!({
-                "metadata": {"name": "p"},
-                "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": gpus.to_string()}}}]},
-                "status": {"phase": phase}
-            }))
-            .unwrap(),
-        )
     }
 
     fn row(node: &str, util: f64, stale: bool) -> GpuRow {
@@ -125,14 +112,10 @@ mod tests {
     }
 
     #[test]
-    fn accounting_counts_active_bound_pods_and_busy_fresh_gpus() {
-        let nodes = vec![node("a", true, 2), node("b", false, 1)];
-        let pods = vec![
-            pod(Some("a"), "Running", 2),
-            pod(Some("b"), "Succeeded", 1),
-            pod(None, "Pending", 4),
-            pod(Some("b"), "Pending", 1),
-        ];
+    fn counts_sum_the_nodes_and_busy_counts_fresh_gpus() {
+        let mut nodes = vec![node("a", true, 2), node("b", false, 1)];
+        nodes[0].gpus_allocated = 2;
+        nodes[1].gpus_allocated = 1;
         let telemetry = Arc::new(HashMap::from([
             ("a".to_string(), seen(2, None)),
             (
@@ -145,7 +128,7 @@ mod tests {
             row("a", 10.0, false),
             row("b", 99.0, true),
         ];
-        let o = overview(&nodes, &pods, &telemetry, rows);
+        let o = overview(&nodes, &telemetry, rows);
         assert_eq!((o.nodes_ready, o.nodes_total), (1, 2));
         assert_eq!(
             (
@@ -174,7 +157,7 @@ mod tests {
     fn a_node_whose_exporter_sees_other_gpus_than_allocatable_is_flagged() {
         let nodes = vec![node("a", true, 0)];
         let telemetry = Arc::new(HashMap::from([("a".to_string(), seen(8, None))]));
-        let o = overview(&nodes, &[], &telemetry, vec![]);
+        let o = overview(&nodes, &telemetry, vec![]);
         assert_eq!(
             o.alerts,
             [Alert::DeviceMismatch {
