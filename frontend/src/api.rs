@@ -6,6 +6,9 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+#[cfg(feature = "ssr")]
+use crate::contract::join::NewJoinToken;
+use crate::contract::join::{JoinTokens, RevealedJoinToken};
 use crate::contract::{
     CurrentUser, GpuPage, GpuQuery, NodeDetail, NodeSummary, Overview, PageError,
 };
@@ -68,4 +71,56 @@ pub async fn get_node_detail(name: String) -> Result<Option<NodeDetail>, PageErr
 pub async fn get_overview() -> Result<Overview, PageError> {
     let user = ssr::user().await?;
     ssr::backend()?.overview(&user).await
+}
+
+/// The join tokens, the join command's endpoint and CA pins, and what the user may change.
+#[server(input = GetUrl)]
+pub async fn get_join_tokens() -> Result<JoinTokens, PageError> {
+    let user = ssr::user().await?;
+    ssr::backend()?.join_tokens(&user).await
+}
+
+/// Creates a join token. `usages` and `groups` are comma-separated (as kubeadm's flags take
+/// them); `csrf` is the session's CSRF token, which the server checks before this runs.
+#[server]
+pub async fn create_join_token(
+    csrf: String,
+    ttl_seconds: u64,
+    description: String,
+    usages: String,
+    groups: String,
+) -> Result<RevealedJoinToken, PageError> {
+    let _ = csrf;
+    let user = ssr::user().await?;
+    let request = NewJoinToken {
+        ttl_seconds,
+        description,
+        usages: split_list(&usages),
+        groups: split_list(&groups),
+    };
+    ssr::backend()?.create_join_token(&user, &request).await
+}
+
+/// The token `id` with its secret and join command (a POST: the answer is a secret).
+#[server]
+pub async fn reveal_join_token(csrf: String, id: String) -> Result<RevealedJoinToken, PageError> {
+    let _ = csrf;
+    let user = ssr::user().await?;
+    ssr::backend()?.reveal_join_token(&user, &id).await
+}
+
+/// Revokes the token `id`.
+#[server]
+pub async fn delete_join_token(csrf: String, id: String) -> Result<(), PageError> {
+    let _ = csrf;
+    let user = ssr::user().await?;
+    ssr::backend()?.delete_join_token(&user, &id).await
+}
+
+/// `a, b,c` or one per line -> `[a, b, c]`.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split([',', '\n'])
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }

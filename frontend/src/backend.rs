@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 
+use crate::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use crate::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 
 /// Everything the pages read, for one signed-in user: what the user may see of it is the
@@ -25,6 +26,22 @@ pub trait Backend: Send + Sync + 'static {
     async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError>;
     /// Counts, heat map and alerts for the overview.
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError>;
+    /// The join tokens `user` may list, the join command's endpoint and pins, and what the user may change.
+    async fn join_tokens(&self, user: &SignedInUser) -> Result<JoinTokens, PageError>;
+    /// Creates a join token as `user`; the answer carries its secret, once.
+    async fn create_join_token(
+        &self,
+        user: &SignedInUser,
+        request: &NewJoinToken,
+    ) -> Result<RevealedJoinToken, PageError>;
+    /// The token `id` with its secret and join command.
+    async fn reveal_join_token(
+        &self,
+        user: &SignedInUser,
+        id: &str,
+    ) -> Result<RevealedJoinToken, PageError>;
+    /// Revokes the token `id`.
+    async fn delete_join_token(&self, user: &SignedInUser, id: &str) -> Result<(), PageError>;
 }
 
 /// The backend as the server provides it to server functions (Leptos context).

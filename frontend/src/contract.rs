@@ -4,6 +4,8 @@
 //! error on both sides rather than a text that silently stops matching. A leaf: it imports
 //! nothing of this crate.
 
+pub mod join;
+
 use serde::{Deserialize, Serialize};
 
 /// Why the server could not give a page its data. Server functions return it, so the page can
@@ -22,6 +24,86 @@ pub enum PageError {
     /// The request itself failed between page and server.
     #[error("the dashboard could not answer: {0}")]
     Server(String),
+    /// The cluster's RBAC does not let the user do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The object asked for is not there.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A field of the request was refused before anything was sent to the cluster.
+    #[error("{0}")]
+    Invalid(FieldError),
+}
+
+/// A refused field: which (as the JSON names it) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "camelCase")]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub refusal: Refusal,
+    /// The refusal in English (kubeadm's words where kubeadm has them), for scripts and logs.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, refusal: Refusal) -> Self {
+        FieldError {
+            field: field.to_string(),
+            message: refusal.english(),
+            refusal,
+        }
+    }
+}
+
+/// Why a field was refused; each says it in both languages (`pages::refusal_text`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "reason")]
+pub enum Refusal {
+    /// Usages kubeadm does not know (comma-joined, sorted).
+    UnknownUsages { usages: String },
+    /// An extra group that is not `system:bootstrappers:...`.
+    InvalidGroup { group: String },
+    /// Extra groups on a token that cannot authenticate.
+    GroupsNeedAuthentication,
+    /// Longer than allowed.
+    TooLong { max: usize },
+    /// More entries than allowed.
+    TooMany { max: usize },
+    /// A number above the largest allowed.
+    TooLarge { max: u64 },
+    /// Not a token ID (the given text is not repeated: it may hold a secret).
+    NotATokenId,
+}
+
+/// kubeadm's pattern for extra groups (`BootstrapGroupPattern`), as its refusals quote it.
+pub const BOOTSTRAP_GROUP_PATTERN: &str = r"\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\z";
+
+impl Refusal {
+    /// The refusal in English: kubeadm's own words for kubeadm's rules.
+    pub fn english(&self) -> String {
+        match self {
+            Refusal::UnknownUsages { usages } => format!(
+                "invalid bootstrap token usage string: {usages}, valid usage options: signing,authentication"
+            ),
+            Refusal::InvalidGroup { group } => {
+                format!(
+                    "bootstrap group {group:?} is invalid (must match {BOOTSTRAP_GROUP_PATTERN})"
+                )
+            }
+            Refusal::GroupsNeedAuthentication => {
+                "token groups cannot be specified unless --usages includes \"authentication\""
+                    .into()
+            }
+            Refusal::TooLong { max } => format!("must be at most {max} characters"),
+            Refusal::TooMany { max } => format!("must have at most {max} entries"),
+            Refusal::TooLarge { max } => format!("must be at most {max}"),
+            Refusal::NotATokenId => format!(
+                "given token didn't match pattern {:?} or {:?}",
+                r"\A([a-z0-9]{6})\z", r"\A([a-z0-9]{6})\.([a-z0-9]{16})\z"
+            ),
+        }
+    }
 }
 
 impl leptos::server_fn::error::FromServerFnError for PageError {

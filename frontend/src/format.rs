@@ -27,6 +27,19 @@ pub fn age(seconds: i64) -> String {
     }
 }
 
+/// A duration as kubeadm's `ShortHumanDuration` prints it (the TTL of `kubeadm token list`):
+/// one unit, rounded down: `0s` (also for up to a second in the past), `59s`, `59m`, `23h`, `364d`, `2y`.
+pub fn short_duration(seconds: i64) -> String {
+    match seconds {
+        s if s < 0 => "0s".into(),
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s if s < 365 * 86_400 => format!("{}d", s / 86_400),
+        s => format!("{}y", s / (365 * 86_400)),
+    }
+}
+
 /// Bytes as GiB with one decimal: `10.5 GiB`.
 pub fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1024.0 * 1024.0 * 1024.0))

@@ -288,6 +288,176 @@ pub const ZH: &[(&str, &str)] = &[
         "{node}：调度器可分配 {allocatable} 个 nvidia.com/gpu，但采集器看到 {seen} 块 GPU：NVIDIA device plugin 是否在运行？",
     ),
     ("No alerts.", "没有告警。"),
+    // Add nodes: join tokens and the GPU node guide.
+    ("<forever>", "<永久>"),
+    ("<never>", "<永不>"),
+    ("<invalid>", "<无效>"),
+    ("Add nodes", "添加节点"),
+    ("Loading join tokens…", "正在加载加入令牌…"),
+    ("API server", "API 服务器"),
+    ("CA certificate hash", "CA 证书哈希"),
+    ("cluster-info could not be used:", "无法使用 cluster-info："),
+    (
+        "The API server's address and CA are unknown, so no join command can be made:",
+        "API 服务器地址与 CA 未知，无法生成加入命令：",
+    ),
+    ("Token", "令牌"),
+    ("Hide", "隐藏"),
+    (
+        "Run this on the new node, as root:",
+        "在新节点上以 root 身份运行：",
+    ),
+    ("Copy the join command", "复制加入命令"),
+    ("New join token", "新建加入令牌"),
+    (
+        "Your account may not create Secrets in kube-system, so it cannot create join tokens.",
+        "你的账号无权在 kube-system 中创建 Secret，因此不能创建加入令牌。",
+    ),
+    ("Lifetime", "有效期"),
+    ("1 hour", "1 小时"),
+    ("24 hours (kubeadm's default)", "24 小时（kubeadm 默认）"),
+    ("7 days", "7 天"),
+    ("30 days", "30 天"),
+    ("Never expires", "永不过期"),
+    (
+        "A token that never expires lets anyone who holds it join nodes until someone deletes it. Prefer a lifetime.",
+        "永不过期的令牌在被删除之前，任何持有者都能用它加入节点。建议设置有效期。",
+    ),
+    ("Description", "描述"),
+    ("Usages", "用途"),
+    ("authentication", "认证"),
+    ("signing", "签名"),
+    ("Extra groups", "附加组"),
+    (
+        "Keep the kubeadm group: kubeadm's RBAC lets only it join nodes.",
+        "请保留 kubeadm 组：kubeadm 的 RBAC 只允许该组加入节点。",
+    ),
+    ("Create token", "创建令牌"),
+    ("Show secret", "显示密钥"),
+    ("Revoke", "吊销"),
+    ("Cancel", "取消"),
+    ("Expires", "过期时间"),
+    ("Signature", "签名状态"),
+    ("Token ID", "令牌 ID"),
+    ("TTL", "剩余时间"),
+    ("valid", "有效"),
+    ("expired", "已过期"),
+    ("invalid", "无效"),
+    ("signing pending", "等待签名"),
+    ("signed", "已签名"),
+    (
+        "from kube-public/cluster-info",
+        "来自 kube-public/cluster-info",
+    ),
+    (
+        "from the dashboard's own kubeconfig",
+        "来自仪表盘自身的 kubeconfig",
+    ),
+    (
+        "Your account may not delete Secrets in kube-system.",
+        "你的账号无权删除 kube-system 中的 Secret。",
+    ),
+    (
+        "{n} join tokens · {valid} valid",
+        "共 {n} 个加入令牌 · {valid} 个有效",
+    ),
+    (
+        "Revoke {id}? Nodes can no longer join with it.",
+        "吊销 {id}？之后无法再用它加入节点。",
+    ),
+    (
+        "Extra groups need the authentication usage",
+        "附加组需要令牌具有“认证”用途",
+    ),
+    (
+        "A token ID is 6 characters of a-z and 0-9",
+        "令牌 ID 由 6 个 a-z、0-9 字符组成",
+    ),
+    (
+        "Your account may not do this: {detail}",
+        "你的账号无权执行此操作：{detail}",
+    ),
+    ("Not found: {detail}", "未找到：{detail}"),
+    (
+        "Unknown token usages: {usages}; valid usages: signing, authentication",
+        "未知的令牌用途：{usages}；可用用途：signing、authentication",
+    ),
+    (
+        "Invalid bootstrap group {group}: it must match {pattern}",
+        "无效的引导组 {group}：必须匹配 {pattern}",
+    ),
+    ("At most {max} characters", "最多 {max} 个字符"),
+    ("At most {max} entries", "最多 {max} 项"),
+    ("At most {max}", "最大为 {max}"),
+    ("Preparing a GPU node", "准备 GPU 节点"),
+    (
+        "The lab guides this page follows cover CentOS 7 only; these are the same steps with Ubuntu's tools.",
+        "本页依据的实验室指南只涵盖 CentOS 7；以下是用 Ubuntu 工具完成的相同步骤。",
+    ),
+    (
+        "Install the NVIDIA driver (with the headers of the running kernel)",
+        "安装 NVIDIA 驱动（及当前内核的头文件）",
+    ),
+    (
+        "\"Unable to find the kernel source tree\" means kernel-devel does not match the running kernel. Use the same kernel on every node: a node with another kernel failed to join.",
+        "出现 “Unable to find the kernel source tree” 说明 kernel-devel 与当前内核不一致。所有节点请使用相同内核：内核不同的节点曾无法加入。",
+    ),
+    (
+        "Blacklist nouveau and rebuild the initramfs, then reboot",
+        "屏蔽 nouveau 并重建 initramfs，然后重启",
+    ),
+    (
+        "Install the NVIDIA container toolkit and make nvidia Docker's default runtime",
+        "安装 NVIDIA 容器工具包，并把 nvidia 设为 Docker 的默认运行时",
+    ),
+    (
+        "\"fork/exec /usr/bin/nvidia-container-runtime: no such file or directory\": install nvidia-container-runtime. Keep registry-mirrors in daemon.json if you had them.",
+        "出现 “fork/exec /usr/bin/nvidia-container-runtime: no such file or directory”：请安装 nvidia-container-runtime。原有的 registry-mirrors 请保留在 daemon.json 中。",
+    ),
+    (
+        "Use the systemd cgroup driver (kubeadm warns about cgroupfs)",
+        "使用 systemd cgroup 驱动（kubeadm 会对 cgroupfs 发出警告）",
+    ),
+    ("Synchronise the clock", "同步时钟"),
+    (
+        "A clock that differs from the control plane's makes the join fail with x509 certificate errors, even with a new token.",
+        "节点时钟与控制平面不一致会导致加入时出现 x509 证书错误，换新令牌也无济于事。",
+    ),
+    (
+        "Turn swap off, and SELinux and the firewall as the cluster needs",
+        "关闭 swap，并按集群要求处理 SELinux 与防火墙",
+    ),
+    ("Install the NVIDIA driver", "安装 NVIDIA 驱动"),
+    (
+        "Use the same kernel on every node: a node with another kernel failed to join.",
+        "所有节点请使用相同内核：内核不同的节点曾无法加入。",
+    ),
+    (
+        "Install the NVIDIA container toolkit and make nvidia the default runtime",
+        "安装 NVIDIA 容器工具包，并把 nvidia 设为默认运行时",
+    ),
+    (
+        "With Docker: --runtime=docker, then restart docker.",
+        "使用 Docker 时：改用 --runtime=docker，然后重启 docker。",
+    ),
+    ("Use the systemd cgroup driver", "使用 systemd cgroup 驱动"),
+    ("Turn swap off", "关闭 swap"),
+    (
+        "Run the join command above on the node, as root",
+        "在节点上以 root 身份运行上面的加入命令",
+    ),
+    (
+        "If the node stays NotReady pulling the pause image: pre-pull it, then kubeadm reset on the node, kubectl delete node on the control plane, and join again.",
+        "如果节点因拉取 pause 镜像一直未就绪：先预先拉取该镜像，然后在节点上执行 kubeadm reset、在控制平面执行 kubectl delete node，再重新加入。",
+    ),
+    (
+        "Deploy the NVIDIA device plugin (once per cluster), then check the node offers nvidia.com/gpu",
+        "部署 NVIDIA device plugin（每个集群一次），然后确认节点提供 nvidia.com/gpu",
+    ),
+    (
+        "Label the node so gpuboard's exporter runs there",
+        "给节点加标签，使 gpuboard 采集器在其上运行",
+    ),
 ];
 
 /// The text in `lang`.

@@ -61,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <a href="/">{t("Overview")}</a>
                     <a href="/nodes">{t("Nodes")}</a>
                     <a href="/gpus">{t("GPUs")}</a>
+                    <a href="/join">{t("Add nodes")}</a>
                 </nav>
                 <SignedInAs/>
                 <button class="lang" data-testid="lang-switch" title=t("Switch the language") on:click=move |_| {
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
                     <Route path=(StaticSegment("nodes"), ParamSegment("name")) view=pages::node::NodePage/>
                     <Route path=StaticSegment("gpus") view=pages::gpus::GpusPage/>
+                    <Route path=StaticSegment("join") view=pages::join::JoinPage/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                 </Routes>
             </main>

@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(updates))
         .route("/gpus.csv", get(gpus_csv))
         .route("/metrics", get(metrics))
+        .merge(crate::api::routes())
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),

@@ -1,11 +1,14 @@
 //! `gpuboard`: the GPU-cluster dashboard. One folder per concern: [`auth`] (sign-in, sessions,
 //! the guard), [`cluster`] (kube config, the watch cache, user clients, permissions, GPU
 //! accounting), [`telemetry`] (the exporters' GPU samples and their history), [`views`] (what each
-//! page shows, for one user) and [`app`] (the router that serves it all). With the `demo`
+//! page shows, for one user), [`bootstrap`] (join tokens and the join command), [`api`] (the JSON
+//! API for scripts) and [`app`] (the router that serves it all). With the `demo`
 //! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
+pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bootstrap;
 pub mod cluster;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -57,13 +60,15 @@ pub fn start(
     leptos: LeptosOptions,
 ) -> Result<AppState, kube::Error> {
     let client = kube::Client::try_from(config.clone())?;
-    let clients = Arc::new(UserClients::new(config));
+    let clients = Arc::new(UserClients::new(config.clone()));
+    let join_tokens = bootstrap::JoinTokenService::new(clients.clone(), client.clone(), &config);
     let cache = ClusterCache::start(client, &settings.exporter_namespace);
     let telemetry = Telemetry::start(cache.exporter_pods.clone(), settings.telemetry.clone());
     let backend: SharedBackend = Arc::new(KubeBackend {
         cache,
         telemetry: telemetry.clone(),
         permissions: Permissions::new(clients.clone(), settings.permissions_cache_for),
+        join_tokens,
     });
     let auth = Auth::new(clients, settings.auth.clone());
     Ok(AppState::new(leptos, backend, auth, telemetry))

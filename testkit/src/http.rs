@@ -38,7 +38,8 @@ impl Reply {
     }
 }
 
-/// One HTTP/1.0 request; `extra` are raw header lines; a body is sent as a URL-encoded form.
+/// One HTTP/1.0 request; `extra` are raw header lines; a body is sent as a URL-encoded form
+/// unless `extra` gives its `Content-Type`.
 pub async fn try_request(
     addr: impl Display,
     method: &str,
@@ -51,7 +52,10 @@ pub async fn try_request(
         "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if !body.is_empty() {
+    let typed = extra
+        .iter()
+        .any(|l| l.to_ascii_lowercase().starts_with("content-type:"));
+    if !body.is_empty() && !typed {
         head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
     }
     for line in extra {

@@ -2,6 +2,8 @@
 //! scrolls inside its own box, and errors said in the reader's language.
 
 pub mod gpus;
+pub mod join;
+pub mod join_guide;
 pub mod login;
 pub mod node;
 pub mod nodes;
@@ -9,7 +11,7 @@ pub mod overview;
 
 use leptos::prelude::*;
 
-use crate::contract::{ExporterError, GpuRow, PageError};
+use crate::contract::{BOOTSTRAP_GROUP_PATTERN, ExporterError, GpuRow, PageError, Refusal};
 use crate::i18n::{Lang, tr, trf, use_lang};
 
 /// A table header cell that sorts by `key` when clicked (again: the other way round), with ▲ or ▼
@@ -86,6 +88,41 @@ pub fn error_text(lang: Lang, error: &PageError) -> String {
             "The dashboard could not answer: {detail}",
             &[("detail", detail)],
         ),
+        PageError::Forbidden(detail) => trf(
+            lang,
+            "Your account may not do this: {detail}",
+            &[("detail", detail)],
+        ),
+        PageError::NotFound(detail) => trf(lang, "Not found: {detail}", &[("detail", detail)]),
+        PageError::Invalid(field) => refusal_text(lang, &field.refusal),
+    }
+}
+
+/// Why a field was refused, in `lang` (in English, kubeadm's own words).
+pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
+    match (lang, refusal) {
+        (Lang::En, refusal) => refusal.english(),
+        (Lang::Zh, Refusal::UnknownUsages { usages }) => trf(
+            lang,
+            "Unknown token usages: {usages}; valid usages: signing, authentication",
+            &[("usages", usages)],
+        ),
+        (Lang::Zh, Refusal::InvalidGroup { group }) => trf(
+            lang,
+            "Invalid bootstrap group {group}: it must match {pattern}",
+            &[("group", group), ("pattern", &BOOTSTRAP_GROUP_PATTERN)],
+        ),
+        (Lang::Zh, Refusal::GroupsNeedAuthentication) => {
+            tr(lang, "Extra groups need the authentication usage").into()
+        }
+        (Lang::Zh, Refusal::TooLong { max }) => {
+            trf(lang, "At most {max} characters", &[("max", max)])
+        }
+        (Lang::Zh, Refusal::TooMany { max }) => trf(lang, "At most {max} entries", &[("max", max)]),
+        (Lang::Zh, Refusal::TooLarge { max }) => trf(lang, "At most {max}", &[("max", max)]),
+        (Lang::Zh, Refusal::NotATokenId) => {
+            tr(lang, "A token ID is 6 characters of a-z and 0-9").into()
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! The cluster as the dashboard sees it: the config made from the kubeconfig kubectl would use,
 //! the shared watch cache ([`cache`]), clients that act as a user ([`clients`]), what a user may
-//! see ([`permissions`]) and the GPU accounting every page agrees on ([`accounting`]).
+//! see ([`permissions`]), the GPU accounting every page agrees on ([`accounting`]) and the
+//! cluster's refusals in a page's terms ([`refusal`]).
 
 pub mod accounting;
 pub mod cache;
 pub mod clients;
 pub mod permissions;
+pub mod refusal;
 
 use std::path::Path;
 

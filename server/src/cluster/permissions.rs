@@ -32,6 +32,16 @@ pub struct Access {
 }
 
 impl Access {
+    /// May the user `verb` `resource` of the core group in `namespace`?
+    pub fn core(verb: &'static str, resource: &'static str, namespace: &str) -> Self {
+        Access {
+            verb,
+            group: "",
+            resource,
+            namespace: Some(namespace.to_string()),
+        }
+    }
+
     /// May the user list pods in `namespace` (None: in every namespace)?
     pub fn list_pods(namespace: Option<&str>) -> Self {
         Access {

@@ -10,12 +10,15 @@ pub mod overview;
 use std::sync::Arc;
 
 use frontend::backend::{Backend, SignedInUser};
+use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use frontend::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::bootstrap::JoinTokenService;
+use crate::bootstrap::token::NAMESPACE as TOKEN_NAMESPACE;
 use crate::cluster::accounting::{is_active, node_of};
 use crate::cluster::cache::{ClusterCache, NotSynced};
-use crate::cluster::permissions::{Permissions, PodVisibility};
+use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::telemetry::{NodeTelemetry, Telemetry, TelemetrySnapshot};
 
 /// The dashboard's backend: reads from the shared watch cache and the telemetry collector,
@@ -24,6 +27,7 @@ pub struct KubeBackend {
     pub cache: ClusterCache,
     pub telemetry: Arc<Telemetry>,
     pub permissions: Permissions,
+    pub join_tokens: JoinTokenService,
 }
 
 /// The cache has not synced yet: say so in words the page can show.
@@ -132,5 +136,40 @@ impl Backend for KubeBackend {
             hidden_pods: hidden.len(),
             telemetry_error: telemetry.error,
         }))
+    }
+
+    async fn join_tokens(&self, user: &SignedInUser) -> Result<JoinTokens, PageError> {
+        let create = Access::core("create", "secrets", TOKEN_NAMESPACE);
+        let delete = Access::core("delete", "secrets", TOKEN_NAMESPACE);
+        let (list, may_create, may_delete) = tokio::join!(
+            self.join_tokens.list(user),
+            self.permissions.allows(user, &create),
+            self.permissions.allows(user, &delete),
+        );
+        Ok(JoinTokens {
+            may_create,
+            may_delete,
+            ..list?
+        })
+    }
+
+    async fn create_join_token(
+        &self,
+        user: &SignedInUser,
+        request: &NewJoinToken,
+    ) -> Result<RevealedJoinToken, PageError> {
+        self.join_tokens.create(user, request).await
+    }
+
+    async fn reveal_join_token(
+        &self,
+        user: &SignedInUser,
+        id: &str,
+    ) -> Result<RevealedJoinToken, PageError> {
+        self.join_tokens.reveal(user, id).await
+    }
+
+    async fn delete_join_token(&self, user: &SignedInUser, id: &str) -> Result<(), PageError> {
+        self.join_tokens.delete(user, id).await
     }
 }

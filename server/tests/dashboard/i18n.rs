@@ -7,6 +7,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use frontend::backend::{Backend, SharedBackend, SignedInUser};
+use frontend::contract::join::{
+    Discovery, DiscoverySource, JoinToken, JoinTokens, NewJoinToken, RevealedJoinToken, Signing,
+    TokenStatus, TokenUsage,
+};
 use frontend::contract::{
     Alert, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint, NodeCondition,
     NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew,
@@ -193,6 +197,58 @@ impl Backend for ChineseCluster {
             ],
         })
     }
+
+    async fn join_tokens(&self, _: &SignedInUser) -> Result<JoinTokens, PageError> {
+        let token = |id: &str, ttl: Option<i64>, status: TokenStatus, signing: Signing| JoinToken {
+            id: id.into(),
+            expires: ttl.map(|_| "2026-11-25T10:00:00Z".into()),
+            ttl_seconds: ttl,
+            usages: vec![TokenUsage::Authentication, TokenUsage::Signing],
+            description: "机房三".into(),
+            extra_groups: vec!["system:bootstrappers:kubeadm:default-node-token".into()],
+            status,
+            problem: (status == TokenStatus::Invalid).then(|| "格式不对".into()),
+            signing,
+        };
+        Ok(JoinTokens {
+            tokens: vec![
+                token("abcdef", Some(3600), TokenStatus::Valid, Signing::Signed),
+                token("bcdefa", Some(60), TokenStatus::Valid, Signing::Pending),
+                token(
+                    "cdefab",
+                    Some(-60),
+                    TokenStatus::Expired,
+                    Signing::NotRequested,
+                ),
+                token("defabc", None, TokenStatus::Invalid, Signing::NotRequested),
+            ],
+            discovery: Some(Discovery {
+                endpoint: "192.168.0.113:6443".into(),
+                ca_cert_hashes: vec!["sha256:00".into()],
+                source: DiscoverySource::DashboardKubeconfig,
+            }),
+            discovery_problem: Some("无法读取".into()),
+            may_create: false,
+            may_delete: false,
+        })
+    }
+    async fn create_join_token(
+        &self,
+        _: &SignedInUser,
+        _: &NewJoinToken,
+    ) -> Result<RevealedJoinToken, PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
+    async fn reveal_join_token(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+    ) -> Result<RevealedJoinToken, PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
+    async fn delete_join_token(&self, _: &SignedInUser, _: &str) -> Result<(), PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
 }
 
 /// A cluster that cannot be reached, for the pages' error states.
@@ -217,6 +273,26 @@ impl Backend for UnreachableCluster {
         unreachable()
     }
     async fn overview(&self, _: &SignedInUser) -> Result<Overview, PageError> {
+        unreachable()
+    }
+    async fn join_tokens(&self, _: &SignedInUser) -> Result<JoinTokens, PageError> {
+        unreachable()
+    }
+    async fn create_join_token(
+        &self,
+        _: &SignedInUser,
+        _: &NewJoinToken,
+    ) -> Result<RevealedJoinToken, PageError> {
+        unreachable()
+    }
+    async fn reveal_join_token(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+    ) -> Result<RevealedJoinToken, PageError> {
+        unreachable()
+    }
+    async fn delete_join_token(&self, _: &SignedInUser, _: &str) -> Result<(), PageError> {
         unreachable()
     }
 }
@@ -356,6 +432,7 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
         "/",
         "/nodes",
         "/gpus",
+        "/join",
         node.as_str(),
         "/nodes/no-such-node",
         "/no-such-page",
@@ -394,7 +471,7 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
 async fn the_pages_error_states_are_in_chinese_too() {
     let (addr, sim) = dashboard(Arc::new(UnreachableCluster)).await;
     let mut english = Vec::new();
-    for page in ["/", "/nodes", "/gpus", "/nodes/x"] {
+    for page in ["/", "/nodes", "/gpus", "/nodes/x", "/join"] {
         english.extend(english_on(addr, page, &sim.admin_token).await);
     }
     assert!(

@@ -6,6 +6,7 @@ mod api_calls;
 mod auth;
 mod cache;
 mod i18n;
+mod join_tokens;
 mod telemetry;
 mod token_secrecy;
 

@@ -1,0 +1,92 @@
+//! The JSON API for scripts (`/api/v1/...`): the same operations as the pages, through the same
+//! [`frontend::backend::Backend`], so the same validation and the cluster's RBAC apply. Scripts
+//! send `Authorization: Bearer <token>` (no cookie, no CSRF token); a signed-in browser may call it
+//! too, with the session's CSRF token on changes. Bodies and answers are camelCase JSON; every
+//! error is `{"reason", "message"}` (and `field` for a refused field); nothing is cached.
+
+mod join_tokens;
+
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use frontend::contract::PageError;
+use serde::Serialize;
+
+use crate::app::AppState;
+
+/// Every route of the API, under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .nest("/api/v1", join_tokens::routes())
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// Answers carry tokens: no cache may keep them.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An error as the API answers it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+impl From<PageError> for ApiError {
+    fn from(e: PageError) -> Self {
+        let (status, reason) = match &e {
+            PageError::SignedOut => (StatusCode::UNAUTHORIZED, "Unauthorized"),
+            PageError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+            PageError::Refused(_) => (StatusCode::CONFLICT, "Refused"),
+            PageError::Server(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+            PageError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
+            PageError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+            PageError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid"),
+        };
+        let field = match &e {
+            PageError::Invalid(f) => Some(f.field.clone()),
+            _ => None,
+        };
+        let message = match e {
+            PageError::Invalid(f) => f.message,
+            other => other.to_string(),
+        };
+        ApiError {
+            status,
+            reason,
+            message,
+            field,
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    /// A body that is not the JSON asked for; axum's text names the field that failed.
+    fn from(e: JsonRejection) -> Self {
+        ApiError {
+            status: e.status(),
+            reason: "BadRequest",
+            message: e.body_text(),
+            field: None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(&self)).into_response()
+    }
+}
+
+/// What a handler answers: JSON, or an [`ApiError`].
+pub type ApiResult<T> = Result<(StatusCode, axum::Json<T>), ApiError>;

@@ -1,0 +1,236 @@
+//! Join tokens against the cluster: every read and change of a token's Secret is made with the
+//! signed-in user's own token, so the cluster's RBAC decides who may see, create or revoke them.
+//! cluster-info is public (kubeadm lets anyone read it) and is read with the dashboard's own
+//! client; when it cannot be, the dashboard's kubeconfig gives the endpoint and CA.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use frontend::backend::SignedInUser;
+use frontend::contract::join::{
+    Discovery, JoinTokens, NewJoinToken, RevealedJoinToken, TokenStatus,
+};
+use frontend::contract::{FieldError, PageError, Refusal};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+
+use super::discovery::{self, DiscoveryError};
+use super::token::{self, NAMESPACE, SECRET_PREFIX, SECRET_TYPE, SIGNATURE_PREFIX};
+use crate::cluster::clients::UserClients;
+use crate::cluster::refusal::page_error;
+
+/// A fresh ID that collides with an existing token is retried this many times in all.
+const CREATE_ATTEMPTS: usize = 5;
+
+/// The join-token operations.
+pub struct JoinTokenService {
+    clients: Arc<UserClients>,
+    /// The dashboard's own client (reads cluster-info only).
+    own: kube::Client,
+    /// From the dashboard's kubeconfig, for when cluster-info cannot be read.
+    fallback: Result<Discovery, DiscoveryError>,
+}
+
+/// What cluster-info says: the discovery data and which tokens' signatures it carries.
+struct ClusterInfo {
+    discovery: Option<Discovery>,
+    problem: Option<String>,
+    signed: BTreeSet<String>,
+}
+
+impl JoinTokenService {
+    /// `config` is the dashboard's own: its client reads cluster-info, its URL and CA are the fallback.
+    pub fn new(clients: Arc<UserClients>, own: kube::Client, config: &kube::Config) -> Self {
+        JoinTokenService {
+            clients,
+            own,
+            fallback: discovery::from_config(config),
+        }
+    }
+
+    fn secrets(&self, user: &SignedInUser) -> Result<Api<Secret>, PageError> {
+        let client = self
+            .clients
+            .for_token(user.token())
+            .map_err(|e| PageError::Unreachable(e.to_string()))?;
+        Ok(Api::namespaced(client, NAMESPACE))
+    }
+
+    async fn cluster_info(&self) -> ClusterInfo {
+        let read = Api::<ConfigMap>::namespaced(self.own.clone(), "kube-public")
+            .get("cluster-info")
+            .await;
+        let (from_cluster_info, signed) = match read {
+            Ok(cm) => {
+                let data = cm.data.unwrap_or_default();
+                let signed = data
+                    .keys()
+                    .filter_map(|k| k.strip_prefix(SIGNATURE_PREFIX))
+                    .map(str::to_string)
+                    .collect();
+                let parsed = data
+                    .get("kubeconfig")
+                    .ok_or(DiscoveryError::NoKubeconfig)
+                    .and_then(|k| discovery::from_cluster_info(k))
+                    .map_err(|e| e.to_string());
+                (parsed, signed)
+            }
+            Err(e) => (
+                Err(format!("kube-public/cluster-info cannot be read: {e}")),
+                BTreeSet::new(),
+            ),
+        };
+        match from_cluster_info {
+            Ok(discovery) => ClusterInfo {
+                discovery: Some(discovery),
+                problem: None,
+                signed,
+            },
+            Err(problem) => ClusterInfo {
+                discovery: self.fallback.as_ref().ok().cloned(),
+                problem: Some(problem),
+                signed,
+            },
+        }
+    }
+
+    /// Every token the user may list, as `kubeadm token list` reads them, with the join command's
+    /// endpoint and pins (what the user may change is the caller's to add).
+    pub async fn list(&self, user: &SignedInUser) -> Result<JoinTokens, PageError> {
+        let params = ListParams::default().fields(&format!("type={SECRET_TYPE}"));
+        let api = self.secrets(user)?;
+        let (secrets, info) = tokio::join!(api.list(&params), self.cluster_info());
+        let secrets = secrets.map_err(page_error)?;
+        let now = jiff::Timestamp::now();
+        let mut tokens: Vec<_> = secrets
+            .items
+            .iter()
+            .filter(|s| {
+                s.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(SECRET_PREFIX))
+            })
+            .map(|s| {
+                let id = token::id_of_name(s.metadata.name.as_deref().unwrap_or_default());
+                token::read(s, now, id.is_some_and(|id| info.signed.contains(id)))
+            })
+            .collect();
+        tokens.sort_by_key(|t| (t.ttl_seconds.is_none(), t.ttl_seconds, t.id.clone()));
+        Ok(JoinTokens {
+            tokens,
+            discovery: info.discovery,
+            discovery_problem: info.problem,
+            may_create: false,
+            may_delete: false,
+        })
+    }
+
+    /// Creates a token as `request` asks (validated first; nothing is sent when it is refused).
+    /// A generated ID that is taken is replaced by another, never overwritten.
+    pub async fn create(
+        &self,
+        user: &SignedInUser,
+        request: &NewJoinToken,
+    ) -> Result<RevealedJoinToken, PageError> {
+        let valid = token::validate(request).map_err(PageError::Invalid)?;
+        let secrets = self.secrets(user)?;
+        for _ in 0..CREATE_ATTEMPTS {
+            let (id, secret) = token::generate();
+            let object = token::secret_for(&id, &secret, &valid, jiff::Timestamp::now());
+            match secrets.create(&PostParams::default(), &object).await {
+                Ok(created) => {
+                    tracing::info!(user = %user.username, token_id = %id, "created a join token");
+                    let expires = created
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get("expiration"))
+                        .map(|v| String::from_utf8_lossy(&v.0).to_string());
+                    return Ok(self.revealed(id, secret, expires).await);
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => {
+                    tracing::info!(token_id = %id, "a token with this ID exists; trying another");
+                }
+                Err(e) => return Err(page_error(e)),
+            }
+        }
+        Err(PageError::Refused(format!(
+            "{CREATE_ATTEMPTS} generated token IDs were all taken"
+        )))
+    }
+
+    async fn revealed(
+        &self,
+        id: String,
+        secret: String,
+        expires: Option<String>,
+    ) -> RevealedJoinToken {
+        let token = format!("{id}.{secret}");
+        let join_command = self
+            .cluster_info()
+            .await
+            .discovery
+            .map(|d| d.join_command(&token));
+        RevealedJoinToken {
+            token,
+            id,
+            expires,
+            join_command,
+        }
+    }
+
+    /// The token `id` with its secret and join command.
+    pub async fn reveal(
+        &self,
+        user: &SignedInUser,
+        id: &str,
+    ) -> Result<RevealedJoinToken, PageError> {
+        check_id(id)?;
+        let secret = self
+            .secrets(user)?
+            .get(&format!("{SECRET_PREFIX}{id}"))
+            .await
+            .map_err(page_error)?;
+        let now = jiff::Timestamp::now();
+        let read = token::read(&secret, now, false);
+        let full = token::full_token(&secret)
+            .filter(|_| read.status != TokenStatus::Invalid)
+            .ok_or_else(|| {
+                PageError::Refused(
+                    read.problem
+                        .clone()
+                        .unwrap_or_else(|| format!("{SECRET_PREFIX}{id} holds no valid token")),
+                )
+            })?;
+        let secret_half = full
+            .split_once('.')
+            .map(|(_, s)| s.to_string())
+            .unwrap_or_default();
+        Ok(self
+            .revealed(id.to_string(), secret_half, read.expires)
+            .await)
+    }
+
+    /// Revokes the token `id`: its Secret is deleted, so it stops authenticating at once.
+    pub async fn delete(&self, user: &SignedInUser, id: &str) -> Result<(), PageError> {
+        check_id(id)?;
+        self.secrets(user)?
+            .delete(&format!("{SECRET_PREFIX}{id}"), &DeleteParams::default())
+            .await
+            .map_err(page_error)?;
+        tracing::info!(user = %user.username, token_id = %id, "deleted a join token");
+        Ok(())
+    }
+}
+
+/// Refuses what is not a token ID before the cluster is asked.
+fn check_id(id: &str) -> Result<(), PageError> {
+    if token::is_id(id) {
+        Ok(())
+    } else {
+        Err(PageError::Invalid(FieldError::new(
+            "id",
+            Refusal::NotATokenId,
+        )))
+    }
+}
