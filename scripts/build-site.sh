@@ -14,6 +14,7 @@ if [[ "${1:-}" == "--release" ]]; then
   profile=wasm-release   # opt-level z, LTO, one codegen unit, abort on panic (Cargo.toml)
   out_dir=wasm-release
 fi
+export PATH="$PWD/tools/node_modules/.bin:$PATH"   # npm's wasm-opt (scripts/setup.sh) before any other
 pkg=target/site/pkg
 mkdir -p "$pkg"
 # Its own target dir, as cargo-leptos keeps one: the WASM build's features never unify with the

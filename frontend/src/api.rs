@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
 
+use crate::contract::access::{IssuedToken, ServiceAccounts};
 #[cfg(feature = "ssr")]
 use crate::contract::join::NewJoinToken;
 use crate::contract::join::{JoinTokens, RevealedJoinToken};
@@ -123,4 +124,62 @@ pub fn split_list(text: &str) -> Vec<String> {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// The service accounts of `namespace` (empty: every namespace) with their legacy tokens.
+#[server(input = GetUrl)]
+pub async fn get_service_accounts(namespace: String) -> Result<ServiceAccounts, PageError> {
+    let user = ssr::user().await?;
+    let namespace = Some(namespace.trim()).filter(|ns| !ns.is_empty());
+    ssr::backend()?.service_accounts(&user, namespace).await
+}
+
+/// Mints a token for `namespace/name` (TokenRequest), shown once.
+#[server]
+pub async fn mint_token(
+    csrf: String,
+    namespace: String,
+    name: String,
+    expiration_seconds: u64,
+) -> Result<IssuedToken, PageError> {
+    let _ = csrf;
+    let user = ssr::user().await?;
+    let request = crate::contract::access::NewToken { expiration_seconds };
+    ssr::backend()?
+        .mint_token(&user, &namespace, &name, request)
+        .await
+}
+
+/// Replaces the legacy token of `namespace/name`; the old one stops working.
+#[server]
+pub async fn regenerate_legacy_token(
+    csrf: String,
+    namespace: String,
+    name: String,
+) -> Result<IssuedToken, PageError> {
+    let _ = csrf;
+    let user = ssr::user().await?;
+    ssr::backend()?
+        .regenerate_legacy_token(&user, &namespace, &name)
+        .await
+}
+
+/// A new service account bound to `role`, and its first token.
+#[server]
+pub async fn grant_access(
+    csrf: String,
+    namespace: String,
+    name: String,
+    role: String,
+    expiration_seconds: u64,
+) -> Result<IssuedToken, PageError> {
+    let _ = csrf;
+    let user = ssr::user().await?;
+    let request = crate::contract::access::NewAccess {
+        namespace,
+        name,
+        role,
+        expiration_seconds,
+    };
+    ssr::backend()?.grant_access(&user, &request).await
 }

@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 
+use crate::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
 use crate::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use crate::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 
@@ -42,6 +43,34 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<RevealedJoinToken, PageError>;
     /// Revokes the token `id`.
     async fn delete_join_token(&self, user: &SignedInUser, id: &str) -> Result<(), PageError>;
+    /// The service accounts of `namespace` (None: all) with their legacy tokens, and what the
+    /// user may do with them.
+    async fn service_accounts(
+        &self,
+        user: &SignedInUser,
+        namespace: Option<&str>,
+    ) -> Result<ServiceAccounts, PageError>;
+    /// A token for `namespace/name` from the TokenRequest API.
+    async fn mint_token(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        request: NewToken,
+    ) -> Result<IssuedToken, PageError>;
+    /// Replaces the account's legacy token Secret; the old token stops working.
+    async fn regenerate_legacy_token(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<IssuedToken, PageError>;
+    /// A new service account bound to a role, and its first token.
+    async fn grant_access(
+        &self,
+        user: &SignedInUser,
+        request: &NewAccess,
+    ) -> Result<IssuedToken, PageError>;
 }
 
 /// The backend as the server provides it to server functions (Leptos context).

@@ -4,6 +4,7 @@
 //! error on both sides rather than a text that silently stops matching. A leaf: it imports
 //! nothing of this crate.
 
+pub mod access;
 pub mod join;
 
 use serde::{Deserialize, Serialize};
@@ -74,6 +75,14 @@ pub enum Refusal {
     TooLarge { max: u64 },
     /// Not a token ID (the given text is not repeated: it may hold a secret).
     NotATokenId,
+    /// A number outside its range.
+    OutOfRange { min: u64, max: u64 },
+    /// Not a DNS-1123 label (namespaces).
+    NotALabel,
+    /// Not a DNS-1123 subdomain (most object names).
+    NotASubdomain,
+    /// A role the form does not grant.
+    UnknownRole,
 }
 
 /// kubeadm's pattern for extra groups (`BootstrapGroupPattern`), as its refusals quote it.
@@ -98,6 +107,10 @@ impl Refusal {
             Refusal::TooLong { max } => format!("must be at most {max} characters"),
             Refusal::TooMany { max } => format!("must have at most {max} entries"),
             Refusal::TooLarge { max } => format!("must be at most {max}"),
+            Refusal::OutOfRange { min, max } => format!("must be between {min} and {max}"),
+            Refusal::NotALabel => "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".into(),
+            Refusal::NotASubdomain => "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".into(),
+            Refusal::UnknownRole => "must be one of view, edit, admin, cluster-admin".into(),
             Refusal::NotATokenId => format!(
                 "given token didn't match pattern {:?} or {:?}",
                 r"\A([a-z0-9]{6})\z", r"\A([a-z0-9]{6})\.([a-z0-9]{16})\z"

@@ -288,6 +288,91 @@ pub const ZH: &[(&str, &str)] = &[
         "{node}：调度器可分配 {allocatable} 个 nvidia.com/gpu，但采集器看到 {seen} 块 GPU：NVIDIA device plugin 是否在运行？",
     ),
     ("No alerts.", "没有告警。"),
+    // Access: service accounts and their tokens.
+    (
+        "Your account may not mint tokens or replace token Secrets here.",
+        "你的账号无权在此签发令牌或替换令牌 Secret。",
+    ),
+    ("Access", "访问权限"),
+    ("Loading service accounts…", "正在加载服务账号…"),
+    ("Namespace (empty: all)", "命名空间（留空：全部）"),
+    ("Copy the token", "复制令牌"),
+    (
+        "A legacy token does not expire: it works until its Secret is deleted.",
+        "旧式令牌不会过期：在其 Secret 被删除前一直有效。",
+    ),
+    ("The same with kubectl:", "用 kubectl 完成同样操作："),
+    ("Give a teammate access", "为队友开通访问"),
+    (
+        "Your account may not create role bindings, so it cannot give access.",
+        "你的账号无权创建角色绑定，因此不能开通访问。",
+    ),
+    ("Service account", "服务账号"),
+    ("Role", "角色"),
+    ("Token lifetime", "令牌有效期"),
+    (
+        "cluster-admin can do anything in the cluster, including reading every Secret. Give it only to people who run the cluster.",
+        "cluster-admin 可以在集群中做任何事，包括读取所有 Secret。只授予负责运维集群的人。",
+    ),
+    ("Create the account and its token", "创建账号及其令牌"),
+    ("Mint token", "签发令牌"),
+    ("Regenerate", "重新生成"),
+    ("Regenerate legacy token", "重新生成旧式令牌"),
+    ("Lifetime of minted tokens", "签发令牌的有效期"),
+    ("Legacy token Secrets", "旧式令牌 Secret"),
+    (
+        "The cluster shortened the lifetime: asked {asked}, granted {granted}.",
+        "集群缩短了有效期：申请 {asked}，实际 {granted}。",
+    ),
+    (
+        "{n} service accounts · {legacy} legacy token Secrets",
+        "共 {n} 个服务账号 · {legacy} 个旧式令牌 Secret",
+    ),
+    (
+        "A token for {account}, shown once: copy it now.",
+        "{account} 的令牌只显示这一次：请立即复制。",
+    ),
+    ("last used {day}", "最近使用 {day}"),
+    ("invalid since {day}", "自 {day} 起失效"),
+    (
+        "Replace the legacy token of {account}? Everything that uses the old token stops working.",
+        "替换 {account} 的旧式令牌？所有使用旧令牌的地方都将失效。",
+    ),
+    ("10 minutes", "10 分钟"),
+    ("1 day", "1 天"),
+    ("1 year", "1 年"),
+    (
+        "view: read most objects in the namespace",
+        "view：读取命名空间中的大多数对象",
+    ),
+    (
+        "edit: read and change most objects in the namespace",
+        "edit：读取并修改命名空间中的大多数对象",
+    ),
+    (
+        "admin: everything in the namespace",
+        "admin：命名空间中的一切",
+    ),
+    (
+        "cluster-admin: everything in the cluster",
+        "cluster-admin：整个集群中的一切",
+    ),
+    (
+        "Must be between {min} and {max}",
+        "必须介于 {min} 与 {max} 之间",
+    ),
+    (
+        "Use lowercase letters, digits and '-', starting and ending with a letter or digit",
+        "只能使用小写字母、数字和“-”，且以字母或数字开头和结尾",
+    ),
+    (
+        "Use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+        "只能使用小写字母、数字、“-”和“.”，且以字母或数字开头和结尾",
+    ),
+    (
+        "Choose view, edit, admin or cluster-admin",
+        "请选择 view、edit、admin 或 cluster-admin",
+    ),
     // Add nodes: join tokens and the GPU node guide.
     ("<forever>", "<永久>"),
     ("<never>", "<永不>"),

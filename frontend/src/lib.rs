@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <a href="/nodes">{t("Nodes")}</a>
                     <a href="/gpus">{t("GPUs")}</a>
                     <a href="/join">{t("Add nodes")}</a>
+                    <a href="/access">{t("Access")}</a>
                 </nav>
                 <SignedInAs/>
                 <button class="lang" data-testid="lang-switch" title=t("Switch the language") on:click=move |_| {
@@ -77,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("nodes"), ParamSegment("name")) view=pages::node::NodePage/>
                     <Route path=StaticSegment("gpus") view=pages::gpus::GpusPage/>
                     <Route path=StaticSegment("join") view=pages::join::JoinPage/>
+                    <Route path=StaticSegment("access") view=pages::access::AccessPage/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>
                 </Routes>
             </main>

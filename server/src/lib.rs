@@ -1,10 +1,12 @@
 //! `gpuboard`: the GPU-cluster dashboard. One folder per concern: [`auth`] (sign-in, sessions,
 //! the guard), [`cluster`] (kube config, the watch cache, user clients, permissions, GPU
 //! accounting), [`telemetry`] (the exporters' GPU samples and their history), [`views`] (what each
-//! page shows, for one user), [`bootstrap`] (join tokens and the join command), [`api`] (the JSON
+//! page shows, for one user), [`bootstrap`] (join tokens and the join command), [`access`]
+//! (service accounts and their tokens), [`api`] (the JSON
 //! API for scripts) and [`app`] (the router that serves it all). With the `demo`
 //! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -69,6 +71,7 @@ pub fn start(
         telemetry: telemetry.clone(),
         permissions: Permissions::new(clients.clone(), settings.permissions_cache_for),
         join_tokens,
+        access: access::AccessService::new(clients.clone()),
     });
     let auth = Auth::new(clients, settings.auth.clone());
     Ok(AppState::new(leptos, backend, auth, telemetry))

@@ -34,6 +34,9 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 type Params = HashMap<String, String>;
 type ApiResult = Result<Response, ApiError>;
 
+/// The longest token TokenRequest grants (`--service-account-max-token-expiration=2160h`, 90 days).
+pub const MAX_TOKEN_EXPIRATION_SECONDS: i64 = 90 * 86_400;
+
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .fallback(handle)
@@ -1004,6 +1007,8 @@ impl Request<'_> {
             })
             .filter(|a: &Vec<String>| !a.is_empty())
             .unwrap_or_else(|| vec![auth::ISSUER.to_string()]);
+        // As an API server started with --service-account-max-token-expiration: longer asks are shortened.
+        let seconds = seconds.min(MAX_TOKEN_EXPIRATION_SECONDS);
         let expires = jiff::Timestamp::now().as_second() + seconds;
         let token = self.sim.auth.mint(
             &TokenSubject {

@@ -105,7 +105,7 @@ fn source_text(lang: Lang, discovery: &Discovery) -> String {
 }
 
 /// Writes `text` to the clipboard (browser only).
-fn copy_to_clipboard(text: String) {
+pub(crate) fn copy_to_clipboard(text: String) {
     #[cfg(feature = "hydrate")]
     {
         let _ = window().navigator().clipboard().write_text(&text);

@@ -1,6 +1,7 @@
 //! One module per route, and the parts every page shares: sortable table headers, a table that
 //! scrolls inside its own box, and errors said in the reader's language.
 
+pub mod access;
 pub mod gpus;
 pub mod join;
 pub mod join_guide;
@@ -120,6 +121,24 @@ pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
         }
         (Lang::Zh, Refusal::TooMany { max }) => trf(lang, "At most {max} entries", &[("max", max)]),
         (Lang::Zh, Refusal::TooLarge { max }) => trf(lang, "At most {max}", &[("max", max)]),
+        (Lang::Zh, Refusal::OutOfRange { min, max }) => trf(
+            lang,
+            "Must be between {min} and {max}",
+            &[("min", min), ("max", max)],
+        ),
+        (Lang::Zh, Refusal::NotALabel) => tr(
+            lang,
+            "Use lowercase letters, digits and '-', starting and ending with a letter or digit",
+        )
+        .into(),
+        (Lang::Zh, Refusal::NotASubdomain) => tr(
+            lang,
+            "Use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+        )
+        .into(),
+        (Lang::Zh, Refusal::UnknownRole) => {
+            tr(lang, "Choose view, edit, admin or cluster-admin").into()
+        }
         (Lang::Zh, Refusal::NotATokenId) => {
             tr(lang, "A token ID is 6 characters of a-z and 0-9").into()
         }

@@ -4,6 +4,7 @@
 //! too, with the session's CSRF token on changes. Bodies and answers are camelCase JSON; every
 //! error is `{"reason", "message"}` (and `field` for a refused field); nothing is cached.
 
+mod access;
 mod join_tokens;
 
 use axum::Router;
@@ -18,7 +19,7 @@ use crate::app::AppState;
 /// Every route of the API, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .nest("/api/v1", join_tokens::routes())
+        .nest("/api/v1", join_tokens::routes().merge(access::routes()))
         .layer(axum::middleware::map_response(no_store))
 }
 

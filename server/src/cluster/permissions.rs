@@ -32,6 +32,22 @@ pub struct Access {
 }
 
 impl Access {
+    /// May the user `verb` `resource` (a core or RBAC resource, `resource/subresource` allowed) in
+    /// every namespace?
+    pub fn cluster(verb: &'static str, resource: &'static str) -> Self {
+        let group = if resource.starts_with("role") || resource.starts_with("clusterrole") {
+            "rbac.authorization.k8s.io"
+        } else {
+            ""
+        };
+        Access {
+            verb,
+            group,
+            resource,
+            namespace: None,
+        }
+    }
+
     /// May the user `verb` `resource` of the core group in `namespace`?
     pub fn core(verb: &'static str, resource: &'static str, namespace: &str) -> Self {
         Access {
@@ -112,12 +128,17 @@ impl Permissions {
 
     async fn review(&self, user: &SignedInUser, access: &Access) -> Result<bool, kube::Error> {
         let client = self.clients.for_token(user.token())?;
+        let (resource, subresource) = match access.resource.split_once('/') {
+            Some((resource, sub)) => (resource, Some(sub)),
+            None => (access.resource, None),
+        };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
                     verb: Some(access.verb.into()),
                     group: Some(access.group.into()),
-                    resource: Some(access.resource.into()),
+                    resource: Some(resource.into()),
+                    subresource: subresource.map(String::from),
                     namespace: access.namespace.clone(),
                     ..Default::default()
                 }),

@@ -10,10 +10,12 @@ pub mod overview;
 use std::sync::Arc;
 
 use frontend::backend::{Backend, SignedInUser};
+use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use frontend::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::access::AccessService;
 use crate::bootstrap::JoinTokenService;
 use crate::bootstrap::token::NAMESPACE as TOKEN_NAMESPACE;
 use crate::cluster::accounting::{is_active, node_of};
@@ -28,6 +30,7 @@ pub struct KubeBackend {
     pub telemetry: Arc<Telemetry>,
     pub permissions: Permissions,
     pub join_tokens: JoinTokenService,
+    pub access: AccessService,
 }
 
 /// The cache has not synced yet: say so in words the page can show.
@@ -171,5 +174,54 @@ impl Backend for KubeBackend {
 
     async fn delete_join_token(&self, user: &SignedInUser, id: &str) -> Result<(), PageError> {
         self.join_tokens.delete(user, id).await
+    }
+
+    async fn service_accounts(
+        &self,
+        user: &SignedInUser,
+        namespace: Option<&str>,
+    ) -> Result<ServiceAccounts, PageError> {
+        let mint = Access::cluster("create", "serviceaccounts/token");
+        let grant = Access::cluster("create", "rolebindings");
+        let regenerate = Access::cluster("delete", "secrets");
+        let (accounts, may_mint, may_grant, may_regenerate) = tokio::join!(
+            self.access.list(user, namespace),
+            self.permissions.allows(user, &mint),
+            self.permissions.allows(user, &grant),
+            self.permissions.allows(user, &regenerate),
+        );
+        Ok(ServiceAccounts {
+            accounts: accounts?,
+            may_mint,
+            may_grant,
+            may_regenerate,
+        })
+    }
+
+    async fn mint_token(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        request: NewToken,
+    ) -> Result<IssuedToken, PageError> {
+        self.access.mint(user, namespace, name, request).await
+    }
+
+    async fn regenerate_legacy_token(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<IssuedToken, PageError> {
+        self.access.regenerate_legacy(user, namespace, name).await
+    }
+
+    async fn grant_access(
+        &self,
+        user: &SignedInUser,
+        request: &NewAccess,
+    ) -> Result<IssuedToken, PageError> {
+        self.access.grant(user, request).await
     }
 }

@@ -7,6 +7,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use frontend::backend::{Backend, SharedBackend, SignedInUser};
+use frontend::contract::access::{
+    IssuedToken, LegacyToken, NewAccess, NewToken, ServiceAccountRow, ServiceAccounts,
+};
 use frontend::contract::join::{
     Discovery, DiscoverySource, JoinToken, JoinTokens, NewJoinToken, RevealedJoinToken, Signing,
     TokenStatus, TokenUsage,
@@ -249,6 +252,52 @@ impl Backend for ChineseCluster {
     async fn delete_join_token(&self, _: &SignedInUser, _: &str) -> Result<(), PageError> {
         Err(PageError::Forbidden("禁止".into()))
     }
+    async fn service_accounts(
+        &self,
+        _: &SignedInUser,
+        _: Option<&str>,
+    ) -> Result<ServiceAccounts, PageError> {
+        Ok(ServiceAccounts {
+            accounts: vec![ServiceAccountRow {
+                namespace: "团队".into(),
+                name: "机器人".into(),
+                age_seconds: 86_400,
+                legacy_tokens: vec![LegacyToken {
+                    secret: "机器人-令牌".into(),
+                    age_seconds: 3600,
+                    last_used: Some("2026-11-20".into()),
+                    invalid_since: Some("2026-11-21".into()),
+                }],
+            }],
+            may_mint: false,
+            may_grant: false,
+            may_regenerate: false,
+        })
+    }
+    async fn mint_token(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+        _: NewToken,
+    ) -> Result<IssuedToken, PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
+    async fn regenerate_legacy_token(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+    ) -> Result<IssuedToken, PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
+    async fn grant_access(
+        &self,
+        _: &SignedInUser,
+        _: &NewAccess,
+    ) -> Result<IssuedToken, PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
 }
 
 /// A cluster that cannot be reached, for the pages' error states.
@@ -293,6 +342,37 @@ impl Backend for UnreachableCluster {
         unreachable()
     }
     async fn delete_join_token(&self, _: &SignedInUser, _: &str) -> Result<(), PageError> {
+        unreachable()
+    }
+    async fn service_accounts(
+        &self,
+        _: &SignedInUser,
+        _: Option<&str>,
+    ) -> Result<ServiceAccounts, PageError> {
+        unreachable()
+    }
+    async fn mint_token(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+        _: NewToken,
+    ) -> Result<IssuedToken, PageError> {
+        unreachable()
+    }
+    async fn regenerate_legacy_token(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+    ) -> Result<IssuedToken, PageError> {
+        unreachable()
+    }
+    async fn grant_access(
+        &self,
+        _: &SignedInUser,
+        _: &NewAccess,
+    ) -> Result<IssuedToken, PageError> {
         unreachable()
     }
 }
@@ -433,6 +513,7 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
         "/nodes",
         "/gpus",
         "/join",
+        "/access",
         node.as_str(),
         "/nodes/no-such-node",
         "/no-such-page",
@@ -471,7 +552,7 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
 async fn the_pages_error_states_are_in_chinese_too() {
     let (addr, sim) = dashboard(Arc::new(UnreachableCluster)).await;
     let mut english = Vec::new();
-    for page in ["/", "/nodes", "/gpus", "/nodes/x", "/join"] {
+    for page in ["/", "/nodes", "/gpus", "/nodes/x", "/join", "/access"] {
         english.extend(english_on(addr, page, &sim.admin_token).await);
     }
     assert!(

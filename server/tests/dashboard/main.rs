@@ -2,6 +2,7 @@
 //! router, the watch cache, telemetry, API calls per page view, the token's secrecy across a whole
 //! run, and every page in Chinese. One test binary, so the crate's tests link once.
 
+mod access;
 mod api_calls;
 mod auth;
 mod cache;

@@ -1,0 +1,469 @@
+//! Giving people access: service accounts with their legacy token Secrets, tokens minted with the
+//! TokenRequest API, legacy tokens regenerated (the seeds' `token_regenerate.sh`), and "give a
+//! teammate access" (a service account bound to a role, and its first token). Every call is made
+//! with the signed-in user's own token, so RBAC decides; a grant that fails half-way removes what
+//! it made. Tokens are returned once and never logged.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use frontend::backend::SignedInUser;
+use frontend::contract::access::{
+    GrantedRole, IssuedToken, LegacyToken, MAX_TOKEN_SECONDS, MIN_TOKEN_SECONDS, NewAccess,
+    NewToken, ServiceAccountRow,
+};
+use frontend::contract::{FieldError, PageError, Refusal};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subject};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
+
+use crate::cluster::clients::UserClients;
+use crate::cluster::names::{is_dns_label, is_dns_subdomain};
+use crate::cluster::refusal::page_error;
+
+/// The type of a legacy token Secret.
+pub const LEGACY_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
+const ACCOUNT_ANNOTATION: &str = "kubernetes.io/service-account.name";
+const LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
+const INVALID_SINCE_LABEL: &str = "kubernetes.io/legacy-token-invalid-since";
+/// How long a new legacy Secret may wait for the token controller to fill it.
+const TOKEN_FILL_WAIT: Duration = Duration::from_secs(10);
+
+/// The access operations.
+pub struct AccessService {
+    clients: Arc<UserClients>,
+}
+
+fn invalid(field: &str, refusal: Refusal) -> PageError {
+    PageError::Invalid(FieldError::new(field, refusal))
+}
+
+/// Refuses a namespace or account name the API server would refuse, before asking it.
+pub fn check_names(namespace: &str, name: &str) -> Result<(), PageError> {
+    if !is_dns_label(namespace) {
+        return Err(invalid("namespace", Refusal::NotALabel));
+    }
+    if !is_dns_subdomain(name) {
+        return Err(invalid("name", Refusal::NotASubdomain));
+    }
+    Ok(())
+}
+
+/// Refuses a lifetime outside what the form offers (the TokenRequest minimum up to a year).
+pub fn check_lifetime(seconds: u64) -> Result<(), PageError> {
+    if (MIN_TOKEN_SECONDS..=MAX_TOKEN_SECONDS).contains(&seconds) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "expirationSeconds",
+            Refusal::OutOfRange {
+                min: MIN_TOKEN_SECONDS,
+                max: MAX_TOKEN_SECONDS,
+            },
+        ))
+    }
+}
+
+fn age_seconds(meta: &ObjectMeta, now: jiff::Timestamp) -> i64 {
+    meta.creation_timestamp
+        .as_ref()
+        .map(|t| now.as_second() - t.0.as_second())
+        .unwrap_or_default()
+}
+
+/// `kubectl create token` for the same.
+fn kubectl_create_token(namespace: &str, name: &str, seconds: u64) -> String {
+    format!("kubectl create token {name} -n {namespace} --duration={seconds}s")
+}
+
+impl AccessService {
+    pub fn new(clients: Arc<UserClients>) -> Self {
+        AccessService { clients }
+    }
+
+    fn client(&self, user: &SignedInUser) -> Result<kube::Client, PageError> {
+        self.clients
+            .for_token(user.token())
+            .map_err(|e| PageError::Unreachable(e.to_string()))
+    }
+
+    /// The service accounts of `namespace` (None: every namespace) with their legacy tokens.
+    pub async fn list(
+        &self,
+        user: &SignedInUser,
+        namespace: Option<&str>,
+    ) -> Result<Vec<ServiceAccountRow>, PageError> {
+        if namespace.is_some_and(|ns| !is_dns_label(ns)) {
+            return Err(invalid("namespace", Refusal::NotALabel));
+        }
+        let client = self.client(user)?;
+        let (accounts, secrets): (Api<ServiceAccount>, Api<Secret>) = match namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client, ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client)),
+        };
+        let legacy = ListParams::default().fields(&format!("type={LEGACY_TOKEN_TYPE}"));
+        let every = ListParams::default();
+        let (accounts, secrets) = tokio::join!(accounts.list(&every), secrets.list(&legacy));
+        let accounts = accounts.map_err(page_error)?;
+        // Without the right to list Secrets the accounts still show, without their legacy tokens.
+        let secrets = secrets.map(|l| l.items).unwrap_or_default();
+        let now = jiff::Timestamp::now();
+        let mut tokens: BTreeMap<(String, String), Vec<LegacyToken>> = BTreeMap::new();
+        for secret in &secrets {
+            let meta = &secret.metadata;
+            let Some(account) = meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ACCOUNT_ANNOTATION))
+            else {
+                continue;
+            };
+            let label = |key: &str| meta.labels.as_ref().and_then(|l| l.get(key)).cloned();
+            tokens
+                .entry((meta.namespace.clone().unwrap_or_default(), account.clone()))
+                .or_default()
+                .push(LegacyToken {
+                    secret: meta.name.clone().unwrap_or_default(),
+                    age_seconds: age_seconds(meta, now),
+                    last_used: label(LAST_USED_LABEL),
+                    invalid_since: label(INVALID_SINCE_LABEL),
+                });
+        }
+        let mut rows: Vec<ServiceAccountRow> = accounts
+            .items
+            .iter()
+            .map(|sa| {
+                let namespace = sa.metadata.namespace.clone().unwrap_or_default();
+                let name = sa.metadata.name.clone().unwrap_or_default();
+                let legacy_tokens = tokens
+                    .remove(&(namespace.clone(), name.clone()))
+                    .unwrap_or_default();
+                ServiceAccountRow {
+                    age_seconds: age_seconds(&sa.metadata, now),
+                    namespace,
+                    name,
+                    legacy_tokens,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(rows)
+    }
+
+    /// A token for `namespace/name` from the TokenRequest API; the cluster may shorten it.
+    pub async fn mint(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        request: NewToken,
+    ) -> Result<IssuedToken, PageError> {
+        check_names(namespace, name)?;
+        check_lifetime(request.expiration_seconds)?;
+        let api: Api<ServiceAccount> = Api::namespaced(self.client(user)?, namespace);
+        let asked = TokenRequest {
+            spec: Some(TokenRequestSpec {
+                expiration_seconds: i64::try_from(request.expiration_seconds).ok(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let answer = api
+            .create_token_request(name, &PostParams::default(), &asked)
+            .await
+            .map_err(page_error)?;
+        let status = answer.status.unwrap_or_default();
+        let token = status
+            .token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| PageError::Refused("the cluster answered without a token".into()))?;
+        let expires = status.expiration_timestamp.map(|t| t.0);
+        tracing::info!(user = %user.username, %namespace, service_account = %name, "minted a token");
+        Ok(IssuedToken {
+            namespace: namespace.into(),
+            service_account: name.into(),
+            token,
+            expires: expires.map(|at| at.to_string()),
+            requested_seconds: Some(request.expiration_seconds),
+            granted_seconds: expires.map(|at| at.as_second() - jiff::Timestamp::now().as_second()),
+            kubectl: kubectl_create_token(namespace, name, request.expiration_seconds),
+        })
+    }
+
+    /// Replaces the account's legacy token: a new token Secret is made and filled first, then
+    /// every older one is deleted, so the old token stops working and the account is never left
+    /// without one.
+    pub async fn regenerate_legacy(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<IssuedToken, PageError> {
+        check_names(namespace, name)?;
+        let client = self.client(user)?;
+        Api::<ServiceAccount>::namespaced(client.clone(), namespace)
+            .get(name)
+            .await
+            .map_err(page_error)?;
+        let secrets: Api<Secret> = Api::namespaced(client, namespace);
+        let legacy = ListParams::default().fields(&format!("type={LEGACY_TOKEN_TYPE}"));
+        let old: Vec<String> = secrets
+            .list(&legacy)
+            .await
+            .map_err(page_error)?
+            .items
+            .into_iter()
+            .filter(|s| {
+                s.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(ACCOUNT_ANNOTATION))
+                    .is_some_and(|a| a == name)
+            })
+            .filter_map(|s| s.metadata.name)
+            .collect();
+        let fresh = Secret {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{name}-token-")),
+                namespace: Some(namespace.into()),
+                annotations: Some(BTreeMap::from([(
+                    ACCOUNT_ANNOTATION.to_string(),
+                    name.to_string(),
+                )])),
+                ..Default::default()
+            },
+            type_: Some(LEGACY_TOKEN_TYPE.into()),
+            ..Default::default()
+        };
+        let created = secrets
+            .create(&PostParams::default(), &fresh)
+            .await
+            .map_err(page_error)?;
+        let created_name = created.metadata.name.clone().unwrap_or_default();
+        let token = match wait_for_token(&secrets, &created_name).await {
+            Ok(token) => token,
+            Err(e) => {
+                // Leave nothing half-made: the empty Secret goes, the old token stays.
+                let _ = secrets
+                    .delete(&created_name, &DeleteParams::default())
+                    .await;
+                return Err(e);
+            }
+        };
+        for old_name in &old {
+            secrets
+                .delete(old_name, &DeleteParams::default())
+                .await
+                .map_err(page_error)?;
+        }
+        tracing::info!(user = %user.username, %namespace, service_account = %name, secret = %created_name, replaced = old.len(), "regenerated a legacy token");
+        Ok(IssuedToken {
+            namespace: namespace.into(),
+            service_account: name.into(),
+            token,
+            expires: None,
+            requested_seconds: None,
+            granted_seconds: None,
+            kubectl: format!(
+                "kubectl -n {namespace} get secret {created_name} -o jsonpath='{{.data.token}}' | base64 -d"
+            ),
+        })
+    }
+
+    /// A new service account bound to `request.role`, and its first token. Refused as a whole:
+    /// if the binding or the token fails, the account (and binding) made are deleted again.
+    pub async fn grant(
+        &self,
+        user: &SignedInUser,
+        request: &NewAccess,
+    ) -> Result<IssuedToken, PageError> {
+        check_names(&request.namespace, &request.name)?;
+        let role = GrantedRole::from_str(request.role.trim())
+            .map_err(|_| invalid("role", Refusal::UnknownRole))?;
+        check_lifetime(request.expiration_seconds)?;
+        let client = self.client(user)?;
+        let (namespace, name) = (request.namespace.as_str(), request.name.as_str());
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+        let account = ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(namespace.into()),
+                labels: Some(BTreeMap::from([(
+                    "app.kubernetes.io/managed-by".to_string(),
+                    "gpuboard".to_string(),
+                )])),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        accounts
+            .create(&PostParams::default(), &account)
+            .await
+            .map_err(page_error)?;
+        let binding_name = format!("gpuboard:{namespace}:{name}:{}", role.cluster_role());
+        let undo_account = || async {
+            let _ = accounts.delete(name, &DeleteParams::default()).await;
+        };
+        if let Err(e) = bind(&client, role, namespace, name, &binding_name).await {
+            undo_account().await;
+            return Err(e);
+        }
+        match self
+            .mint(
+                user,
+                namespace,
+                name,
+                NewToken {
+                    expiration_seconds: request.expiration_seconds,
+                },
+            )
+            .await
+        {
+            Ok(token) => {
+                tracing::info!(user = %user.username, %namespace, service_account = %name, role = role.cluster_role(), "granted access");
+                Ok(token)
+            }
+            Err(e) => {
+                unbind(&client, role, namespace, &binding_name).await;
+                undo_account().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Binds the account to the role: in its namespace, or cluster-wide for cluster-admin.
+async fn bind(
+    client: &kube::Client,
+    role: GrantedRole,
+    namespace: &str,
+    name: &str,
+    binding_name: &str,
+) -> Result<(), PageError> {
+    let role_ref = RoleRef {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "ClusterRole".into(),
+        name: role.cluster_role().into(),
+    };
+    let subjects = Some(vec![Subject {
+        kind: "ServiceAccount".into(),
+        name: name.into(),
+        namespace: Some(namespace.into()),
+        ..Default::default()
+    }]);
+    let metadata = ObjectMeta {
+        name: Some(binding_name.into()),
+        ..Default::default()
+    };
+    let made = if role.cluster_wide() {
+        Api::<ClusterRoleBinding>::all(client.clone())
+            .create(
+                &PostParams::default(),
+                &ClusterRoleBinding {
+                    metadata,
+                    role_ref,
+                    subjects,
+                },
+            )
+            .await
+            .map(drop)
+    } else {
+        Api::<RoleBinding>::namespaced(client.clone(), namespace)
+            .create(
+                &PostParams::default(),
+                &RoleBinding {
+                    metadata: ObjectMeta {
+                        namespace: Some(namespace.into()),
+                        ..metadata
+                    },
+                    role_ref,
+                    subjects,
+                },
+            )
+            .await
+            .map(drop)
+    };
+    made.map_err(page_error)
+}
+
+async fn unbind(client: &kube::Client, role: GrantedRole, namespace: &str, binding_name: &str) {
+    let params = DeleteParams::default();
+    let _ = if role.cluster_wide() {
+        Api::<ClusterRoleBinding>::all(client.clone())
+            .delete(binding_name, &params)
+            .await
+            .map(drop)
+    } else {
+        Api::<RoleBinding>::namespaced(client.clone(), namespace)
+            .delete(binding_name, &params)
+            .await
+            .map(drop)
+    };
+}
+
+/// The token the token controller writes into a new legacy Secret.
+async fn wait_for_token(secrets: &Api<Secret>, name: &str) -> Result<String, PageError> {
+    let deadline = tokio::time::Instant::now() + TOKEN_FILL_WAIT;
+    loop {
+        let secret = secrets.get(name).await.map_err(page_error)?;
+        if let Some(token) = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get("token"))
+            .and_then(|t| String::from_utf8(t.0.clone()).ok())
+            .filter(|t| !t.is_empty())
+        {
+            return Ok(token);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(PageError::Refused(format!(
+                "the token controller did not fill {name} within {TOKEN_FILL_WAIT:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(e: PageError) -> String {
+        match e {
+            PageError::Invalid(f) => f.field,
+            other => panic!("not a field refusal: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_and_lifetimes_are_checked_before_the_cluster_is_asked() {
+        assert!(check_names("team-a", "alice").is_ok());
+        assert!(check_names("team-a", "alice.ml").is_ok());
+        assert_eq!(
+            field(check_names("Team", "alice").unwrap_err()),
+            "namespace"
+        );
+        assert_eq!(field(check_names("team-a", "Alice").unwrap_err()), "name");
+        assert_eq!(field(check_names("team-a", "-alice").unwrap_err()), "name");
+        assert!(check_lifetime(600).is_ok() && check_lifetime(MAX_TOKEN_SECONDS).is_ok());
+        assert_eq!(field(check_lifetime(599).unwrap_err()), "expirationSeconds");
+        assert_eq!(
+            field(check_lifetime(MAX_TOKEN_SECONDS + 1).unwrap_err()),
+            "expirationSeconds"
+        );
+    }
+
+    #[test]
+    fn the_kubectl_line_does_the_same() {
+        assert_eq!(
+            kubectl_create_token("kube-system", "dashboard-admin", 3600),
+            "kubectl create token dashboard-admin -n kube-system --duration=3600s"
+        );
+    }
+}

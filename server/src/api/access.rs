@@ -1,0 +1,90 @@
+//! Service accounts and their tokens: list, mint (TokenRequest), regenerate a legacy token, and
+//! give a teammate access.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use frontend::backend::SignedInUser;
+use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
+use serde::Deserialize;
+
+use super::{ApiError, ApiResult};
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/serviceaccounts", get(list))
+        .route(
+            "/namespaces/{namespace}/serviceaccounts/{name}/token",
+            post(mint),
+        )
+        .route(
+            "/namespaces/{namespace}/serviceaccounts/{name}/legacy-token",
+            post(regenerate),
+        )
+        .route("/access", post(grant))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    namespace: Option<String>,
+}
+
+/// `?namespace=` narrows the list to one namespace.
+async fn list(
+    State(state): State<AppState>,
+    user: SignedInUser,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<ServiceAccounts> {
+    let namespace = query.namespace.as_deref().filter(|ns| !ns.is_empty());
+    let accounts = state.backend.service_accounts(&user, namespace).await?;
+    Ok((StatusCode::OK, axum::Json(accounts)))
+}
+
+/// `{"expirationSeconds": N}` (or no body: a day); 201 with the token and the expiry granted.
+async fn mint(
+    State(state): State<AppState>,
+    user: SignedInUser,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<IssuedToken> {
+    let request = if body.is_empty() {
+        NewToken::default()
+    } else {
+        axum::Json::<NewToken>::from_bytes(&body)
+            .map_err(ApiError::from)?
+            .0
+    };
+    let token = state
+        .backend
+        .mint_token(&user, &namespace, &name, request)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(token)))
+}
+
+/// 201 with the new legacy token; the old one no longer works.
+async fn regenerate(
+    State(state): State<AppState>,
+    user: SignedInUser,
+    Path((namespace, name)): Path<(String, String)>,
+) -> ApiResult<IssuedToken> {
+    let token = state
+        .backend
+        .regenerate_legacy_token(&user, &namespace, &name)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(token)))
+}
+
+/// `{"namespace", "name", "role", "expirationSeconds"?}`; 201 with the account's first token.
+async fn grant(
+    State(state): State<AppState>,
+    user: SignedInUser,
+    body: Result<axum::Json<NewAccess>, JsonRejection>,
+) -> ApiResult<IssuedToken> {
+    let axum::Json(request) = body.map_err(ApiError::from)?;
+    let token = state.backend.grant_access(&user, &request).await?;
+    Ok((StatusCode::CREATED, axum::Json(token)))
+}

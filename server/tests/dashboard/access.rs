@@ -1,0 +1,333 @@
+//! Service-account tokens through the JSON API against the sim: a minted token works and its
+//! expiry is the one the cluster granted (shortened past its maximum); regenerating a legacy
+//! token stops the old one; "give a teammate access" makes a working account with exactly its
+//! role and, when refused, leaves nothing behind; the viewer can do none of it.
+
+use std::net::SocketAddr;
+
+use gpuboard::DashboardSettings;
+use gpuboard_testkit::http::{Reply, request};
+use gpuboard_testkit::kubectl;
+use serde_json::Value;
+
+use super::{start_dashboard, start_sim};
+
+async fn api(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str) -> Reply {
+    let mut headers = vec![format!("Authorization: Bearer {token}")];
+    if !body.is_empty() {
+        headers.push("Content-Type: application/json".into());
+    }
+    request(addr, method, path, &headers, body).await
+}
+
+fn json_of(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", reply.head, reply.body))
+}
+
+/// Who the cluster says `token` is, or None when it does not authenticate.
+async fn whoami(kubeconfig: &std::path::Path, token: &str) -> Option<String> {
+    let run = kubectl(
+        kubeconfig,
+        &[
+            "--token",
+            token,
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+    )
+    .await;
+    run.ok.then_some(run.stdout)
+}
+
+/// Whether `token` may `verb resource` in `namespace` (`kubectl auth can-i`).
+async fn can(kubeconfig: &std::path::Path, token: &str, verb: &str, what: &str, ns: &str) -> bool {
+    let run = kubectl(
+        kubeconfig,
+        &["--token", token, "auth", "can-i", verb, what, "-n", ns],
+    )
+    .await;
+    run.stdout.trim() == "yes"
+}
+
+#[tokio::test]
+async fn a_minted_token_works_and_says_the_expiry_the_cluster_granted() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let admin = &sim.admin_token;
+    kubectl(
+        &sim.kubeconfig,
+        &["-n", "default", "create", "serviceaccount", "ci-bot"],
+    )
+    .await;
+
+    let reply = api(
+        addr,
+        admin,
+        "GET",
+        "/api/v1/serviceaccounts?namespace=default",
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let list = json_of(&reply);
+    assert!(
+        list["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "ci-bot"),
+        "{list}"
+    );
+    assert_eq!(list["mayMint"], true);
+
+    let path = "/api/v1/namespaces/default/serviceaccounts/ci-bot/token";
+    let reply = api(addr, admin, "POST", path, r#"{"expirationSeconds": 3600}"#).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.header("cache-control").as_deref(), Some("no-store"));
+    let issued = json_of(&reply);
+    let granted = issued["grantedSeconds"].as_i64().unwrap();
+    assert!((3590..=3600).contains(&granted), "{issued}");
+    assert_eq!(
+        issued["kubectl"],
+        "kubectl create token ci-bot -n default --duration=3600s"
+    );
+    let token = issued["token"].as_str().unwrap();
+    assert_eq!(
+        whoami(&sim.kubeconfig, token).await.as_deref(),
+        Some("system:serviceaccount:default:ci-bot")
+    );
+
+    // A year is more than the cluster grants: the answer says what it granted.
+    let reply = api(
+        addr,
+        admin,
+        "POST",
+        path,
+        r#"{"expirationSeconds": 31536000}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let issued = json_of(&reply);
+    let granted = issued["grantedSeconds"].as_i64().unwrap();
+    assert!(
+        (90 * 86_400 - 10..=90 * 86_400).contains(&granted),
+        "shortened to the sim's 90 days: {issued}"
+    );
+    assert_eq!(issued["requestedSeconds"], 31_536_000);
+
+    // Out of range, unknown fields, bad names: refused with the field, before the cluster.
+    let reply = api(addr, admin, "POST", path, r#"{"expirationSeconds": 60}"#).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(json_of(&reply)["field"], "expirationSeconds");
+    let reply = api(
+        addr,
+        admin,
+        "POST",
+        "/api/v1/namespaces/Default/serviceaccounts/ci-bot/token",
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(json_of(&reply)["field"], "namespace");
+    let reply = api(
+        addr,
+        admin,
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts/nobody/token",
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn regenerating_a_legacy_token_stops_the_old_one() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let admin = &sim.admin_token;
+    // The seeds' way: an account, a cluster-admin binding and a token Secret.
+    let k = &sim.kubeconfig;
+    kubectl(
+        k,
+        &[
+            "-n",
+            "kube-system",
+            "create",
+            "serviceaccount",
+            "dashboard-admin",
+        ],
+    )
+    .await;
+    let secret = r#"{"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "dashboard-admin-token", "namespace": "kube-system",
+                     "annotations": {"kubernetes.io/service-account.name": "dashboard-admin"}}}"#;
+    let path = std::env::temp_dir().join(format!("legacy-{}.json", std::process::id()));
+    std::fs::write(&path, secret).unwrap();
+    let made = kubectl(k, &["apply", "-f", path.to_str().unwrap()]).await;
+    assert!(made.ok, "{}", made.stderr);
+    let old = gpuboard_testkit::eventually(
+        "the token controller fills the Secret",
+        super::WAIT,
+        || async {
+            let run = kubectl(
+                k,
+                &[
+                    "-n",
+                    "kube-system",
+                    "get",
+                    "secret",
+                    "dashboard-admin-token",
+                    "-o",
+                    "jsonpath={.data.token}",
+                ],
+            )
+            .await;
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(run.stdout.trim())
+                .map_err(|e| e.to_string())?;
+            let token = String::from_utf8(bytes).map_err(|e| e.to_string())?;
+            if token.is_empty() {
+                Err("empty".to_string())
+            } else {
+                Ok(token)
+            }
+        },
+    )
+    .await;
+    assert!(
+        whoami(k, &old).await.is_some(),
+        "the old token works before"
+    );
+
+    let reply = api(
+        addr,
+        admin,
+        "POST",
+        "/api/v1/namespaces/kube-system/serviceaccounts/dashboard-admin/legacy-token",
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let new = json_of(&reply)["token"].as_str().unwrap().to_string();
+    assert_ne!(new, old);
+    assert_eq!(
+        whoami(k, &new).await.as_deref(),
+        Some("system:serviceaccount:kube-system:dashboard-admin")
+    );
+    assert_eq!(whoami(k, &old).await, None, "the old token stopped working");
+
+    let reply = api(
+        addr,
+        admin,
+        "GET",
+        "/api/v1/serviceaccounts?namespace=kube-system",
+        "",
+    )
+    .await;
+    let list = json_of(&reply);
+    let account = list["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "dashboard-admin")
+        .cloned()
+        .unwrap();
+    let secrets = account["legacyTokens"].as_array().unwrap();
+    assert_eq!(secrets.len(), 1, "one Secret, the new one: {account}");
+    assert_ne!(secrets[0]["secret"], "dashboard-admin-token");
+}
+
+#[tokio::test]
+async fn access_for_a_teammate_has_exactly_its_role_and_a_refusal_leaves_nothing() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let admin = &sim.admin_token;
+    let k = &sim.kubeconfig;
+
+    let body =
+        r#"{"namespace": "default", "name": "alice", "role": "edit", "expirationSeconds": 3600}"#;
+    let reply = api(addr, admin, "POST", "/api/v1/access", body).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let token = json_of(&reply)["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        whoami(k, &token).await.as_deref(),
+        Some("system:serviceaccount:default:alice")
+    );
+    assert!(can(k, &token, "create", "deployments", "default").await);
+    assert!(!can(k, &token, "create", "deployments", "kube-system").await);
+    assert!(
+        !can(k, &token, "create", "rolebindings", "default").await,
+        "edit, not admin"
+    );
+
+    // The same again: refused by the cluster (it exists), and the first is untouched.
+    let reply = api(addr, admin, "POST", "/api/v1/access", body).await;
+    assert_eq!(reply.status, 409, "{}", reply.body);
+    assert!(whoami(k, &token).await.is_some());
+
+    for (body, field) in [
+        (
+            r#"{"namespace": "default", "name": "bob", "role": "owner"}"#,
+            "role",
+        ),
+        (
+            r#"{"namespace": "default", "name": "Bob", "role": "view"}"#,
+            "name",
+        ),
+        (
+            r#"{"namespace": "default", "name": "bob", "role": "view", "expirationSeconds": 5}"#,
+            "expirationSeconds",
+        ),
+    ] {
+        let reply = api(addr, admin, "POST", "/api/v1/access", body).await;
+        assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+        assert_eq!(json_of(&reply)["field"], field, "{body}");
+    }
+    // A namespace that does not exist: the cluster refuses the account, nothing is left.
+    let reply = api(
+        addr,
+        admin,
+        "POST",
+        "/api/v1/access",
+        r#"{"namespace": "no-such-ns", "name": "carol", "role": "view"}"#,
+    )
+    .await;
+    assert!(reply.status >= 400, "{}", reply.body);
+    let left = kubectl(
+        k,
+        &["get", "serviceaccounts,rolebindings", "-A", "-o", "name"],
+    )
+    .await;
+    assert!(
+        !left.stdout.contains("bob") && !left.stdout.contains("carol"),
+        "{}",
+        left.stdout
+    );
+
+    // The viewer may do none of it.
+    let viewer = &sim.viewer_token;
+    let reply = api(
+        addr,
+        viewer,
+        "POST",
+        "/api/v1/access",
+        r#"{"namespace": "default", "name": "mallory", "role": "cluster-admin"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let reply = api(
+        addr,
+        viewer,
+        "POST",
+        "/api/v1/namespaces/default/serviceaccounts/alice/token",
+        "",
+    )
+    .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let left = kubectl(k, &["get", "serviceaccounts", "-A", "-o", "name"]).await;
+    assert!(!left.stdout.contains("mallory"), "{}", left.stdout);
+}
