@@ -22,10 +22,9 @@ pub struct ServingCert {
 impl ClusterCa {
     pub fn generate() -> Result<Self, rcgen::Error> {
         use rcgen::{
-            BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose,
-            PublicKeyData,
+            BasicConstraints, CertificateParams, DnType, IsCa, KeyUsagePurpose, PublicKeyData,
         };
-        let key = KeyPair::generate()?;
+        let key = rsa_2048()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params
             .distinguished_name
@@ -87,6 +86,21 @@ impl ClusterCa {
             self.cert_base64()
         )
     }
+}
+
+/// A fresh RSA 2048 key, as kubeadm makes the cluster CA's (so the seeds' `openssl rsa` pipeline
+/// for the CA-cert hash works on the sim's `ca.crt` verbatim).
+fn rsa_2048() -> Result<rcgen::KeyPair, rcgen::Error> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+        .map_err(|_| rcgen::Error::KeyGenerationUnavailable)?;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|_| rcgen::Error::KeyGenerationUnavailable)?;
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+        &rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec()),
+        &rcgen::PKCS_RSA_SHA256,
+    )
 }
 
 pub fn hex(bytes: &[u8]) -> String {

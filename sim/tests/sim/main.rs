@@ -5,6 +5,7 @@
 mod exporters;
 mod kube_rs;
 mod kubectl;
+mod pki;
 
 use std::time::Duration;
 
