@@ -28,5 +28,5 @@ test('the overview counts nodes and GPUs, maps every GPU, and calls out a NotRea
   } finally {
     setReady('node-109', 'True');
   }
-  await expect(page.getByTestId('alerts')).not.toContainText('node-109', { timeout: 20_000 });
+  await expect(page.getByTestId('alerts')).not.toContainText('node-109 is NotReady', { timeout: 20_000 });
 });

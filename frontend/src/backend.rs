@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 
 use crate::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
+use crate::contract::doctor::Diagnosis;
 use crate::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use crate::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 
@@ -27,6 +28,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError>;
     /// Counts, heat map and alerts for the overview.
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError>;
+    /// The GPU-node doctor's checks of one node; None when there is no such node.
+    async fn doctor(&self, user: &SignedInUser, name: &str)
+    -> Result<Option<Diagnosis>, PageError>;
     /// The join tokens `user` may list, the join command's endpoint and pins, and what the user may change.
     async fn join_tokens(&self, user: &SignedInUser) -> Result<JoinTokens, PageError>;
     /// Creates a join token as `user`; the answer carries its secret, once.

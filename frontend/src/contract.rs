@@ -5,6 +5,7 @@
 //! nothing of this crate.
 
 pub mod access;
+pub mod doctor;
 pub mod join;
 
 use serde::{Deserialize, Serialize};
@@ -312,6 +313,8 @@ pub struct NodeDetail {
     pub hidden_pods: usize,
     /// Why the node's exporter has no fresh data, if it has not.
     pub telemetry_error: Option<ExporterError>,
+    /// The GPU-node doctor's checks.
+    pub doctor: doctor::Diagnosis,
 }
 
 /// A problem the overview calls out.
@@ -331,6 +334,11 @@ pub enum Alert {
         node: String,
         allocatable: u32,
         seen: u32,
+    },
+    /// The doctor fails these checks on the node (those the other alerts do not already say).
+    DoctorFails {
+        node: String,
+        checks: Vec<doctor::CheckKind>,
     },
 }
 

@@ -288,6 +288,100 @@ pub const ZH: &[(&str, &str)] = &[
         "{node}：调度器可分配 {allocatable} 个 nvidia.com/gpu，但采集器看到 {seen} 块 GPU：NVIDIA device plugin 是否在运行？",
     ),
     ("No alerts.", "没有告警。"),
+    // The GPU-node doctor.
+    ("Node Ready", "节点就绪"),
+    (
+        "No memory, disk or PID pressure",
+        "没有内存、磁盘或 PID 压力",
+    ),
+    ("Schedulable (not cordoned)", "可调度（未被 cordon）"),
+    (
+        "NVIDIA device plugin running on the node",
+        "节点上运行着 NVIDIA device plugin",
+    ),
+    (
+        "Allocatable nvidia.com/gpu equals the GPUs the exporter sees",
+        "可分配的 nvidia.com/gpu 与采集器看到的 GPU 数一致",
+    ),
+    ("GPU exporter answering", "GPU 采集器有响应"),
+    (
+        "Kernel, driver and OS like the other GPU nodes",
+        "内核、驱动和操作系统与其他 GPU 节点一致",
+    ),
+    (
+        "Container runtime like the other GPU nodes",
+        "容器运行时与其他 GPU 节点一致",
+    ),
+    (
+        "Kubelet version within the control plane's skew policy",
+        "kubelet 版本符合控制平面的版本偏差策略",
+    ),
+    (
+        "No taints that GPU pods do not tolerate",
+        "没有 GPU Pod 无法容忍的污点",
+    ),
+    ("No Xid errors", "没有 Xid 错误"),
+    ("Clock in step with the API server", "时钟与 API 服务器一致"),
+    (
+        "Check the kubelet on the node: systemctl status kubelet; journalctl -u kubelet. A node that never became Ready after joining often lacks its network plugin's pod or could not pull the pause image.",
+        "检查节点上的 kubelet：systemctl status kubelet；journalctl -u kubelet。加入后一直未就绪的节点，常见原因是缺少网络插件的 Pod 或拉取不到 pause 镜像。",
+    ),
+    (
+        "Free memory or disk on the node (images: docker system prune), or move work elsewhere.",
+        "释放节点的内存或磁盘（镜像：docker system prune），或把任务迁到别处。",
+    ),
+    (
+        "Run kubectl uncordon <node> when its maintenance is done.",
+        "维护完成后运行 kubectl uncordon <node>。",
+    ),
+    (
+        "Deploy the NVIDIA device plugin DaemonSet and check it tolerates the node's taints; on the node, nvidia must be the container runtime's default.",
+        "部署 NVIDIA device plugin DaemonSet，并确认它能容忍节点的污点；节点上 nvidia 必须是容器运行时的默认运行时。",
+    ),
+    (
+        "The device plugin registers the GPUs: restart its pod on the node; if it logs no NVML, make nvidia the default runtime and restart the container runtime.",
+        "GPU 由 device plugin 注册：重启该节点上的插件 Pod；如果日志显示找不到 NVML，请把 nvidia 设为默认运行时并重启容器运行时。",
+    ),
+    (
+        "Check the gpuboard-exporter pod on the node (kubectl -n gpuboard logs) and that the node carries the label nvidia.com/gpu.present=true.",
+        "检查该节点上的 gpuboard-exporter Pod（kubectl -n gpuboard logs），并确认节点带有标签 nvidia.com/gpu.present=true。",
+    ),
+    (
+        "Use the same kernel and driver on every GPU node: a node with another kernel failed to join and its network plugin failed.",
+        "所有 GPU 节点请使用相同的内核和驱动：内核不同的节点曾无法加入，其网络插件也失败了。",
+    ),
+    (
+        "Use the same container runtime and version on every GPU node, with nvidia as its default runtime.",
+        "所有 GPU 节点请使用相同的容器运行时及版本，并以 nvidia 为默认运行时。",
+    ),
+    (
+        "Upgrade the kubelet to the control plane's minor version (a kubelet may not be newer than the API server).",
+        "把 kubelet 升级到控制平面的次版本（kubelet 不能比 API 服务器新）。",
+    ),
+    (
+        "Remove the taint (kubectl taint node <node> key-) or add a matching toleration to GPU pods.",
+        "删除该污点（kubectl taint node <node> key-），或为 GPU Pod 添加对应的容忍。",
+    ),
+    (
+        "Xid 48, 63, 64, 74, 79, 94 and 95 mean the GPU or its link failed: drain the node, reset the GPU or reboot, and check nvidia-smi -q.",
+        "Xid 48、63、64、74、79、94 和 95 表示 GPU 或其链路故障：排空节点，重置 GPU 或重启，并查看 nvidia-smi -q。",
+    ),
+    (
+        "Synchronise the node's clock (chronyd). A clock out of step makes joins fail with x509 certificate errors and heartbeats look late.",
+        "同步节点时钟（chronyd）。时钟不一致会使加入时出现 x509 证书错误，心跳也会显得延迟。",
+    ),
+    ("pass", "通过"),
+    ("warn", "警告"),
+    ("fail", "失败"),
+    ("Doctor", "诊断"),
+    ("Result", "结果"),
+    ("Check", "检查项"),
+    ("Seen", "所见"),
+    ("What to do", "处理方法"),
+    (
+        "{node}: the doctor finds {checks} failing; its page says what to do",
+        "{node}：诊断发现以下检查失败：{checks}；节点页面说明了处理方法",
+    ),
     // Access: service accounts and their tokens.
     (
         "Your account may not mint tokens or replace token Secrets here.",

@@ -2,7 +2,8 @@
 //! the guard), [`cluster`] (kube config, the watch cache, user clients, permissions, GPU
 //! accounting), [`telemetry`] (the exporters' GPU samples and their history), [`views`] (what each
 //! page shows, for one user), [`bootstrap`] (join tokens and the join command), [`access`]
-//! (service accounts and their tokens), [`api`] (the JSON
+//! (service accounts and their tokens), [`doctor`] (why a GPU node will not join or offer its
+//! GPUs), [`api`] (the JSON
 //! API for scripts) and [`app`] (the router that serves it all). With the `demo`
 //! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
@@ -14,6 +15,7 @@ pub mod bootstrap;
 pub mod cluster;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod doctor;
 pub mod telemetry;
 pub mod views;
 
@@ -64,7 +66,7 @@ pub fn start(
     let client = kube::Client::try_from(config.clone())?;
     let clients = Arc::new(UserClients::new(config.clone()));
     let join_tokens = bootstrap::JoinTokenService::new(clients.clone(), client.clone(), &config);
-    let cache = ClusterCache::start(client, &settings.exporter_namespace);
+    let cache = ClusterCache::start(client.clone(), &settings.exporter_namespace);
     let telemetry = Telemetry::start(cache.exporter_pods.clone(), settings.telemetry.clone());
     let backend: SharedBackend = Arc::new(KubeBackend {
         cache,
@@ -72,6 +74,7 @@ pub fn start(
         permissions: Permissions::new(clients.clone(), settings.permissions_cache_for),
         join_tokens,
         access: access::AccessService::new(clients.clone()),
+        client,
     });
     let auth = Auth::new(clients, settings.auth.clone());
     Ok(AppState::new(leptos, backend, auth, telemetry))

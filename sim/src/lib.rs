@@ -442,6 +442,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
             &ca,
             &format!("https://{control_plane_ip}:6443"),
         ))
+        .chain(seed::device_plugin(&hardware))
     {
         let def = resources::RESOURCES
             .iter()

@@ -62,6 +62,10 @@ pub struct NodeHardware {
     pub exporter_ip: Option<String>,
     /// The node's pod subnet (a /24 on loopback, 127.128.0.0/9): its pods' addresses.
     pub pod_subnet: std::net::Ipv4Addr,
+    /// Whether the NVIDIA device plugin runs here (GPU nodes; one seed node lacks it).
+    pub device_plugin: bool,
+    /// How far the node's clock is ahead of the API server's, in seconds (its Lease renewals show it).
+    pub clock_offset_seconds: i64,
 }
 
 /// The `n`-th node's pod subnet: 127.128.0.0/24, 127.128.1.0/24, ... on loopback, so every
@@ -140,6 +144,8 @@ pub fn seed_lab() -> Vec<NodeHardware> {
         gpus: gpus(name, &GTX_1080_TI, 1),
         exporter_ip: Some(exporter_ip(n)),
         pod_subnet: pod_subnet(0),
+        device_plugin: true,
+        clock_offset_seconds: 0,
     };
     numbered(vec![
         NodeHardware {
@@ -155,9 +161,15 @@ pub fn seed_lab() -> Vec<NodeHardware> {
             gpus: Vec::new(),
             exporter_ip: None,
             pod_subnet: pod_subnet(0),
+            device_plugin: false,
+            clock_offset_seconds: 0,
         },
         centos("node-110", "192.168.0.110", 0),
-        centos("node-109", "192.168.0.109", 1),
+        // The doctor's finding: the device plugin is not running here.
+        NodeHardware {
+            device_plugin: false,
+            ..centos("node-109", "192.168.0.109", 1)
+        },
         centos("node-106", "192.168.0.106", 2),
         NodeHardware {
             os_image: "Ubuntu 18.04.4 LTS".into(),
@@ -177,6 +189,9 @@ pub fn seed_lab() -> Vec<NodeHardware> {
             gpus: gpus("ai-gpu-flask2.novalocal", &TESLA_T4, 1),
             exporter_ip: Some(exporter_ip(4)),
             pod_subnet: pod_subnet(0),
+            device_plugin: true,
+            // The seeds' x509 trouble: this node's clock runs ahead.
+            clock_offset_seconds: 95,
         },
     ])
 }
@@ -197,6 +212,8 @@ pub fn synthetic(nodes: usize, gpus_per_node: usize) -> Vec<NodeHardware> {
         gpus: Vec::new(),
         exporter_ip: None,
         pod_subnet: pod_subnet(0),
+        device_plugin: false,
+        clock_offset_seconds: 0,
     }];
     for i in 0..nodes {
         let name = format!("gpu-node-{:04}", i + 1);
@@ -212,10 +229,58 @@ pub fn synthetic(nodes: usize, gpus_per_node: usize) -> Vec<NodeHardware> {
             gpus: gpus(&name, &H100, gpus_per_node),
             exporter_ip: (gpus_per_node > 0).then(|| exporter_ip(i)),
             pod_subnet: pod_subnet(0),
+            device_plugin: gpus_per_node > 0,
+            clock_offset_seconds: 0,
             name,
         });
     }
     numbered(out)
+}
+
+/// The NVIDIA device plugin's DaemonSet, as the seeds deploy it, and its running pod on every GPU
+/// node that has one.
+pub fn device_plugin(hardware: &[NodeHardware]) -> Vec<Value> {
+    use sha2::{Digest, Sha256};
+    const NAME: &str = "nvidia-device-plugin-daemonset";
+    let labels = json!({"name": "nvidia-device-plugin-ds"});
+    let running: Vec<&NodeHardware> = hardware.iter().filter(|h| h.device_plugin).collect();
+    let n = running.len();
+    let mut out = vec![json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": NAME, "namespace": "kube-system"},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {
+                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+                "containers": [{"name": "nvidia-device-plugin-ctr", "image": "nvidia/k8s-device-plugin:1.0.0-beta4"}]}},
+        },
+        "status": {"currentNumberScheduled": n, "desiredNumberScheduled": n, "numberAvailable": n, "numberReady": n, "numberMisscheduled": 0, "updatedNumberScheduled": n},
+    })];
+    for hw in running {
+        let suffix: String = super::pki::hex(&Sha256::digest(hw.name.as_bytes()))
+            .chars()
+            .take(5)
+            .collect();
+        let ip = pod_ip(hw.pod_subnet, 251).to_string();
+        out.push(json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{NAME}-{suffix}"), "namespace": "kube-system", "labels": labels},
+            "spec": {
+                "nodeName": hw.name,
+                "containers": [{"name": "nvidia-device-plugin-ctr", "image": "nvidia/k8s-device-plugin:1.0.0-beta4"}],
+                "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            },
+            "status": {
+                "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": hw.internal_ip, "qosClass": "BestEffort",
+                "conditions": [
+                    {"type": "Initialized", "status": "True"}, {"type": "Ready", "status": "True"},
+                    {"type": "ContainersReady", "status": "True"}, {"type": "PodScheduled", "status": "True"},
+                ],
+                "containerStatuses": [{"name": "nvidia-device-plugin-ctr", "ready": true, "started": true, "restartCount": 0, "image": "nvidia/k8s-device-plugin:1.0.0-beta4", "imageID": "", "state": {}}],
+            },
+        }));
+    }
+    out
 }
 
 /// The Node object for a machine.

@@ -2,6 +2,7 @@
 //! scrolls inside its own box, and errors said in the reader's language.
 
 pub mod access;
+pub mod doctor;
 pub mod gpus;
 pub mod join;
 pub mod join_guide;

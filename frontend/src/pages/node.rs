@@ -9,6 +9,7 @@ use crate::api::get_node_detail;
 use crate::contract::{GpuCard, HistoryPoint, NodeDetail};
 use crate::format::{gib, with_unit};
 use crate::i18n::{t, tr, trf, use_lang};
+use crate::pages::doctor::DoctorView;
 use crate::pages::{ErrorView, TableBox, exporter_error_text, gpu_holders};
 
 const CHART_W: f64 = 240.0;
@@ -118,6 +119,7 @@ fn detail_view(d: NodeDetail) -> impl IntoView {
         <h1>{s.name.clone()}" "<span class=if s.ready { "ok" } else { "bad" }>{move || tr(lang.get(), status)}</span></h1>
         <p class="summary">{format!("{} · {} · {} · {}", s.os_image, s.kernel, s.container_runtime, s.kubelet_version)}</p>
         {telemetry_error}
+        <DoctorView diagnosis=d.doctor/>
         <section class="gpu-cards">
             {d.gpus.into_iter().map(|card| view! { <GpuCardView card/> }).collect_view()}
         </section>

@@ -10,7 +10,7 @@ use crate::api::get_overview;
 use crate::contract::{Alert, HeatMap, Overview};
 use crate::format::{age, with_unit};
 use crate::i18n::{Lang, t, tr, trf, use_lang};
-use crate::pages::{ErrorView, exporter_error_text};
+use crate::pages::{ErrorView, doctor, exporter_error_text};
 
 /// The heat-map cell under the pointer: its position, from the `data-i` the SVG carries.
 fn cell_at(ev: &leptos::ev::MouseEvent) -> Option<usize> {
@@ -57,6 +57,14 @@ fn alert_text(lang: Lang, alert: &Alert, now_ms: i64) -> String {
             "{node}: the scheduler sees {allocatable} allocatable nvidia.com/gpu but the exporter sees {seen} GPU(s): is the NVIDIA device plugin running?",
             &[("node", node), ("allocatable", allocatable), ("seen", seen)],
         ),
+        Alert::DoctorFails { node, checks } => {
+            let failing: Vec<&str> = checks.iter().map(|c| doctor::title(lang, *c)).collect();
+            trf(
+                lang,
+                "{node}: the doctor finds {checks} failing; its page says what to do",
+                &[("node", node), ("checks", &failing.join(tr(lang, ", ")))],
+            )
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! error is `{"reason", "message"}` (and `field` for a refused field); nothing is cached.
 
 mod access;
+mod doctor;
 mod join_tokens;
 
 use axum::Router;
@@ -19,7 +20,12 @@ use crate::app::AppState;
 /// Every route of the API, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .nest("/api/v1", join_tokens::routes().merge(access::routes()))
+        .nest(
+            "/api/v1",
+            join_tokens::routes()
+                .merge(access::routes())
+                .merge(doctor::routes()),
+        )
         .layer(axum::middleware::map_response(no_store))
 }
 

@@ -10,10 +10,14 @@ pub mod overview;
 use std::sync::Arc;
 
 use frontend::backend::{Backend, SignedInUser};
+use frontend::contract::Alert;
 use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
+use frontend::contract::doctor::{CheckKind, CheckStatus, Diagnosis};
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use frontend::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Api;
 
 use crate::access::AccessService;
 use crate::bootstrap::JoinTokenService;
@@ -21,6 +25,7 @@ use crate::bootstrap::token::NAMESPACE as TOKEN_NAMESPACE;
 use crate::cluster::accounting::{is_active, node_of};
 use crate::cluster::cache::{ClusterCache, NotSynced};
 use crate::cluster::permissions::{Access, Permissions, PodVisibility};
+use crate::doctor::{self, DoctorInput, Heartbeat};
 use crate::telemetry::{NodeTelemetry, Telemetry, TelemetrySnapshot};
 
 /// The dashboard's backend: reads from the shared watch cache and the telemetry collector,
@@ -31,6 +36,20 @@ pub struct KubeBackend {
     pub permissions: Permissions,
     pub join_tokens: JoinTokenService,
     pub access: AccessService,
+    /// The dashboard's own client: reads nodes' Leases for the doctor.
+    pub client: kube::Client,
+}
+
+/// The control plane's kubelet version: what its API server runs on a kubeadm cluster.
+fn control_plane_version(summaries: &[NodeSummary]) -> Option<&str> {
+    summaries
+        .iter()
+        .find(|s| {
+            s.roles
+                .iter()
+                .any(|r| r == "control-plane" || r == "master")
+        })
+        .map(|s| s.kubelet_version.as_str())
 }
 
 /// The cache has not synced yet: say so in words the page can show.
@@ -54,6 +73,83 @@ impl KubeBackend {
     async fn all_rows(&self, user: &SignedInUser, snapshot: &TelemetrySnapshot) -> Vec<GpuRow> {
         let visible = self.visibility(user, snapshot.values()).await;
         gpus::gpu_rows(snapshot.iter(), &visible)
+    }
+
+    /// One node's diagnosis, from the rows of every node (skew, the control plane's version).
+    fn diagnose(
+        node: &Node,
+        summaries: &[NodeSummary],
+        pods: &[Arc<Pod>],
+        snapshot: &TelemetrySnapshot,
+        heartbeat: Heartbeat,
+    ) -> Option<Diagnosis> {
+        let name = node.metadata.name.as_deref()?;
+        let summary = summaries.iter().find(|s| s.name == name)?;
+        let here: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| node_of(p) == Some(name))
+            .map(|p| p.as_ref())
+            .collect();
+        Some(doctor::diagnose(&DoctorInput {
+            node,
+            summary,
+            control_plane_version: control_plane_version(summaries),
+            pods: &here,
+            telemetry: snapshot.get(name),
+            heartbeat,
+            now: jiff::Timestamp::now(),
+        }))
+    }
+
+    /// `kube-node-lease/<node>`'s last renewal.
+    async fn heartbeat(&self, node: &str) -> Heartbeat {
+        match Api::<Lease>::namespaced(self.client.clone(), "kube-node-lease")
+            .get_opt(node)
+            .await
+        {
+            Ok(Some(lease)) => lease
+                .spec
+                .and_then(|s| s.renew_time)
+                .map_or(Heartbeat::Missing, |t| Heartbeat::Renewed(t.0)),
+            Ok(None) => Heartbeat::Missing,
+            Err(e) => {
+                tracing::debug!(%node, error = %e, "cannot read the node's Lease");
+                Heartbeat::NotRead
+            }
+        }
+    }
+
+    /// The overview's doctor alerts: each node's failing checks that no other alert already says.
+    async fn doctor_alerts(
+        &self,
+        summaries: &[NodeSummary],
+        pods: &[Arc<Pod>],
+        snapshot: &TelemetrySnapshot,
+    ) -> Result<Vec<Alert>, PageError> {
+        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let said_elsewhere = [
+            CheckKind::Ready,
+            CheckKind::Exporter,
+            CheckKind::GpusAllocatable,
+        ];
+        let mut alerts: Vec<Alert> = nodes
+            .iter()
+            .filter_map(|n| Self::diagnose(n, summaries, pods, snapshot, Heartbeat::NotRead))
+            .filter_map(|d| {
+                let checks: Vec<CheckKind> = d
+                    .checks
+                    .iter()
+                    .filter(|c| c.status == CheckStatus::Fail && !said_elsewhere.contains(&c.check))
+                    .map(|c| c.check)
+                    .collect();
+                (!checks.is_empty()).then_some(Alert::DoctorFails {
+                    node: d.node,
+                    checks,
+                })
+            })
+            .collect();
+        alerts.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        Ok(alerts)
     }
 
     /// Every node's table row, with GPU use and skew flags.
@@ -93,7 +189,8 @@ impl Backend for KubeBackend {
         let snapshot = self.telemetry.snapshot();
         let nodes = self.summaries(&pods, &snapshot).await?;
         let rows = self.all_rows(user, &snapshot).await;
-        Ok(overview::overview(&nodes, &snapshot, rows))
+        let doctor = self.doctor_alerts(&nodes, &pods, &snapshot).await?;
+        Ok(overview::overview(&nodes, &snapshot, rows, doctor))
     }
 
     async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {
@@ -129,7 +226,16 @@ impl Backend for KubeBackend {
                 node::card(row, &history)
             })
             .collect();
+        let doctor = self
+            .doctor(user, &name)
+            .await?
+            .unwrap_or_else(|| Diagnosis {
+                node: name.clone(),
+                gpu_node: false,
+                checks: Vec::new(),
+            });
         Ok(Some(NodeDetail {
+            doctor,
             summary: nodes::summarize(&node, jiff::Timestamp::now()),
             conditions: node::conditions(&node),
             taints: node::taints(&node),
@@ -139,6 +245,23 @@ impl Backend for KubeBackend {
             hidden_pods: hidden.len(),
             telemetry_error: telemetry.error,
         }))
+    }
+
+    async fn doctor(
+        &self,
+        _user: &SignedInUser,
+        name: &str,
+    ) -> Result<Option<Diagnosis>, PageError> {
+        let Some(node) = self.cache.node(name).await.map_err(unsynced)? else {
+            return Ok(None);
+        };
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let snapshot = self.telemetry.snapshot();
+        let summaries = self.summaries(&pods, &snapshot).await?;
+        let heartbeat = self.heartbeat(name).await;
+        Ok(Self::diagnose(
+            &node, &summaries, &pods, &snapshot, heartbeat,
+        ))
     }
 
     async fn join_tokens(&self, user: &SignedInUser) -> Result<JoinTokens, PageError> {

@@ -40,16 +40,18 @@ fn alerts_of(node: &NodeSummary, telemetry: &TelemetrySnapshot, out: &mut Vec<Al
 }
 
 /// The overview of `nodes` (their rows with GPU use: the nodes table's counts, summed),
-/// telemetry and the GPU `rows` the user may see.
+/// telemetry, the GPU `rows` the user may see and the doctor's alerts.
 pub fn overview(
     nodes: &[NodeSummary],
     telemetry: &TelemetrySnapshot,
     rows: Vec<GpuRow>,
+    doctor: Vec<Alert>,
 ) -> Overview {
     let mut alerts = Vec::new();
     for node in nodes {
         alerts_of(node, telemetry, &mut alerts);
     }
+    alerts.extend(doctor);
     Overview {
         nodes_ready: nodes.iter().filter(|n| n.ready).count(),
         nodes_total: nodes.len(),
@@ -128,7 +130,7 @@ mod tests {
             row("a", 10.0, false),
             row("b", 99.0, true),
         ];
-        let o = overview(&nodes, &telemetry, rows);
+        let o = overview(&nodes, &telemetry, rows, vec![]);
         assert_eq!((o.nodes_ready, o.nodes_total), (1, 2));
         assert_eq!(
             (
@@ -157,7 +159,7 @@ mod tests {
     fn a_node_whose_exporter_sees_other_gpus_than_allocatable_is_flagged() {
         let nodes = vec![node("a", true, 0)];
         let telemetry = Arc::new(HashMap::from([("a".to_string(), seen(8, None))]));
-        let o = overview(&nodes, &telemetry, vec![]);
+        let o = overview(&nodes, &telemetry, vec![], vec![]);
         assert_eq!(
             o.alerts,
             [Alert::DeviceMismatch {

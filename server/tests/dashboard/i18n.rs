@@ -10,6 +10,7 @@ use frontend::backend::{Backend, SharedBackend, SignedInUser};
 use frontend::contract::access::{
     IssuedToken, LegacyToken, NewAccess, NewToken, ServiceAccountRow, ServiceAccounts,
 };
+use frontend::contract::doctor::{Check, CheckKind, CheckStatus, Diagnosis};
 use frontend::contract::join::{
     Discovery, DiscoverySource, JoinToken, JoinTokens, NewJoinToken, RevealedJoinToken, Signing,
     TokenStatus, TokenUsage,
@@ -75,6 +76,25 @@ fn node(name: &str, ready: bool, unschedulable: bool, skew: Vec<Skew>) -> NodeSu
         gpus_busy: ready.then_some(1),
         driver: Some("440.64".into()),
         skew,
+    }
+}
+
+/// Every check, in every outcome.
+fn every_check() -> Diagnosis {
+    use strum::VariantArray;
+    let statuses = [CheckStatus::Pass, CheckStatus::Warn, CheckStatus::Fail];
+    Diagnosis {
+        node: NODE.into(),
+        gpu_node: true,
+        checks: CheckKind::VARIANTS
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| Check {
+                check: *kind,
+                status: statuses[i % 3],
+                seen: "内核 4.4".into(),
+            })
+            .collect(),
     }
 }
 
@@ -152,6 +172,7 @@ impl Backend for ChineseCluster {
             }],
             hidden_pods: 2,
             telemetry_error: Some(ExporterError::Timeout { ms: 2000 }),
+            doctor: every_check(),
         }))
     }
 
@@ -197,10 +218,17 @@ impl Backend for ChineseCluster {
                     allocatable: 0,
                     seen: 2,
                 },
+                Alert::DoctorFails {
+                    node: NODE.into(),
+                    checks: vec![CheckKind::DevicePlugin, CheckKind::Xid],
+                },
             ],
         })
     }
 
+    async fn doctor(&self, _: &SignedInUser, _: &str) -> Result<Option<Diagnosis>, PageError> {
+        Ok(Some(every_check()))
+    }
     async fn join_tokens(&self, _: &SignedInUser) -> Result<JoinTokens, PageError> {
         let token = |id: &str, ttl: Option<i64>, status: TokenStatus, signing: Signing| JoinToken {
             id: id.into(),
@@ -322,6 +350,9 @@ impl Backend for UnreachableCluster {
         unreachable()
     }
     async fn overview(&self, _: &SignedInUser) -> Result<Overview, PageError> {
+        unreachable()
+    }
+    async fn doctor(&self, _: &SignedInUser, _: &str) -> Result<Option<Diagnosis>, PageError> {
         unreachable()
     }
     async fn join_tokens(&self, _: &SignedInUser) -> Result<JoinTokens, PageError> {

@@ -6,6 +6,7 @@ mod access;
 mod api_calls;
 mod auth;
 mod cache;
+mod doctor;
 mod i18n;
 mod join_tokens;
 mod telemetry;

@@ -1,7 +1,8 @@
 //! The small controllers of the control plane: the namespace controller (each namespace gets its
 //! `default` service account and `kube-root-ca.crt`), node lifecycle (a NotReady node is tainted
 //! `node.kubernetes.io/not-ready`), the garbage collector (pods of deleted Jobs go), the bootstrap
-//! signer (`jws-kubeconfig-<id>` in cluster-info) and the token cleaner (expired bootstrap tokens go).
+//! signer (`jws-kubeconfig-<id>` in cluster-info), the token cleaner (expired bootstrap tokens go)
+//! and the kubelets' heartbeats (each Ready node renews its Lease, by its own clock).
 
 use std::collections::BTreeMap;
 
@@ -59,6 +60,65 @@ pub fn node_lifecycle(store: &mut Store) {
                 spec.remove("taints");
             }
             let _ = store.update(by_kind("Node"), n, None);
+        }
+    }
+}
+
+/// How often a kubelet renews its Lease, and for how long a renewal holds.
+const LEASE_RENEW_SECONDS: i64 = 10;
+const LEASE_DURATION_SECONDS: i64 = 40;
+
+/// A Lease's renewTime: RFC 3339 with microseconds (`MicroTime`).
+fn micro_time(at: jiff::Timestamp) -> String {
+    format!(
+        "{}.{:06}Z",
+        at.strftime("%Y-%m-%dT%H:%M:%S"),
+        at.subsec_microsecond()
+    )
+}
+
+/// Each Ready node's kubelet renews `kube-node-lease/<node>` every 10 s, stamped by the node's
+/// clock (which may run ahead of the API server's: `clock_offset_seconds`).
+pub fn node_leases(store: &mut Store, hardware: &[crate::seed::NodeHardware]) {
+    let now = jiff::Timestamp::now();
+    for hw in hardware {
+        let ready = store.get(by_kind("Node"), "", &hw.name).is_some_and(|n| {
+            n["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        });
+        if !ready {
+            continue;
+        }
+        let node_clock = now
+            .checked_add(jiff::SignedDuration::from_secs(hw.clock_offset_seconds))
+            .unwrap_or(now);
+        let lease = store.get(by_kind("Lease"), "kube-node-lease", &hw.name);
+        let due = lease.as_ref().is_none_or(|l| {
+            l["spec"]["renewTime"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .is_none_or(|t| node_clock.as_second() - t.as_second() >= LEASE_RENEW_SECONDS)
+        });
+        if !due {
+            continue;
+        }
+        let spec = json!({"holderIdentity": hw.name, "leaseDurationSeconds": LEASE_DURATION_SECONDS, "renewTime": micro_time(node_clock)});
+        match lease {
+            Some(existing) => {
+                let mut l = (*existing).clone();
+                l["spec"] = spec;
+                let _ = store.update(by_kind("Lease"), l, None);
+            }
+            None => {
+                let _ = store.create(
+                    by_kind("Lease"),
+                    json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                           "metadata": {"name": hw.name, "namespace": "kube-node-lease"}, "spec": spec}),
+                );
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ pub async fn run(sim: Arc<Sim>, tick: Duration) {
             let mut store = sim.lock_store();
             cluster::namespaces(&mut store, &sim.ca);
             cluster::node_lifecycle(&mut store);
+            cluster::node_leases(&mut store, &sim.hardware);
             cluster::garbage_collect(&mut store);
             jobs::run(&mut store);
             scheduler.run(&mut store);
