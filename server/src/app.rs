@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
             state.auth.clone(),
             auth::guard::require_user,
         ))
+        .layer(axum::middleware::from_fn(crate::api::no_store))
         .layer(state.auth.session_layer())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .with_state(state)

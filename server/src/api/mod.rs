@@ -2,7 +2,7 @@
 //! [`frontend::backend::Backend`], so the same validation and the cluster's RBAC apply. Scripts
 //! send `Authorization: Bearer <token>` (no cookie, no CSRF token); a signed-in browser may call it
 //! too, with the session's CSRF token on changes. Bodies and answers are camelCase JSON; every
-//! error is `{"reason", "message"}` (and `field` for a refused field); nothing is cached.
+//! error is `{"reason", "message"}` (and `field` for a refused field); nothing is cached ([`no_store`]).
 
 mod access;
 mod doctor;
@@ -19,21 +19,24 @@ use crate::app::AppState;
 
 /// Every route of the API, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .nest(
-            "/api/v1",
-            join_tokens::routes()
-                .merge(access::routes())
-                .merge(doctor::routes()),
-        )
-        .layer(axum::middleware::map_response(no_store))
+    Router::new().nest(
+        "/api/v1",
+        join_tokens::routes()
+            .merge(access::routes())
+            .merge(doctor::routes()),
+    )
 }
 
-/// Answers carry tokens: no cache may keep them.
-async fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// Answers under `/api/` (this API and the pages' server functions) may carry tokens: no cache
+/// may keep them.
+pub async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if api {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 

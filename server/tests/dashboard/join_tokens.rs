@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use gpuboard::DashboardSettings;
 use gpuboard_testkit::http::{Reply, request};
 use gpuboard_testkit::{eventually, kubectl};
+use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{Value, json};
 
 use super::{WAIT, start_dashboard, start_sim};
@@ -112,35 +113,25 @@ async fn a_default_token_joins_by_its_parts_and_stops_when_revoked() {
         Some(format!("system:bootstrap:{id}").as_str())
     );
     // cluster-info, read anonymously as kubeadm join reads it, carries the token's valid signature.
+    let mut anonymous = super::sim_config(&sim).await;
+    anonymous.auth_info = Default::default();
+    let anonymous = kube::Client::try_from(anonymous).expect("an anonymous client");
+    let cluster_info: kube::Api<ConfigMap> = kube::Api::namespaced(anonymous, "kube-public");
     let signature = eventually("the bootstrap signer signs cluster-info", WAIT, || async {
-        let cm = kubectl(
-            &sim.kubeconfig,
-            &[
-                "--token",
-                "",
-                "-n",
-                "kube-public",
-                "get",
-                "configmap",
-                "cluster-info",
-                "-o",
-                "json",
-            ],
-        )
-        .await;
-        let cm: Value =
-            serde_json::from_str(&cm.stdout).map_err(|e| format!("{e}: {}", cm.stderr))?;
-        let kubeconfig = cm["data"]["kubeconfig"]
-            .as_str()
-            .ok_or("no kubeconfig")?
-            .to_string();
-        let jws = cm["data"][format!("jws-kubeconfig-{id}")]
-            .as_str()
+        let cm = cluster_info
+            .get("cluster-info")
+            .await
+            .map_err(|e| e.to_string())?;
+        let data = cm.data.unwrap_or_default();
+        let kubeconfig = data.get("kubeconfig").ok_or("no kubeconfig")?.clone();
+        let jws = data
+            .get(&format!("jws-kubeconfig-{id}"))
             .ok_or("no signature yet")?
-            .to_string();
+            .clone();
         Ok::<_, String>((kubeconfig, jws))
     })
     .await;
+    assert!(signature.0.contains("server: https://192.168.0.113:6443"));
     assert_eq!(
         signature.1,
         gpuboard_sim::pki::detached_jws(&signature.0, id, secret),

@@ -394,3 +394,58 @@ async fn kubectl_create_sets_up_a_namespaced_service_account() {
         other.stderr
     );
 }
+
+#[tokio::test]
+async fn kubectl_sees_node_leases_and_the_device_plugin() {
+    let sim = super::start_sim().await;
+    let leases =
+        gpuboard_testkit::eventually("every Ready node renews its Lease", super::WAIT, || async {
+            let out = gpuboard_testkit::kubectl_ok(
+                &sim.kubeconfig,
+                &["-n", "kube-node-lease", "get", "leases", "-o", "name"],
+            )
+            .await;
+            if out.lines().count() == 6 {
+                Ok(out)
+            } else {
+                Err(out)
+            }
+        })
+        .await;
+    assert!(
+        leases.contains("lease.coordination.k8s.io/node-110"),
+        "{leases}"
+    );
+    let ds = gpuboard_testkit::kubectl_ok(
+        &sim.kubeconfig,
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "ds",
+            "nvidia-device-plugin-daemonset",
+            "-o",
+            "jsonpath={.status.numberReady}",
+        ],
+    )
+    .await;
+    assert_eq!(ds, "4", "every GPU node but node-109");
+    let pods = gpuboard_testkit::kubectl_ok(
+        &sim.kubeconfig,
+        &[
+            "-n",
+            "kube-system",
+            "get",
+            "pods",
+            "-l",
+            "name=nvidia-device-plugin-ds",
+            "-o",
+            "jsonpath={.items[*].spec.nodeName}",
+        ],
+    )
+    .await;
+    assert!(
+        !pods.contains("node-109") && pods.contains("node-110"),
+        "{pods}"
+    );
+}
