@@ -289,6 +289,51 @@ pub const ZH: &[(&str, &str)] = &[
     ),
     ("No alerts.", "没有告警。"),
     // The GPU-node doctor.
+    ("none", "无"),
+    ("schedulable", "可调度"),
+    (
+        "no nvidia-device-plugin pod on this node",
+        "此节点上没有 nvidia-device-plugin Pod",
+    ),
+    (
+        "nvidia.com/gpu {allocatable}; exporter sees {seen}",
+        "nvidia.com/gpu 可分配 {allocatable}；采集器看到 {seen}",
+    ),
+    (
+        "nvidia.com/gpu {allocatable}; the exporter has not reported",
+        "nvidia.com/gpu 可分配 {allocatable}；采集器尚未上报",
+    ),
+    (
+        "no gpuboard-exporter pod on this node",
+        "此节点上没有 gpuboard-exporter Pod",
+    ),
+    ("{count} GPU(s)", "{count} 块 GPU"),
+    (
+        "kernel {kernel}, driver {driver}, {os}",
+        "内核 {kernel}，驱动 {driver}，{os}",
+    ),
+    (
+        "kubelet {kubelet}, control plane {cp}",
+        "kubelet {kubelet}，控制平面 {cp}",
+    ),
+    (
+        "kubelet {kubelet}; control plane version unknown",
+        "kubelet {kubelet}；控制平面版本未知",
+    ),
+    ("no exporter data", "没有采集器数据"),
+    (
+        "no Lease in kube-node-lease",
+        "kube-node-lease 中没有 Lease",
+    ),
+    (
+        "heartbeat {seconds} s ahead of the API server",
+        "心跳比 API 服务器快 {seconds} 秒",
+    ),
+    (
+        "last heartbeat {seconds} s ago",
+        "最近一次心跳在 {seconds} 秒前",
+    ),
+    ("in step", "一致"),
     ("Node Ready", "节点就绪"),
     (
         "No memory, disk or PID pressure",
@@ -343,8 +388,8 @@ pub const ZH: &[(&str, &str)] = &[
         "GPU 由 device plugin 注册：重启该节点上的插件 Pod；如果日志显示找不到 NVML，请把 nvidia 设为默认运行时并重启容器运行时。",
     ),
     (
-        "Check the gpuboard-exporter pod on the node (kubectl -n gpuboard logs) and that the node carries the label nvidia.com/gpu.present=true.",
-        "检查该节点上的 gpuboard-exporter Pod（kubectl -n gpuboard logs），并确认节点带有标签 nvidia.com/gpu.present=true。",
+        "Check the gpuboard-exporter pod on the node (its logs, in the exporter's namespace) and that the node carries the label nvidia.com/gpu.present=true.",
+        "检查该节点上的 gpuboard-exporter Pod（在采集器所在命名空间查看其日志），并确认节点带有标签 nvidia.com/gpu.present=true。",
     ),
     (
         "Use the same kernel and driver on every GPU node: a node with another kernel failed to join and its network plugin failed.",
@@ -468,6 +513,18 @@ pub const ZH: &[(&str, &str)] = &[
         "请选择 view、edit、admin 或 cluster-admin",
     ),
     // Add nodes: join tokens and the GPU node guide.
+    (
+        "Let bridged traffic through iptables and forward IPv4",
+        "让桥接流量经过 iptables，并开启 IPv4 转发",
+    ),
+    (
+        "Install kubelet, kubeadm and kubectl at the control plane's version, and start the kubelet",
+        "安装与控制平面版本一致的 kubelet、kubeadm 和 kubectl，并启动 kubelet",
+    ),
+    (
+        "From Kubernetes 1.24 the kubelet no longer talks to Docker itself: with Docker, install cri-dockerd and add --cri-socket unix:///var/run/cri-dockerd.sock to the join command.",
+        "从 Kubernetes 1.24 起 kubelet 不再直接对接 Docker：使用 Docker 时请安装 cri-dockerd，并在加入命令中加上 --cri-socket unix:///var/run/cri-dockerd.sock。",
+    ),
     ("<forever>", "<永久>"),
     ("<never>", "<永不>"),
     ("<invalid>", "<无效>"),

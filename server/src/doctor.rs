@@ -6,14 +6,15 @@
 use std::fmt::Write;
 
 use frontend::contract::NodeSummary;
-use frontend::contract::doctor::{Check, CheckKind, CheckStatus, Diagnosis};
-use frontend::contract::{ExporterError, Skew};
+use frontend::contract::Skew;
+use frontend::contract::doctor::{Check, CheckKind, CheckStatus, Diagnosis, Seen};
 use k8s_openapi::api::core::v1::{Node, Pod};
 
 use crate::telemetry::NodeTelemetry;
 
-/// Xid codes that mean the GPU or its link failed (the GPU needs a reset or the node a reboot).
-const FATAL_XIDS: [u64; 7] = [48, 63, 64, 74, 79, 94, 95];
+/// Xid codes that mean the GPU or its link failed (the GPU needs a reset or the node a reboot);
+/// others (63 and 94 among them: a row remapped, an error contained to one application) warn.
+const FATAL_XIDS: [u64; 5] = [48, 64, 74, 79, 95];
 /// A heartbeat this far ahead of the API server means the node's clock runs ahead.
 const CLOCK_AHEAD_SECONDS: i64 = 5;
 /// A heartbeat older than this means the kubelet stopped renewing (or its clock runs behind).
@@ -46,9 +47,17 @@ pub struct DoctorInput<'a> {
     pub now: jiff::Timestamp,
 }
 
-/// Whether `pod` is an NVIDIA device plugin pod (the seeds' and NVIDIA's manifests).
+/// Whether `pod` is an NVIDIA device plugin pod (the seeds' and NVIDIA's manifests; not the GPU
+/// Operator's validator, which runs to completion).
 pub fn is_device_plugin(pod: &Pod) -> bool {
     let meta = &pod.metadata;
+    if meta
+        .name
+        .as_deref()
+        .is_some_and(|n| n.contains("validator"))
+    {
+        return false;
+    }
     let labelled = meta.labels.as_ref().is_some_and(|l| {
         l.get("name")
             .is_some_and(|v| v == "nvidia-device-plugin-ds")
@@ -62,11 +71,11 @@ pub fn is_device_plugin(pod: &Pod) -> bool {
             .is_some_and(|n| n.starts_with("nvidia-device-plugin"))
 }
 
-fn check(check: CheckKind, status: CheckStatus, seen: impl Into<String>) -> Check {
+fn check(check: CheckKind, status: CheckStatus, seen: Seen) -> Check {
     Check {
         check,
         status,
-        seen: seen.into(),
+        seen,
     }
 }
 
@@ -84,20 +93,25 @@ fn condition<'a>(
 
 fn ready(node: &Node) -> Check {
     match condition(node, "Ready") {
-        Some(c) if c.status == "True" => check(CheckKind::Ready, CheckStatus::Pass, "Ready=True"),
+        Some(c) if c.status == "True" => check(
+            CheckKind::Ready,
+            CheckStatus::Pass,
+            Seen::text("Ready=True"),
+        ),
         Some(c) => check(
             CheckKind::Ready,
             CheckStatus::Fail,
-            format!(
-                "Ready={} {} {}",
-                c.status,
-                c.reason.as_deref().unwrap_or_default(),
-                c.message.as_deref().unwrap_or_default()
-            )
-            .trim()
-            .to_string(),
+            Seen::text(
+                format!(
+                    "Ready={} {} {}",
+                    c.status,
+                    c.reason.as_deref().unwrap_or_default(),
+                    c.message.as_deref().unwrap_or_default()
+                )
+                .trim(),
+            ),
         ),
-        None => check(CheckKind::Ready, CheckStatus::Fail, "no Ready condition"),
+        None => check(CheckKind::Ready, CheckStatus::Fail, Seen::Nothing),
     }
 }
 
@@ -107,42 +121,59 @@ fn pressure(node: &Node) -> Check {
         .filter(|kind| condition(node, kind).is_some_and(|c| c.status == "True"))
         .collect();
     if under.is_empty() {
-        check(CheckKind::Pressure, CheckStatus::Pass, "none")
+        check(CheckKind::Pressure, CheckStatus::Pass, Seen::Nothing)
     } else {
-        check(CheckKind::Pressure, CheckStatus::Warn, under.join(", "))
+        check(
+            CheckKind::Pressure,
+            CheckStatus::Warn,
+            Seen::text(under.join(", ")),
+        )
     }
 }
 
 fn cordoned(summary: &NodeSummary) -> Check {
     if summary.unschedulable {
-        check(CheckKind::Cordoned, CheckStatus::Warn, "SchedulingDisabled")
+        check(
+            CheckKind::Cordoned,
+            CheckStatus::Warn,
+            Seen::text("SchedulingDisabled"),
+        )
     } else {
-        check(CheckKind::Cordoned, CheckStatus::Pass, "schedulable")
+        check(CheckKind::Cordoned, CheckStatus::Pass, Seen::Schedulable)
     }
 }
 
+/// The plugin's state on the node: Running if any of its pods runs (an old failed pod does not
+/// count against it). Pod names stay out: not every user may list kube-system's pods.
 fn device_plugin(pods: &[&Pod]) -> Check {
-    let plugin = pods.iter().find(|p| is_device_plugin(p));
-    match plugin {
-        None => check(
-            CheckKind::DevicePlugin,
-            CheckStatus::Fail,
-            "no nvidia-device-plugin pod on this node",
-        ),
-        Some(pod) => {
-            let name = pod.metadata.name.as_deref().unwrap_or_default();
-            let phase = pod
-                .status
+    let phases: Vec<&str> = pods
+        .iter()
+        .filter(|p| is_device_plugin(p))
+        .map(|p| {
+            p.status
                 .as_ref()
                 .and_then(|s| s.phase.as_deref())
-                .unwrap_or("Unknown");
-            let status = if phase == "Running" {
-                CheckStatus::Pass
-            } else {
-                CheckStatus::Fail
-            };
-            check(CheckKind::DevicePlugin, status, format!("{name}: {phase}"))
-        }
+                .unwrap_or("Unknown")
+        })
+        .collect();
+    if phases.contains(&"Running") {
+        check(
+            CheckKind::DevicePlugin,
+            CheckStatus::Pass,
+            Seen::text("Running"),
+        )
+    } else if phases.is_empty() {
+        check(
+            CheckKind::DevicePlugin,
+            CheckStatus::Fail,
+            Seen::NoDevicePlugin,
+        )
+    } else {
+        check(
+            CheckKind::DevicePlugin,
+            CheckStatus::Fail,
+            Seen::text(phases.join(", ")),
+        )
     }
 }
 
@@ -152,73 +183,48 @@ fn seen_gpus(telemetry: Option<&NodeTelemetry>) -> Option<usize> {
 }
 
 fn gpus_allocatable(summary: &NodeSummary, telemetry: Option<&NodeTelemetry>) -> Check {
-    let allocatable = summary.gpus_allocatable as usize;
-    match seen_gpus(telemetry) {
-        None => check(
-            CheckKind::GpusAllocatable,
-            if allocatable == 0 {
-                CheckStatus::Fail
-            } else {
-                CheckStatus::Warn
-            },
-            format!("nvidia.com/gpu {allocatable}; the exporter has not reported"),
-        ),
-        Some(seen) => {
-            let status = if allocatable == seen {
-                CheckStatus::Pass
-            } else if allocatable == 0 {
-                CheckStatus::Fail
-            } else {
-                CheckStatus::Warn
-            };
-            check(
-                CheckKind::GpusAllocatable,
-                status,
-                format!("nvidia.com/gpu {allocatable}; exporter sees {seen}"),
-            )
-        }
-    }
-}
-
-fn exporter_error_words(error: &ExporterError) -> String {
-    match error {
-        ExporterError::Timeout { ms } => format!("no answer within {ms} ms"),
-        ExporterError::Unreachable(e) => e.clone(),
-        ExporterError::Status(code) => format!("HTTP {code}"),
-        ExporterError::Invalid(e) => e.clone(),
-        ExporterError::WrongNode(other) => format!("answers for {other}"),
-    }
+    let allocatable = summary.gpus_allocatable;
+    let seen = seen_gpus(telemetry);
+    let status = match seen {
+        _ if allocatable == 0 => CheckStatus::Fail,
+        Some(n) if n == allocatable as usize => CheckStatus::Pass,
+        _ => CheckStatus::Warn,
+    };
+    check(
+        CheckKind::GpusAllocatable,
+        status,
+        Seen::Allocatable { allocatable, seen },
+    )
 }
 
 fn exporter(telemetry: Option<&NodeTelemetry>) -> Check {
     match telemetry {
-        None => check(
-            CheckKind::Exporter,
-            CheckStatus::Warn,
-            "no gpuboard-exporter pod on this node",
-        ),
+        None => check(CheckKind::Exporter, CheckStatus::Warn, Seen::NoExporter),
         Some(t) => match &t.error {
             Some(error) => check(
                 CheckKind::Exporter,
                 CheckStatus::Fail,
-                exporter_error_words(error),
+                Seen::ExporterFailed {
+                    error: error.clone(),
+                },
             ),
             None => check(
                 CheckKind::Exporter,
                 CheckStatus::Pass,
-                format!("{} GPU(s)", seen_gpus(Some(t)).unwrap_or(0)),
+                Seen::Gpus {
+                    count: seen_gpus(Some(t)).unwrap_or(0),
+                },
             ),
         },
     }
 }
 
 fn software(summary: &NodeSummary) -> Check {
-    let seen = format!(
-        "kernel {}, driver {}, {}",
-        summary.kernel,
-        summary.driver.as_deref().unwrap_or("?"),
-        summary.os_image
-    );
+    let seen = Seen::Software {
+        kernel: summary.kernel.clone(),
+        driver: summary.driver.clone().unwrap_or_else(|| "?".into()),
+        os: summary.os_image.clone(),
+    };
     let differs = summary.skews(Skew::Kernel) || summary.skews(Skew::Driver);
     let status = if differs {
         CheckStatus::Warn
@@ -237,7 +243,7 @@ fn runtime(summary: &NodeSummary) -> Check {
     check(
         CheckKind::Runtime,
         status,
-        summary.container_runtime.clone(),
+        Seen::text(summary.container_runtime.clone()),
     )
 }
 
@@ -253,15 +259,11 @@ fn minor(version: &str) -> Option<i64> {
 
 fn kubelet_version(summary: &NodeSummary, control_plane: Option<&str>) -> Check {
     let kubelet = summary.kubelet_version.as_str();
-    let Some(control_plane) = control_plane else {
-        return check(
-            CheckKind::KubeletVersion,
-            CheckStatus::Warn,
-            format!("kubelet {kubelet}; control plane version unknown"),
-        );
+    let seen = Seen::Kubelet {
+        kubelet: kubelet.to_string(),
+        control_plane: control_plane.map(str::to_string),
     };
-    let seen = format!("kubelet {kubelet}, control plane {control_plane}");
-    let status = match (minor(kubelet), minor(control_plane)) {
+    let status = match (minor(kubelet), control_plane.and_then(minor)) {
         (Some(k), Some(c)) if k > c => CheckStatus::Fail,
         (Some(k), Some(c)) if c - k > MAX_KUBELET_MINORS_BEHIND => CheckStatus::Fail,
         (Some(k), Some(c)) if c > k => CheckStatus::Warn,
@@ -286,15 +288,19 @@ fn taints(node: &Node) -> Check {
         })
         .collect();
     if blocking.is_empty() {
-        check(CheckKind::Taints, CheckStatus::Pass, "none")
+        check(CheckKind::Taints, CheckStatus::Pass, Seen::Nothing)
     } else {
-        check(CheckKind::Taints, CheckStatus::Warn, blocking.join(", "))
+        check(
+            CheckKind::Taints,
+            CheckStatus::Warn,
+            Seen::text(blocking.join(", ")),
+        )
     }
 }
 
 fn xid(telemetry: Option<&NodeTelemetry>) -> Check {
     let Some(gpus) = telemetry.and_then(|t| t.last_good.as_ref()) else {
-        return check(CheckKind::Xid, CheckStatus::Warn, "no exporter data");
+        return check(CheckKind::Xid, CheckStatus::Warn, Seen::NoExporterData);
     };
     let mut seen = String::new();
     let mut fatal = false;
@@ -308,39 +314,28 @@ fn xid(telemetry: Option<&NodeTelemetry>) -> Check {
         }
     }
     match (seen.is_empty(), fatal) {
-        (true, _) => check(CheckKind::Xid, CheckStatus::Pass, "none"),
-        (false, true) => check(CheckKind::Xid, CheckStatus::Fail, seen),
-        (false, false) => check(CheckKind::Xid, CheckStatus::Warn, seen),
+        (true, _) => check(CheckKind::Xid, CheckStatus::Pass, Seen::Nothing),
+        (false, true) => check(CheckKind::Xid, CheckStatus::Fail, Seen::text(seen)),
+        (false, false) => check(CheckKind::Xid, CheckStatus::Warn, Seen::text(seen)),
     }
 }
 
 fn clock(heartbeat: Heartbeat, now: jiff::Timestamp) -> Option<Check> {
-    match heartbeat {
-        Heartbeat::NotRead => None,
-        Heartbeat::Missing => Some(check(
-            CheckKind::Clock,
-            CheckStatus::Warn,
-            "no Lease in kube-node-lease",
-        )),
+    let (status, seen) = match heartbeat {
+        Heartbeat::NotRead => return None,
+        Heartbeat::Missing => (CheckStatus::Warn, Seen::NoLease),
         Heartbeat::Renewed(at) => {
             let ahead = at.as_second() - now.as_second();
-            Some(if ahead > CLOCK_AHEAD_SECONDS {
-                check(
-                    CheckKind::Clock,
-                    CheckStatus::Warn,
-                    format!("heartbeat {ahead} s ahead of the API server"),
-                )
+            if ahead > CLOCK_AHEAD_SECONDS {
+                (CheckStatus::Warn, Seen::Ahead { seconds: ahead })
             } else if -ahead > HEARTBEAT_STALE_SECONDS {
-                check(
-                    CheckKind::Clock,
-                    CheckStatus::Warn,
-                    format!("last heartbeat {} s ago", -ahead),
-                )
+                (CheckStatus::Warn, Seen::Late { seconds: -ahead })
             } else {
-                check(CheckKind::Clock, CheckStatus::Pass, "in step")
-            })
+                (CheckStatus::Pass, Seen::InStep)
+            }
         }
-    }
+    };
+    Some(check(CheckKind::Clock, status, seen))
 }
 
 /// Whether the node carries GPUs: it offers `nvidia.com/gpu`, an exporter reports GPUs on it, or
@@ -440,7 +435,10 @@ mod tests {
             "NoSchedule",
         )]));
         assert_eq!(flagged.status, CheckStatus::Warn);
-        assert_eq!(flagged.seen, "node.kubernetes.io/not-ready:NoSchedule");
+        assert_eq!(
+            flagged.seen,
+            Seen::text("node.kubernetes.io/not-ready:NoSchedule")
+        );
     }
 
     #[test]
@@ -453,8 +451,11 @@ mod tests {
         assert_eq!(clock(at(-8), now).unwrap().status, CheckStatus::Pass);
         let ahead = clock(at(95), now).unwrap();
         assert_eq!(
-            (ahead.status, ahead.seen.as_str()),
-            (CheckStatus::Warn, "heartbeat 95 s ahead of the API server")
+            (ahead.status, ahead.seen.english()),
+            (
+                CheckStatus::Warn,
+                "heartbeat 95 s ahead of the API server".to_string()
+            )
         );
         assert_eq!(clock(at(-300), now).unwrap().status, CheckStatus::Warn);
         assert_eq!(
@@ -498,8 +499,11 @@ mod tests {
         gpus.gpus[0].xid_errors.insert(79, 1);
         let fatal = xid(Some(&xids));
         assert_eq!(
-            (fatal.status, fatal.seen.as_str()),
-            (CheckStatus::Fail, "GPU 0: Xid 13 x2, GPU 0: Xid 79 x1")
+            (fatal.status, fatal.seen),
+            (
+                CheckStatus::Fail,
+                Seen::text("GPU 0: Xid 13 x2, GPU 0: Xid 79 x1")
+            )
         );
     }
 }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ExporterError;
+
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -57,14 +59,110 @@ pub enum CheckKind {
     Clock,
 }
 
+/// What a check saw: the cluster's own words and numbers, or a finding the page words in the
+/// reader's language ([`Seen::english`] for scripts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Seen {
+    /// The cluster's words or values as they are (conditions, phases, taints, Xid codes).
+    Text {
+        text: String,
+    },
+    /// Nothing of what the check looks for.
+    Nothing,
+    Schedulable,
+    NoDevicePlugin,
+    /// Allocatable `nvidia.com/gpu` and the GPUs the exporter sees (None: it has not reported).
+    Allocatable {
+        allocatable: u32,
+        seen: Option<usize>,
+    },
+    NoExporter,
+    ExporterFailed {
+        error: ExporterError,
+    },
+    /// The exporter answers with this many GPUs.
+    Gpus {
+        count: usize,
+    },
+    Software {
+        kernel: String,
+        driver: String,
+        os: String,
+    },
+    Kubelet {
+        kubelet: String,
+        control_plane: Option<String>,
+    },
+    NoExporterData,
+    NoLease,
+    /// The node's heartbeat is this far ahead of the API server.
+    Ahead {
+        seconds: i64,
+    },
+    /// The node's last heartbeat is this old.
+    Late {
+        seconds: i64,
+    },
+    InStep,
+}
+
+impl Seen {
+    /// The cluster's words, as they are.
+    pub fn text(text: impl Into<String>) -> Self {
+        Seen::Text { text: text.into() }
+    }
+
+    /// In English, for scripts (the page words it in the reader's language).
+    pub fn english(&self) -> String {
+        match self {
+            Seen::Text { text } => text.clone(),
+            Seen::Nothing => "none".into(),
+            Seen::Schedulable => "schedulable".into(),
+            Seen::NoDevicePlugin => "no nvidia-device-plugin pod on this node".into(),
+            Seen::Allocatable {
+                allocatable,
+                seen: Some(seen),
+            } => format!("nvidia.com/gpu {allocatable}; exporter sees {seen}"),
+            Seen::Allocatable {
+                allocatable,
+                seen: None,
+            } => format!("nvidia.com/gpu {allocatable}; the exporter has not reported"),
+            Seen::NoExporter => "no gpuboard-exporter pod on this node".into(),
+            Seen::ExporterFailed { error } => match error {
+                ExporterError::Timeout { ms } => format!("no answer within {ms} ms"),
+                ExporterError::Unreachable(e) | ExporterError::Invalid(e) => e.clone(),
+                ExporterError::Status(code) => format!("HTTP {code}"),
+                ExporterError::WrongNode(other) => format!("answers for {other}"),
+            },
+            Seen::Gpus { count } => format!("{count} GPU(s)"),
+            Seen::Software { kernel, driver, os } => {
+                format!("kernel {kernel}, driver {driver}, {os}")
+            }
+            Seen::Kubelet {
+                kubelet,
+                control_plane: Some(cp),
+            } => format!("kubelet {kubelet}, control plane {cp}"),
+            Seen::Kubelet {
+                kubelet,
+                control_plane: None,
+            } => format!("kubelet {kubelet}; control plane version unknown"),
+            Seen::NoExporterData => "no exporter data".into(),
+            Seen::NoLease => "no Lease in kube-node-lease".into(),
+            Seen::Ahead { seconds } => format!("heartbeat {seconds} s ahead of the API server"),
+            Seen::Late { seconds } => format!("last heartbeat {seconds} s ago"),
+            Seen::InStep => "in step".into(),
+        }
+    }
+}
+
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     pub check: CheckKind,
     pub status: CheckStatus,
-    /// What was seen, as the cluster says it (versions, counts, condition messages).
-    pub seen: String,
+    pub seen: Seen,
 }
 
 /// A node's checks.

@@ -101,6 +101,12 @@ pub fn AccessPage() -> impl IntoView {
             <h1>{t("Access")}</h1>
             <Issued issued/>
             {move || action_error.get().map(|error| view! { <ErrorView error/> })}
+            // Outside the data: a user who may not list every namespace narrows it here.
+            <div class="toolbar">
+                <input type="search" data-testid="sa-namespace" placeholder=t("Namespace (empty: all)")
+                    prop:value=move || namespace.get()
+                    on:change=move |ev| namespace.set(event_target_value(&ev).trim().to_string())/>
+            </div>
             <Transition fallback=|| view! { <p class="loading">{t("Loading service accounts…")}</p> }>
                 {move || {
                     let csrf = who.get().and_then(|w| w.ok()).flatten().map(|u| u.csrf_token).unwrap_or_default();
@@ -110,12 +116,7 @@ pub fn AccessPage() -> impl IntoView {
                             let counts = list.clone();
                             view! {
                                 <GrantForm grant may=list.may_grant csrf=csrf.clone()/>
-                                <div class="toolbar">
-                                    <input type="search" data-testid="sa-namespace" placeholder=t("Namespace (empty: all)")
-                                        prop:value=move || namespace.get()
-                                        on:change=move |ev| namespace.set(event_target_value(&ev).trim().to_string())/>
-                                    <span class="summary" data-testid="sa-summary">{move || summary(lang.get(), &counts)}</span>
-                                </div>
+                                <p class="summary" data-testid="sa-summary">{move || summary(lang.get(), &counts)}</p>
                                 <AccountsTable list mint regenerate csrf/>
                             }.into_any()
                         }
@@ -240,26 +241,30 @@ fn AccountsTable(
         .map(|account: ServiceAccountRow| {
             let key = (account.namespace.clone(), account.name.clone());
             let (mint_key, ask_key, confirm_key) = (key.clone(), key.clone(), key.clone());
-            let legacy: Vec<_> = account
-                .legacy_tokens
-                .iter()
-                .map(|l| {
-                    let mut parts = vec![l.secret.clone()];
-                    if let Some(day) = &l.last_used {
-                        parts.push(trf(lang.get_untracked(), "last used {day}", &[("day", day)]));
-                    }
-                    if let Some(day) = &l.invalid_since {
-                        parts.push(trf(lang.get_untracked(), "invalid since {day}", &[("day", day)]));
-                    }
-                    parts.join(" · ")
-                })
-                .collect();
+            let legacy_tokens = account.legacy_tokens.clone();
+            let legacy = move || {
+                let lang = lang.get();
+                let parts: Vec<String> = legacy_tokens
+                    .iter()
+                    .map(|l| {
+                        let mut parts = vec![l.secret.clone()];
+                        if let Some(day) = &l.last_used {
+                            parts.push(trf(lang, "last used {day}", &[("day", day)]));
+                        }
+                        if let Some(day) = &l.invalid_since {
+                            parts.push(trf(lang, "invalid since {day}", &[("day", day)]));
+                        }
+                        parts.join(" · ")
+                    })
+                    .collect();
+                if parts.is_empty() { "—".to_string() } else { parts.join(", ") }
+            };
             view! {
                 <tr data-account=format!("{}/{}", account.namespace, account.name)>
                     <td>{account.namespace.clone()}</td>
                     <td class="name">{account.name.clone()}</td>
                     <td class="num">{age(account.age_seconds)}</td>
-                    <td class="wrap"><code>{if legacy.is_empty() { "—".to_string() } else { legacy.join(", ") }}</code></td>
+                    <td class="wrap"><code>{legacy}</code></td>
                     <td class="actions">
                         <button data-testid="mint-token" disabled=!may_mint on:click=move |_| {
                             mint.dispatch(MintToken {

@@ -3,8 +3,9 @@
 
 use leptos::prelude::*;
 
-use crate::contract::doctor::{CheckKind, CheckStatus, Diagnosis};
-use crate::i18n::{Lang, t, tr};
+use crate::contract::doctor::{CheckKind, CheckStatus, Diagnosis, Seen};
+use crate::i18n::{Lang, t, tr, trf};
+use crate::pages::exporter_error_text;
 
 /// What a check looks at.
 pub fn title(lang: Lang, kind: CheckKind) -> &'static str {
@@ -48,7 +49,7 @@ pub fn advice(lang: Lang, kind: CheckKind) -> &'static str {
                 "The device plugin registers the GPUs: restart its pod on the node; if it logs no NVML, make nvidia the default runtime and restart the container runtime."
             }
             CheckKind::Exporter => {
-                "Check the gpuboard-exporter pod on the node (kubectl -n gpuboard logs) and that the node carries the label nvidia.com/gpu.present=true."
+                "Check the gpuboard-exporter pod on the node (its logs, in the exporter's namespace) and that the node carries the label nvidia.com/gpu.present=true."
             }
             CheckKind::Software => {
                 "Use the same kernel and driver on every GPU node: a node with another kernel failed to join and its network plugin failed."
@@ -70,6 +71,69 @@ pub fn advice(lang: Lang, kind: CheckKind) -> &'static str {
             }
         },
     )
+}
+
+/// What a check saw, in `lang` (the cluster's own words stay as they are).
+pub fn seen_text(lang: Lang, seen: &Seen) -> String {
+    match seen {
+        Seen::Text { text } => text.clone(),
+        Seen::Nothing => tr(lang, "none").into(),
+        Seen::Schedulable => tr(lang, "schedulable").into(),
+        Seen::NoDevicePlugin => tr(lang, "no nvidia-device-plugin pod on this node").into(),
+        Seen::Allocatable {
+            allocatable,
+            seen: Some(seen),
+        } => trf(
+            lang,
+            "nvidia.com/gpu {allocatable}; exporter sees {seen}",
+            &[("allocatable", allocatable), ("seen", seen)],
+        ),
+        Seen::Allocatable {
+            allocatable,
+            seen: None,
+        } => trf(
+            lang,
+            "nvidia.com/gpu {allocatable}; the exporter has not reported",
+            &[("allocatable", allocatable)],
+        ),
+        Seen::NoExporter => tr(lang, "no gpuboard-exporter pod on this node").into(),
+        Seen::ExporterFailed { error } => exporter_error_text(lang, error),
+        Seen::Gpus { count } => trf(lang, "{count} GPU(s)", &[("count", count)]),
+        Seen::Software { kernel, driver, os } => trf(
+            lang,
+            "kernel {kernel}, driver {driver}, {os}",
+            &[("kernel", kernel), ("driver", driver), ("os", os)],
+        ),
+        Seen::Kubelet {
+            kubelet,
+            control_plane: Some(cp),
+        } => trf(
+            lang,
+            "kubelet {kubelet}, control plane {cp}",
+            &[("kubelet", kubelet), ("cp", cp)],
+        ),
+        Seen::Kubelet {
+            kubelet,
+            control_plane: None,
+        } => trf(
+            lang,
+            "kubelet {kubelet}; control plane version unknown",
+            &[("kubelet", kubelet)],
+        ),
+        Seen::NoExporterData => tr(lang, "no exporter data").into(),
+        Seen::NoLease => tr(lang, "no Lease in kube-node-lease").into(),
+        Seen::Ahead { seconds } => trf(
+            lang,
+            "heartbeat {seconds} s ahead of the API server",
+            &[("seconds", seconds)],
+        ),
+        Seen::Late { seconds } => trf(
+            lang,
+            "last heartbeat {seconds} s ago",
+            &[("seconds", seconds)],
+        ),
+        Seen::InStep => tr(lang, "in step").into(),
+    }
 }
 
 /// The outcome, in words.
@@ -102,7 +166,7 @@ pub fn DoctorView(diagnosis: Diagnosis) -> impl IntoView {
                 <tr data-check=kind data-status=status_word(c.status)>
                     <td class=status_class(c.status)>{t(status_word(c.status))}</td>
                     <td>{move || title(lang.get(), c.check)}</td>
-                    <td><code>{c.seen.clone()}</code></td>
+                    <td>{move || seen_text(lang.get(), &c.seen)}</td>
                     <td class="wrap">{(c.status != CheckStatus::Pass).then_some(move || advice(lang.get(), c.check))}</td>
                 </tr>
             }

@@ -129,21 +129,26 @@ pub fn JoinPage() -> impl IntoView {
         if let Some(result) = create.value().get() {
             match result {
                 Ok(token) => {
+                    action_error.set(None);
                     revealed.set(Some(token));
                     refresh.update(|n| *n += 1);
                 }
-                Err(PageError::Invalid(_)) => {}
+                Err(PageError::Invalid(_)) => action_error.set(None),
                 Err(e) => action_error.set(Some(e)),
             }
         }
     });
     Effect::new(move |_| match reveal.value().get() {
-        Some(Ok(token)) => revealed.set(Some(token)),
+        Some(Ok(token)) => {
+            action_error.set(None);
+            revealed.set(Some(token));
+        }
         Some(Err(e)) => action_error.set(Some(e)),
         None => {}
     });
     Effect::new(move |_| match delete.value().get() {
         Some(Ok(())) => {
+            action_error.set(None);
             revealed.set(None);
             refresh.update(|n| *n += 1);
         }
@@ -341,7 +346,8 @@ fn TokensTable(
                 let expires = token.expires.clone();
                 let groups = token.extra_groups.join(",");
                 let problem = token.problem.clone();
-                let can_reveal = token.status != TokenStatus::Invalid;
+                // An expired or malformed token joins nothing: its secret is not offered.
+                let can_reveal = token.status == TokenStatus::Valid;
                 view! {
                     <tr data-token=id.clone() class:stale=token.status != TokenStatus::Valid>
                         <td><code>{id.clone()}</code></td>

@@ -57,6 +57,18 @@ const CENTOS7: &[Step] = &[
         commands: "sudo swapoff -a\nsudo sed -i '/ swap / s/^\\(.*\\)$/#\\1/g' /etc/fstab\nsudo setenforce 0",
         note: None,
     },
+    Step {
+        title: "Let bridged traffic through iptables and forward IPv4",
+        commands: "sudo modprobe br_netfilter\ncat <<EOF | sudo tee /etc/sysctl.d/k8s.conf\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\nEOF\nsudo sysctl --system",
+        note: None,
+    },
+    Step {
+        title: "Install kubelet, kubeadm and kubectl at the control plane's version, and start the kubelet",
+        commands: "sudo yum install -y kubelet kubeadm kubectl\nsudo systemctl enable --now kubelet",
+        note: Some(
+            "From Kubernetes 1.24 the kubelet no longer talks to Docker itself: with Docker, install cri-dockerd and add --cri-socket unix:///var/run/cri-dockerd.sock to the join command.",
+        ),
+    },
 ];
 
 const UBUNTU: &[Step] = &[
@@ -90,6 +102,16 @@ const UBUNTU: &[Step] = &[
     Step {
         title: "Turn swap off",
         commands: "sudo swapoff -a\nsudo sed -i '/ swap / s/^\\(.*\\)$/#\\1/g' /etc/fstab",
+        note: None,
+    },
+    Step {
+        title: "Let bridged traffic through iptables and forward IPv4",
+        commands: "sudo modprobe br_netfilter\ncat <<EOF | sudo tee /etc/sysctl.d/k8s.conf\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\nEOF\nsudo sysctl --system",
+        note: None,
+    },
+    Step {
+        title: "Install kubelet, kubeadm and kubectl at the control plane's version, and start the kubelet",
+        commands: "# add the Kubernetes apt repository of the control plane's minor version first\nsudo apt-get install -y kubelet kubeadm kubectl\nsudo systemctl enable --now kubelet",
         note: None,
     },
 ];

@@ -111,8 +111,13 @@ impl AccessService {
         let every = ListParams::default();
         let (accounts, secrets) = tokio::join!(accounts.list(&every), secrets.list(&legacy));
         let accounts = accounts.map_err(page_error)?;
-        // Without the right to list Secrets the accounts still show, without their legacy tokens.
-        let secrets = secrets.map(|l| l.items).unwrap_or_default();
+        // Without the right to list Secrets the accounts still show, without their legacy tokens;
+        // any other failure is the page's error.
+        let secrets = match secrets {
+            Ok(list) => list.items,
+            Err(kube::Error::Api(status)) if status.code == 403 => Vec::new(),
+            Err(e) => return Err(page_error(e)),
+        };
         let now = jiff::Timestamp::now();
         let mut tokens: BTreeMap<(String, String), Vec<LegacyToken>> = BTreeMap::new();
         for secret in &secrets {
@@ -166,39 +171,20 @@ impl AccessService {
     ) -> Result<IssuedToken, PageError> {
         check_names(namespace, name)?;
         check_lifetime(request.expiration_seconds)?;
-        let api: Api<ServiceAccount> = Api::namespaced(self.client(user)?, namespace);
-        let asked = TokenRequest {
-            spec: Some(TokenRequestSpec {
-                expiration_seconds: i64::try_from(request.expiration_seconds).ok(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let answer = api
-            .create_token_request(name, &PostParams::default(), &asked)
-            .await
-            .map_err(page_error)?;
-        let status = answer.status.unwrap_or_default();
-        let token = status
-            .token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| PageError::Refused("the cluster answered without a token".into()))?;
-        let expires = status.expiration_timestamp.map(|t| t.0);
+        let token = mint_with(
+            self.client(user)?,
+            namespace,
+            name,
+            request.expiration_seconds,
+        )
+        .await?;
         tracing::info!(user = %user.username, %namespace, service_account = %name, "minted a token");
-        Ok(IssuedToken {
-            namespace: namespace.into(),
-            service_account: name.into(),
-            token,
-            expires: expires.map(|at| at.to_string()),
-            requested_seconds: Some(request.expiration_seconds),
-            granted_seconds: expires.map(|at| at.as_second() - jiff::Timestamp::now().as_second()),
-            kubectl: kubectl_create_token(namespace, name, request.expiration_seconds),
-        })
+        Ok(token)
     }
 
     /// Replaces the account's legacy token: a new token Secret is made and filled first, then
     /// every older one is deleted, so the old token stops working and the account is never left
-    /// without one.
+    /// without one. The steps run to the end even if the caller goes away.
     pub async fn regenerate_legacy(
         &self,
         user: &SignedInUser,
@@ -207,77 +193,15 @@ impl AccessService {
     ) -> Result<IssuedToken, PageError> {
         check_names(namespace, name)?;
         let client = self.client(user)?;
-        Api::<ServiceAccount>::namespaced(client.clone(), namespace)
-            .get(name)
-            .await
-            .map_err(page_error)?;
-        let secrets: Api<Secret> = Api::namespaced(client, namespace);
-        let legacy = ListParams::default().fields(&format!("type={LEGACY_TOKEN_TYPE}"));
-        let old: Vec<String> = secrets
-            .list(&legacy)
-            .await
-            .map_err(page_error)?
-            .items
-            .into_iter()
-            .filter(|s| {
-                s.metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(ACCOUNT_ANNOTATION))
-                    .is_some_and(|a| a == name)
-            })
-            .filter_map(|s| s.metadata.name)
-            .collect();
-        let fresh = Secret {
-            metadata: ObjectMeta {
-                generate_name: Some(format!("{name}-token-")),
-                namespace: Some(namespace.into()),
-                annotations: Some(BTreeMap::from([(
-                    ACCOUNT_ANNOTATION.to_string(),
-                    name.to_string(),
-                )])),
-                ..Default::default()
-            },
-            type_: Some(LEGACY_TOKEN_TYPE.into()),
-            ..Default::default()
-        };
-        let created = secrets
-            .create(&PostParams::default(), &fresh)
-            .await
-            .map_err(page_error)?;
-        let created_name = created.metadata.name.clone().unwrap_or_default();
-        let token = match wait_for_token(&secrets, &created_name).await {
-            Ok(token) => token,
-            Err(e) => {
-                // Leave nothing half-made: the empty Secret goes, the old token stays.
-                let _ = secrets
-                    .delete(&created_name, &DeleteParams::default())
-                    .await;
-                return Err(e);
-            }
-        };
-        for old_name in &old {
-            secrets
-                .delete(old_name, &DeleteParams::default())
-                .await
-                .map_err(page_error)?;
-        }
-        tracing::info!(user = %user.username, %namespace, service_account = %name, secret = %created_name, replaced = old.len(), "regenerated a legacy token");
-        Ok(IssuedToken {
-            namespace: namespace.into(),
-            service_account: name.into(),
-            token,
-            expires: None,
-            requested_seconds: None,
-            granted_seconds: None,
-            kubectl: format!(
-                "kubectl -n {namespace} get secret {created_name} -o jsonpath='{{.data.token}}' | base64 -d"
-            ),
-        })
+        let (ns, account) = (namespace.to_string(), name.to_string());
+        let (token, replaced) = run_to_end(regenerate_steps(client, ns, account)).await?;
+        tracing::info!(user = %user.username, %namespace, service_account = %name, replaced, "regenerated a legacy token");
+        Ok(token)
     }
 
     /// A new service account bound to `request.role`, and its first token. Refused as a whole:
-    /// if the binding or the token fails, the account (and binding) made are deleted again.
+    /// if the binding or the token fails, the account (and binding) made are deleted again; the
+    /// steps run to the end even if the caller goes away.
     pub async fn grant(
         &self,
         user: &SignedInUser,
@@ -288,52 +212,203 @@ impl AccessService {
             .map_err(|_| invalid("role", Refusal::UnknownRole))?;
         check_lifetime(request.expiration_seconds)?;
         let client = self.client(user)?;
-        let (namespace, name) = (request.namespace.as_str(), request.name.as_str());
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
-        let account = ServiceAccount {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some(namespace.into()),
-                labels: Some(BTreeMap::from([(
-                    "app.kubernetes.io/managed-by".to_string(),
-                    "gpuboard".to_string(),
-                )])),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        accounts
-            .create(&PostParams::default(), &account)
-            .await
-            .map_err(page_error)?;
-        let binding_name = format!("gpuboard:{namespace}:{name}:{}", role.cluster_role());
-        let undo_account = || async {
-            let _ = accounts.delete(name, &DeleteParams::default()).await;
-        };
-        if let Err(e) = bind(&client, role, namespace, name, &binding_name).await {
-            undo_account().await;
-            return Err(e);
+        let token = run_to_end(grant_steps(
+            client,
+            role,
+            request.namespace.clone(),
+            request.name.clone(),
+            request.expiration_seconds,
+        ))
+        .await?;
+        tracing::info!(user = %user.username, namespace = %request.namespace, service_account = %request.name, role = role.cluster_role(), "granted access");
+        Ok(token)
+    }
+}
+
+/// Runs `steps` as its own task, so a request dropped half-way (the browser left) cannot stop
+/// them between a change and its undoing.
+async fn run_to_end<T: Send + 'static>(
+    steps: impl Future<Output = Result<T, PageError>> + Send + 'static,
+) -> Result<T, PageError> {
+    tokio::spawn(steps)
+        .await
+        .unwrap_or_else(|e| Err(PageError::Server(format!("the operation stopped: {e}"))))
+}
+
+/// Deletes what a failed operation made; says what could not be removed (and logs it).
+async fn undo<K>(api: &Api<K>, name: &str) -> Option<String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => None,
+        Err(kube::Error::Api(status)) if status.code == 404 => None,
+        Err(e) => {
+            tracing::warn!(object = %name, error = %e, "could not undo a half-made change");
+            Some(format!("; {name} could not be removed: {e}"))
         }
-        match self
-            .mint(
-                user,
-                namespace,
-                name,
-                NewToken {
-                    expiration_seconds: request.expiration_seconds,
-                },
-            )
-            .await
-        {
-            Ok(token) => {
-                tracing::info!(user = %user.username, %namespace, service_account = %name, role = role.cluster_role(), "granted access");
-                Ok(token)
-            }
-            Err(e) => {
-                unbind(&client, role, namespace, &binding_name).await;
-                undo_account().await;
-                Err(e)
-            }
+    }
+}
+
+/// `error`, with what its undoing could not remove.
+fn with_leftovers(error: PageError, leftovers: Vec<Option<String>>) -> PageError {
+    let left: String = leftovers.into_iter().flatten().collect();
+    if left.is_empty() {
+        return error;
+    }
+    match error {
+        PageError::Refused(m) => PageError::Refused(format!("{m}{left}")),
+        PageError::Forbidden(m) => PageError::Forbidden(format!("{m}{left}")),
+        PageError::Unreachable(m) => PageError::Unreachable(format!("{m}{left}")),
+        other => PageError::Server(format!("{other}{left}")),
+    }
+}
+
+async fn mint_with(
+    client: kube::Client,
+    namespace: &str,
+    name: &str,
+    seconds: u64,
+) -> Result<IssuedToken, PageError> {
+    let api: Api<ServiceAccount> = Api::namespaced(client, namespace);
+    let asked = TokenRequest {
+        spec: Some(TokenRequestSpec {
+            expiration_seconds: i64::try_from(seconds).ok(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let answer = api
+        .create_token_request(name, &PostParams::default(), &asked)
+        .await
+        .map_err(page_error)?;
+    let status = answer.status.unwrap_or_default();
+    let token = status
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| PageError::Server("the cluster answered without a token".into()))?;
+    let expires = status.expiration_timestamp.map(|t| t.0);
+    Ok(IssuedToken {
+        namespace: namespace.into(),
+        service_account: name.into(),
+        token,
+        expires: expires.map(|at| at.to_string()),
+        requested_seconds: Some(seconds),
+        granted_seconds: expires.map(|at| at.as_second() - jiff::Timestamp::now().as_second()),
+        kubectl: kubectl_create_token(namespace, name, seconds),
+    })
+}
+
+/// The legacy-token replacement; (the new token, how many old Secrets went).
+async fn regenerate_steps(
+    client: kube::Client,
+    namespace: String,
+    name: String,
+) -> Result<(IssuedToken, usize), PageError> {
+    Api::<ServiceAccount>::namespaced(client.clone(), &namespace)
+        .get(&name)
+        .await
+        .map_err(page_error)?;
+    let secrets: Api<Secret> = Api::namespaced(client, &namespace);
+    let legacy = ListParams::default().fields(&format!("type={LEGACY_TOKEN_TYPE}"));
+    let old: Vec<String> = secrets
+        .list(&legacy)
+        .await
+        .map_err(page_error)?
+        .items
+        .into_iter()
+        .filter(|s| {
+            s.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ACCOUNT_ANNOTATION))
+                .is_some_and(|a| *a == name)
+        })
+        .filter_map(|s| s.metadata.name)
+        .collect();
+    let fresh = Secret {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{name}-token-")),
+            namespace: Some(namespace.clone()),
+            annotations: Some(BTreeMap::from([(
+                ACCOUNT_ANNOTATION.to_string(),
+                name.clone(),
+            )])),
+            ..Default::default()
+        },
+        type_: Some(LEGACY_TOKEN_TYPE.into()),
+        ..Default::default()
+    };
+    let created = secrets
+        .create(&PostParams::default(), &fresh)
+        .await
+        .map_err(page_error)?;
+    let created_name = created.metadata.name.clone().unwrap_or_default();
+    let token = match wait_for_token(&secrets, &created_name).await {
+        Ok(token) => token,
+        Err(e) => {
+            // Nothing half-made: the new Secret goes, the old token stays.
+            let left = undo(&secrets, &created_name).await;
+            return Err(with_leftovers(e, vec![left]));
+        }
+    };
+    for old_name in &old {
+        if let Err(e) = secrets.delete(old_name, &DeleteParams::default()).await {
+            // The old token still works: take the new one back rather than leave a token no one saw.
+            let left = undo(&secrets, &created_name).await;
+            return Err(with_leftovers(page_error(e), vec![left]));
+        }
+    }
+    let token = IssuedToken {
+        kubectl: format!(
+            "kubectl -n {namespace} get secret {created_name} -o jsonpath='{{.data.token}}' | base64 -d"
+        ),
+        namespace,
+        service_account: name,
+        token,
+        expires: None,
+        requested_seconds: None,
+        granted_seconds: None,
+    };
+    Ok((token, old.len()))
+}
+
+/// The access grant: account, binding, first token; undone whole when a step fails.
+async fn grant_steps(
+    client: kube::Client,
+    role: GrantedRole,
+    namespace: String,
+    name: String,
+    seconds: u64,
+) -> Result<IssuedToken, PageError> {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    let account = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace.clone()),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_string(),
+                "gpuboard".to_string(),
+            )])),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    accounts
+        .create(&PostParams::default(), &account)
+        .await
+        .map_err(page_error)?;
+    let binding_name = format!("gpuboard:{namespace}:{name}:{}", role.cluster_role());
+    if let Err(e) = bind(&client, role, &namespace, &name, &binding_name).await {
+        let left = undo(&accounts, &name).await;
+        return Err(with_leftovers(e, vec![left]));
+    }
+    match mint_with(client.clone(), &namespace, &name, seconds).await {
+        Ok(token) => Ok(token),
+        Err(e) => {
+            let unbound = unbind(&client, role, &namespace, &binding_name).await;
+            let left = undo(&accounts, &name).await;
+            Err(with_leftovers(e, vec![unbound, left]))
         }
     }
 }
@@ -392,19 +467,25 @@ async fn bind(
     made.map_err(page_error)
 }
 
-async fn unbind(client: &kube::Client, role: GrantedRole, namespace: &str, binding_name: &str) {
-    let params = DeleteParams::default();
-    let _ = if role.cluster_wide() {
-        Api::<ClusterRoleBinding>::all(client.clone())
-            .delete(binding_name, &params)
-            .await
-            .map(drop)
+async fn unbind(
+    client: &kube::Client,
+    role: GrantedRole,
+    namespace: &str,
+    binding_name: &str,
+) -> Option<String> {
+    if role.cluster_wide() {
+        undo(
+            &Api::<ClusterRoleBinding>::all(client.clone()),
+            binding_name,
+        )
+        .await
     } else {
-        Api::<RoleBinding>::namespaced(client.clone(), namespace)
-            .delete(binding_name, &params)
-            .await
-            .map(drop)
-    };
+        undo(
+            &Api::<RoleBinding>::namespaced(client.clone(), namespace),
+            binding_name,
+        )
+        .await
+    }
 }
 
 /// The token the token controller writes into a new legacy Secret.
@@ -422,7 +503,7 @@ async fn wait_for_token(secrets: &Api<Secret>, name: &str) -> Result<String, Pag
             return Ok(token);
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(PageError::Refused(format!(
+            return Err(PageError::Unreachable(format!(
                 "the token controller did not fill {name} within {TOKEN_FILL_WAIT:?}"
             )));
         }

@@ -58,7 +58,7 @@ async fn diagnose(
             advice: (c.status != CheckStatus::Pass).then(|| advice(Lang::En, c.check)),
             check: c.check,
             status: c.status,
-            seen: c.seen,
+            seen: c.seen.english(),
         })
         .collect();
     Ok((

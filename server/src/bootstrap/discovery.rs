@@ -23,6 +23,10 @@ pub enum DiscoveryError {
     Base64(String),
     #[error("a CA certificate does not parse: {0}")]
     Certificate(String),
+    #[error(
+        "the dashboard reaches the API server at {0}, a Service address new nodes cannot reach"
+    )]
+    InClusterAddress(String),
 }
 
 /// `sha256:<hex>` of one DER certificate's public key.
@@ -96,6 +100,13 @@ pub fn from_config(config: &kube::Config) -> Result<Discovery, DiscoveryError> {
         .map(|der| pin_of_der(der))
         .collect::<Result<Vec<_>, _>>()?;
     let url = config.cluster_url.to_string();
+    // In the cluster the dashboard's own address is the `kubernetes` Service's ClusterIP, which a
+    // node that has not joined cannot reach: no join command from it.
+    if let Ok(service_host) = std::env::var("KUBERNETES_SERVICE_HOST")
+        && (url.contains(&service_host) || url.contains("kubernetes.default"))
+    {
+        return Err(DiscoveryError::InClusterAddress(endpoint_of(&url)));
+    }
     Ok(Discovery {
         endpoint: endpoint_of(&url),
         ca_cert_hashes: pins,

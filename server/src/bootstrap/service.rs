@@ -88,7 +88,10 @@ impl JoinTokenService {
             },
             Err(problem) => ClusterInfo {
                 discovery: self.fallback.as_ref().ok().cloned(),
-                problem: Some(problem),
+                problem: Some(match &self.fallback {
+                    Ok(_) => problem,
+                    Err(fallback) => format!("{problem}; {fallback}"),
+                }),
                 signed,
             },
         }

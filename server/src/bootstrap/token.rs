@@ -103,7 +103,13 @@ pub fn validate(request: &NewJoinToken) -> Result<ValidToken, FieldError> {
         }
     }
     if !unknown.is_empty() {
-        let usages = unknown.into_iter().collect::<Vec<_>>().join(",");
+        // Quoted back, so bounded: a few, each cut short.
+        let usages = unknown
+            .into_iter()
+            .take(8)
+            .map(|u| u.chars().take(64).collect::<String>())
+            .collect::<Vec<_>>()
+            .join(",");
         return Err(FieldError::new("usages", Refusal::UnknownUsages { usages }));
     }
     let groups: Vec<String> = request

@@ -32,19 +32,19 @@ pub struct Access {
 }
 
 impl Access {
-    /// May the user `verb` `resource` (a core or RBAC resource, `resource/subresource` allowed) in
-    /// every namespace?
-    pub fn cluster(verb: &'static str, resource: &'static str) -> Self {
-        let group = if resource.starts_with("role") || resource.starts_with("clusterrole") {
-            "rbac.authorization.k8s.io"
-        } else {
-            ""
-        };
+    /// May the user `verb` `resource` of `group` (`resource/subresource` allowed) in `namespace`
+    /// (None: in every namespace)?
+    pub fn in_group(
+        verb: &'static str,
+        group: &'static str,
+        resource: &'static str,
+        namespace: Option<&str>,
+    ) -> Self {
         Access {
             verb,
             group,
             resource,
-            namespace: None,
+            namespace: namespace.map(String::from),
         }
     }
 

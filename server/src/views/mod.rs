@@ -7,6 +7,7 @@ pub mod node;
 pub mod nodes;
 pub mod overview;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use frontend::backend::{Backend, SignedInUser};
@@ -75,30 +76,25 @@ impl KubeBackend {
         gpus::gpu_rows(snapshot.iter(), &visible)
     }
 
-    /// One node's diagnosis, from the rows of every node (skew, the control plane's version).
+    /// One node's diagnosis: `summary` is its row among every node's (skew flags), `here` the
+    /// pods on it.
     fn diagnose(
         node: &Node,
-        summaries: &[NodeSummary],
-        pods: &[Arc<Pod>],
+        summary: &NodeSummary,
+        control_plane_version: Option<&str>,
+        here: &[&Pod],
         snapshot: &TelemetrySnapshot,
         heartbeat: Heartbeat,
-    ) -> Option<Diagnosis> {
-        let name = node.metadata.name.as_deref()?;
-        let summary = summaries.iter().find(|s| s.name == name)?;
-        let here: Vec<&Pod> = pods
-            .iter()
-            .filter(|p| node_of(p) == Some(name))
-            .map(|p| p.as_ref())
-            .collect();
-        Some(doctor::diagnose(&DoctorInput {
+    ) -> Diagnosis {
+        doctor::diagnose(&DoctorInput {
             node,
             summary,
-            control_plane_version: control_plane_version(summaries),
-            pods: &here,
-            telemetry: snapshot.get(name),
+            control_plane_version,
+            pods: here,
+            telemetry: snapshot.get(&summary.name),
             heartbeat,
             now: jiff::Timestamp::now(),
-        }))
+        })
     }
 
     /// `kube-node-lease/<node>`'s last renewal.
@@ -119,7 +115,9 @@ impl KubeBackend {
         }
     }
 
-    /// The overview's doctor alerts: each node's failing checks that no other alert already says.
+    /// The overview's doctor alerts: each node's failing checks that no other alert already says
+    /// (NotReady, a stale exporter, allocatable GPUs unlike the exporter's count and, with that,
+    /// the device plugin). Pods and rows are grouped by node once.
     async fn doctor_alerts(
         &self,
         summaries: &[NodeSummary],
@@ -127,29 +125,60 @@ impl KubeBackend {
         snapshot: &TelemetrySnapshot,
     ) -> Result<Vec<Alert>, PageError> {
         let nodes = self.cache.nodes().await.map_err(unsynced)?;
-        let said_elsewhere = [
-            CheckKind::Ready,
-            CheckKind::Exporter,
-            CheckKind::GpusAllocatable,
-        ];
-        let mut alerts: Vec<Alert> = nodes
-            .iter()
-            .filter_map(|n| Self::diagnose(n, summaries, pods, snapshot, Heartbeat::NotRead))
-            .filter_map(|d| {
-                let checks: Vec<CheckKind> = d
-                    .checks
+        let mut by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
+        for pod in pods {
+            if let Some(node) = node_of(pod) {
+                by_node.entry(node).or_default().push(pod);
+            }
+        }
+        let rows: HashMap<&str, &NodeSummary> =
+            summaries.iter().map(|s| (s.name.as_str(), s)).collect();
+        let control_plane = control_plane_version(summaries);
+        let mut alerts = Vec::new();
+        for node in nodes.iter() {
+            let Some(summary) = node.metadata.name.as_deref().and_then(|n| rows.get(n)) else {
+                continue;
+            };
+            let here = by_node
+                .get(summary.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let d = Self::diagnose(
+                node,
+                summary,
+                control_plane,
+                here,
+                snapshot,
+                Heartbeat::NotRead,
+            );
+            let failing = |kind: CheckKind| {
+                d.checks
                     .iter()
-                    .filter(|c| c.status == CheckStatus::Fail && !said_elsewhere.contains(&c.check))
-                    .map(|c| c.check)
-                    .collect();
-                (!checks.is_empty()).then_some(Alert::DoctorFails {
-                    node: d.node,
-                    checks,
-                })
-            })
-            .collect();
-        alerts.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-        Ok(alerts)
+                    .any(|c| c.check == kind && c.status != CheckStatus::Pass)
+            };
+            let mut said_elsewhere = vec![
+                CheckKind::Ready,
+                CheckKind::Exporter,
+                CheckKind::GpusAllocatable,
+            ];
+            if failing(CheckKind::GpusAllocatable) {
+                said_elsewhere.push(CheckKind::DevicePlugin);
+            }
+            let checks: Vec<CheckKind> = d
+                .checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Fail && !said_elsewhere.contains(&c.check))
+                .map(|c| c.check)
+                .collect();
+            if !checks.is_empty() {
+                alerts.push((d.node, checks));
+            }
+        }
+        alerts.sort();
+        Ok(alerts
+            .into_iter()
+            .map(|(node, checks)| Alert::DoctorFails { node, checks })
+            .collect())
     }
 
     /// Every node's table row, with GPU use and skew flags.
@@ -257,11 +286,25 @@ impl Backend for KubeBackend {
         };
         let pods = self.cache.pods().await.map_err(unsynced)?;
         let snapshot = self.telemetry.snapshot();
+        // Skew is judged against every GPU node, so every row is made.
         let summaries = self.summaries(&pods, &snapshot).await?;
+        let Some(summary) = summaries.iter().find(|s| s.name == name) else {
+            return Ok(None);
+        };
+        let here: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| node_of(p) == Some(name))
+            .map(|p| p.as_ref())
+            .collect();
         let heartbeat = self.heartbeat(name).await;
-        Ok(Self::diagnose(
-            &node, &summaries, &pods, &snapshot, heartbeat,
-        ))
+        Ok(Some(Self::diagnose(
+            &node,
+            summary,
+            control_plane_version(&summaries),
+            &here,
+            &snapshot,
+            heartbeat,
+        )))
     }
 
     async fn join_tokens(&self, user: &SignedInUser) -> Result<JoinTokens, PageError> {
@@ -304,9 +347,11 @@ impl Backend for KubeBackend {
         user: &SignedInUser,
         namespace: Option<&str>,
     ) -> Result<ServiceAccounts, PageError> {
-        let mint = Access::cluster("create", "serviceaccounts/token");
-        let grant = Access::cluster("create", "rolebindings");
-        let regenerate = Access::cluster("delete", "secrets");
+        // Asked where the user looks: a namespace admin may do in theirs what they may not everywhere.
+        const RBAC: &str = "rbac.authorization.k8s.io";
+        let mint = Access::in_group("create", "", "serviceaccounts/token", namespace);
+        let grant = Access::in_group("create", RBAC, "rolebindings", namespace);
+        let regenerate = Access::in_group("delete", "", "secrets", namespace);
         let (accounts, may_mint, may_grant, may_regenerate) = tokio::join!(
             self.access.list(user, namespace),
             self.permissions.allows(user, &mint),

@@ -10,7 +10,7 @@ use frontend::backend::{Backend, SharedBackend, SignedInUser};
 use frontend::contract::access::{
     IssuedToken, LegacyToken, NewAccess, NewToken, ServiceAccountRow, ServiceAccounts,
 };
-use frontend::contract::doctor::{Check, CheckKind, CheckStatus, Diagnosis};
+use frontend::contract::doctor::{Check, CheckKind, CheckStatus, Diagnosis, Seen};
 use frontend::contract::join::{
     Discovery, DiscoverySource, JoinToken, JoinTokens, NewJoinToken, RevealedJoinToken, Signing,
     TokenStatus, TokenUsage,
@@ -92,7 +92,15 @@ fn every_check() -> Diagnosis {
             .map(|(i, kind)| Check {
                 check: *kind,
                 status: statuses[i % 3],
-                seen: "内核 4.4".into(),
+                seen: match i % 4 {
+                    0 => Seen::Nothing,
+                    1 => Seen::NoDevicePlugin,
+                    2 => Seen::Ahead { seconds: 95 },
+                    _ => Seen::Allocatable {
+                        allocatable: 1,
+                        seen: None,
+                    },
+                },
             })
             .collect(),
     }
