@@ -145,9 +145,11 @@ mod tests {
     #[test]
     fn cluster_info_gives_the_endpoint_without_scheme_and_the_pins() {
         let ca = gpuboard_sim::pki::ClusterCa::generate().unwrap();
-        let kubeconfig = ca.cluster_info_kubeconfig("https://192.168.0.113:6443");
+        // The seeds' control-plane address: only written into the kubeconfig, never connected to.
+        let endpoint = "192.168.0.113:6443";
+        let kubeconfig = ca.cluster_info_kubeconfig(&format!("https://{endpoint}"));
         let discovery = from_cluster_info(&kubeconfig).unwrap();
-        assert_eq!(discovery.endpoint, "192.168.0.113:6443");
+        assert_eq!(discovery.endpoint, endpoint);
         assert_eq!(discovery.ca_cert_hashes, vec![ca.public_key_pin.clone()]);
         assert_eq!(discovery.source, DiscoverySource::ClusterInfo);
         assert!(matches!(

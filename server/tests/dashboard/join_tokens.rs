@@ -131,7 +131,13 @@ async fn a_default_token_joins_by_its_parts_and_stops_when_revoked() {
         Ok::<_, String>((kubeconfig, jws))
     })
     .await;
-    assert!(signature.0.contains("server: https://192.168.0.113:6443"));
+    // The seeds' control-plane address, as cluster-info names it: shown, never connected to.
+    let seed_endpoint = "192.168.0.113:6443";
+    assert!(
+        signature
+            .0
+            .contains(&format!("server: https://{seed_endpoint}\n"))
+    );
     assert_eq!(
         signature.1,
         gpuboard_sim::pki::detached_jws(&signature.0, id, secret),
