@@ -11,7 +11,7 @@ use crate::contract::access::{
 };
 use crate::format::age;
 use crate::i18n::{Lang, t, trf, use_lang};
-use crate::pages::{ErrorView, TableBox, refusal_text};
+use crate::pages::{ErrorView, TableBox, field_refusal};
 
 /// The lifetimes offered (seconds).
 const LIFETIMES: [(u64, &str); 5] = [
@@ -157,19 +157,11 @@ fn Issued(issued: RwSignal<Option<IssuedToken>>) -> impl IntoView {
 /// "Give a teammate access": an account, a role and a first token in one form.
 #[component]
 fn GrantForm(grant: ServerAction<GrantAccess>, may: bool, csrf: String) -> impl IntoView {
-    let lang = use_lang();
     let namespace = RwSignal::new("default".to_string());
     let name = RwSignal::new(String::new());
     let role = RwSignal::new(GrantedRole::View);
     let lifetime = RwSignal::new(DEFAULT_TOKEN_SECONDS);
-    let refusal_for = move |field: &'static str| {
-        move || match grant.value().get() {
-            Some(Err(PageError::Invalid(f))) if f.field == field => Some(view! {
-                <span class="refusal" data-testid=format!("refusal-{field}")>{refusal_text(lang.get(), &f.refusal)}</span>
-            }),
-            _ => None,
-        }
-    };
+    let refusal_for = move |field: &'static str| field_refusal(grant.value(), field);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         grant.dispatch(GrantAccess {

@@ -16,7 +16,7 @@ use crate::contract::join::{
 use crate::format::short_duration;
 use crate::i18n::{Lang, t, tr, trf, use_lang};
 use crate::pages::join_guide::JoinGuide;
-use crate::pages::{ErrorView, TableBox, refusal_text, sort_header};
+use crate::pages::{ErrorView, TableBox, field_refusal, sort_header};
 
 /// The lifetimes the form offers (seconds; 0: never expires).
 const TTL_CHOICES: [(u64, &str); 5] = [
@@ -244,20 +244,12 @@ fn Revealed(revealed: RwSignal<Option<RevealedJoinToken>>) -> impl IntoView {
 /// The form that creates a token: kubeadm's defaults, its refusals next to the field.
 #[component]
 fn CreateForm(create: ServerAction<CreateJoinToken>, may: bool, csrf: String) -> impl IntoView {
-    let lang = use_lang();
     let ttl = RwSignal::new(DEFAULT_TTL_SECONDS);
     let description = RwSignal::new(String::new());
     let authentication = RwSignal::new(true);
     let signing = RwSignal::new(true);
     let groups = RwSignal::new(KUBEADM_NODE_GROUP.to_string());
-    let refusal_for = move |field: &'static str| {
-        move || match create.value().get() {
-            Some(Err(PageError::Invalid(f))) if f.field == field => Some(view! {
-                <span class="refusal" data-testid=format!("refusal-{field}")>{refusal_text(lang.get(), &f.refusal)}</span>
-            }),
-            _ => None,
-        }
-    };
+    let refusal_for = move |field: &'static str| field_refusal(create.value(), field);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let mut usages = Vec::new();

@@ -100,6 +100,31 @@ pub fn error_text(lang: Lang, error: &PageError) -> String {
     }
 }
 
+/// Next to a form's field: why the form's last answer refused it, if it did. `answers` is the
+/// form action's value.
+pub fn field_refusal<T, S>(
+    answers: S,
+    field: &'static str,
+) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static
+where
+    S: With<Value = Option<Result<T, PageError>>> + Send + Sync + 'static,
+    T: 'static,
+{
+    let lang = use_lang();
+    move || {
+        answers.with(|answer| match answer {
+            Some(Err(PageError::Invalid(f))) if f.field == field => {
+                let text = refusal_text(lang.get(), &f.refusal);
+                Some(
+                    view! { <span class="refusal" data-testid=format!("refusal-{field}")>{text}</span> }
+                        .into_any(),
+                )
+            }
+            _ => None,
+        })
+    }
+}
+
 /// Why a field was refused, in `lang` (in English, kubeadm's own words).
 pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
     match (lang, refusal) {

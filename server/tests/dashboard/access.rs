@@ -3,44 +3,10 @@
 //! token stops the old one; "give a teammate access" makes a working account with exactly its
 //! role and, when refused, leaves nothing behind; the viewer can do none of it.
 
-use std::net::SocketAddr;
-
 use gpuboard::DashboardSettings;
-use gpuboard_testkit::http::{Reply, request};
 use gpuboard_testkit::kubectl;
-use serde_json::Value;
 
-use super::{start_dashboard, start_sim};
-
-async fn api(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str) -> Reply {
-    let mut headers = vec![format!("Authorization: Bearer {token}")];
-    if !body.is_empty() {
-        headers.push("Content-Type: application/json".into());
-    }
-    request(addr, method, path, &headers, body).await
-}
-
-fn json_of(reply: &Reply) -> Value {
-    serde_json::from_str(&reply.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", reply.head, reply.body))
-}
-
-/// Who the cluster says `token` is, or None when it does not authenticate.
-async fn whoami(kubeconfig: &std::path::Path, token: &str) -> Option<String> {
-    let run = kubectl(
-        kubeconfig,
-        &[
-            "--token",
-            token,
-            "auth",
-            "whoami",
-            "-o",
-            "jsonpath={.status.userInfo.username}",
-        ],
-    )
-    .await;
-    run.ok.then_some(run.stdout)
-}
+use super::{api, json_of, start_dashboard, start_sim, whoami};
 
 /// Whether `token` may `verb resource` in `namespace` (`kubectl auth can-i`).
 async fn can(kubeconfig: &std::path::Path, token: &str, verb: &str, what: &str, ns: &str) -> bool {

@@ -7,26 +7,12 @@
 use std::net::SocketAddr;
 
 use gpuboard::DashboardSettings;
-use gpuboard_testkit::http::{Reply, request};
-use gpuboard_testkit::{eventually, kubectl};
+use gpuboard_testkit::eventually;
+use gpuboard_testkit::http::request;
 use k8s_openapi::api::core::v1::ConfigMap;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{WAIT, start_dashboard, start_sim};
-
-/// `method path` with `token` as the bearer and a JSON `body` (empty: none).
-async fn api(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str) -> Reply {
-    let mut headers = vec![format!("Authorization: Bearer {token}")];
-    if !body.is_empty() {
-        headers.push("Content-Type: application/json".into());
-    }
-    request(addr, method, path, &headers, body).await
-}
-
-fn json_of(reply: &Reply) -> Value {
-    serde_json::from_str(&reply.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", reply.head, reply.body))
-}
+use super::{WAIT, api, json_of, start_dashboard, start_sim, whoami};
 
 /// The IDs the list shows.
 async fn listed_ids(addr: SocketAddr, token: &str) -> Vec<String> {
@@ -38,23 +24,6 @@ async fn listed_ids(addr: SocketAddr, token: &str) -> Vec<String> {
         .iter()
         .map(|t| t["id"].as_str().expect("id").to_string())
         .collect()
-}
-
-/// Who the cluster says `token` is (`kubectl auth whoami`), or None when it does not authenticate.
-async fn whoami(kubeconfig: &std::path::Path, token: &str) -> Option<String> {
-    let run = kubectl(
-        kubeconfig,
-        &[
-            "--token",
-            token,
-            "auth",
-            "whoami",
-            "-o",
-            "jsonpath={.status.userInfo.username}",
-        ],
-    )
-    .await;
-    run.ok.then_some(run.stdout)
 }
 
 #[tokio::test]

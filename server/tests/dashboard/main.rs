@@ -20,7 +20,7 @@ use std::time::Duration;
 use gpuboard::DashboardSettings;
 use gpuboard::app::{AppState, router, serve};
 use gpuboard_sim::{SimConfig, SimHandle};
-use gpuboard_testkit::http::{form, request};
+use gpuboard_testkit::http::{Reply, form, request};
 use gpuboard_testkit::process::Process;
 use leptos::prelude::LeptosOptions;
 
@@ -139,4 +139,33 @@ impl DemoServer {
     fn stop(self) -> String {
         self.process.stop()
     }
+}
+
+/// `method path` at the JSON API with `token` as the bearer and a JSON `body` (empty: none).
+async fn api(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str) -> Reply {
+    let mut headers = vec![format!("Authorization: Bearer {token}")];
+    if !body.is_empty() {
+        headers.push("Content-Type: application/json".into());
+    }
+    request(addr, method, path, &headers, body).await
+}
+
+/// A reply's body as JSON; fails the test with the reply when it is not.
+fn json_of(reply: &Reply) -> serde_json::Value {
+    serde_json::from_str(&reply.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", reply.head, reply.body))
+}
+
+/// Who the cluster says `token` is (`kubectl auth whoami`), or None when it authenticates no one.
+async fn whoami(kubeconfig: &std::path::Path, token: &str) -> Option<String> {
+    let args = [
+        "--token",
+        token,
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ];
+    let run = gpuboard_testkit::kubectl(kubeconfig, &args).await;
+    run.ok.then_some(run.stdout)
 }
