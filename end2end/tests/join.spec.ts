@@ -90,9 +90,11 @@ test('the viewer sees why and gets no way to create or revoke', async ({ page })
   await signIn(page, viewerToken());
   await page.goto('/join');
   await hydrated(page);
-  await expect(page.getByRole('alert')).toContainText('Your account may not do this');
-  await expect(page.getByTestId('create-token')).toHaveCount(0);
+  await expect(page.getByTestId('list-denied')).toContainText('may not list Secrets in kube-system');
+  await expect(page.getByTestId('create-denied')).toBeVisible();
+  await expect(page.getByTestId('create-token-submit')).toBeDisabled();
   await expect(page.getByTestId('revoke-token')).toHaveCount(0);
+  await expect(page.getByTestId('discovery')).toContainText('192.168.0.113:6443');
   // The guide is for everyone.
   await expect(page.getByTestId('join-guide')).toContainText('kubeadm join');
 });

@@ -32,6 +32,9 @@ pub enum PageError {
     /// The object asked for is not there.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The cluster found the request invalid (its 400 or 422), in its own words.
+    #[error("the cluster rejected the request as invalid: {0}")]
+    Rejected(String),
     /// A field of the request was refused before anything was sent to the cluster.
     #[error("{0}")]
     Invalid(FieldError),

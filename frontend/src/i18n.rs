@@ -514,6 +514,14 @@ pub const ZH: &[(&str, &str)] = &[
     ),
     // Add nodes: join tokens and the GPU node guide.
     (
+        "Your account may not list Secrets in kube-system, so the join tokens are not shown.",
+        "你的账号无权列出 kube-system 中的 Secret，因此不显示加入令牌。",
+    ),
+    (
+        "The cluster rejected the request as invalid: {detail}",
+        "集群认为请求无效而拒绝：{detail}",
+    ),
+    (
         "Let bridged traffic through iptables and forward IPv4",
         "让桥接流量经过 iptables，并开启 IPv4 转发",
     ),

@@ -127,6 +127,8 @@ pub struct JoinTokens {
     pub discovery: Option<Discovery>,
     /// Why cluster-info could not be used, when it could not.
     pub discovery_problem: Option<String>,
+    /// Whether the user may list tokens (list secrets in kube-system); when not, `tokens` is empty.
+    pub may_list: bool,
     /// Whether the user may create tokens (a SelfSubjectAccessReview: create secrets in kube-system).
     pub may_create: bool,
     /// Whether the user may revoke tokens (delete secrets in kube-system).

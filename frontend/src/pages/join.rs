@@ -176,8 +176,16 @@ pub fn JoinPage() -> impl IntoView {
                                 {move || action_error.get().map(|error| view! { <ErrorView error/> })}
                                 <Revealed revealed/>
                                 <CreateForm create may=list.may_create csrf=csrf.clone()/>
-                                <p class="summary" data-testid="token-summary">{move || summary(lang.get(), &counts)}</p>
-                                <TokensTable list reveal delete csrf/>
+                                {if list.may_list {
+                                    view! {
+                                        <p class="summary" data-testid="token-summary">{move || summary(lang.get(), &counts)}</p>
+                                        <TokensTable list reveal delete csrf/>
+                                    }.into_any()
+                                } else {
+                                    view! {
+                                        <p class="alert" data-testid="list-denied">{t("Your account may not list Secrets in kube-system, so the join tokens are not shown.")}</p>
+                                    }.into_any()
+                                }}
                             }
                             .into_any()
                         }

@@ -96,6 +96,11 @@ pub fn error_text(lang: Lang, error: &PageError) -> String {
             &[("detail", detail)],
         ),
         PageError::NotFound(detail) => trf(lang, "Not found: {detail}", &[("detail", detail)]),
+        PageError::Rejected(detail) => trf(
+            lang,
+            "The cluster rejected the request as invalid: {detail}",
+            &[("detail", detail)],
+        ),
         PageError::Invalid(field) => refusal_text(lang, &field.refusal),
     }
 }

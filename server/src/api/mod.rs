@@ -58,6 +58,7 @@ impl From<PageError> for ApiError {
             PageError::SignedOut => (StatusCode::UNAUTHORIZED, "Unauthorized"),
             PageError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
             PageError::Refused(_) => (StatusCode::CONFLICT, "Refused"),
+            PageError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Rejected"),
             PageError::Server(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
             PageError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
             PageError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),

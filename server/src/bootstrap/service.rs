@@ -103,10 +103,15 @@ impl JoinTokenService {
         let params = ListParams::default().fields(&format!("type={SECRET_TYPE}"));
         let api = self.secrets(user)?;
         let (secrets, info) = tokio::join!(api.list(&params), self.cluster_info());
-        let secrets = secrets.map_err(page_error)?;
+        // Without the right to list them the page still offers what the user may do (create a
+        // token, read the guide), saying why the list is missing.
+        let (secrets, may_list) = match secrets {
+            Ok(list) => (list.items, true),
+            Err(kube::Error::Api(status)) if status.code == 403 => (Vec::new(), false),
+            Err(e) => return Err(page_error(e)),
+        };
         let now = jiff::Timestamp::now();
         let mut tokens: Vec<_> = secrets
-            .items
             .iter()
             .filter(|s| {
                 s.metadata
@@ -124,6 +129,7 @@ impl JoinTokenService {
             tokens,
             discovery: info.discovery,
             discovery_problem: info.problem,
+            may_list,
             may_create: false,
             may_delete: false,
         })

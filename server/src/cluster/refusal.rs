@@ -11,6 +11,7 @@ pub fn page_error(e: kube::Error) -> PageError {
             401 => PageError::SignedOut,
             403 => PageError::Forbidden(status.message),
             404 => PageError::NotFound(status.message),
+            400 | 422 => PageError::Rejected(status.message),
             // Overloaded, timing out or failing: the cluster could not answer, it did not refuse.
             429 | 500.. => PageError::Unreachable(status.message),
             _ => PageError::Refused(status.message),

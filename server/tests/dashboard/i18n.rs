@@ -267,6 +267,7 @@ impl Backend for ChineseCluster {
                 source: DiscoverySource::DashboardKubeconfig,
             }),
             discovery_problem: Some("无法读取".into()),
+            may_list: true,
             may_create: false,
             may_delete: false,
         })

@@ -45,7 +45,10 @@ async fn a_default_token_joins_by_its_parts_and_stops_when_revoked() {
         json!([sim.sim.ca.public_key_pin.clone()]),
         "the pin is the cluster CA's"
     );
-    assert_eq!(list["mayCreate"], true);
+    assert_eq!(
+        (&list["mayList"], &list["mayCreate"]),
+        (&json!(true), &json!(true))
+    );
     assert!(
         list["tokens"]
             .as_array()
@@ -238,7 +241,24 @@ async fn the_viewer_can_neither_see_nor_change_tokens() {
     let addr = start_dashboard(&sim, DashboardSettings::default()).await;
     let viewer = &sim.viewer_token;
     let before = listed_ids(addr, &sim.admin_token).await;
+    // The list says what the viewer may do: nothing but read the discovery data.
     let reply = api(addr, viewer, "GET", "/api/v1/join-tokens", "").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let list = json_of(&reply);
+    assert_eq!(list["tokens"], json!([]));
+    assert_eq!(
+        (&list["mayList"], &list["mayCreate"], &list["mayDelete"]),
+        (&json!(false), &json!(false), &json!(false))
+    );
+    assert_eq!(list["discovery"]["endpoint"], "192.168.0.113:6443");
+    let reply = api(
+        addr,
+        viewer,
+        "GET",
+        &format!("/api/v1/join-tokens/{}", before[0]),
+        "",
+    )
+    .await;
     assert_eq!(reply.status, 403, "{}", reply.body);
     assert_eq!(json_of(&reply)["reason"], "Forbidden");
     let reply = api(addr, viewer, "POST", "/api/v1/join-tokens", "{}").await;
