@@ -289,6 +289,7 @@ pub const ZH: &[(&str, &str)] = &[
     ),
     ("No alerts.", "没有告警。"),
     // The GPU-node doctor.
+    ("no Ready condition", "没有 Ready 状态条件"),
     ("none", "无"),
     ("schedulable", "可调度"),
     (

@@ -111,7 +111,7 @@ fn ready(node: &Node) -> Check {
                 .trim(),
             ),
         ),
-        None => check(CheckKind::Ready, CheckStatus::Fail, Seen::Nothing),
+        None => check(CheckKind::Ready, CheckStatus::Fail, Seen::NoReadyCondition),
     }
 }
 

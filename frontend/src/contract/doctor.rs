@@ -70,6 +70,8 @@ pub enum Seen {
     },
     /// Nothing of what the check looks for.
     Nothing,
+    /// The node has no Ready condition at all (its kubelet never reported).
+    NoReadyCondition,
     Schedulable,
     NoDevicePlugin,
     /// Allocatable `nvidia.com/gpu` and the GPUs the exporter sees (None: it has not reported).
@@ -118,6 +120,7 @@ impl Seen {
         match self {
             Seen::Text { text } => text.clone(),
             Seen::Nothing => "none".into(),
+            Seen::NoReadyCondition => "no Ready condition".into(),
             Seen::Schedulable => "schedulable".into(),
             Seen::NoDevicePlugin => "no nvidia-device-plugin pod on this node".into(),
             Seen::Allocatable {

@@ -78,6 +78,7 @@ pub fn seen_text(lang: Lang, seen: &Seen) -> String {
     match seen {
         Seen::Text { text } => text.clone(),
         Seen::Nothing => tr(lang, "none").into(),
+        Seen::NoReadyCondition => tr(lang, "no Ready condition").into(),
         Seen::Schedulable => tr(lang, "schedulable").into(),
         Seen::NoDevicePlugin => tr(lang, "no nvidia-device-plugin pod on this node").into(),
         Seen::Allocatable {

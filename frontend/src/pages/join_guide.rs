@@ -64,7 +64,7 @@ const CENTOS7: &[Step] = &[
     },
     Step {
         title: "Install kubelet, kubeadm and kubectl at the control plane's version, and start the kubelet",
-        commands: "sudo yum install -y kubelet kubeadm kubectl\nsudo systemctl enable --now kubelet",
+        commands: "# add the Kubernetes yum repository of the control plane's minor version first (it excludes these packages)\nsudo yum install -y kubelet-<version> kubeadm-<version> kubectl-<version> --disableexcludes=kubernetes\nsudo systemctl enable --now kubelet",
         note: Some(
             "From Kubernetes 1.24 the kubelet no longer talks to Docker itself: with Docker, install cri-dockerd and add --cri-socket unix:///var/run/cri-dockerd.sock to the join command.",
         ),

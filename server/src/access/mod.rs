@@ -260,7 +260,12 @@ fn with_leftovers(error: PageError, leftovers: Vec<Option<String>>) -> PageError
         PageError::Refused(m) => PageError::Refused(format!("{m}{left}")),
         PageError::Forbidden(m) => PageError::Forbidden(format!("{m}{left}")),
         PageError::Unreachable(m) => PageError::Unreachable(format!("{m}{left}")),
-        other => PageError::Server(format!("{other}{left}")),
+        PageError::NotFound(m) => PageError::NotFound(format!("{m}{left}")),
+        PageError::Rejected(m) => PageError::Rejected(format!("{m}{left}")),
+        PageError::Server(m) => PageError::Server(format!("{m}{left}")),
+        // Kept as they are: their meaning (and status) matters more than the leftovers' words,
+        // which the log has.
+        same @ (PageError::SignedOut | PageError::Invalid(_)) => same,
     }
 }
 
@@ -353,10 +358,16 @@ async fn regenerate_steps(
         }
     };
     for old_name in &old {
-        if let Err(e) = secrets.delete(old_name, &DeleteParams::default()).await {
-            // The old token still works: take the new one back rather than leave a token no one saw.
-            let left = undo(&secrets, &created_name).await;
-            return Err(with_leftovers(page_error(e), vec![left]));
+        match secrets.delete(old_name, &DeleteParams::default()).await {
+            // Already gone (removed by someone else since the list): what was wanted.
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => {
+                // The old token still works: take the new one back rather than leave a token
+                // no one saw.
+                let left = undo(&secrets, &created_name).await;
+                return Err(with_leftovers(page_error(e), vec![left]));
+            }
         }
     }
     let token = IssuedToken {
@@ -400,8 +411,10 @@ async fn grant_steps(
         .map_err(page_error)?;
     let binding_name = format!("gpuboard:{namespace}:{name}:{}", role.cluster_role());
     if let Err(e) = bind(&client, role, &namespace, &name, &binding_name).await {
+        // A binding whose creation timed out may exist all the same: remove it too (a 404 is fine).
+        let unbound = unbind(&client, role, &namespace, &binding_name).await;
         let left = undo(&accounts, &name).await;
-        return Err(with_leftovers(e, vec![left]));
+        return Err(with_leftovers(e, vec![unbound, left]));
     }
     match mint_with(client.clone(), &namespace, &name, seconds).await {
         Ok(token) => Ok(token),

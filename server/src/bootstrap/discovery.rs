@@ -102,9 +102,9 @@ pub fn from_config(config: &kube::Config) -> Result<Discovery, DiscoveryError> {
     let url = config.cluster_url.to_string();
     // In the cluster the dashboard's own address is the `kubernetes` Service's ClusterIP, which a
     // node that has not joined cannot reach: no join command from it.
-    if let Ok(service_host) = std::env::var("KUBERNETES_SERVICE_HOST")
-        && (url.contains(&service_host) || url.contains("kubernetes.default"))
-    {
+    let host = config.cluster_url.host().unwrap_or_default();
+    let service_host = std::env::var("KUBERNETES_SERVICE_HOST").ok();
+    if service_host.is_some_and(|h| h == host) || host.starts_with("kubernetes.default") {
         return Err(DiscoveryError::InClusterAddress(endpoint_of(&url)));
     }
     Ok(Discovery {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use frontend::backend::{Backend, SignedInUser};
 use frontend::contract::Alert;
 use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
-use frontend::contract::doctor::{CheckKind, CheckStatus, Diagnosis};
+use frontend::contract::doctor::{CheckKind, CheckStatus, Diagnosis, Seen};
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use frontend::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -151,17 +151,17 @@ impl KubeBackend {
                 snapshot,
                 Heartbeat::NotRead,
             );
-            let failing = |kind: CheckKind| {
-                d.checks
-                    .iter()
-                    .any(|c| c.check == kind && c.status != CheckStatus::Pass)
-            };
+            // The allocatable alert fires only when the exporter reported a different count; then
+            // it already points at the device plugin.
+            let mismatch_alerted = d.checks.iter().any(|c| {
+                matches!(c.seen, Seen::Allocatable { allocatable, seen: Some(seen) } if seen != allocatable as usize)
+            });
             let mut said_elsewhere = vec![
                 CheckKind::Ready,
                 CheckKind::Exporter,
                 CheckKind::GpusAllocatable,
             ];
-            if failing(CheckKind::GpusAllocatable) {
+            if mismatch_alerted {
                 said_elsewhere.push(CheckKind::DevicePlugin);
             }
             let checks: Vec<CheckKind> = d
