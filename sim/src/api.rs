@@ -53,11 +53,17 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let user = {
-        let store = sim.lock_store();
+        let mut store = sim.lock_store();
         let header = headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
-        sim.auth.authenticate_header(&store, header)
+        let user = sim.auth.authenticate_header(&store, header);
+        if user.is_some()
+            && let Some(token) = header.and_then(|h| h.strip_prefix("Bearer "))
+        {
+            sim.auth.note_legacy_use(&mut store, token.trim());
+        }
+        user
     };
     let Some(user) = user else {
         return ApiError::unauthorized().into_response();

@@ -67,6 +67,8 @@ struct ObjectRef {
 }
 
 pub const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+/// The label the API server stamps on a legacy token Secret when its token is used.
+pub const LEGACY_LAST_USED: &str = "kubernetes.io/legacy-token-last-used";
 
 /// Checks bearer tokens. Holds the static tokens and the key service-account tokens are signed with.
 pub struct Authenticator {
@@ -159,7 +161,8 @@ impl Authenticator {
         self.authenticate_token(store, token.trim())
     }
 
-    fn service_account(&self, store: &Store, token: &str) -> Option<UserInfo> {
+    /// The claims of a service-account token this sim signed and that has not expired.
+    fn verified_claims(&self, token: &str) -> Option<Claims> {
         let mut parts = token.split('.');
         let (header, payload, sig) = (parts.next()?, parts.next()?, parts.next()?);
         if parts.next().is_some() {
@@ -177,6 +180,34 @@ impl Authenticator {
         {
             return None;
         }
+        Some(claims)
+    }
+
+    /// As the API server's legacy-token tracking does: when an authenticated token is a legacy
+    /// token Secret's, that Secret's `kubernetes.io/legacy-token-last-used` label gets today's
+    /// date (written at most once a day).
+    pub fn note_legacy_use(&self, store: &mut Store, token: &str) {
+        let Some(claims) = self.verified_claims(token) else {
+            return;
+        };
+        let Some(secret_ref) = claims.kubernetes.secret else {
+            return;
+        };
+        let namespace = claims.kubernetes.namespace;
+        let Some(secret) = store.get(by_kind("Secret"), &namespace, &secret_ref.name) else {
+            return;
+        };
+        let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+        if secret["metadata"]["labels"][LEGACY_LAST_USED] == today.as_str() {
+            return;
+        }
+        let mut updated = (*secret).clone();
+        updated["metadata"]["labels"][LEGACY_LAST_USED] = Value::String(today);
+        let _ = store.update(by_kind("Secret"), updated, None);
+    }
+
+    fn service_account(&self, store: &Store, token: &str) -> Option<UserInfo> {
+        let claims = self.verified_claims(token)?;
         let k = &claims.kubernetes;
         let sa = store.get(
             by_kind("ServiceAccount"),

@@ -205,6 +205,10 @@ async fn regenerating_a_legacy_token_stops_the_old_one() {
     let secrets = account["legacyTokens"].as_array().unwrap();
     assert_eq!(secrets.len(), 1, "one Secret, the new one: {account}");
     assert_ne!(secrets[0]["secret"], "dashboard-admin-token");
+    // The new token was used above (whoami): the cluster says so, and the page shows it.
+    let today = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    assert_eq!(secrets[0]["lastUsed"], today.as_str(), "{account}");
+    assert_eq!(secrets[0]["invalidSince"], serde_json::Value::Null);
 }
 
 #[tokio::test]
