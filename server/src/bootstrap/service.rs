@@ -76,7 +76,9 @@ impl JoinTokenService {
                 (parsed, signed)
             }
             Err(e) => (
-                Err(format!("kube-public/cluster-info cannot be read: {e}")),
+                Err(format!(
+                    "kube-public/cluster-info cannot be read ({e}); the dashboard's account needs get on it (deploy/dashboard-rbac.yaml grants it)"
+                )),
                 BTreeSet::new(),
             ),
         };
@@ -142,10 +144,20 @@ impl JoinTokenService {
         user: &SignedInUser,
         request: &NewJoinToken,
     ) -> Result<RevealedJoinToken, PageError> {
+        self.create_with(user, request, token::generate).await
+    }
+
+    /// [`Self::create`] with the ID and secret from `generate` (tests make it collide).
+    async fn create_with(
+        &self,
+        user: &SignedInUser,
+        request: &NewJoinToken,
+        mut generate: impl FnMut() -> (String, String),
+    ) -> Result<RevealedJoinToken, PageError> {
         let valid = token::validate(request).map_err(PageError::Invalid)?;
         let secrets = self.secrets(user)?;
         for _ in 0..CREATE_ATTEMPTS {
-            let (id, secret) = token::generate();
+            let (id, secret) = generate();
             let object = token::secret_for(&id, &secret, &valid, jiff::Timestamp::now());
             match secrets.create(&PostParams::default(), &object).await {
                 Ok(created) => {
@@ -164,7 +176,7 @@ impl JoinTokenService {
             }
         }
         Err(PageError::Refused(format!(
-            "{CREATE_ATTEMPTS} generated token IDs were all taken"
+            "{CREATE_ATTEMPTS} generated token IDs were all taken; try again"
         )))
     }
 
@@ -241,5 +253,61 @@ fn check_id(id: &str) -> Result<(), PageError> {
             "id",
             Refusal::NotATokenId,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sim's admin as a signed-in user, and the service over its cluster.
+    async fn against_sim() -> (gpuboard_sim::SimHandle, SignedInUser, JoinTokenService) {
+        let sim = gpuboard_sim::start_temporary(gpuboard_sim::SimConfig::default())
+            .await
+            .expect("the sim starts");
+        let config = crate::cluster::load_config(Some(&sim.kubeconfig))
+            .await
+            .expect("its kubeconfig");
+        let own = kube::Client::try_from(config.clone()).expect("a client");
+        let service =
+            JoinTokenService::new(Arc::new(UserClients::new(config.clone())), own, &config);
+        let user = SignedInUser::new("admin".into(), vec![], String::new(), &sim.admin_token);
+        (sim, user, service)
+    }
+
+    #[tokio::test]
+    async fn a_taken_id_is_retried_never_overwritten() {
+        let (_sim, user, service) = against_sim().await;
+        let request = NewJoinToken::default();
+        let first = service
+            .create_with(&user, &request, || {
+                ("abcdef".into(), "0123456789abcdef".into())
+            })
+            .await
+            .expect("the first token");
+        // The generator offers the same ID again, then a fresh one.
+        let mut offers = vec![
+            ("abcdef".to_string(), "ffffffffffffffff".to_string()),
+            ("bcdefa".to_string(), "1111111111111111".to_string()),
+        ]
+        .into_iter();
+        let second = service
+            .create_with(&user, &request, || offers.next().expect("an offer"))
+            .await
+            .expect("the second token");
+        assert_eq!(first.id, "abcdef");
+        assert_eq!(second.token, "bcdefa.1111111111111111");
+        let kept = service
+            .reveal(&user, "abcdef")
+            .await
+            .expect("the first is there");
+        assert_eq!(kept.token, "abcdef.0123456789abcdef", "not overwritten");
+        // Nothing but taken IDs: refused, not looped forever.
+        let refused = service
+            .create_with(&user, &request, || {
+                ("abcdef".into(), "2222222222222222".into())
+            })
+            .await;
+        assert!(matches!(refused, Err(PageError::Refused(_))), "{refused:?}");
     }
 }

@@ -97,6 +97,38 @@ impl KubeBackend {
         })
     }
 
+    /// One node's diagnosis with its heartbeat, from the pods already read; None when the node
+    /// has no row (it went between the reads).
+    async fn diagnosis(
+        &self,
+        node: &Node,
+        pods: &[Arc<Pod>],
+    ) -> Result<Option<Diagnosis>, PageError> {
+        let Some(name) = node.metadata.name.as_deref() else {
+            return Ok(None);
+        };
+        let snapshot = self.telemetry.snapshot();
+        // Skew is judged against every GPU node, so every row is made.
+        let summaries = self.summaries(pods, &snapshot).await?;
+        let Some(summary) = summaries.iter().find(|s| s.name == name) else {
+            return Ok(None);
+        };
+        let here: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| node_of(p) == Some(name))
+            .map(|p| p.as_ref())
+            .collect();
+        let heartbeat = self.heartbeat(name).await;
+        Ok(Some(Self::diagnose(
+            node,
+            summary,
+            control_plane_version(&summaries),
+            &here,
+            &snapshot,
+            heartbeat,
+        )))
+    }
+
     /// `kube-node-lease/<node>`'s last renewal.
     async fn heartbeat(&self, node: &str) -> Heartbeat {
         match Api::<Lease>::namespaced(self.client.clone(), "kube-node-lease")
@@ -227,6 +259,14 @@ impl Backend for KubeBackend {
             return Ok(None);
         };
         let pods = self.cache.pods().await.map_err(unsynced)?;
+        let doctor = self
+            .diagnosis(&node, &pods)
+            .await?
+            .unwrap_or_else(|| Diagnosis {
+                node: name.to_string(),
+                gpu_node: false,
+                checks: Vec::new(),
+            });
         let here: Vec<&Arc<Pod>> = pods
             .iter()
             .filter(|p| node_of(p) == Some(name) && is_active(p))
@@ -255,14 +295,6 @@ impl Backend for KubeBackend {
                 node::card(row, &history)
             })
             .collect();
-        let doctor = self
-            .doctor(user, &name)
-            .await?
-            .unwrap_or_else(|| Diagnosis {
-                node: name.clone(),
-                gpu_node: false,
-                checks: Vec::new(),
-            });
         Ok(Some(NodeDetail {
             doctor,
             summary: nodes::summarize(&node, jiff::Timestamp::now()),
@@ -285,26 +317,7 @@ impl Backend for KubeBackend {
             return Ok(None);
         };
         let pods = self.cache.pods().await.map_err(unsynced)?;
-        let snapshot = self.telemetry.snapshot();
-        // Skew is judged against every GPU node, so every row is made.
-        let summaries = self.summaries(&pods, &snapshot).await?;
-        let Some(summary) = summaries.iter().find(|s| s.name == name) else {
-            return Ok(None);
-        };
-        let here: Vec<&Pod> = pods
-            .iter()
-            .filter(|p| node_of(p) == Some(name))
-            .map(|p| p.as_ref())
-            .collect();
-        let heartbeat = self.heartbeat(name).await;
-        Ok(Some(Self::diagnose(
-            &node,
-            summary,
-            control_plane_version(&summaries),
-            &here,
-            &snapshot,
-            heartbeat,
-        )))
+        self.diagnosis(&node, &pods).await
     }
 
     async fn join_tokens(&self, user: &SignedInUser) -> Result<JoinTokens, PageError> {
