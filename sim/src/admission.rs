@@ -3,7 +3,7 @@
 //! (names, GPU quantities, restart policies, pod immutability).
 
 use base64::Engine;
-use k8s_openapi::api::{apps, batch, core, node, rbac};
+use k8s_openapi::api::{apps, batch, core, node, rbac, scheduling};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -54,6 +54,9 @@ fn typed_roundtrip(kind: &str, v: &Value) -> Result<Value, String> {
         "Role" => roundtrip::<rbac::v1::Role>(v),
         "RoleBinding" => roundtrip::<rbac::v1::RoleBinding>(v),
         "RuntimeClass" => roundtrip::<node::v1::RuntimeClass>(v),
+        "PersistentVolumeClaim" => roundtrip::<core::v1::PersistentVolumeClaim>(v),
+        "ResourceQuota" => roundtrip::<core::v1::ResourceQuota>(v),
+        "PriorityClass" => roundtrip::<scheduling::v1::PriorityClass>(v),
         _ => Ok(v.clone()),
     }
 }
@@ -494,6 +497,48 @@ pub fn on_create(def: &ResourceDef, obj: &mut Value) -> Result<(), ApiError> {
             if obj["status"].is_null() {
                 obj["status"] = json!({});
             }
+        }
+        "Deployment" => {
+            obj["metadata"]["generation"] = json!(1);
+            let spec = obj_mut(obj, "spec");
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(spec, "progressDeadlineSeconds", json!(600));
+            set_default(
+                spec,
+                "strategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
+            );
+            if let Some(template) = spec.get_mut("template") {
+                default_pod_spec(obj_mut(template, "spec"));
+            }
+            match obj["spec"]["template"].get("spec") {
+                Some(tspec) => {
+                    validate_pod_spec(tspec, "spec.template.spec", &["Always"], &mut errs)
+                }
+                None => errs.push(FieldError::required("spec.template.spec", "")),
+            }
+            let selector = &obj["spec"]["selector"]["matchLabels"];
+            let labels = &obj["spec"]["template"]["metadata"]["labels"];
+            let selected = selector.as_object().is_some_and(|sel| {
+                !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+            });
+            if !selected {
+                errs.push(FieldError::invalid(
+                    "spec.template.metadata.labels",
+                    "",
+                    "`selector` does not match template `labels`",
+                ));
+            }
+            obj["status"] = json!({});
+        }
+        "PersistentVolumeClaim" => {
+            let spec = obj_mut(obj, "spec");
+            set_default(spec, "volumeMode", json!("Filesystem"));
+            // A default storage class binds at once (the sim has no provisioner to wait for).
+            let storage = obj["spec"]["resources"]["requests"]["storage"].clone();
+            obj["status"] = json!({"phase": "Bound", "accessModes": obj["spec"]["accessModes"].clone(),
+                                   "capacity": {"storage": storage}});
         }
         "Namespace" => {
             obj_mut(obj_mut_value(obj, "metadata"), "labels")

@@ -684,6 +684,7 @@ impl Request<'_> {
         if store.exists(t.def, &ns, &name) {
             return Err(ApiError::already_exists(t.def, &name));
         }
+        super::policy::admit(&store, t.def, &mut obj)?;
         let created = if self.dry_run() {
             if meta_str(&obj, "uid").is_empty() {
                 obj["metadata"]["uid"] = json!(super::store::new_uid());

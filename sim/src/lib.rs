@@ -19,6 +19,7 @@ pub mod errors;
 pub mod exporters;
 pub mod patch;
 pub mod pki;
+pub mod policy;
 pub mod programs;
 pub mod protobuf;
 pub mod quantity;
@@ -291,6 +292,8 @@ pub struct SimHandle {
     pub kubeconfig: PathBuf,
     pub admin_token: String,
     pub viewer_token: String,
+    /// A researcher who may edit namespace `ai` (and its GPU quota holds them) and nothing else.
+    pub researcher_token: String,
     pub sim: Arc<Sim>,
     /// (node, address) of each GPU node's simulated exporter.
     pub exporters: Vec<(String, SocketAddr)>,
@@ -305,11 +308,12 @@ impl SimHandle {
     /// What a person needs to use it: address, kubeconfig, tokens, a few exporters, a kubectl line.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "simulated cluster: {}\n  kubeconfig:   {}\n  admin token:  {}\n  viewer token: {}\n",
+            "simulated cluster: {}\n  kubeconfig:   {}\n  admin token:  {}\n  viewer token: {}\n  researcher token (namespace ai): {}\n",
             self.url,
             self.kubeconfig.display(),
             self.admin_token,
-            self.state_dir.join("viewer.token").display()
+            self.state_dir.join("viewer.token").display(),
+            self.state_dir.join("researcher.token").display()
         );
         for (node, addr) in self.exporters.iter().take(3) {
             out.push_str(&format!(
@@ -417,6 +421,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let ca = ClusterCa::generate()?;
     let admin_token = random_token();
     let viewer_token = random_token();
+    let researcher_token = random_token();
     let mut static_tokens = HashMap::new();
     static_tokens.insert(
         admin_token.clone(),
@@ -428,6 +433,10 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     static_tokens.insert(
         viewer_token.clone(),
         UserInfo::new("viewer", &["system:authenticated"]),
+    );
+    static_tokens.insert(
+        researcher_token.clone(),
+        UserInfo::new("researcher", &["system:authenticated"]),
     );
 
     let control_plane_ip = hardware
@@ -472,6 +481,10 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     let kubeconfig_path = config.state_dir.join("kubeconfig");
     write_file(&config.state_dir.join("admin.token"), &admin_token)?;
     write_file(&config.state_dir.join("viewer.token"), &viewer_token)?;
+    write_file(
+        &config.state_dir.join("researcher.token"),
+        &researcher_token,
+    )?;
     let ca_b64 = sim.ca.cert_base64();
     write_file(
         &kubeconfig_path,
@@ -522,6 +535,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         kubeconfig: kubeconfig_path,
         admin_token,
         viewer_token,
+        researcher_token,
         sim,
         server,
         controllers,

@@ -157,6 +157,101 @@ fn exit_code(text: &str) -> Option<i32> {
         .ok()
 }
 
+/// One shell statement the sim knows to end at once: what it prints and its exit status.
+fn run_statement(statement: &str) -> Option<(Vec<String>, i32)> {
+    let statement = statement.trim();
+    let (word, rest) = statement
+        .split_once(char::is_whitespace)
+        .unwrap_or((statement, ""));
+    let word = word.rsplit('/').next().unwrap_or(word);
+    let unquote = |s: &str| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
+    match word {
+        "true" | ":" => Some((Vec::new(), 0)),
+        "false" => Some((Vec::new(), 1)),
+        "exit" => Some((Vec::new(), rest.trim().parse().unwrap_or(0))),
+        "echo" => Some((vec![unquote(rest)], 0)),
+        "date" => Some((
+            vec![
+                jiff::Zoned::now()
+                    .with_time_zone(jiff::tz::TimeZone::UTC)
+                    .strftime("%a %b %e %H:%M:%S UTC %Y")
+                    .to_string(),
+            ],
+            0,
+        )),
+        "hostname" | "uname" | "id" | "whoami" | "pwd" => Some((vec![word.to_string()], 0)),
+        "python" | "python3" => {
+            let code = rest.trim().strip_prefix("-c")?;
+            Some((python_prints(&unquote(code)), 0))
+        }
+        _ => None,
+    }
+}
+
+/// What `print(...)` calls of a one-line Python program print (literals as written).
+fn python_prints(code: &str) -> Vec<String> {
+    code.split(';')
+        .filter_map(|s| {
+            let inner = s.trim().strip_prefix("print(")?.strip_suffix(')')?;
+            Some(
+                inner
+                    .trim()
+                    .trim_matches(|c| c == '"' || c == '\'')
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A command that ends at once (`true`, `false`, `echo hi`, `date`, `python -c "print(1)"`,
+/// `sh -c "echo a; exit 3"`): its output and exit status as a shell would give them; None when
+/// any statement is not one of those.
+fn short_program(command: &[String], args: &[String]) -> Option<Program> {
+    let argv: Vec<&str> = command.iter().chain(args).map(String::as_str).collect();
+    let shell = |w: &str| matches!(w.rsplit('/').next(), Some("sh" | "bash" | "ash"));
+    let script = match argv.as_slice() {
+        [] => return None,
+        [sh, flag, script, ..] if shell(sh) && flag.starts_with('-') && flag.contains('c') => {
+            script.to_string()
+        }
+        [py, "-c", code, ..] if matches!(*py, "python" | "python3") => {
+            format!("python -c {code:?}")
+        }
+        words => words.join(" "),
+    };
+    let mut lines = Vec::new();
+    let mut status = 0;
+    for sequence in script.split([';', '\n']) {
+        for (i, step) in sequence.split("&&").enumerate() {
+            if step.trim().is_empty() {
+                continue;
+            }
+            if i > 0 && status != 0 {
+                break;
+            }
+            let (out, code) = run_statement(step)?;
+            lines.extend(out);
+            status = code;
+            if step.trim_start().starts_with("exit") {
+                return Some(ended(lines, status));
+            }
+        }
+    }
+    Some(ended(lines, status))
+}
+
+fn ended(lines: Vec<String>, code: i32) -> Program {
+    Program {
+        lines: lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| at(50 + 10 * i as u64, l))
+            .collect(),
+        exit: Some((Duration::from_millis(300), code)),
+        gpu_load: 0.0,
+    }
+}
+
 /// The program a container runs.
 pub fn program_for(
     image: &str,
@@ -192,6 +287,9 @@ pub fn program_for(
             gpu_load: 0.05,
             ..forever(lines)
         };
+    }
+    if let Some(program) = short_program(command, args) {
+        return program;
     }
     if let Some(code) = exit_code(&text) {
         return ends(
@@ -303,5 +401,39 @@ mod tests {
             Some(Duration::from_secs(5))
         );
         assert_eq!(program_for("nginx", &[], &[], &[]).exit, None);
+    }
+
+    fn run(argv: &[&str]) -> Program {
+        let command: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        program_for("busybox", &command, &[], &[])
+    }
+
+    #[test]
+    fn short_commands_end_at_once_with_their_output_and_status() {
+        let output = |p: &Program| p.lines.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>();
+        assert_eq!(run(&["true"]).exit.map(|e| e.1), Some(0));
+        assert_eq!(run(&["false"]).exit.map(|e| e.1), Some(1));
+        let echo = run(&["echo", "hello", "gpu"]);
+        assert_eq!(
+            (output(&echo), echo.exit.map(|e| e.1)),
+            (vec!["hello gpu".to_string()], Some(0))
+        );
+        let sh = run(&["sh", "-c", "echo start; exit 3"]);
+        assert_eq!(
+            (output(&sh), sh.exit.map(|e| e.1)),
+            (vec!["start".to_string()], Some(3))
+        );
+        let chain = run(&["sh", "-c", "false && echo never"]);
+        assert_eq!(
+            (output(&chain), chain.exit.map(|e| e.1)),
+            (Vec::<String>::new(), Some(1))
+        );
+        let py = run(&["python", "-c", "print('ok')"]);
+        assert_eq!(output(&py), vec!["ok".to_string()]);
+        assert!(run(&["date"]).lines[0].1.contains("UTC"));
+        // Long-running commands keep running.
+        assert_eq!(run(&["sh", "-c", "tail -f /dev/null"]).exit, None);
+        assert_eq!(run(&["sleep", "infinity"]).exit, None);
+        assert_eq!(run(&["python", "train.py"]).exit, None);
     }
 }

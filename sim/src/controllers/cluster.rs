@@ -124,19 +124,19 @@ pub fn node_leases(store: &mut Store, hardware: &[crate::seed::NodeHardware]) {
 }
 
 pub fn garbage_collect(store: &mut Store) {
-    let jobs: std::collections::HashSet<String> = store
-        .list(by_kind("Job"), None)
+    let owners: std::collections::HashSet<String> = ["Job", "Deployment"]
         .iter()
-        .map(|j| meta_str(j, "uid").to_string())
+        .flat_map(|kind| store.list(by_kind(kind), None))
+        .map(|o| meta_str(&o, "uid").to_string())
         .collect();
     for pod in store.list(by_kind("Pod"), None) {
         let orphaned = pod["metadata"]["ownerReferences"]
             .as_array()
             .is_some_and(|refs| {
                 refs.iter().any(|r| {
-                    r["kind"] == "Job"
+                    (r["kind"] == "Job" || r["kind"] == "Deployment")
                         && r["controller"] == true
-                        && !jobs.contains(r["uid"].as_str().unwrap_or(""))
+                        && !owners.contains(r["uid"].as_str().unwrap_or(""))
                 })
             });
         if orphaned {

@@ -5,9 +5,9 @@
 use serde_json::{Value, json};
 
 use super::events;
-use crate::admission;
 use crate::resources::by_kind;
 use crate::store::{Store, meta_str, now_rfc3339};
+use crate::{admission, policy};
 
 fn owned_pods(store: &Store, job: &Value) -> Vec<Value> {
     let uid = meta_str(job, "uid");
@@ -38,6 +38,25 @@ fn new_pod(job: &Value) -> Value {
     pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "batch/v1", "kind": "Job", "name": meta_str(job, "name"),
         "uid": meta_str(job, "uid"), "controller": true, "blockOwnerDeletion": true}]);
     pod
+}
+
+/// After a refused pod creation the controller waits before trying again (client-go's back-off),
+/// so a Job held by its quota records one `FailedCreate` every [`CREATE_BACKOFF_SECONDS`].
+const CREATE_BACKOFF_SECONDS: i64 = 10;
+
+fn backing_off(store: &Store, job: &Value) -> bool {
+    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(CREATE_BACKOFF_SECONDS);
+    store
+        .list(by_kind("Event"), Some(meta_str(job, "namespace")))
+        .iter()
+        .any(|e| {
+            e["involvedObject"]["uid"] == meta_str(job, "uid")
+                && e["reason"] == "FailedCreate"
+                && e["lastTimestamp"]
+                    .as_str()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .is_some_and(|t| t > since)
+        })
 }
 
 pub fn run(store: &mut Store) {
@@ -123,15 +142,27 @@ pub fn run(store: &mut Store) {
                 "job-controller",
                 None,
             );
-        } else if job["spec"]["suspend"] != true {
+        } else if job["spec"]["suspend"] != true && !backing_off(store, &job) {
             let want = parallelism.min(completions - succeeded);
             let missing = (want - active_count).max(0);
             for _ in 0..missing {
-                let pod = new_pod(&job);
-                let mut pod_obj = pod;
-                if admission::on_create(by_kind("Pod"), &mut pod_obj).is_ok()
-                    && let Ok(created) = store.create(by_kind("Pod"), pod_obj)
-                {
+                let mut pod = new_pod(&job);
+                let admitted = admission::on_create(by_kind("Pod"), &mut pod)
+                    .and_then(|()| policy::admit(store, by_kind("Pod"), &mut pod));
+                if let Err(e) = admitted {
+                    // The Job controller's own words; the Job keeps trying on later ticks.
+                    events::record(
+                        store,
+                        &job,
+                        "Warning",
+                        "FailedCreate",
+                        &format!("Error creating: {}", e.message),
+                        "job-controller",
+                        None,
+                    );
+                    break;
+                }
+                if let Ok(created) = store.create(by_kind("Pod"), pod) {
                     events::record(
                         store,
                         &job,

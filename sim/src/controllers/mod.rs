@@ -1,9 +1,11 @@
 //! The simulated control plane: one loop that runs every controller in turn on each tick.
 
 pub mod cluster;
+pub mod deployments;
 pub mod events;
 pub mod jobs;
 pub mod kubelet;
+pub mod quotas;
 pub mod scheduler;
 
 use std::sync::Arc;
@@ -27,6 +29,8 @@ pub async fn run(sim: Arc<Sim>, tick: Duration) {
             cluster::node_leases(&mut store, &sim.hardware);
             cluster::garbage_collect(&mut store);
             jobs::run(&mut store);
+            deployments::run(&mut store);
+            quotas::run(&mut store);
             scheduler.run(&mut store);
             cluster::token_cleaner(&mut store);
             cluster::bootstrap_signer(&mut store);

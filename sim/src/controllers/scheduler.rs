@@ -245,10 +245,14 @@ impl Scheduler {
         let nodes = store.list(by_kind("Node"), None);
         let mut used = usage(store);
         let mut ordered = pending;
+        // The scheduling queue's order: higher priority first, then the older pod.
         ordered.sort_by(|a, b| {
-            a["metadata"]["creationTimestamp"]
-                .as_str()
-                .cmp(&b["metadata"]["creationTimestamp"].as_str())
+            let priority = |p: &Value| p["spec"]["priority"].as_i64().unwrap_or(0);
+            priority(b).cmp(&priority(a)).then_with(|| {
+                a["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .cmp(&b["metadata"]["creationTimestamp"].as_str())
+            })
         });
         for pod in ordered {
             let mut per_node = Vec::new();

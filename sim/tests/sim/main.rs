@@ -6,6 +6,7 @@ mod exporters;
 mod kube_rs;
 mod kubectl;
 mod pki;
+mod workloads;
 
 use std::time::Duration;
 
