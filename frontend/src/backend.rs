@@ -12,6 +12,9 @@ use axum::http::request::Parts;
 use crate::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
 use crate::contract::doctor::Diagnosis;
 use crate::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
+use crate::contract::workloads::{
+    Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
+};
 use crate::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 
 /// Everything the pages read, for one signed-in user: what the user may see of it is the
@@ -75,6 +78,32 @@ pub trait Backend: Send + Sync + 'static {
         user: &SignedInUser,
         request: &NewAccess,
     ) -> Result<IssuedToken, PageError>;
+    /// What the submit form offers `user`: namespaces, GPU models, priority classes.
+    async fn submit_options(&self, user: &SignedInUser) -> Result<SubmitOptions, PageError>;
+    /// The YAML a submit would send and its fit check; nothing is sent.
+    async fn preview_workload(
+        &self,
+        user: &SignedInUser,
+        request: &NewWorkload,
+    ) -> Result<Preview, PageError>;
+    /// The fit check alone.
+    async fn fit_workload(&self, request: &NewWorkload) -> Result<FitCheck, PageError>;
+    /// Submits a Job or workspace as `user` (a dry run only when `dry_run`).
+    async fn submit_workload(
+        &self,
+        user: &SignedInUser,
+        request: &NewWorkload,
+        dry_run: bool,
+    ) -> Result<Submitted, PageError>;
+    /// The GPU queue as `user` may see it.
+    async fn queue(&self, user: &SignedInUser) -> Result<Queue, PageError>;
+    /// Deletes a Job or workspace and what it made.
+    async fn delete_workload(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Deleted, PageError>;
 }
 
 /// The backend as the server provides it to server functions (Leptos context).

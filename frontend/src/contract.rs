@@ -7,6 +7,7 @@
 pub mod access;
 pub mod doctor;
 pub mod join;
+pub mod workloads;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +88,40 @@ pub enum Refusal {
     NotASubdomain,
     /// A role the form does not grant.
     UnknownRole,
+    /// Left empty, and it may not be.
+    Required,
+    /// GPUs are whole devices: `0.5` or `-1` is not a count.
+    NotWholeGpus,
+    /// More GPUs than the largest node has.
+    MoreGpusThanAnyNode { largest: u64 },
+    /// Not a Kubernetes quantity (`500m`, `4`, `16Gi`).
+    NotAQuantity,
+    /// Not an image reference (`registry/repo:tag` or `repo@sha256:...`).
+    NotAnImage,
+    /// Not a C identifier-like environment variable name.
+    NotAnEnvName,
+    /// The same value twice (`value` names it).
+    Duplicate { value: String },
+    /// A mount path must be absolute and not `/dev/shm` when the large /dev/shm is on.
+    NotAnAbsolutePath,
+    /// Ports are exposed by workspaces only.
+    PortsNeedWorkspace,
+    /// Not a label value (at most 63 of letters, digits, '-', '_', '.').
+    NotALabelValue,
+    /// The namespace's ResourceQuota refused it: its three lists, parsed.
+    QuotaExceeded(Box<QuotaLists>),
+    /// The cluster refused it for this field; its own words.
+    Cluster { message: String },
+}
+
+/// The quota plugin's refusal (`exceeded quota: q, requested: .., used: .., limited: ..`), parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaLists {
+    pub quota: String,
+    pub requested: String,
+    pub used: String,
+    pub limited: String,
 }
 
 /// kubeadm's pattern for extra groups (`BootstrapGroupPattern`), as its refusals quote it.
@@ -115,6 +150,23 @@ impl Refusal {
             Refusal::NotALabel => "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".into(),
             Refusal::NotASubdomain => "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".into(),
             Refusal::UnknownRole => "must be one of view, edit, admin, cluster-admin".into(),
+            Refusal::Required => "Required value".into(),
+            Refusal::NotWholeGpus => "GPUs are whole devices: must be a whole number, 0 or more".into(),
+            Refusal::MoreGpusThanAnyNode { largest } => {
+                format!("no node has that many GPUs: the largest has {largest}")
+            }
+            Refusal::NotAQuantity => "must be a quantity such as 500m, 4, 512Mi or 16Gi".into(),
+            Refusal::NotAnImage => "must be an image reference such as registry.example.com/team/image:tag (no spaces, lowercase repository)".into(),
+            Refusal::NotAnEnvName => "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit".into(),
+            Refusal::Duplicate { value } => format!("{value} is given twice"),
+            Refusal::NotAnAbsolutePath => "must be an absolute path, other than /dev/shm".into(),
+            Refusal::PortsNeedWorkspace => "only a workspace exposes ports; a Job has none".into(),
+            Refusal::NotALabelValue => "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character".into(),
+            Refusal::QuotaExceeded(q) => format!(
+                "exceeded quota: {}, requested: {}, used: {}, limited: {}",
+                q.quota, q.requested, q.used, q.limited
+            ),
+            Refusal::Cluster { message } => message.clone(),
             Refusal::NotATokenId => format!(
                 "given token didn't match pattern {:?} or {:?}",
                 r"\A([a-z0-9]{6})\z", r"\A([a-z0-9]{6})\.([a-z0-9]{16})\z"

@@ -77,6 +77,46 @@ impl Lang {
 
 /// English -> Simplified Chinese.
 pub const ZH: &[(&str, &str)] = &[
+    // Refusals of the submit form.
+    ("Required", "必填"),
+    (
+        "GPUs are whole devices: a whole number, 0 or more",
+        "GPU 按整块分配：请填 0 或正整数",
+    ),
+    (
+        "No node has that many GPUs: the largest has {largest}",
+        "没有节点有这么多 GPU：最多的节点有 {largest} 块",
+    ),
+    (
+        "Use a quantity such as 500m, 4, 512Mi or 16Gi",
+        "请填写资源数量，如 500m、4、512Mi 或 16Gi",
+    ),
+    (
+        "Use an image reference such as registry.example.com/team/image:tag",
+        "请填写镜像地址，如 registry.example.com/team/image:tag",
+    ),
+    (
+        "Use letters, digits, '_', '-' or '.', not starting with a digit",
+        "只能包含字母、数字、'_'、'-' 或 '.'，且不能以数字开头",
+    ),
+    ("{value} is given twice", "{value} 重复填写了"),
+    (
+        "Use an absolute path other than /dev/shm",
+        "请填写绝对路径（不能是 /dev/shm）",
+    ),
+    ("Only a workspace exposes ports", "只有工作空间才能开放端口"),
+    (
+        "Use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        "最多 63 个字母、数字、'-'、'_' 或 '.'，首尾须为字母或数字",
+    ),
+    (
+        "Over the namespace's quota {quota}: asks for {requested}, {used} in use, the limit is {limited}",
+        "超出命名空间配额 {quota}：申请 {requested}，已用 {used}，上限 {limited}",
+    ),
+    (
+        "The cluster refused it: {message}",
+        "集群拒绝了该请求：{message}",
+    ),
     // The frame.
     ("Overview", "概览"),
     ("Nodes", "节点"),

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod doctor;
 pub mod telemetry;
 pub mod views;
+pub mod workloads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,11 +70,16 @@ pub fn start(
     let cache = ClusterCache::start(client.clone(), &settings.exporter_namespace);
     let telemetry = Telemetry::start(cache.exporter_pods.clone(), settings.telemetry.clone());
     let backend: SharedBackend = Arc::new(KubeBackend {
-        cache,
+        cache: cache.clone(),
         telemetry: telemetry.clone(),
         permissions: Permissions::new(clients.clone(), settings.permissions_cache_for),
         join_tokens,
         access: access::AccessService::new(clients.clone()),
+        workloads: workloads::WorkloadService {
+            clients: clients.clone(),
+            cache,
+            telemetry: telemetry.clone(),
+        },
         client,
     });
     let auth = Auth::new(clients, settings.auth.clone());

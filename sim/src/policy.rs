@@ -218,7 +218,8 @@ fn allocate_service(store: &Store, def: &ResourceDef, svc: &mut Value) -> Result
         if !node_ports {
             continue;
         }
-        match port["nodePort"].as_u64() {
+        // 0 (kubectl create service writes it) asks for one to be allocated, as absent does.
+        match port["nodePort"].as_u64().filter(|&p| p != 0) {
             Some(p) if !NODE_PORTS.contains(&p) => errs.push(FieldError::invalid(
                 format!("spec.ports[{i}].nodePort"),
                 &p.to_string(),

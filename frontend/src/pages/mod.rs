@@ -170,6 +170,50 @@ pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
         (Lang::Zh, Refusal::UnknownRole) => {
             tr(lang, "Choose view, edit, admin or cluster-admin").into()
         }
+        (Lang::Zh, Refusal::Required) => tr(lang, "Required").into(),
+        (Lang::Zh, Refusal::NotWholeGpus) => {
+            tr(lang, "GPUs are whole devices: a whole number, 0 or more").into()
+        }
+        (Lang::Zh, Refusal::MoreGpusThanAnyNode { largest }) => trf(
+            lang,
+            "No node has that many GPUs: the largest has {largest}",
+            &[("largest", largest)],
+        ),
+        (Lang::Zh, Refusal::NotAQuantity) => {
+            tr(lang, "Use a quantity such as 500m, 4, 512Mi or 16Gi").into()
+        }
+        (Lang::Zh, Refusal::NotAnImage) => tr(
+            lang,
+            "Use an image reference such as registry.example.com/team/image:tag",
+        )
+        .into(),
+        (Lang::Zh, Refusal::NotAnEnvName) => tr(
+            lang,
+            "Use letters, digits, '_', '-' or '.', not starting with a digit",
+        )
+        .into(),
+        (Lang::Zh, Refusal::Duplicate { value }) => {
+            trf(lang, "{value} is given twice", &[("value", value)])
+        }
+        (Lang::Zh, Refusal::NotAnAbsolutePath) => {
+            tr(lang, "Use an absolute path other than /dev/shm").into()
+        }
+        (Lang::Zh, Refusal::NotALabelValue) => tr(
+            lang,
+            "Use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        )
+        .into(),
+        (Lang::Zh, Refusal::QuotaExceeded(q)) => trf(
+            lang,
+            "Over the namespace's quota {quota}: asks for {requested}, {used} in use, the limit is {limited}",
+            &[("quota", &q.quota), ("requested", &q.requested), ("used", &q.used), ("limited", &q.limited)],
+        ),
+        (Lang::Zh, Refusal::Cluster { message }) => {
+            trf(lang, "The cluster refused it: {message}", &[("message", message)])
+        }
+        (Lang::Zh, Refusal::PortsNeedWorkspace) => {
+            tr(lang, "Only a workspace exposes ports").into()
+        }
         (Lang::Zh, Refusal::NotATokenId) => {
             tr(lang, "A token ID is 6 characters of a-z and 0-9").into()
         }

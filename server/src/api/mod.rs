@@ -7,6 +7,7 @@
 mod access;
 mod doctor;
 mod join_tokens;
+mod workloads;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -23,7 +24,8 @@ pub fn routes() -> Router<AppState> {
         "/api/v1",
         join_tokens::routes()
             .merge(access::routes())
-            .merge(doctor::routes()),
+            .merge(doctor::routes())
+            .merge(workloads::routes()),
     )
 }
 
@@ -77,6 +79,18 @@ impl From<PageError> for ApiError {
             reason,
             message,
             field,
+        }
+    }
+}
+
+impl ApiError {
+    /// A request the API cannot read (a query string, say), in axum's words.
+    pub fn bad_request(message: String) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            reason: "BadRequest",
+            message,
+            field: None,
         }
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use gpuboard_exporter_api::{APP_LABEL, APP_NAME};
-use k8s_openapi::api::core::v1::{Container, Node, Pod};
+use k8s_openapi::api::core::v1::{Container, Node, Pod, ResourceQuota};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -24,6 +25,10 @@ pub struct ClusterCache {
     pub pods: Store<Pod>,
     /// Pods labelled as the exporter's, in the exporter's namespace (telemetry's targets).
     pub exporter_pods: Store<Pod>,
+    /// Every namespace's quotas (the fit check's `requests.nvidia.com/gpu` headroom).
+    pub quotas: Store<ResourceQuota>,
+    /// The cluster's PriorityClasses (the form's choices, the queue's order).
+    pub priority_classes: Store<PriorityClass>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,10 +135,22 @@ impl ClusterCache {
                 "pods",
             ),
             exporter_pods: reflect(
-                Api::namespaced(client, exporter_namespace),
+                Api::namespaced(client.clone(), exporter_namespace),
                 exporters,
                 slim_pod,
                 "exporter pods",
+            ),
+            quotas: reflect(
+                Api::all(client.clone()),
+                watcher::Config::default(),
+                |q: &mut ResourceQuota| q.metadata.managed_fields = None,
+                "resource quotas",
+            ),
+            priority_classes: reflect(
+                Api::all(client),
+                watcher::Config::default(),
+                |c: &mut PriorityClass| c.metadata.managed_fields = None,
+                "priority classes",
             ),
         }
     }
@@ -148,6 +165,18 @@ impl ClusterCache {
     pub async fn node(&self, name: &str) -> Result<Option<Arc<Node>>, NotSynced> {
         synced(&self.nodes, "nodes").await?;
         Ok(self.nodes.get(&ObjectRef::new(name)))
+    }
+
+    /// Every quota, once the first list is in.
+    pub async fn quotas(&self) -> Result<Vec<Arc<ResourceQuota>>, NotSynced> {
+        synced(&self.quotas, "resource quotas").await?;
+        Ok(self.quotas.state())
+    }
+
+    /// Every PriorityClass, once the first list is in.
+    pub async fn priority_classes(&self) -> Result<Vec<Arc<PriorityClass>>, NotSynced> {
+        synced(&self.priority_classes, "priority classes").await?;
+        Ok(self.priority_classes.state())
     }
 
     /// Every pod, once the first list is in.

@@ -15,6 +15,9 @@ use frontend::contract::Alert;
 use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
 use frontend::contract::doctor::{CheckKind, CheckStatus, Diagnosis, Seen};
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
+use frontend::contract::workloads::{
+    Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
+};
 use frontend::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -28,6 +31,7 @@ use crate::cluster::cache::{ClusterCache, NotSynced};
 use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::doctor::{self, DoctorInput, Heartbeat};
 use crate::telemetry::{NodeTelemetry, Telemetry, TelemetrySnapshot};
+use crate::workloads::WorkloadService;
 
 /// The dashboard's backend: reads from the shared watch cache and the telemetry collector,
 /// and asks the cluster (as the user) what the user may see.
@@ -37,6 +41,7 @@ pub struct KubeBackend {
     pub permissions: Permissions,
     pub join_tokens: JoinTokenService,
     pub access: AccessService,
+    pub workloads: WorkloadService,
     /// The dashboard's own client: reads nodes' Leases for the doctor.
     pub client: kube::Client,
 }
@@ -404,5 +409,43 @@ impl Backend for KubeBackend {
         request: &NewAccess,
     ) -> Result<IssuedToken, PageError> {
         self.access.grant(user, request).await
+    }
+
+    async fn submit_options(&self, user: &SignedInUser) -> Result<SubmitOptions, PageError> {
+        self.workloads.options(user, &self.permissions).await
+    }
+
+    async fn preview_workload(
+        &self,
+        user: &SignedInUser,
+        request: &NewWorkload,
+    ) -> Result<Preview, PageError> {
+        self.workloads.preview(user, request).await
+    }
+
+    async fn fit_workload(&self, request: &NewWorkload) -> Result<FitCheck, PageError> {
+        self.workloads.fit(request).await
+    }
+
+    async fn submit_workload(
+        &self,
+        user: &SignedInUser,
+        request: &NewWorkload,
+        dry_run: bool,
+    ) -> Result<Submitted, PageError> {
+        self.workloads.submit(user, request, dry_run).await
+    }
+
+    async fn queue(&self, user: &SignedInUser) -> Result<Queue, PageError> {
+        self.workloads.queue(user, &self.permissions).await
+    }
+
+    async fn delete_workload(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Deleted, PageError> {
+        self.workloads.delete(user, namespace, name).await
     }
 }

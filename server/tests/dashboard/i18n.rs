@@ -15,6 +15,10 @@ use frontend::contract::join::{
     Discovery, DiscoverySource, JoinToken, JoinTokens, NewJoinToken, RevealedJoinToken, Signing,
     TokenStatus, TokenUsage,
 };
+use frontend::contract::workloads::{
+    Deleted, Fit, FitCheck, MisfitCount, NeverReason, NewWorkload, NodeMisfit, PendingReason,
+    Preview, Queue, QueueRow, SubmitOptions, Submitted, WorkloadKind, WorkloadState,
+};
 use frontend::contract::{
     Alert, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint, NodeCondition,
     NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew,
@@ -335,6 +339,103 @@ impl Backend for ChineseCluster {
     ) -> Result<IssuedToken, PageError> {
         Err(PageError::Forbidden("禁止".into()))
     }
+
+    async fn submit_options(&self, _: &SignedInUser) -> Result<SubmitOptions, PageError> {
+        Ok(SubmitOptions {
+            job_namespaces: vec!["ai".into()],
+            workspace_namespaces: vec!["ai".into()],
+            models: vec![("NVIDIA-GeForce-GTX-1080-Ti".into(), 3)],
+            largest_node_gpus: 1,
+            priority_classes: vec![("high-priority".into(), 1000)],
+        })
+    }
+
+    async fn preview_workload(
+        &self,
+        _: &SignedInUser,
+        _: &NewWorkload,
+    ) -> Result<Preview, PageError> {
+        Ok(Preview {
+            manifest: "kind: Job\n".into(),
+            fit: self.fit_workload(&NewWorkload::default()).await?,
+        })
+    }
+
+    async fn fit_workload(&self, _: &NewWorkload) -> Result<FitCheck, PageError> {
+        Ok(FitCheck {
+            fit: Fit::Never {
+                why: NeverReason::TooManyGpus {
+                    wanted: 2,
+                    largest: 1,
+                },
+            },
+            largest_node_gpus: 1,
+            free_by_model: vec![("NVIDIA-GeForce-GTX-1080-Ti".into(), 1)],
+        })
+    }
+
+    async fn submit_workload(
+        &self,
+        _: &SignedInUser,
+        _: &NewWorkload,
+        _: bool,
+    ) -> Result<Submitted, PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
+
+    async fn queue(&self, _: &SignedInUser) -> Result<Queue, PageError> {
+        let row = |state, node: Option<&str>, position| QueueRow {
+            namespace: "ai".into(),
+            name: Some("tf-train".into()),
+            pod: Some("tf-train-x7k2p".into()),
+            kind: Some(WorkloadKind::Job),
+            owner: Some("alice".into()),
+            gpus: 1,
+            model: Some("NVIDIA-GeForce-GTX-1080-Ti".into()),
+            state,
+            node: node.map(String::from),
+            created: "2026-11-24T10:00:00Z".into(),
+            age_seconds: 300,
+            priority: 0,
+            position,
+            reason: (state == WorkloadState::Pending).then(|| PendingReason {
+                counts: vec![
+                    MisfitCount {
+                        nodes: 1,
+                        misfit: NodeMisfit::UntoleratedTaint,
+                    },
+                    MisfitCount {
+                        nodes: 5,
+                        misfit: NodeMisfit::NotEnough {
+                            resource: "nvidia.com/gpu".into(),
+                        },
+                    },
+                ],
+                raw: "0/6 nodes are available".into(),
+            }),
+            utilization: (state == WorkloadState::Running).then_some(97.0),
+            mine: true,
+        };
+        Ok(Queue {
+            rows: vec![
+                row(WorkloadState::Pending, None, Some(1)),
+                row(WorkloadState::Running, Some("node-110"), None),
+            ],
+            pending: 1,
+            running: 1,
+            gpus_running: 1,
+            gpus_waiting: 1,
+        })
+    }
+
+    async fn delete_workload(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+    ) -> Result<Deleted, PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
 }
 
 /// A cluster that cannot be reached, for the pages' error states.
@@ -413,6 +514,44 @@ impl Backend for UnreachableCluster {
         _: &SignedInUser,
         _: &NewAccess,
     ) -> Result<IssuedToken, PageError> {
+        unreachable()
+    }
+
+    async fn submit_options(&self, _: &SignedInUser) -> Result<SubmitOptions, PageError> {
+        unreachable()
+    }
+
+    async fn preview_workload(
+        &self,
+        _: &SignedInUser,
+        _: &NewWorkload,
+    ) -> Result<Preview, PageError> {
+        unreachable()
+    }
+
+    async fn fit_workload(&self, _: &NewWorkload) -> Result<FitCheck, PageError> {
+        unreachable()
+    }
+
+    async fn submit_workload(
+        &self,
+        _: &SignedInUser,
+        _: &NewWorkload,
+        _: bool,
+    ) -> Result<Submitted, PageError> {
+        unreachable()
+    }
+
+    async fn queue(&self, _: &SignedInUser) -> Result<Queue, PageError> {
+        unreachable()
+    }
+
+    async fn delete_workload(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+    ) -> Result<Deleted, PageError> {
         unreachable()
     }
 }

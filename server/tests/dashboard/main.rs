@@ -11,6 +11,7 @@ mod i18n;
 mod join_tokens;
 mod telemetry;
 mod token_secrecy;
+mod workloads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

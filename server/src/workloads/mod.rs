@@ -1,0 +1,223 @@
+//! GPU work: the submit form's rules ([`validate`]), the objects it sends ([`build`]), sending
+//! them as the user ([`submit`]), the fit check ([`fit`]), the queue ([`queue`]) and the
+//! scheduler's reasons in plain words ([`reasons`]). [`WorkloadService`] puts them together for
+//! the pages and the JSON API: reads come from the shared watch cache, changes go out with the
+//! user's own token, so the cluster's RBAC and admission decide.
+
+pub mod build;
+pub mod fit;
+pub mod queue;
+pub mod reasons;
+pub mod submit;
+pub mod validate;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use frontend::backend::SignedInUser;
+use frontend::contract::PageError;
+use frontend::contract::workloads::{
+    Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
+};
+
+use crate::cluster::cache::{ClusterCache, NotSynced};
+use crate::cluster::clients::UserClients;
+use crate::cluster::permissions::{Access, Permissions};
+use crate::telemetry::Telemetry;
+
+/// The GPU-work operations, for one server.
+pub struct WorkloadService {
+    pub clients: Arc<UserClients>,
+    pub cache: ClusterCache,
+    pub telemetry: Arc<Telemetry>,
+}
+
+fn unsynced(e: NotSynced) -> PageError {
+    PageError::Unreachable(e.to_string())
+}
+
+impl WorkloadService {
+    fn client(&self, user: &SignedInUser) -> Result<kube::Client, PageError> {
+        self.clients
+            .for_token(user.token())
+            .map_err(|e| PageError::Unreachable(e.to_string()))
+    }
+
+    /// The fit check's view of the cluster, from the cache.
+    async fn fit_check(&self, valid: &validate::Valid) -> Result<FitCheck, PageError> {
+        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let quotas = self.cache.quotas().await.map_err(unsynced)?;
+        let priority_classes = self.cache.priority_classes().await.map_err(unsynced)?;
+        Ok(fit::fit(
+            valid,
+            &fit::FitInput {
+                nodes: &nodes,
+                pods: &pods,
+                quotas: &quotas,
+                priority_classes: &priority_classes,
+            },
+        ))
+    }
+
+    /// The form's choices for `user`.
+    pub async fn options(
+        &self,
+        user: &SignedInUser,
+        permissions: &Permissions,
+    ) -> Result<SubmitOptions, PageError> {
+        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let quotas = self.cache.quotas().await.map_err(unsynced)?;
+        let classes = self.cache.priority_classes().await.map_err(unsynced)?;
+        // Namespaces the cache knows of: where pods run or quotas are set.
+        let namespaces: BTreeSet<String> = pods
+            .iter()
+            .filter_map(|p| p.metadata.namespace.clone())
+            .chain(quotas.iter().filter_map(|q| q.metadata.namespace.clone()))
+            .chain(["default".to_string()])
+            .filter(|ns| !ns.starts_with("kube-"))
+            .collect();
+        let mut options = SubmitOptions {
+            largest_node_gpus: fit::largest_node_gpus(&nodes),
+            ..Default::default()
+        };
+        for ns in namespaces {
+            let may = |verb, group, resource| Access::in_group(verb, group, resource, Some(&ns));
+            if permissions
+                .allows(user, &may("create", "batch", "jobs"))
+                .await
+            {
+                options.job_namespaces.push(ns.clone());
+            }
+            if permissions
+                .allows(user, &may("create", "apps", "deployments"))
+                .await
+                && permissions
+                    .allows(user, &may("create", "", "services"))
+                    .await
+            {
+                options.workspace_namespaces.push(ns.clone());
+            }
+        }
+        let mut models = std::collections::BTreeMap::<String, u64>::new();
+        for node in &nodes {
+            if let Some(model) = node
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(build::GPU_PRODUCT_LABEL))
+            {
+                let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+                *models.entry(model.clone()).or_default() +=
+                    u64::from(crate::cluster::accounting::whole_gpus(
+                        allocatable.and_then(|a| a.get(crate::cluster::accounting::GPU_RESOURCE)),
+                    ));
+            }
+        }
+        options.models = models.into_iter().collect();
+        options.priority_classes = classes
+            .iter()
+            .filter_map(|c| Some((c.metadata.name.clone()?, c.value.unwrap_or(0))))
+            .filter(|(name, _)| !name.starts_with("system-"))
+            .collect();
+        options
+            .priority_classes
+            .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(options)
+    }
+
+    /// The YAML a submit would send and the fit check, without sending anything.
+    pub async fn preview(
+        &self,
+        user: &SignedInUser,
+        request: &NewWorkload,
+    ) -> Result<Preview, PageError> {
+        let valid = validate::validate(request, None)?;
+        let manifest = build::manifests(&valid, &user.username).yaml();
+        Ok(Preview {
+            manifest,
+            fit: self.fit_check(&valid).await?,
+        })
+    }
+
+    /// The fit check alone.
+    pub async fn fit(&self, request: &NewWorkload) -> Result<FitCheck, PageError> {
+        let valid = validate::validate(request, None)?;
+        self.fit_check(&valid).await
+    }
+
+    /// Sends `request` as `user` (only a dry run when `dry_run`).
+    pub async fn submit(
+        &self,
+        user: &SignedInUser,
+        request: &NewWorkload,
+        dry_run: bool,
+    ) -> Result<Submitted, PageError> {
+        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let valid = validate::validate(request, Some(fit::largest_node_gpus(&nodes)))?;
+        let manifests = build::manifests(&valid, &user.username);
+        let client = self.client(user)?;
+        let submitted = submit::submit(
+            &client,
+            request.kind,
+            &request.namespace,
+            &request.name,
+            &manifests,
+            dry_run,
+        )
+        .await;
+        match &submitted {
+            Ok(s) if !dry_run => tracing::info!(
+                user = %user.username, kind = ?s.kind, namespace = %s.namespace, name = %s.name,
+                created = s.created, gpus = valid.gpus, "workload submitted"
+            ),
+            Err(e) if !dry_run => tracing::info!(
+                user = %user.username, namespace = %request.namespace, name = %request.name,
+                error = %e, "workload refused"
+            ),
+            _ => {}
+        }
+        submitted
+    }
+
+    /// The queue as `user` may see it.
+    pub async fn queue(
+        &self,
+        user: &SignedInUser,
+        permissions: &Permissions,
+    ) -> Result<Queue, PageError> {
+        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let telemetry = self.telemetry.snapshot();
+        let visible = permissions
+            .namespaces_with_pods_visible(user, || {
+                pods.iter()
+                    .filter(|p| crate::cluster::accounting::pod_gpus(p) > 0)
+                    .filter_map(|p| p.metadata.namespace.clone())
+                    .collect()
+            })
+            .await;
+        Ok(queue::queue(&queue::QueueInput {
+            pods: &pods,
+            nodes: &nodes,
+            telemetry: &telemetry,
+            visible: &visible,
+            owner: &build::owner_label(&user.username),
+            now: jiff::Timestamp::now(),
+        }))
+    }
+
+    /// Deletes the Job or workspace `namespace/name` as `user`.
+    pub async fn delete(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Deleted, PageError> {
+        crate::access::check_names(namespace, name)?;
+        let deleted = submit::delete(&self.client(user)?, namespace, name).await?;
+        tracing::info!(user = %user.username, namespace, name, objects = ?deleted.objects, "workload deleted");
+        Ok(deleted)
+    }
+}

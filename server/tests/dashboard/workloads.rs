@@ -1,0 +1,415 @@
+//! `/api/v1/workloads` against the sim, as scripts use it: the seeds' TensorFlow job submitted,
+//! run and seen in the queue; a retried submit making one Job; the seeds' 2x2 pod said never to
+//! fit; the researcher's quota refusal under `gpus` in the plugin's words; a workspace with its
+//! node ports; a viewer who can submit nothing; delete taking the pods with it.
+
+use std::time::Duration;
+
+use gpuboard::DashboardSettings;
+use gpuboard_testkit::{eventually, kubectl};
+use serde_json::{Value, json};
+
+use super::{api, json_of, start_dashboard, start_sim};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn tf_job(name: &str, namespace: &str, gpus: Value) -> String {
+    json!({"kind": "Job", "name": name, "namespace": namespace,
+           "image": "tensorflow/tensorflow:latest-gpu",
+           "command": ["python", "-u", "train.py"], "gpus": gpus})
+    .to_string()
+}
+
+/// The queue's rows for `name`.
+async fn rows_named(addr: std::net::SocketAddr, token: &str, name: &str) -> Vec<Value> {
+    let reply = api(addr, token, "GET", "/api/v1/workloads", "").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    json_of(&reply)["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["name"] == name)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_tensorflow_job_runs_once_however_often_it_is_sent_and_deletes_whole() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let admin = &sim.admin_token;
+    let body = tf_job("tf-train", "default", json!(1));
+
+    let dry = api(addr, admin, "POST", "/api/v1/workloads?dryRun=true", &body).await;
+    assert_eq!(dry.status, 200, "{}", dry.body);
+    let dry = json_of(&dry);
+    assert_eq!(
+        (&dry["dryRun"], &dry["created"]),
+        (&json!(true), &json!(false))
+    );
+    assert!(
+        dry["manifest"]
+            .as_str()
+            .unwrap()
+            .contains("restartPolicy: Never"),
+        "{dry}"
+    );
+    let jobs = kubectl(&sim.kubeconfig, &["get", "jobs", "-o", "name"])
+        .await
+        .stdout;
+    assert!(jobs.trim().is_empty(), "a dry run made {jobs}");
+
+    // A double click: two submits at once, then a retry.
+    let (a, b) = tokio::join!(
+        api(addr, admin, "POST", "/api/v1/workloads", &body),
+        api(addr, admin, "POST", "/api/v1/workloads", &body)
+    );
+    let mut statuses = vec![a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 201], "{} / {}", a.body, b.body);
+    let retry = api(addr, admin, "POST", "/api/v1/workloads", &body).await;
+    assert_eq!(
+        (retry.status, &json_of(&retry)["created"]),
+        (200, &json!(false)),
+        "{}",
+        retry.body
+    );
+    let jobs = kubectl(&sim.kubeconfig, &["get", "jobs", "-o", "name"])
+        .await
+        .stdout;
+    assert_eq!(jobs.trim(), "job.batch/tf-train");
+    // The same name with another request is refused under `name`.
+    let other = api(
+        addr,
+        admin,
+        "POST",
+        "/api/v1/workloads",
+        &tf_job("tf-train", "default", json!(0)),
+    )
+    .await;
+    assert_eq!(
+        (other.status, &json_of(&other)["field"]),
+        (422, &json!("name")),
+        "{}",
+        other.body
+    );
+
+    // It runs on a GPU node, and the queue says so.
+    let row = eventually("the job to run", WAIT, || async {
+        let rows = rows_named(addr, admin, "tf-train").await;
+        match rows.first() {
+            Some(r) if r["state"] == "Running" => Ok(r.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(row["gpus"], 1);
+    assert!(
+        row["node"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("node-") || n.starts_with("ai-")),
+        "{row}"
+    );
+    assert_eq!(row["kind"], "Job");
+    assert_eq!(row["mine"], true, "{row}");
+
+    let deleted = api(
+        addr,
+        admin,
+        "DELETE",
+        "/api/v1/namespaces/default/workloads/tf-train",
+        "",
+    )
+    .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(json_of(&deleted)["objects"], json!(["Job/tf-train"]));
+    eventually("the job's pod to go", WAIT, || async {
+        let pods = kubectl(
+            &sim.kubeconfig,
+            &["get", "pods", "-l", "job-name=tf-train", "-o", "name"],
+        )
+        .await
+        .stdout;
+        if pods.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(pods)
+        }
+    })
+    .await;
+    let again = api(
+        addr,
+        admin,
+        "DELETE",
+        "/api/v1/namespaces/default/workloads/tf-train",
+        "",
+    )
+    .await;
+    assert_eq!(again.status, 404, "{}", again.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fit_quota_and_bad_input_are_answered_under_their_fields() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let researcher = &sim.researcher_token;
+
+    // The seeds' 2x2 pod: never fits, every node has one GPU.
+    let fit = api(
+        addr,
+        researcher,
+        "POST",
+        "/api/v1/workloads/fit",
+        &tf_job("big", "ai", json!(2)),
+    )
+    .await;
+    assert_eq!(fit.status, 200, "{}", fit.body);
+    let fit = json_of(&fit);
+    assert_eq!(fit["fit"]["verdict"], "Never", "{fit}");
+    assert_eq!(
+        fit["fit"]["why"],
+        json!({"reason": "TooManyGpus", "wanted": 2, "largest": 1})
+    );
+    let one = json_of(
+        &api(
+            addr,
+            researcher,
+            "POST",
+            "/api/v1/workloads/fit",
+            &tf_job("one", "ai", json!(1)),
+        )
+        .await,
+    );
+    assert_eq!(one["fit"]["verdict"], "Now", "{one}");
+
+    // Submitting more than any node has is refused before the cluster is asked.
+    let reply = api(
+        addr,
+        researcher,
+        "POST",
+        "/api/v1/workloads",
+        &tf_job("big", "ai", json!(2)),
+    )
+    .await;
+    assert_eq!(
+        (reply.status, &json_of(&reply)["field"]),
+        (422, &json!("gpus")),
+        "{}",
+        reply.body
+    );
+    for (body, field) in [
+        (tf_job("half", "ai", json!(0.5)), "gpus"),
+        (tf_job("neg", "ai", json!(-1)), "gpus"),
+        (tf_job("Bad_Name", "ai", json!(1)), "name"),
+        (json!({"kind": "Job", "name": "x", "namespace": "ai", "image": "not an image", "gpus": 1}).to_string(), "image"),
+        (json!({"kind": "Workspace", "name": "x", "namespace": "ai", "image": "busybox", "gpus": 0, "ports": [70000]}).to_string(), "ports[0]"),
+        (json!({"kind": "Job", "name": "x", "namespace": "ai", "image": "busybox", "gpus": 0, "env": [{"name": "1A"}]}).to_string(), "env[0].name"),
+    ] {
+        let reply = api(addr, researcher, "POST", "/api/v1/workloads", &body).await;
+        assert_eq!(reply.status, 422, "{body}: {}", reply.body);
+        assert_eq!(json_of(&reply)["field"], field, "{body}: {}", reply.body);
+    }
+    let reply = api(
+        addr,
+        researcher,
+        "POST",
+        "/api/v1/workloads",
+        r#"{"kind":"Job","gpus":"two"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert!(reply.body.contains("gpus"), "{}", reply.body);
+
+    // The quota (2 GPUs in `ai`): a workspace holding one, then a job wanting two is refused
+    // by the dry run's pod, in the plugin's words, under `gpus`.
+    let workspace = json!({"kind": "Workspace", "name": "alice-ws", "namespace": "ai",
+        "image": "tensorflow/tensorflow:latest-gpu-jupyter", "command": ["sh", "-c", "tail -f /dev/null"],
+        "gpus": 1, "ports": [8888, 22], "volumes": [{"claim": "ai-data", "mountPath": "/data"}]});
+    let reply = api(
+        addr,
+        researcher,
+        "POST",
+        "/api/v1/workloads",
+        &workspace.to_string(),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let made = json_of(&reply);
+    assert_eq!(
+        made["objects"],
+        json!(["Deployment/alice-ws", "Service/alice-ws"])
+    );
+    let ports = made["nodePorts"].as_array().expect("node ports");
+    assert_eq!(ports.len(), 2, "{made}");
+    assert!(
+        ports
+            .iter()
+            .all(|p| (30000..=32767).contains(&p["nodePort"].as_u64().unwrap()))
+    );
+    eventually("the quota to count the workspace", WAIT, || async {
+        let used = kubectl(
+            &sim.kubeconfig,
+            &[
+                "get",
+                "quota",
+                "gpu-quota",
+                "-n",
+                "ai",
+                "-o",
+                "jsonpath={.status.used}",
+            ],
+        )
+        .await
+        .stdout;
+        if used.contains("\"requests.nvidia.com/gpu\":\"1\"") {
+            Ok(())
+        } else {
+            Err(used)
+        }
+    })
+    .await;
+    let mut two = json!({"kind": "Job", "name": "two", "namespace": "ai", "image": "busybox",
+                         "command": ["sleep", "60"], "gpus": 2});
+    // The seed lab's nodes have one GPU each: ask the fit check, then bypass the form's bound by
+    // asking for one GPU over the quota's headroom with a second workspace.
+    let fit = json_of(
+        &api(
+            addr,
+            researcher,
+            "POST",
+            "/api/v1/workloads/fit",
+            &two.to_string(),
+        )
+        .await,
+    );
+    assert_eq!(fit["fit"]["verdict"], "Never", "{fit}");
+    two["gpus"] = json!(1);
+    two["name"] = json!("second");
+    let reply = api(
+        addr,
+        researcher,
+        "POST",
+        "/api/v1/workloads",
+        &two.to_string(),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let third = json!({"kind": "Job", "name": "third", "namespace": "ai", "image": "busybox",
+                       "command": ["sleep", "60"], "gpus": 1});
+    let refused = eventually("the quota to refuse a third GPU", WAIT, || async {
+        let reply = api(
+            addr,
+            researcher,
+            "POST",
+            "/api/v1/workloads?dryRun=true",
+            &third.to_string(),
+        )
+        .await;
+        if reply.status == 422 {
+            Ok(json_of(&reply))
+        } else {
+            Err(reply.body)
+        }
+    })
+    .await;
+    assert_eq!(refused["field"], "gpus", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("exceeded quota: gpu-quota, requested: requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=2, limited: requests.nvidia.com/gpu=2"), "{refused}");
+    let fit = json_of(
+        &api(
+            addr,
+            researcher,
+            "POST",
+            "/api/v1/workloads/fit",
+            &third.to_string(),
+        )
+        .await,
+    );
+    assert_eq!(fit["fit"]["why"]["reason"], "Quota", "{fit}");
+
+    // The researcher may not submit outside `ai`; the viewer nowhere.
+    let reply = api(
+        addr,
+        researcher,
+        "POST",
+        "/api/v1/workloads",
+        &tf_job("elsewhere", "default", json!(1)),
+    )
+    .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let reply = api(
+        addr,
+        &sim.viewer_token,
+        "POST",
+        "/api/v1/workloads",
+        &tf_job("v", "ai", json!(1)),
+    )
+    .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+
+    // Deleting the workspace takes its Deployment, Service and pod.
+    let reply = api(
+        addr,
+        researcher,
+        "DELETE",
+        "/api/v1/namespaces/ai/workloads/alice-ws",
+        "",
+    )
+    .await;
+    assert_eq!(
+        json_of(&reply)["objects"],
+        json!(["Deployment/alice-ws", "Service/alice-ws"]),
+        "{}",
+        reply.body
+    );
+    eventually("the workspace's pod to go", WAIT, || async {
+        let pods = kubectl(
+            &sim.kubeconfig,
+            &[
+                "get",
+                "pods",
+                "-n",
+                "ai",
+                "-l",
+                "gpuboard.io/workload=alice-ws",
+                "-o",
+                "name",
+            ],
+        )
+        .await
+        .stdout;
+        if pods.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(pods)
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_whose_service_is_refused_leaves_no_deployment() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let admin = &sim.admin_token;
+    // A Service of that name exists already (not gpuboard's): the Deployment must not stay.
+    let manifest = sim.kubeconfig.with_file_name("taken.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: taken}\nspec: {type: NodePort, ports: [{port: 80}]}\n",
+    )
+    .expect("written");
+    gpuboard_testkit::kubectl_ok(
+        &sim.kubeconfig,
+        &["apply", "-f", &manifest.display().to_string()],
+    )
+    .await;
+    let body = json!({"kind": "Workspace", "name": "taken", "namespace": "default", "image": "busybox",
+                      "command": ["sleep", "infinity"], "gpus": 0, "ports": [8888]});
+    let reply = api(addr, admin, "POST", "/api/v1/workloads", &body.to_string()).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(json_of(&reply)["field"], "name", "{}", reply.body);
+    let deployments = kubectl(&sim.kubeconfig, &["get", "deployments", "-o", "name"])
+        .await
+        .stdout;
+    assert!(deployments.trim().is_empty(), "{deployments}");
+}
