@@ -183,3 +183,64 @@ pub async fn grant_access(
     };
     ssr::backend()?.grant_access(&user, &request).await
 }
+
+/// The GPU queue: pending in the scheduler's order, then running, then finished.
+#[server(input = GetUrl)]
+pub async fn get_queue() -> Result<crate::contract::workloads::Queue, PageError> {
+    let user = ssr::user().await?;
+    ssr::backend()?.queue(&user).await
+}
+
+/// What the submit form offers the user.
+#[server(input = GetUrl)]
+pub async fn get_submit_options() -> Result<crate::contract::workloads::SubmitOptions, PageError> {
+    let user = ssr::user().await?;
+    ssr::backend()?.submit_options(&user).await
+}
+
+/// The form's request, sent as its JSON (`request`) so the body stays a URL-encoded form that
+/// carries the CSRF token.
+#[cfg(feature = "ssr")]
+fn workload_of(request: &str) -> Result<crate::contract::workloads::NewWorkload, PageError> {
+    serde_json::from_str(request).map_err(|e| PageError::Server(format!("the form's request: {e}")))
+}
+
+/// The YAML the form would send and its fit check: a read (nothing is sent to the cluster), so a
+/// GET without the CSRF token.
+#[server(input = GetUrl)]
+pub async fn preview_workload(
+    request: String,
+) -> Result<crate::contract::workloads::Preview, PageError> {
+    let user = ssr::user().await?;
+    ssr::backend()?
+        .preview_workload(&user, &workload_of(&request)?)
+        .await
+}
+
+/// Submits the form's Job or workspace (`dry_run`: the cluster only checks it).
+#[server]
+pub async fn submit_workload(
+    csrf: String,
+    request: String,
+    dry_run: bool,
+) -> Result<crate::contract::workloads::Submitted, PageError> {
+    let _ = csrf;
+    let user = ssr::user().await?;
+    ssr::backend()?
+        .submit_workload(&user, &workload_of(&request)?, dry_run)
+        .await
+}
+
+/// Deletes a Job or workspace and what it made.
+#[server]
+pub async fn delete_workload(
+    csrf: String,
+    namespace: String,
+    name: String,
+) -> Result<crate::contract::workloads::Deleted, PageError> {
+    let _ = csrf;
+    let user = ssr::user().await?;
+    ssr::backend()?
+        .delete_workload(&user, &namespace, &name)
+        .await
+}

@@ -77,6 +77,136 @@ impl Lang {
 
 /// English -> Simplified Chinese.
 pub const ZH: &[(&str, &str)] = &[
+    // GPU work: the queue and the submit form.
+    ("(hidden)", "（已隐藏）"),
+    ("Age or wait", "运行/等待时长"),
+    (
+        "Already submitted: {what} (nothing new was made)",
+        "已提交过：{what}（未新建任何对象）",
+    ),
+    ("Any", "任意"),
+    ("CPU", "CPU"),
+    ("CUDA sample (vectoradd)", "CUDA 示例（vectoradd）"),
+    ("Check with the cluster", "让集群预检"),
+    (
+        "Command, one word per line (empty: the image's own)",
+        "命令，每行一个词（留空则用镜像自带命令）",
+    ),
+    ("Deadline, seconds", "运行时限（秒）"),
+    ("Delete when finished after, seconds", "结束后多少秒删除"),
+    (
+        "Delete {name} in {ns}? It frees {gpus} GPU(s) on {node}.",
+        "删除 {ns} 中的 {name}？将释放 {node} 上的 {gpus} 块 GPU。",
+    ),
+    (
+        "Delete {name} in {ns}? It holds no GPU now.",
+        "删除 {ns} 中的 {name}？它目前未占用 GPU。",
+    ),
+    ("Delete", "删除"),
+    (
+        "Environment, NAME=value per line",
+        "环境变量，每行一个 NAME=value",
+    ),
+    ("Fits now on {nodes}", "现在即可运行于 {nodes}"),
+    ("GPU queue", "GPU 队列"),
+    (
+        "GPUs are free but not the CPU or memory beside them",
+        "有空闲 GPU，但同节点的 CPU 或内存不足",
+    ),
+    ("Image", "镜像"),
+    ("Job (runs to completion)", "Job（运行至结束）"),
+    ("Kind", "类型"),
+    (
+        "Large /dev/shm (memory-backed; PyTorch's data loaders need it)",
+        "大容量 /dev/shm（内存卷；PyTorch 数据加载需要）",
+    ),
+    ("Loading the queue…", "正在加载队列…"),
+    ("Never fits: {why}", "永远无法运行：{why}"),
+    ("Node ports", "节点端口"),
+    ("Only mine", "只看我的"),
+    ("Owner", "提交者"),
+    (
+        "Ports on a NodePort (e.g. 8888, 22)",
+        "通过 NodePort 开放的端口（如 8888, 22）",
+    ),
+    ("Priority class", "优先级类"),
+    ("Queue", "队列"),
+    ("Retries before it fails", "失败前重试次数"),
+    ("See it in the queue", "在队列中查看"),
+    ("State", "状态"),
+    ("TensorFlow (GPU)", "TensorFlow（GPU）"),
+    ("PyTorch", "PyTorch"),
+    ("Submit GPU work", "提交 GPU 任务"),
+    ("Submit", "提交"),
+    ("Submitted: {what}", "已提交：{what}"),
+    (
+        "The cluster accepts it: {what} (nothing was made)",
+        "集群预检通过：{what}（未创建任何对象）",
+    ),
+    ("The cluster's default", "集群默认"),
+    ("Utilization", "利用率"),
+    (
+        "Volumes, claim:/path per line",
+        "存储卷，每行一个 claim:/路径",
+    ),
+    (
+        "Waits: {why}; about {ahead} ahead of you",
+        "需等待：{why}；前面约有 {ahead} 个",
+    ),
+    ("What will be sent", "将提交的内容"),
+    ("Why it waits", "等待原因"),
+    ("Workspace (stays up)", "工作空间（常驻）"),
+    (
+        "Your account may not create Jobs in any namespace, so it cannot submit GPU work.",
+        "您的账号无权在任何命名空间创建 Job，因此无法提交 GPU 任务。",
+    ),
+    ("a taint it does not tolerate", "有其不容忍的污点"),
+    ("cordoned", "已封锁调度"),
+    (
+        "every GPU it could use is in use",
+        "所有可用的 GPU 都在使用中",
+    ),
+    ("every {model} is in use", "所有 {model} 都在使用中"),
+    (
+        "needs {wanted} GPUs, the largest node has {largest}",
+        "需要 {wanted} 块 GPU，最大的节点只有 {largest} 块",
+    ),
+    (
+        "no GPU node has that much CPU or memory",
+        "没有 GPU 节点有这么多 CPU 或内存",
+    ),
+    ("no node has a {model}", "没有节点配有 {model}"),
+    ("no node it tolerates has GPUs", "可调度的节点都没有 GPU"),
+    ("not enough {resource}", "{resource} 不足"),
+    (
+        "not the GPU model or labels asked for",
+        "GPU 型号或标签不符",
+    ),
+    (
+        "the namespace's quota {quota} allows {hard} GPUs",
+        "命名空间配额 {quota} 只允许 {hard} 块 GPU",
+    ),
+    (
+        "the namespace's quota {quota} has {used} of {hard} GPUs in use",
+        "命名空间配额 {quota} 已用 {used}/{hard} 块 GPU",
+    ),
+    (
+        "the nodes that could run it are cordoned or not Ready: {nodes}",
+        "能运行它的节点已封锁或未就绪：{nodes}",
+    ),
+    ("too many pods", "Pod 数量已满"),
+    ("{n} node(s): {why}", "{n} 个节点：{why}"),
+    (
+        "{pending} waiting for {waiting} GPU(s) · {running} running on {held} GPU(s)",
+        "{pending} 个等待 {waiting} 块 GPU · {running} 个正在使用 {held} 块 GPU",
+    ),
+    ("Pending", "等待中"),
+    ("Running", "运行中"),
+    ("Succeeded", "已成功"),
+    ("Failed", "已失败"),
+    ("Job", "Job"),
+    ("Workspace", "工作空间"),
+    ("Pod", "Pod"),
     // Refusals of the submit form.
     ("Required", "必填"),
     (

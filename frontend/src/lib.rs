@@ -61,6 +61,8 @@ pub fn App() -> impl IntoView {
                     <a href="/">{t("Overview")}</a>
                     <a href="/nodes">{t("Nodes")}</a>
                     <a href="/gpus">{t("GPUs")}</a>
+                    <a href="/queue">{t("Queue")}</a>
+                    <a href="/submit">{t("Submit")}</a>
                     <a href="/join">{t("Add nodes")}</a>
                     <a href="/access">{t("Access")}</a>
                 </nav>
@@ -77,6 +79,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("nodes") view=pages::nodes::NodesPage/>
                     <Route path=(StaticSegment("nodes"), ParamSegment("name")) view=pages::node::NodePage/>
                     <Route path=StaticSegment("gpus") view=pages::gpus::GpusPage/>
+                    <Route path=StaticSegment("queue") view=pages::queue::QueuePage/>
+                    <Route path=StaticSegment("submit") view=pages::submit::SubmitPage/>
                     <Route path=StaticSegment("join") view=pages::join::JoinPage/>
                     <Route path=StaticSegment("access") view=pages::access::AccessPage/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>

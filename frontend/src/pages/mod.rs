@@ -10,6 +10,8 @@ pub mod login;
 pub mod node;
 pub mod nodes;
 pub mod overview;
+pub mod queue;
+pub mod submit;
 
 use leptos::prelude::*;
 

@@ -342,11 +342,11 @@ impl Backend for ChineseCluster {
 
     async fn submit_options(&self, _: &SignedInUser) -> Result<SubmitOptions, PageError> {
         Ok(SubmitOptions {
-            job_namespaces: vec!["ai".into()],
-            workspace_namespaces: vec!["ai".into()],
-            models: vec![("NVIDIA-GeForce-GTX-1080-Ti".into(), 3)],
+            job_namespaces: vec!["实验室".into()],
+            workspace_namespaces: vec!["实验室".into()],
+            models: vec![("英伟达 显卡 甲型".into(), 3)],
             largest_node_gpus: 1,
-            priority_classes: vec![("high-priority".into(), 1000)],
+            priority_classes: vec![("高优先级".into(), 1000)],
         })
     }
 
@@ -370,7 +370,7 @@ impl Backend for ChineseCluster {
                 },
             },
             largest_node_gpus: 1,
-            free_by_model: vec![("NVIDIA-GeForce-GTX-1080-Ti".into(), 1)],
+            free_by_model: vec![("英伟达 显卡 甲型".into(), 1)],
         })
     }
 
@@ -385,13 +385,13 @@ impl Backend for ChineseCluster {
 
     async fn queue(&self, _: &SignedInUser) -> Result<Queue, PageError> {
         let row = |state, node: Option<&str>, position| QueueRow {
-            namespace: "ai".into(),
-            name: Some("tf-train".into()),
-            pod: Some("tf-train-x7k2p".into()),
+            namespace: "实验室".into(),
+            name: Some("训练任务".into()),
+            pod: Some("训练任务-甲".into()),
             kind: Some(WorkloadKind::Job),
-            owner: Some("alice".into()),
+            owner: Some("张三".into()),
             gpus: 1,
-            model: Some("NVIDIA-GeForce-GTX-1080-Ti".into()),
+            model: Some("英伟达 显卡 甲型".into()),
             state,
             node: node.map(String::from),
             created: "2026-11-24T10:00:00Z".into(),
@@ -411,7 +411,7 @@ impl Backend for ChineseCluster {
                         },
                     },
                 ],
-                raw: "0/6 nodes are available".into(),
+                raw: "0/6 个节点可用".into(),
             }),
             utilization: (state == WorkloadState::Running).then_some(97.0),
             mine: true,
@@ -419,7 +419,7 @@ impl Backend for ChineseCluster {
         Ok(Queue {
             rows: vec![
                 row(WorkloadState::Pending, None, Some(1)),
-                row(WorkloadState::Running, Some("node-110"), None),
+                row(WorkloadState::Running, Some(NODE), None),
             ],
             pending: 1,
             running: 1,
@@ -693,6 +693,8 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
         "/gpus",
         "/join",
         "/access",
+        "/queue",
+        "/submit",
         node.as_str(),
         "/nodes/no-such-node",
         "/no-such-page",
@@ -731,7 +733,9 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
 async fn the_pages_error_states_are_in_chinese_too() {
     let (addr, sim) = dashboard(Arc::new(UnreachableCluster)).await;
     let mut english = Vec::new();
-    for page in ["/", "/nodes", "/gpus", "/nodes/x", "/join", "/access"] {
+    for page in [
+        "/", "/nodes", "/gpus", "/nodes/x", "/join", "/access", "/queue", "/submit",
+    ] {
         english.extend(english_on(addr, page, &sim.admin_token).await);
     }
     assert!(

@@ -1,0 +1,257 @@
+//! `/queue`: GPU work in `squeue`'s manner. Pending rows first with their position and why they
+//! wait (the scheduler's histogram in plain words, its own text beneath), then running ones with
+//! their GPUs' utilization, then the finished; "mine" filter; live; delete after a confirmation
+//! that names the GPUs it frees.
+
+use leptos::prelude::*;
+
+use crate::api::{DeleteWorkload, get_queue, whoami};
+use crate::contract::workloads::{
+    NodeMisfit, PendingReason, Queue, QueueRow, WorkloadKind, WorkloadState,
+};
+use crate::format::{age, with_unit};
+use crate::i18n::{Lang, t, tr, trf, use_lang};
+use crate::pages::{ErrorView, TableBox};
+
+/// One entry of the scheduler's histogram, in `lang`.
+pub fn misfit_text(lang: Lang, misfit: &NodeMisfit) -> String {
+    match misfit {
+        NodeMisfit::NotEnough { resource } => {
+            trf(lang, "not enough {resource}", &[("resource", resource)])
+        }
+        NodeMisfit::UntoleratedTaint => tr(lang, "a taint it does not tolerate").into(),
+        NodeMisfit::SelectorMismatch => tr(lang, "not the GPU model or labels asked for").into(),
+        NodeMisfit::Cordoned => tr(lang, "cordoned").into(),
+        NodeMisfit::TooManyPods => tr(lang, "too many pods").into(),
+        NodeMisfit::Other { text } => text.clone(),
+    }
+}
+
+/// "2 nodes: not enough nvidia.com/gpu; 1 node: a taint it does not tolerate".
+pub fn reason_text(lang: Lang, reason: &PendingReason) -> String {
+    reason
+        .counts
+        .iter()
+        .map(|c| {
+            if c.nodes == 0 {
+                misfit_text(lang, &c.misfit)
+            } else {
+                trf(
+                    lang,
+                    "{n} node(s): {why}",
+                    &[("n", &c.nodes), ("why", &misfit_text(lang, &c.misfit))],
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(tr(lang, "; "))
+}
+
+fn state_word(state: WorkloadState) -> &'static str {
+    match state {
+        WorkloadState::Pending => "Pending",
+        WorkloadState::Running => "Running",
+        WorkloadState::Succeeded => "Succeeded",
+        WorkloadState::Failed => "Failed",
+    }
+}
+
+fn kind_word(kind: Option<WorkloadKind>) -> &'static str {
+    match kind {
+        Some(WorkloadKind::Job) => "Job",
+        Some(WorkloadKind::Workspace) => "Workspace",
+        None => "Pod",
+    }
+}
+
+fn summary(lang: Lang, queue: &Queue) -> String {
+    trf(
+        lang,
+        "{pending} waiting for {waiting} GPU(s) · {running} running on {held} GPU(s)",
+        &[
+            ("pending", &queue.pending),
+            ("waiting", &queue.gpus_waiting),
+            ("running", &queue.running),
+            ("held", &queue.gpus_running),
+        ],
+    )
+}
+
+/// The confirmation before a delete, naming what it frees.
+fn confirm_text(lang: Lang, row: &QueueRow) -> String {
+    let name = row.name.clone().unwrap_or_default();
+    match &row.node {
+        Some(node) if row.state == WorkloadState::Running => trf(
+            lang,
+            "Delete {name} in {ns}? It frees {gpus} GPU(s) on {node}.",
+            &[
+                ("name", &name),
+                ("ns", &row.namespace),
+                ("gpus", &row.gpus),
+                ("node", node),
+            ],
+        ),
+        _ => trf(
+            lang,
+            "Delete {name} in {ns}? It holds no GPU now.",
+            &[("name", &name), ("ns", &row.namespace)],
+        ),
+    }
+}
+
+fn confirmed(_text: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        window().confirm_with_message(_text).unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        false
+    }
+}
+
+#[component]
+fn QueueRowView(
+    row: QueueRow,
+    delete: ServerAction<DeleteWorkload>,
+    csrf: StoredValue<String>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let hidden = row.name.is_none();
+    let reason = row.reason.clone();
+    let raw = reason.as_ref().map(|r| r.raw.clone());
+    let state = row.state;
+    let kind = row.kind;
+    let for_delete = row.clone();
+    let shown_name = row.name.clone();
+    let on_delete = move |_| {
+        let text = confirm_text(lang.get_untracked(), &for_delete);
+        if confirmed(&text) {
+            delete.dispatch(DeleteWorkload {
+                csrf: csrf.get_value(),
+                namespace: for_delete.namespace.clone(),
+                name: for_delete.name.clone().unwrap_or_default(),
+            });
+        }
+    };
+    view! {
+        <tr data-workload=row.name.clone().unwrap_or_default() data-state=state_word(state)>
+            <td class="num" data-testid="position">{row.position.map(|p| p.to_string()).unwrap_or_default()}</td>
+            <td>{row.namespace.clone()}</td>
+            <td class="name">{move || shown_name.clone().unwrap_or_else(|| tr(lang.get(), "(hidden)").to_string())}</td>
+            <td>{move || tr(lang.get(), kind_word(kind))}</td>
+            <td>{row.owner.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class="num">{row.gpus}</td>
+            <td>{row.model.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class=match state { WorkloadState::Failed => "bad", WorkloadState::Pending => "warn", _ => "ok" }>
+                {move || tr(lang.get(), state_word(state))}
+            </td>
+            <td class="mono">{row.node.clone().unwrap_or_else(|| "—".into())}</td>
+            <td class="num">{age(row.age_seconds)}</td>
+            <td class="num">{with_unit(row.utilization, "%")}</td>
+            <td class="reason" data-testid="reason">
+                {move || reason.as_ref().map(|r| reason_text(lang.get(), r))}
+                {raw.map(|raw| view! { <small class="raw mono">{raw}</small> })}
+            </td>
+            <td>{(!hidden).then(|| view! {
+                <button class="danger" data-testid="delete-workload" on:click=on_delete.clone()>{t("Delete")}</button>
+            })}</td>
+        </tr>
+    }
+}
+
+/// `/queue`.
+#[component]
+pub fn QueuePage() -> impl IntoView {
+    let updates = crate::live::use_updates();
+    let refresh = RwSignal::new(0u64);
+    let queue = Resource::new(move || (updates.get(), refresh.get()), |_| get_queue());
+    let who = Resource::new(|| (), |_| whoami());
+    let delete = ServerAction::<DeleteWorkload>::new();
+    let mine_only = RwSignal::new(false);
+    let lang = use_lang();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = delete.value().get() {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    view! {
+        <section class="queue">
+            <h1>{t("GPU queue")}</h1>
+            <div class="toolbar">
+                <label><input type="checkbox" data-testid="mine-only" prop:checked=move || mine_only.get()
+                    on:change=move |ev| mine_only.set(event_target_checked(&ev))/>{t("Only mine")}</label>
+                <a class="button" href="/submit">{t("Submit GPU work")}</a>
+            </div>
+            {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error/> })}
+            <Transition fallback=|| view! { <p class="loading">{t("Loading the queue…")}</p> }>
+                {move || {
+                    let csrf = StoredValue::new(who.get().and_then(|w| w.ok()).flatten().map(|u| u.csrf_token).unwrap_or_default());
+                    queue.get().map(|result| match result {
+                        Err(error) => view! { <ErrorView error/> }.into_any(),
+                        Ok(q) => {
+                            let counts = q.clone();
+                            let rows = q.rows;
+                            view! {
+                                <p class="summary" data-testid="queue-summary">{move || summary(lang.get(), &counts)}</p>
+                                <TableBox>
+                                    <table class="grid" data-testid="queue-table">
+                                        <thead><tr>
+                                            <th>"#"</th><th>{t("Namespace")}</th><th>{t("Name")}</th><th>{t("Kind")}</th>
+                                            <th>{t("Owner")}</th><th>{t("GPUs")}</th><th>{t("GPU model")}</th><th>{t("State")}</th>
+                                            <th>{t("Node")}</th><th>{t("Age or wait")}</th><th>{t("Utilization")}</th>
+                                            <th>{t("Why it waits")}</th><th></th>
+                                        </tr></thead>
+                                        <tbody>
+                                            <For
+                                                each=move || {
+                                                    let mine = mine_only.get();
+                                                    rows.iter().filter(|r| r.mine || !mine).cloned().collect::<Vec<_>>()
+                                                }
+                                                key=|r| (r.namespace.clone(), r.pod.clone(), r.position, r.state)
+                                                children=move |row| view! { <QueueRowView row delete csrf/> }
+                                            />
+                                        </tbody>
+                                    </table>
+                                </TableBox>
+                            }.into_any()
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::workloads::MisfitCount;
+
+    #[test]
+    fn the_schedulers_reasons_read_in_both_languages() {
+        let reason = PendingReason {
+            counts: vec![
+                MisfitCount {
+                    nodes: 2,
+                    misfit: NodeMisfit::NotEnough {
+                        resource: "nvidia.com/gpu".into(),
+                    },
+                },
+                MisfitCount {
+                    nodes: 1,
+                    misfit: NodeMisfit::UntoleratedTaint,
+                },
+            ],
+            raw: String::new(),
+        };
+        assert_eq!(
+            reason_text(Lang::En, &reason),
+            "2 node(s): not enough nvidia.com/gpu; 1 node(s): a taint it does not tolerate"
+        );
+        assert_eq!(
+            reason_text(Lang::Zh, &reason),
+            "2 个节点：nvidia.com/gpu 不足；1 个节点：有其不容忍的污点"
+        );
+    }
+}

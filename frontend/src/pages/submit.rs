@@ -1,0 +1,456 @@
+//! `/submit`: the GPU-first form for a Job or a workspace. Every change asks the server for the
+//! exact YAML it would send and the fit check (fits now / waits / never); "Check with the cluster"
+//! dry-runs it (`dryRun=All`); refusals appear next to their field, the cluster's text beneath.
+
+use leptos::prelude::*;
+
+use crate::api::{SubmitWorkload, get_submit_options, preview_workload, whoami};
+use crate::contract::PageError;
+use crate::contract::workloads::{
+    ClaimMount, EnvVar, Fit, FitCheck, ImagePreset, NeverReason, NewWorkload, Submitted,
+    WaitReason, WorkloadKind,
+};
+use crate::i18n::{Lang, t, tr, trf, use_lang};
+use crate::pages::{ErrorView, field_refusal};
+
+/// The fit check's verdict in `lang`.
+pub fn fit_text(lang: Lang, fit: &Fit) -> String {
+    match fit {
+        Fit::Now { nodes } => trf(lang, "Fits now on {nodes}", &[("nodes", &nodes.join(", "))]),
+        Fit::Waits { why, ahead } => {
+            let why = match why {
+                WaitReason::GpusInUse { model: Some(model) } => {
+                    trf(lang, "every {model} is in use", &[("model", model)])
+                }
+                WaitReason::GpusInUse { model: None } => {
+                    tr(lang, "every GPU it could use is in use").into()
+                }
+                WaitReason::Quota { quota, used, hard } => trf(
+                    lang,
+                    "the namespace's quota {quota} has {used} of {hard} GPUs in use",
+                    &[("quota", quota), ("used", used), ("hard", hard)],
+                ),
+                WaitReason::CpuOrMemory => {
+                    tr(lang, "GPUs are free but not the CPU or memory beside them").into()
+                }
+                WaitReason::NodesUnavailable { nodes } => trf(
+                    lang,
+                    "the nodes that could run it are cordoned or not Ready: {nodes}",
+                    &[("nodes", &nodes.join(", "))],
+                ),
+            };
+            trf(
+                lang,
+                "Waits: {why}; about {ahead} ahead of you",
+                &[("why", &why), ("ahead", ahead)],
+            )
+        }
+        Fit::Never { why } => {
+            let why = match why {
+                NeverReason::TooManyGpus { wanted, largest } => trf(
+                    lang,
+                    "needs {wanted} GPUs, the largest node has {largest}",
+                    &[("wanted", wanted), ("largest", largest)],
+                ),
+                NeverReason::NoSuchModel { model } => {
+                    trf(lang, "no node has a {model}", &[("model", model)])
+                }
+                NeverReason::QuotaTooSmall { quota, hard } => trf(
+                    lang,
+                    "the namespace's quota {quota} allows {hard} GPUs",
+                    &[("quota", quota), ("hard", hard)],
+                ),
+                NeverReason::TooLargeForNodes => {
+                    tr(lang, "no GPU node has that much CPU or memory").into()
+                }
+                NeverReason::NoGpuNodes => tr(lang, "no node it tolerates has GPUs").into(),
+            };
+            trf(lang, "Never fits: {why}", &[("why", &why)])
+        }
+    }
+}
+
+fn fit_class(fit: &Fit) -> &'static str {
+    match fit {
+        Fit::Now { .. } => "ok",
+        Fit::Waits { .. } => "warn",
+        Fit::Never { .. } => "bad",
+    }
+}
+
+/// `NAME=value` per line.
+fn env_of(text: &str) -> Vec<EnvVar> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (name, value) = l.split_once('=').unwrap_or((l, ""));
+            EnvVar {
+                name: name.trim().into(),
+                value: value.into(),
+            }
+        })
+        .collect()
+}
+
+/// `claim:/path` per line.
+fn mounts_of(text: &str) -> Vec<ClaimMount> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (claim, path) = l.split_once(':').unwrap_or((l, ""));
+            ClaimMount {
+                claim: claim.trim().into(),
+                mount_path: path.trim().into(),
+            }
+        })
+        .collect()
+}
+
+/// Numbers separated by commas or spaces; a word that is not one becomes 0 (refused as a port).
+fn ports_of(text: &str) -> Vec<u32> {
+    text.split([',', ' '])
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| p.trim().parse().unwrap_or(0))
+        .collect()
+}
+
+/// One word per line (no shell quoting to get wrong).
+fn words_of(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn optional_number(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+#[component]
+fn FitLine(check: FitCheck) -> impl IntoView {
+    let lang = use_lang();
+    let class = fit_class(&check.fit);
+    view! { <p class=format!("fit {class}") data-testid="fit">{move || fit_text(lang.get(), &check.fit)}</p> }
+}
+
+/// The form's fields, one signal each (all `Copy`, so the parts of the form share them).
+#[derive(Clone, Copy)]
+struct FormState {
+    kind: RwSignal<WorkloadKind>,
+    name: RwSignal<String>,
+    namespace: RwSignal<String>,
+    image: RwSignal<String>,
+    command: RwSignal<String>,
+    gpus: RwSignal<String>,
+    model: RwSignal<String>,
+    cpu: RwSignal<String>,
+    memory: RwSignal<String>,
+    shm: RwSignal<Option<bool>>,
+    env: RwSignal<String>,
+    mounts: RwSignal<String>,
+    ports: RwSignal<String>,
+    backoff: RwSignal<String>,
+    deadline: RwSignal<String>,
+    ttl: RwSignal<String>,
+    priority: RwSignal<String>,
+}
+
+impl FormState {
+    fn new() -> Self {
+        let text = |s: &str| RwSignal::new(s.to_string());
+        FormState {
+            kind: RwSignal::new(WorkloadKind::Job),
+            name: text(""),
+            namespace: text(""),
+            image: text(ImagePreset::TensorFlow.image()),
+            command: text(""),
+            gpus: text("1"),
+            model: text(""),
+            cpu: text(""),
+            memory: text(""),
+            shm: RwSignal::new(None),
+            env: text(""),
+            mounts: text(""),
+            ports: text(""),
+            backoff: text("0"),
+            deadline: text(""),
+            ttl: text(""),
+            priority: text(""),
+        }
+    }
+
+    /// The request the fields make (a field that is not a number is sent so the server names it).
+    fn request(self) -> NewWorkload {
+        let kind = self.kind.get();
+        NewWorkload {
+            kind,
+            name: self.name.get().trim().into(),
+            namespace: self.namespace.get(),
+            image: self.image.get().trim().into(),
+            command: words_of(&self.command.get()),
+            args: Vec::new(),
+            gpus: self.gpus.get().trim().parse().unwrap_or(f64::NAN),
+            gpu_model: self.model.get(),
+            cpu: self.cpu.get().trim().into(),
+            memory: self.memory.get().trim().into(),
+            large_shm: self.shm.get(),
+            env: env_of(&self.env.get()),
+            volumes: mounts_of(&self.mounts.get()),
+            ports: if kind == WorkloadKind::Workspace {
+                ports_of(&self.ports.get())
+            } else {
+                Vec::new()
+            },
+            backoff_limit: self.backoff.get().trim().parse().unwrap_or(u32::MAX),
+            active_deadline_seconds: optional_number(&self.deadline.get()),
+            ttl_seconds_after_finished: optional_number(&self.ttl.get()),
+            priority_class: self.priority.get(),
+        }
+    }
+}
+
+/// The refusals the form shows: the last submit's, else the live check's.
+type Answers = Memo<Option<Result<(), PageError>>>;
+
+fn text_input(signal: RwSignal<String>, testid: &'static str) -> AnyView {
+    view! {
+        <input type="text" data-testid=testid prop:value=move || signal.get()
+            on:input=move |ev| signal.set(event_target_value(&ev))/>
+    }
+    .into_any()
+}
+
+fn text_area(signal: RwSignal<String>, testid: &'static str) -> AnyView {
+    view! {
+        <textarea data-testid=testid rows="2" prop:value=move || signal.get()
+            on:input=move |ev| signal.set(event_target_value(&ev))></textarea>
+    }
+    .into_any()
+}
+
+/// Kind, name, namespace, image and command.
+#[component]
+fn WhatFields(form: FormState, answers: Answers, namespaces: Vec<String>) -> impl IntoView {
+    let refusal_for = move |field: &'static str| field_refusal(answers, field);
+    let presets = [
+        ImagePreset::TensorFlow,
+        ImagePreset::PyTorch,
+        ImagePreset::CudaSample,
+    ];
+    view! {
+        <label>{t("Kind")}
+            <select data-testid="kind" on:change=move |ev| form.kind.set(if event_target_value(&ev) == "Workspace" { WorkloadKind::Workspace } else { WorkloadKind::Job })>
+                <option value="Job">{t("Job (runs to completion)")}</option>
+                <option value="Workspace">{t("Workspace (stays up)")}</option>
+            </select>
+        </label>
+        <label>{t("Name")}{text_input(form.name, "name")}{refusal_for("name")}</label>
+        <label>{t("Namespace")}
+            <select data-testid="namespace" on:change=move |ev| form.namespace.set(event_target_value(&ev))>
+                {namespaces.into_iter().map(|ns| view! { <option value=ns.clone()>{ns.clone()}</option> }).collect_view()}
+            </select>
+            {refusal_for("namespace")}
+        </label>
+        <label>{t("Image")}
+            <select data-testid="preset" on:change=move |ev| {
+                let v = event_target_value(&ev);
+                if let Some(p) = presets.into_iter().find(|p| p.image() == v) {
+                    form.image.set(p.image().into());
+                }
+            }>
+                <option value=ImagePreset::TensorFlow.image()>{t("TensorFlow (GPU)")}</option>
+                <option value=ImagePreset::PyTorch.image()>{t("PyTorch")}</option>
+                <option value=ImagePreset::CudaSample.image()>{t("CUDA sample (vectoradd)")}</option>
+            </select>
+            {text_input(form.image, "image")}
+            {refusal_for("image")}
+        </label>
+        <label>{t("Command, one word per line (empty: the image's own)")}
+            {text_area(form.command, "command")}
+            {refusal_for("command")}
+        </label>
+    }
+}
+
+/// GPUs, model, CPU, memory, /dev/shm, environment and volumes.
+#[component]
+fn ResourceFields(
+    form: FormState,
+    answers: Answers,
+    largest: u64,
+    models: Vec<(String, u64)>,
+) -> impl IntoView {
+    let refusal_for = move |field: &'static str| field_refusal(answers, field);
+    view! {
+        <label>{t("GPUs")}
+            <input type="number" min="0" max=largest step="1" data-testid="gpus"
+                prop:value=move || form.gpus.get() on:input=move |ev| form.gpus.set(event_target_value(&ev))/>
+            {refusal_for("gpus")}
+        </label>
+        <label>{t("GPU model")}
+            <select data-testid="gpu-model" on:change=move |ev| form.model.set(event_target_value(&ev))>
+                <option value="">{t("Any")}</option>
+                {models.into_iter().map(|(m, n)| view! { <option value=m.clone()>{format!("{m} ({n})")}</option> }).collect_view()}
+            </select>
+            {refusal_for("gpuModel")}
+        </label>
+        <label>{t("CPU")}{text_input(form.cpu, "cpu")}{refusal_for("cpu")}</label>
+        <label>{t("Memory")}{text_input(form.memory, "memory")}{refusal_for("memory")}</label>
+        <label><input type="checkbox" data-testid="large-shm"
+            prop:checked=move || form.shm.get().unwrap_or(ImagePreset::of(&form.image.get()) == Some(ImagePreset::PyTorch))
+            on:change=move |ev| form.shm.set(Some(event_target_checked(&ev)))/>
+            {t("Large /dev/shm (memory-backed; PyTorch's data loaders need it)")}</label>
+        <label>{t("Environment, NAME=value per line")}
+            {text_area(form.env, "env")}
+            {refusal_for("env")}{refusal_for("env[0].name")}
+        </label>
+        <label>{t("Volumes, claim:/path per line")}
+            {text_area(form.mounts, "volumes")}
+            {refusal_for("volumes[0].claim")}{refusal_for("volumes[0].mountPath")}
+        </label>
+    }
+}
+
+/// Ports (workspaces), lifecycle (Jobs) and priority.
+#[component]
+fn LifecycleFields(
+    form: FormState,
+    answers: Answers,
+    classes: Vec<(String, i32)>,
+) -> impl IntoView {
+    let refusal_for = move |field: &'static str| field_refusal(answers, field);
+    view! {
+        {move || (form.kind.get() == WorkloadKind::Workspace).then(|| view! {
+            <label>{t("Ports on a NodePort (e.g. 8888, 22)")}{text_input(form.ports, "ports")}
+                {refusal_for("ports")}{refusal_for("ports[0]")}</label>
+        })}
+        {move || (form.kind.get() == WorkloadKind::Job).then(|| view! {
+            <label>{t("Retries before it fails")}{text_input(form.backoff, "backoff-limit")}{refusal_for("backoffLimit")}</label>
+            <label>{t("Deadline, seconds")}{text_input(form.deadline, "deadline")}{refusal_for("activeDeadlineSeconds")}</label>
+            <label>{t("Delete when finished after, seconds")}{text_input(form.ttl, "ttl")}{refusal_for("ttlSecondsAfterFinished")}</label>
+        })}
+        {(!classes.is_empty()).then(|| view! {
+            <label>{t("Priority class")}
+                <select data-testid="priority-class" on:change=move |ev| form.priority.set(event_target_value(&ev))>
+                    <option value="">{t("The cluster's default")}</option>
+                    {classes.iter().map(|(c, v)| view! { <option value=c.clone()>{format!("{c} ({v})")}</option> }).collect_view()}
+                </select>
+                {refusal_for("priorityClass")}
+            </label>
+        })}
+    }
+}
+
+/// `/submit`.
+#[component]
+pub fn SubmitPage() -> impl IntoView {
+    let options = Resource::new(|| (), |_| get_submit_options());
+    let who = Resource::new(|| (), |_| whoami());
+    let form = FormState::new();
+    let request = Memo::new(move |_| form.request());
+    let csrf = move || {
+        who.get()
+            .and_then(|w| w.ok())
+            .flatten()
+            .map(|u| u.csrf_token)
+            .unwrap_or_default()
+    };
+    let preview = Resource::new(
+        move || serde_json::to_string(&request.get()).unwrap_or_default(),
+        preview_workload,
+    );
+    let submit = ServerAction::<SubmitWorkload>::new();
+    let answers: Answers = Memo::new(move |_| match submit.value().get() {
+        Some(Err(e)) => Some(Err(e)),
+        _ => preview.get().and_then(|p| p.err()).map(Err),
+    });
+    let send = move |dry_run: bool| {
+        submit.dispatch(SubmitWorkload {
+            csrf: csrf(),
+            request: serde_json::to_string(&request.get_untracked()).unwrap_or_default(),
+            dry_run,
+        });
+    };
+    view! {
+        <section class="submit">
+            <h1>{t("Submit GPU work")}</h1>
+            <Transition fallback=|| view! { <p class="loading">{t("Loading…")}</p> }>
+                {move || options.get().map(|result| match result {
+                    Err(error) => view! { <ErrorView error/> }.into_any(),
+                    Ok(opts) => {
+                        if form.namespace.get_untracked().is_empty()
+                            && let Some(first) = opts.job_namespaces.first()
+                        {
+                            form.namespace.set(first.clone());
+                        }
+                        let may_submit = !opts.job_namespaces.is_empty();
+                        view! {
+                            {(!may_submit).then(|| view! {
+                                <p class="alert" data-testid="submit-denied">{t("Your account may not create Jobs in any namespace, so it cannot submit GPU work.")}</p>
+                            })}
+                            <form class="workload-form" data-testid="submit-form" on:submit=move |ev| { ev.prevent_default(); send(false); }>
+                                <fieldset disabled=!may_submit>
+                                    <WhatFields form answers namespaces=opts.job_namespaces.clone()/>
+                                    <ResourceFields form answers largest=opts.largest_node_gpus models=opts.models.clone()/>
+                                    <LifecycleFields form answers classes=opts.priority_classes.clone()/>
+                                    <div class="actions">
+                                        <button type="button" data-testid="dry-run" on:click=move |_| send(true)>{t("Check with the cluster")}</button>
+                                        <button type="submit" data-testid="submit" disabled=move || submit.pending().get()>{t("Submit")}</button>
+                                    </div>
+                                </fieldset>
+                            </form>
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+            {move || submit.value().get().map(|answer| match answer {
+                Ok(done) => view! { <SubmittedView done/> }.into_any(),
+                Err(PageError::Invalid(_)) => ().into_any(),
+                Err(error) => view! { <ErrorView error/> }.into_any(),
+            })}
+            <Transition fallback=|| ()>
+                {move || preview.get().and_then(|p| p.ok()).map(|p| view! {
+                    <FitLine check=p.fit.clone()/>
+                    <h2>{t("What will be sent")}</h2>
+                    <pre class="yaml" data-testid="manifest">{p.manifest}</pre>
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn SubmittedView(done: Submitted) -> impl IntoView {
+    let lang = use_lang();
+    let ports: Vec<String> = done
+        .node_ports
+        .iter()
+        .map(|p| format!("{} → {}", p.port, p.node_port))
+        .collect();
+    let text = move || {
+        let what = done.objects.join(", ");
+        if done.dry_run {
+            trf(
+                lang.get(),
+                "The cluster accepts it: {what} (nothing was made)",
+                &[("what", &what)],
+            )
+        } else if done.created {
+            trf(lang.get(), "Submitted: {what}", &[("what", &what)])
+        } else {
+            trf(
+                lang.get(),
+                "Already submitted: {what} (nothing new was made)",
+                &[("what", &what)],
+            )
+        }
+    };
+    view! {
+        <div class="revealed" data-testid="submitted">
+            <p>{text}</p>
+            {(!ports.is_empty()).then(|| view! { <p>{t("Node ports")}" "<code data-testid="node-ports">{ports.join(", ")}</code></p> })}
+            <p><a href="/queue">{t("See it in the queue")}</a></p>
+        </div>
+    }
+}
