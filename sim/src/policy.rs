@@ -186,18 +186,34 @@ fn allocate_service(store: &Store, def: &ResourceDef, svc: &mut Value) -> Result
         .to_string();
     svc["spec"]["type"] = json!(kind);
     if svc["spec"]["clusterIP"].is_null() {
-        let n = services.len() as u32 + 10;
-        let ip = format!("10.96.{}.{}", (n / 250) % 250, n % 250 + 1);
+        // The first address of 10.96.0.0/16 no live Service holds (shown, never connected to).
+        let used: HashSet<&str> = services
+            .iter()
+            .filter_map(|s| s["spec"]["clusterIP"].as_str())
+            .collect();
+        let ip = (10..65_000u32)
+            .map(|n| format!("10.96.{}.{}", n / 254, n % 254 + 1))
+            .find(|ip| !used.contains(ip.as_str()))
+            .ok_or_else(|| {
+                ApiError::forbidden_message("range is full: no cluster IP left to allocate".into())
+            })?;
         svc["spec"]["clusterIP"] = json!(ip);
         svc["spec"]["clusterIPs"] = json!([ip]);
     }
-    svc["spec"]["sessionAffinity"] = json!("None");
-    svc["spec"]["ipFamilies"] = json!(["IPv4"]);
-    svc["spec"]["ipFamilyPolicy"] = json!("SingleStack");
-    svc["spec"]["internalTrafficPolicy"] = json!("Cluster");
     let node_ports = kind == "NodePort" || kind == "LoadBalancer";
+    let mut defaults = vec![
+        ("sessionAffinity", json!("None")),
+        ("ipFamilies", json!(["IPv4"])),
+        ("ipFamilyPolicy", json!("SingleStack")),
+        ("internalTrafficPolicy", json!("Cluster")),
+    ];
     if node_ports {
-        svc["spec"]["externalTrafficPolicy"] = json!("Cluster");
+        defaults.push(("externalTrafficPolicy", json!("Cluster")));
+    }
+    for (field, value) in defaults {
+        if svc["spec"][field].is_null() {
+            svc["spec"][field] = value;
+        }
     }
     let mut errs = Vec::new();
     let mut mine = HashSet::new();

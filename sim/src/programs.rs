@@ -158,8 +158,13 @@ fn exit_code(text: &str) -> Option<i32> {
 }
 
 /// One shell statement the sim knows to end at once: what it prints and its exit status.
-fn run_statement(statement: &str) -> Option<(Vec<String>, i32)> {
+/// `last` is the status of the statement before (what a bare `exit` returns). Pipes, `||`,
+/// redirections and substitutions are not simulated: such a statement is not short.
+fn run_statement(statement: &str, last: i32) -> Option<(Vec<String>, i32)> {
     let statement = statement.trim();
+    if statement.contains(['|', '>', '<', '$', '`']) {
+        return None;
+    }
     let (word, rest) = statement
         .split_once(char::is_whitespace)
         .unwrap_or((statement, ""));
@@ -168,7 +173,7 @@ fn run_statement(statement: &str) -> Option<(Vec<String>, i32)> {
     match word {
         "true" | ":" => Some((Vec::new(), 0)),
         "false" => Some((Vec::new(), 1)),
-        "exit" => Some((Vec::new(), rest.trim().parse().unwrap_or(0))),
+        "exit" => Some((Vec::new(), rest.trim().parse().unwrap_or(last))),
         "echo" => Some((vec![unquote(rest)], 0)),
         "date" => Some((
             vec![
@@ -179,11 +184,11 @@ fn run_statement(statement: &str) -> Option<(Vec<String>, i32)> {
             ],
             0,
         )),
-        "hostname" | "uname" | "id" | "whoami" | "pwd" => Some((vec![word.to_string()], 0)),
-        "python" | "python3" => {
-            let code = rest.trim().strip_prefix("-c")?;
-            Some((python_prints(&unquote(code)), 0))
-        }
+        // What they print in a container running as root.
+        "uname" => Some((vec!["Linux".into()], 0)),
+        "whoami" => Some((vec!["root".into()], 0)),
+        "id" => Some((vec!["uid=0(root) gid=0(root) groups=0(root)".into()], 0)),
+        "pwd" => Some((vec!["/".into()], 0)),
         _ => None,
     }
 }
@@ -214,8 +219,9 @@ fn short_program(command: &[String], args: &[String]) -> Option<Program> {
         [sh, flag, script, ..] if shell(sh) && flag.starts_with('-') && flag.contains('c') => {
             script.to_string()
         }
-        [py, "-c", code, ..] if matches!(*py, "python" | "python3") => {
-            format!("python -c {code:?}")
+        // Python's own statements, not the shell's: run as one.
+        [py, "-c", code, ..] if matches!(py.rsplit('/').next(), Some("python" | "python3")) => {
+            return Some(ended(python_prints(code), 0));
         }
         words => words.join(" "),
     };
@@ -229,7 +235,7 @@ fn short_program(command: &[String], args: &[String]) -> Option<Program> {
             if i > 0 && status != 0 {
                 break;
             }
-            let (out, code) = run_statement(step)?;
+            let (out, code) = run_statement(step, status)?;
             lines.extend(out);
             status = code;
             if step.trim_start().starts_with("exit") {
@@ -430,6 +436,13 @@ mod tests {
         );
         let py = run(&["python", "-c", "print('ok')"]);
         assert_eq!(output(&py), vec!["ok".to_string()]);
+        let py = run(&["python3", "-c", "print(\"a\"); print(2)"]);
+        assert_eq!(output(&py), vec!["a".to_string(), "2".to_string()]);
+        // A bare `exit` keeps the status before it.
+        assert_eq!(run(&["sh", "-c", "false; exit"]).exit.map(|e| e.1), Some(1));
+        // Pipes are not simulated: never printed as if they were echo's words.
+        let piped = run(&["sh", "-c", "echo a | grep a"]);
+        assert!(!output(&piped).iter().any(|l| l.contains('|')), "{piped:?}");
         assert!(run(&["date"]).lines[0].1.contains("UTC"));
         // Long-running commands keep running.
         assert_eq!(run(&["sh", "-c", "tail -f /dev/null"]).exit, None);

@@ -89,6 +89,22 @@ pub async fn kubectl(kubeconfig: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Waits up to `timeout` until `kubectl get pods <selector args> -o name` lists none (a delete's
+/// garbage collection has run); fails the test with what is left.
+pub async fn until_no_pods(kubeconfig: &Path, selector: &[&str], timeout: Duration) {
+    let mut args = vec!["get", "pods", "-o", "name"];
+    args.extend_from_slice(selector);
+    eventually("the pods to go", timeout, || async {
+        let pods = kubectl(kubeconfig, &args).await.stdout;
+        if pods.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(pods)
+        }
+    })
+    .await
+}
+
 /// [`kubectl`] that must succeed; its standard output.
 pub async fn kubectl_ok(kubeconfig: &Path, args: &[&str]) -> String {
     let run = kubectl(kubeconfig, args).await;

@@ -62,7 +62,15 @@ pub fn run(store: &mut Store) {
             .filter(|p| !is_terminated(p))
             .collect();
         let mut count = live.len() as i64;
-        while count < replicas {
+        // After a refused create, wait as the Job controller does.
+        let backing_off = count < replicas
+            && events::recent(
+                store,
+                &deployment,
+                "FailedCreate",
+                super::jobs::CREATE_BACKOFF_SECONDS,
+            );
+        while count < replicas && !backing_off {
             let mut pod = new_pod(&deployment, &hash);
             let admitted = admission::on_create(by_kind("Pod"), &mut pod)
                 .and_then(|()| policy::admit(store, by_kind("Pod"), &mut pod));
@@ -123,8 +131,8 @@ pub fn run(store: &mut Store) {
         };
         let status = json!({
             "observedGeneration": deployment["metadata"]["generation"].as_i64().unwrap_or(1),
-            "replicas": count,
-            "updatedReplicas": count,
+            "replicas": count.min(replicas),
+            "updatedReplicas": count.min(replicas),
             "readyReplicas": ready,
             "availableReplicas": ready,
             "unavailableReplicas": (replicas - ready).max(0),

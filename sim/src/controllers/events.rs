@@ -57,6 +57,22 @@ pub fn record(
     let _ = store.create(def, event);
 }
 
+/// Whether `involved` had a `reason` event within the last `seconds` (a controller's back-off
+/// after a refused create).
+pub fn recent(store: &Store, involved: &Value, reason: &str, seconds: i64) -> bool {
+    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(seconds);
+    let obj_ns = meta_str(involved, "namespace");
+    let ns = if obj_ns.is_empty() { "default" } else { obj_ns };
+    store.list(by_kind("Event"), Some(ns)).iter().any(|e| {
+        e["involvedObject"]["uid"] == meta_str(involved, "uid")
+            && e["reason"] == reason
+            && e["lastTimestamp"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|t| t > since)
+    })
+}
+
 /// Deletes events last seen more than `ttl_seconds` ago (the API server's event TTL).
 pub fn expire(store: &mut Store, ttl_seconds: i64) {
     let def = by_kind("Event");

@@ -42,22 +42,7 @@ fn new_pod(job: &Value) -> Value {
 
 /// After a refused pod creation the controller waits before trying again (client-go's back-off),
 /// so a Job held by its quota records one `FailedCreate` every [`CREATE_BACKOFF_SECONDS`].
-const CREATE_BACKOFF_SECONDS: i64 = 10;
-
-fn backing_off(store: &Store, job: &Value) -> bool {
-    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(CREATE_BACKOFF_SECONDS);
-    store
-        .list(by_kind("Event"), Some(meta_str(job, "namespace")))
-        .iter()
-        .any(|e| {
-            e["involvedObject"]["uid"] == meta_str(job, "uid")
-                && e["reason"] == "FailedCreate"
-                && e["lastTimestamp"]
-                    .as_str()
-                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                    .is_some_and(|t| t > since)
-        })
-}
+pub const CREATE_BACKOFF_SECONDS: i64 = 10;
 
 pub fn run(store: &mut Store) {
     for job in store.list(by_kind("Job"), None) {
@@ -142,9 +127,12 @@ pub fn run(store: &mut Store) {
                 "job-controller",
                 None,
             );
-        } else if job["spec"]["suspend"] != true && !backing_off(store, &job) {
+        } else if job["spec"]["suspend"] != true {
             let want = parallelism.min(completions - succeeded);
-            let missing = (want - active_count).max(0);
+            let mut missing = (want - active_count).max(0);
+            if missing > 0 && events::recent(store, &job, "FailedCreate", CREATE_BACKOFF_SECONDS) {
+                missing = 0;
+            }
             for _ in 0..missing {
                 let mut pod = new_pod(&job);
                 let admitted = admission::on_create(by_kind("Pod"), &mut pod)

@@ -2,7 +2,7 @@
 //! Deployment with a NodePort Service), namespace `ai`'s GPU quota refusing pods and Jobs in the
 //! API server's and the Job controller's words, PriorityClasses, and short commands that end.
 
-use gpuboard_testkit::{eventually, kubectl, kubectl_ok};
+use gpuboard_testkit::{eventually, kubectl, kubectl_ok, until_no_pods};
 
 use super::{WAIT, start_sim};
 
@@ -165,29 +165,7 @@ async fn a_workspace_rolls_out_with_node_ports_and_the_quota_refuses_more_gpus()
 
     // Deleting the Deployment takes its pod with it.
     kubectl_ok(kc, &["delete", "deployment", "alice-ws", "-n", "ai"]).await;
-    eventually("the workspace's pod to go", WAIT, || async {
-        let pods = kubectl(
-            kc,
-            &[
-                "get",
-                "pods",
-                "-n",
-                "ai",
-                "-l",
-                "app=alice-ws",
-                "-o",
-                "name",
-            ],
-        )
-        .await
-        .stdout;
-        if pods.trim().is_empty() {
-            Ok(())
-        } else {
-            Err(pods)
-        }
-    })
-    .await;
+    until_no_pods(kc, &["-n", "ai", "-l", "app=alice-ws"], WAIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
