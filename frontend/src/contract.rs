@@ -102,8 +102,10 @@ pub enum Refusal {
     NotAnEnvName,
     /// The same value twice (`value` names it).
     Duplicate { value: String },
-    /// A mount path must be absolute and not `/dev/shm` when the large /dev/shm is on.
+    /// A mount path must be absolute, without `..`.
     NotAnAbsolutePath,
+    /// `/dev/shm` is the large shared-memory volume's mount while that is on.
+    ShmInUse,
     /// Ports are exposed by workspaces only.
     PortsNeedWorkspace,
     /// Not a label value (at most 63 of letters, digits, '-', '_', '.').
@@ -112,6 +114,8 @@ pub enum Refusal {
     QuotaExceeded(Box<QuotaLists>),
     /// The cluster refused it for this field; its own words.
     Cluster { message: String },
+    /// The name is taken by an object this request did not make (`object`: `jobs.batch "x"`).
+    NameTaken { object: String },
 }
 
 /// The quota plugin's refusal (`exceeded quota: q, requested: .., used: .., limited: ..`), parsed.
@@ -159,7 +163,8 @@ impl Refusal {
             Refusal::NotAnImage => "must be an image reference such as registry.example.com/team/image:tag (no spaces, lowercase repository)".into(),
             Refusal::NotAnEnvName => "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit".into(),
             Refusal::Duplicate { value } => format!("{value} is given twice"),
-            Refusal::NotAnAbsolutePath => "must be an absolute path, other than /dev/shm".into(),
+            Refusal::NotAnAbsolutePath => "must be an absolute path without '..'".into(),
+            Refusal::ShmInUse => "/dev/shm holds the large shared-memory volume: turn that off to mount a claim there, or choose another path".into(),
             Refusal::PortsNeedWorkspace => "only a workspace exposes ports; a Job has none".into(),
             Refusal::NotALabelValue => "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character".into(),
             Refusal::QuotaExceeded(q) => format!(
@@ -167,6 +172,9 @@ impl Refusal {
                 q.quota, q.requested, q.used, q.limited
             ),
             Refusal::Cluster { message } => message.clone(),
+            Refusal::NameTaken { object } => format!(
+                "{object} already exists and was not made by this request: choose another name, or delete it first"
+            ),
             Refusal::NotATokenId => format!(
                 "given token didn't match pattern {:?} or {:?}",
                 r"\A([a-z0-9]{6})\z", r"\A([a-z0-9]{6})\.([a-z0-9]{16})\z"

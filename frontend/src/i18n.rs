@@ -231,8 +231,12 @@ pub const ZH: &[(&str, &str)] = &[
     ),
     ("{value} is given twice", "{value} 重复填写了"),
     (
-        "Use an absolute path other than /dev/shm",
-        "请填写绝对路径（不能是 /dev/shm）",
+        "Use an absolute path without '..'",
+        "请填写不含 '..' 的绝对路径",
+    ),
+    (
+        "/dev/shm holds the large shared-memory volume: turn that off or choose another path",
+        "/dev/shm 已用作大容量共享内存卷：请关闭该选项或换一个路径",
     ),
     ("Only a workspace exposes ports", "只有工作空间才能开放端口"),
     (
@@ -246,6 +250,10 @@ pub const ZH: &[(&str, &str)] = &[
     (
         "The cluster refused it: {message}",
         "集群拒绝了该请求：{message}",
+    ),
+    (
+        "{object} already exists and was not made by this request: choose another name, or delete it first",
+        "{object} 已存在且不是本次请求创建的：请换一个名称，或先删除它",
     ),
     // The frame.
     ("Overview", "概览"),

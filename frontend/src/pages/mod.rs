@@ -108,7 +108,8 @@ pub fn error_text(lang: Lang, error: &PageError) -> String {
 }
 
 /// Next to a form's field: why the form's last answer refused it, if it did. `answers` is the
-/// form action's value.
+/// form action's value. A list field (`env`) shows its entries' refusals too (`env[2].name`),
+/// led by the entry's path.
 pub fn field_refusal<T, S>(
     answers: S,
     field: &'static str,
@@ -120,11 +121,25 @@ where
     let lang = use_lang();
     move || {
         answers.with(|answer| match answer {
-            Some(Err(PageError::Invalid(f))) if f.field == field => {
-                let text = refusal_text(lang.get(), &f.refusal);
+            Some(Err(PageError::Invalid(f)))
+                if f.field == field
+                    || f.field
+                        .strip_prefix(field)
+                        .is_some_and(|rest| rest.starts_with('[')) =>
+            {
+                let mut text = refusal_text(lang.get(), &f.refusal);
+                if f.field != field {
+                    text = format!("{}: {text}", f.field);
+                }
+                // The cluster's own words beneath the plain ones, where they differ.
+                let raw = matches!(f.refusal, Refusal::QuotaExceeded(_)).then(|| f.message.clone());
                 Some(
-                    view! { <span class="refusal" data-testid=format!("refusal-{field}")>{text}</span> }
-                        .into_any(),
+                    view! {
+                        <span class="refusal" data-testid=format!("refusal-{field}")>{text}
+                            {raw.map(|raw| view! { <small class="raw mono">{raw}</small> })}
+                        </span>
+                    }
+                    .into_any(),
                 )
             }
             _ => None,
@@ -135,6 +150,12 @@ where
 /// Why a field was refused, in `lang` (in English, kubeadm's own words).
 pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
     match (lang, refusal) {
+        // In plain words in both languages; the page shows the plugin's own text beneath.
+        (_, Refusal::QuotaExceeded(q)) => trf(
+            lang,
+            "Over the namespace's quota {quota}: asks for {requested}, {used} in use, the limit is {limited}",
+            &[("quota", &q.quota), ("requested", &q.requested), ("used", &q.used), ("limited", &q.limited)],
+        ),
         (Lang::En, refusal) => refusal.english(),
         (Lang::Zh, Refusal::UnknownUsages { usages }) => trf(
             lang,
@@ -198,21 +219,26 @@ pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
             trf(lang, "{value} is given twice", &[("value", value)])
         }
         (Lang::Zh, Refusal::NotAnAbsolutePath) => {
-            tr(lang, "Use an absolute path other than /dev/shm").into()
+            tr(lang, "Use an absolute path without '..'").into()
         }
+        (Lang::Zh, Refusal::ShmInUse) => tr(
+            lang,
+            "/dev/shm holds the large shared-memory volume: turn that off or choose another path",
+        )
+        .into(),
         (Lang::Zh, Refusal::NotALabelValue) => tr(
             lang,
             "Use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
         )
         .into(),
-        (Lang::Zh, Refusal::QuotaExceeded(q)) => trf(
-            lang,
-            "Over the namespace's quota {quota}: asks for {requested}, {used} in use, the limit is {limited}",
-            &[("quota", &q.quota), ("requested", &q.requested), ("used", &q.used), ("limited", &q.limited)],
-        ),
         (Lang::Zh, Refusal::Cluster { message }) => {
             trf(lang, "The cluster refused it: {message}", &[("message", message)])
         }
+        (Lang::Zh, Refusal::NameTaken { object }) => trf(
+            lang,
+            "{object} already exists and was not made by this request: choose another name, or delete it first",
+            &[("object", object)],
+        ),
         (Lang::Zh, Refusal::PortsNeedWorkspace) => {
             tr(lang, "Only a workspace exposes ports").into()
         }

@@ -6,11 +6,14 @@
 use std::collections::HashMap;
 
 use frontend::contract::GpuRow;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// The extended resource the NVIDIA device plugin advertises.
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
+/// The node label GPU Feature Discovery puts the GPU model under (`NVIDIA-GeForce-GTX-1080-Ti`).
+pub const GPU_PRODUCT_LABEL: &str = "nvidia.com/gpu.product";
 
 /// A GPU at or above this utilization counts as busy.
 pub const BUSY_PERCENT: f64 = 50.0;
@@ -19,6 +22,25 @@ pub const BUSY_PERCENT: f64 = 50.0;
 /// canonically; anything else (`"500m"`, garbage) counts as 0.
 pub fn whole_gpus(q: Option<&Quantity>) -> u32 {
     q.and_then(|q| q.0.trim().parse::<u32>().ok()).unwrap_or(0)
+}
+
+/// GPUs a node offers: its allocatable `nvidia.com/gpu`.
+pub fn allocatable_gpus(node: &Node) -> u32 {
+    whole_gpus(
+        node.status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref())
+            .and_then(|a| a.get(GPU_RESOURCE)),
+    )
+}
+
+/// A node's GPU model, from its [`GPU_PRODUCT_LABEL`].
+pub fn gpu_model(node: &Node) -> Option<&str> {
+    node.metadata
+        .labels
+        .as_ref()?
+        .get(GPU_PRODUCT_LABEL)
+        .map(String::as_str)
 }
 
 /// GPUs one container asks for: its limit (which equals its request for extended resources).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use frontend::contract::{NodeSummary, Skew};
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use crate::cluster::accounting::{self, GPU_RESOURCE, whole_gpus};
+use crate::cluster::accounting;
 use crate::telemetry::TelemetrySnapshot;
 
 /// Reads a node's table row out of its object; absent fields read as empty, never a panic.
@@ -27,12 +27,7 @@ pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
         .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(String::from))
         .collect();
     roles.sort();
-    let gpus = whole_gpus(
-        status
-            .allocatable
-            .as_ref()
-            .and_then(|a| a.get(GPU_RESOURCE)),
-    );
+    let gpus = accounting::allocatable_gpus(node);
     let internal_ip = status
         .addresses
         .iter()
@@ -50,9 +45,7 @@ pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
             .unwrap_or(false),
         roles,
         internal_ip,
-        gpu_model: labels
-            .get("nvidia.com/gpu.product")
-            .map(|p| p.replace('-', " ")),
+        gpu_model: accounting::gpu_model(node).map(|p| p.replace('-', " ")),
         gpus_allocatable: gpus,
         os_image: info.os_image,
         kernel: info.kernel_version,

@@ -21,10 +21,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use sha2::{Digest, Sha256};
 
 use super::validate::Valid;
-use crate::cluster::accounting::GPU_RESOURCE;
+use crate::cluster::accounting::{GPU_PRODUCT_LABEL, GPU_RESOURCE};
 
-/// The label the GPU Feature Discovery puts the GPU model under.
-pub const GPU_PRODUCT_LABEL: &str = "nvidia.com/gpu.product";
 /// The name of the one container.
 pub const CONTAINER: &str = "main";
 
@@ -58,7 +56,8 @@ fn to_yaml<T: serde::Serialize>(object: &T) -> String {
     serde_saphyr::to_string(object).unwrap_or_else(|e| format!("# not shown: {e}\n"))
 }
 
-/// A user name as a label value: characters a label may not hold become `.`, at most 63.
+/// A user name as a label value: characters a label may not hold become `.`; past 63 characters
+/// the end is kept (`system:serviceaccount:<ns>:<name>` differs there).
 pub fn owner_label(username: &str) -> String {
     let mapped: String = username
         .chars()
@@ -70,15 +69,9 @@ pub fn owner_label(username: &str) -> String {
             }
         })
         .collect();
-    let cut: String = mapped
-        .chars()
-        .rev()
-        .take(63)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    cut.trim_matches(|c: char| !c.is_ascii_alphanumeric())
+    // All ASCII now, so a byte index is a character index.
+    mapped[mapped.len().saturating_sub(63)..]
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
         .to_string()
 }
 
@@ -366,6 +359,17 @@ mod tests {
             "{yaml}"
         );
         assert!(yaml.contains("mountPath: /dev/shm"), "{yaml}");
+    }
+
+    #[test]
+    fn long_user_names_keep_their_distinguishing_end() {
+        let name = format!("system:serviceaccount:{}:alice", "team-".repeat(20));
+        let label = owner_label(&name);
+        assert!(label.len() <= 63 && label.ends_with(".alice"), "{label}");
+        assert!(
+            label.starts_with(|c: char| c.is_ascii_alphanumeric()),
+            "{label}"
+        );
     }
 
     #[test]

@@ -11,9 +11,10 @@ use k8s_openapi::api::core::v1::{Node, Pod, ResourceQuota};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-use super::build::GPU_PRODUCT_LABEL;
 use super::validate::{Valid, quantity_value};
-use crate::cluster::accounting::{GPU_RESOURCE, is_active, node_of, pod_gpus, whole_gpus};
+use crate::cluster::accounting::{
+    GPU_RESOURCE, allocatable_gpus, gpu_model, is_active, node_of, pod_gpus, whole_gpus,
+};
 
 /// Taints that say a node is unavailable for now rather than closed to this workload.
 const TRANSIENT_TAINTS: [&str; 3] = [
@@ -105,18 +106,13 @@ fn views<'a>(valid: &Valid, input: &'a FitInput<'a>) -> Vec<NodeView<'a>> {
         .filter_map(|node| {
             let name = node.metadata.name.as_deref()?;
             let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
-            let gpus = u64::from(whole_gpus(allocatable.and_then(|a| a.get(GPU_RESOURCE))));
+            let gpus = u64::from(allocatable_gpus(node));
             let (used_gpus, used_cpu, used_mem) = used.get(name).copied().unwrap_or_default();
             let (alloc_cpu, alloc_mem) = (
                 quantity(allocatable, "cpu"),
                 quantity(allocatable, "memory"),
             );
-            let model = node
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(GPU_PRODUCT_LABEL))
-                .map(String::as_str);
+            let model = gpu_model(node);
             let spec = node.spec.as_ref();
             let taints_ok = spec
                 .and_then(|s| s.taints.as_ref())
@@ -143,8 +139,8 @@ fn views<'a>(valid: &Valid, input: &'a FitInput<'a>) -> Vec<NodeView<'a>> {
         .collect()
 }
 
-/// The namespace's GPU quota: (name, used, hard) of the tightest one.
-fn gpu_quota(namespace: &str, quotas: &[Arc<ResourceQuota>]) -> Option<(String, u64, u64)> {
+/// The namespace's GPU quotas: (name, used, hard) of each (every one must admit a pod).
+fn gpu_quotas(namespace: &str, quotas: &[Arc<ResourceQuota>]) -> Vec<(String, u64, u64)> {
     quotas
         .iter()
         .filter(|q| q.metadata.namespace.as_deref() == Some(namespace))
@@ -161,17 +157,14 @@ fn gpu_quota(namespace: &str, quotas: &[Arc<ResourceQuota>]) -> Option<(String, 
                 u64::from(whole_gpus(Some(hard))),
             ))
         })
-        .min_by_key(|(_, used, hard)| hard.saturating_sub(*used))
+        .collect()
 }
 
 /// The most GPUs one node has (the form's upper bound).
 pub fn largest_node_gpus(nodes: &[Arc<Node>]) -> u64 {
     nodes
         .iter()
-        .map(|n| {
-            let allocatable = n.status.as_ref().and_then(|s| s.allocatable.as_ref());
-            u64::from(whole_gpus(allocatable.and_then(|a| a.get(GPU_RESOURCE))))
-        })
+        .map(|n| u64::from(allocatable_gpus(n)))
         .max()
         .unwrap_or(0)
 }
@@ -228,20 +221,26 @@ pub fn fit(valid: &Valid, input: &FitInput) -> FitCheck {
         priority_of(&valid.request.priority_class, input.priority_classes),
         input.pods,
     );
-    if let Some((quota, used, hard)) = gpu_quota(&valid.request.namespace, input.quotas)
-        && wanted > 0
+    let quotas = if wanted > 0 {
+        gpu_quotas(&valid.request.namespace, input.quotas)
+    } else {
+        Vec::new()
+    };
+    // A quota too small for the request at all outranks one that is only full for now.
+    if let Some((quota, _, hard)) = quotas.iter().find(|(_, _, hard)| wanted > *hard) {
+        let (quota, hard) = (quota.clone(), *hard);
+        return check(Fit::Never {
+            why: NeverReason::QuotaTooSmall { quota, hard },
+        });
+    }
+    if let Some((quota, used, hard)) = quotas
+        .into_iter()
+        .find(|(_, used, hard)| used + wanted > *hard)
     {
-        if wanted > hard {
-            return check(Fit::Never {
-                why: NeverReason::QuotaTooSmall { quota, hard },
-            });
-        }
-        if used + wanted > hard {
-            return check(Fit::Waits {
-                why: WaitReason::Quota { quota, used, hard },
-                ahead,
-            });
-        }
+        return check(Fit::Waits {
+            why: WaitReason::Quota { quota, used, hard },
+            ahead,
+        });
     }
     let candidates: Vec<&NodeView> = nodes
         .iter()
@@ -277,6 +276,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::cluster::accounting::GPU_PRODUCT_LABEL;
     use crate::workloads::validate::validate;
 
     fn node(
@@ -432,6 +432,24 @@ mod tests {
                     hard: 2
                 },
                 ahead: 0
+            }
+        );
+        // A roomy quota beside a small one: the small one decides.
+        let roomy: Arc<ResourceQuota> = Arc::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": "roomy", "namespace": "ai"},
+                "spec": {"hard": {"requests.nvidia.com/gpu": "10"}},
+                "status": {"used": {"requests.nvidia.com/gpu": "9"}}
+            }))
+            .unwrap(),
+        );
+        assert_eq!(
+            check(job(3.0, ""), &nodes, &[], &[roomy, quota.clone()]),
+            Fit::Never {
+                why: NeverReason::QuotaTooSmall {
+                    quota: "gpu-quota".into(),
+                    hard: 2
+                }
             }
         );
         assert_eq!(

@@ -12,6 +12,8 @@ pub mod submit;
 pub mod validate;
 
 use std::collections::BTreeSet;
+
+use futures::StreamExt;
 use std::sync::Arc;
 
 use frontend::backend::SignedInUser;
@@ -20,10 +22,14 @@ use frontend::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
 };
 
+use crate::cluster::accounting::{allocatable_gpus, gpu_model, pod_gpus};
 use crate::cluster::cache::{ClusterCache, NotSynced};
 use crate::cluster::clients::UserClients;
 use crate::cluster::permissions::{Access, Permissions};
 use crate::telemetry::Telemetry;
+
+/// Namespaces whose access reviews run at once when the form loads.
+const CONCURRENT_NAMESPACES: usize = 8;
 
 /// The GPU-work operations, for one server.
 pub struct WorkloadService {
@@ -82,37 +88,38 @@ impl WorkloadService {
             largest_node_gpus: fit::largest_node_gpus(&nodes),
             ..Default::default()
         };
-        for ns in namespaces {
-            let may = |verb, group, resource| Access::in_group(verb, group, resource, Some(&ns));
-            if permissions
-                .allows(user, &may("create", "batch", "jobs"))
-                .await
-            {
+        // Every namespace's reviews at once (bounded), answers kept in namespace order.
+        let answers: Vec<(String, bool, bool)> = futures::stream::iter(namespaces)
+            .map(|ns| async move {
+                let may =
+                    |verb, group, resource| Access::in_group(verb, group, resource, Some(&ns));
+                let (job, deployment, service) = (
+                    may("create", "batch", "jobs"),
+                    may("create", "apps", "deployments"),
+                    may("create", "", "services"),
+                );
+                let (jobs, deployments, services) = futures::join!(
+                    permissions.allows(user, &job),
+                    permissions.allows(user, &deployment),
+                    permissions.allows(user, &service),
+                );
+                (ns, jobs, deployments && services)
+            })
+            .buffered(CONCURRENT_NAMESPACES)
+            .collect()
+            .await;
+        for (ns, jobs, workspaces) in answers {
+            if jobs {
                 options.job_namespaces.push(ns.clone());
             }
-            if permissions
-                .allows(user, &may("create", "apps", "deployments"))
-                .await
-                && permissions
-                    .allows(user, &may("create", "", "services"))
-                    .await
-            {
-                options.workspace_namespaces.push(ns.clone());
+            if workspaces {
+                options.workspace_namespaces.push(ns);
             }
         }
         let mut models = std::collections::BTreeMap::<String, u64>::new();
         for node in &nodes {
-            if let Some(model) = node
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(build::GPU_PRODUCT_LABEL))
-            {
-                let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
-                *models.entry(model.clone()).or_default() +=
-                    u64::from(crate::cluster::accounting::whole_gpus(
-                        allocatable.and_then(|a| a.get(crate::cluster::accounting::GPU_RESOURCE)),
-                    ));
+            if let Some(model) = gpu_model(node) {
+                *models.entry(model.to_string()).or_default() += u64::from(allocatable_gpus(node));
             }
         }
         options.models = models.into_iter().collect();
@@ -193,7 +200,7 @@ impl WorkloadService {
         let visible = permissions
             .namespaces_with_pods_visible(user, || {
                 pods.iter()
-                    .filter(|p| crate::cluster::accounting::pod_gpus(p) > 0)
+                    .filter(|p| pod_gpus(p) > 0)
                     .filter_map(|p| p.metadata.namespace.clone())
                     .collect()
             })

@@ -11,9 +11,8 @@ use frontend::contract::workloads::{
 };
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use super::build::GPU_PRODUCT_LABEL;
 use super::reasons;
-use crate::cluster::accounting::{node_of, pod_gpus};
+use crate::cluster::accounting::{GPU_PRODUCT_LABEL, gpu_model, node_of, pod_gpus};
 use crate::cluster::permissions::PodVisibility;
 use crate::telemetry::TelemetrySnapshot;
 
@@ -96,11 +95,7 @@ pub fn queue(input: &QueueInput) -> Queue {
     let models: HashMap<&str, &str> = input
         .nodes
         .iter()
-        .filter_map(|n| {
-            let name = n.metadata.name.as_deref()?;
-            let model = n.metadata.labels.as_ref()?.get(GPU_PRODUCT_LABEL)?;
-            Some((name, model.as_str()))
-        })
+        .filter_map(|n| Some((n.metadata.name.as_deref()?, gpu_model(n)?)))
         .collect();
     // Sorted by namespace and name first: the stable sort below keeps that order among equals,
     // hidden names included.

@@ -27,15 +27,21 @@ fn field_of(status: &Status) -> Option<&'static str> {
         .map(|c| c.field.clone())
         .collect();
     let text = format!("{} {}", fields.join(" "), status.message);
-    let rules: [(&str, &str); 8] = [
-        ("exceeded quota", "gpus"),
+    // The first match wins: a quota refusal names the resource it ran out of.
+    let rules: [(&str, &str); 12] = [
         ("PriorityClass", "priorityClass"),
         ("priorityClassName", "priorityClass"),
-        (".image", "image"),
         ("nvidia.com/gpu", "gpus"),
-        ("resources", "gpus"),
+        ("requests.cpu", "cpu"),
+        ("specify cpu", "cpu"),
+        ("requests.memory", "memory"),
+        ("limits.memory", "memory"),
+        ("specify memory", "memory"),
+        (".image", "image"),
         ("nodePort", "ports"),
         ("metadata.name", "name"),
+        // Any other quota (pods, storage): the request as a whole is too large; GPUs are its size.
+        ("exceeded quota", "gpus"),
     ];
     rules
         .iter()
@@ -88,33 +94,64 @@ enum Made<K> {
     Existing(K),
 }
 
+/// Who holds an object's name.
+enum NameState<K> {
+    Free,
+    /// An object this very request made (same request hash): a retry.
+    Ours(K),
+    /// Someone else's object: the name must change.
+    Taken,
+}
+
+/// Whether `object`'s name is free, ours (a retried submit) or taken.
+async fn name_state<K>(api: &Api<K>, object: &K) -> Result<NameState<K>, PageError>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap_or_default();
+    let Some(existing) = api.get_opt(&name).await.map_err(page_error)? else {
+        return Ok(NameState::Free);
+    };
+    let hash = |k: &K| {
+        k.meta()
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(REQUEST_HASH_ANNOTATION).cloned())
+    };
+    Ok(
+        if hash(&existing).is_some() && hash(&existing) == hash(object) {
+            NameState::Ours(existing)
+        } else {
+            NameState::Taken
+        },
+    )
+}
+
+/// The refusal for a name someone else's object holds.
+fn name_taken<K: kube::Resource<DynamicType = ()>>(object: &K) -> PageError {
+    let name = object.meta().name.clone().unwrap_or_default();
+    PageError::Invalid(FieldError::new(
+        "name",
+        Refusal::NameTaken {
+            object: format!("{} {name:?}", K::kind(&())),
+        },
+    ))
+}
+
 /// Creates `object`; when its name is taken by an object of the same request, that one is the answer.
 async fn create_once<K>(api: &Api<K>, object: &K) -> Result<Made<K>, PageError>
 where
-    K: kube::Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
 {
     match api.create(&PostParams::default(), object).await {
         Ok(made) => Ok(Made::New(made)),
-        Err(kube::Error::Api(status)) if status.code == 409 => {
-            let name = object.meta().name.clone().unwrap_or_default();
-            let existing = api.get(&name).await.map_err(page_error)?;
-            let hash = |k: &K| {
-                k.meta()
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(REQUEST_HASH_ANNOTATION).cloned())
-            };
-            if hash(&existing).is_some() && hash(&existing) == hash(object) {
-                Ok(Made::Existing(existing))
-            } else {
-                Err(PageError::Invalid(FieldError::new(
-                    "name",
-                    Refusal::Cluster {
-                        message: status.message,
-                    },
-                )))
-            }
-        }
+        Err(kube::Error::Api(status)) if status.code == 409 => match name_state(api, object).await?
+        {
+            NameState::Ours(existing) => Ok(Made::Existing(existing)),
+            NameState::Taken => Err(name_taken(object)),
+            // Deleted between the two calls: the cluster's refusal stands.
+            NameState::Free => Err(page_error(kube::Error::Api(status))),
+        },
         Err(e) => Err(refusal(e)),
     }
 }
@@ -139,12 +176,18 @@ fn probe_pod(manifests: &Manifests) -> Option<Pod> {
     })
 }
 
-/// A dry run's answer: a name already taken is [`create_once`]'s to judge (it may be this very
-/// request, retried); any other refusal is the answer.
-fn dry_run_answer<K>(result: Result<K, kube::Error>) -> Result<(), PageError> {
-    match result {
+/// Dry-runs the creation of `object`: a name this request already holds passes (a retry), one
+/// someone else holds is refused under `name`, any other refusal is the answer.
+async fn dry_run_create<K>(api: &Api<K>, object: &K) -> Result<(), PageError>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
+{
+    match api.create(&dry_run(), object).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => match name_state(api, object).await? {
+            NameState::Taken => Err(name_taken(object)),
+            NameState::Ours(_) | NameState::Free => Ok(()),
+        },
         Err(e) => Err(refusal(e)),
     }
 }
@@ -157,27 +200,21 @@ async fn check(
 ) -> Result<(), PageError> {
     match manifests {
         Manifests::Job(job) => {
-            dry_run_answer(
-                Api::<Job>::namespaced(client.clone(), namespace)
-                    .create(&dry_run(), job)
-                    .await,
-            )?;
+            dry_run_create(
+                &Api::<Job>::namespaced(client.clone(), namespace),
+                job.as_ref(),
+            )
+            .await?;
         }
         Manifests::Workspace {
             deployment,
             service,
         } => {
-            dry_run_answer(
-                Api::<Deployment>::namespaced(client.clone(), namespace)
-                    .create(&dry_run(), deployment)
-                    .await,
-            )?;
+            let deployments = Api::<Deployment>::namespaced(client.clone(), namespace);
+            dry_run_create(&deployments, deployment.as_ref()).await?;
             if let Some(service) = service {
-                dry_run_answer(
-                    Api::<Service>::namespaced(client.clone(), namespace)
-                        .create(&dry_run(), service)
-                        .await,
-                )?;
+                let services = Api::<Service>::namespaced(client.clone(), namespace);
+                dry_run_create(&services, service.as_ref()).await?;
             }
         }
     }
@@ -193,6 +230,34 @@ async fn check(
         }
     }
     Ok(())
+}
+
+/// Whether this very request already made the workload's main object (a retried submit, whose
+/// own pod may now fill the quota the dry run would check again).
+async fn made_already(
+    client: &kube::Client,
+    namespace: &str,
+    manifests: &Manifests,
+) -> Result<bool, PageError> {
+    let ours = match manifests {
+        Manifests::Job(job) => matches!(
+            name_state(
+                &Api::<Job>::namespaced(client.clone(), namespace),
+                job.as_ref()
+            )
+            .await?,
+            NameState::Ours(_)
+        ),
+        Manifests::Workspace { deployment, .. } => matches!(
+            name_state(
+                &Api::<Deployment>::namespaced(client.clone(), namespace),
+                deployment.as_ref()
+            )
+            .await?,
+            NameState::Ours(_)
+        ),
+    };
+    Ok(ours)
 }
 
 fn node_ports(service: &Service) -> Vec<NodePort> {
@@ -218,7 +283,9 @@ pub async fn submit(
     manifests: &Manifests,
     only_check: bool,
 ) -> Result<Submitted, PageError> {
-    check(client, namespace, manifests).await?;
+    if !made_already(client, namespace, manifests).await? {
+        check(client, namespace, manifests).await?;
+    }
     let mut answer = Submitted {
         kind,
         namespace: namespace.to_string(),
@@ -285,20 +352,23 @@ pub async fn delete(
         Err(e) => return Err(page_error(e)),
     }
     if objects.is_empty() {
+        // A workspace: only the Deployment and Service gpuboard made under this name.
+        let made_here = |labels: Option<&std::collections::BTreeMap<String, String>>| {
+            labels.is_some_and(|l| l.get(WORKLOAD_LABEL).is_some_and(|w| w == name))
+        };
         let deployments = Api::<Deployment>::namespaced(client.clone(), namespace);
-        match deployments.delete(name, &background).await {
-            Ok(_) => objects.push(format!("Deployment/{name}")),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(page_error(e)),
+        if let Some(d) = deployments.get_opt(name).await.map_err(page_error)?
+            && made_here(d.metadata.labels.as_ref())
+        {
+            deployments
+                .delete(name, &background)
+                .await
+                .map_err(page_error)?;
+            objects.push(format!("Deployment/{name}"));
         }
         let services = Api::<Service>::namespaced(client.clone(), namespace);
-        // Only the Service gpuboard made with the workspace.
-        if let Ok(Some(service)) = services.get_opt(name).await
-            && service
-                .metadata
-                .labels
-                .as_ref()
-                .is_some_and(|l| l.get(WORKLOAD_LABEL).is_some_and(|w| w == name))
+        if let Some(s) = services.get_opt(name).await.map_err(page_error)?
+            && made_here(s.metadata.labels.as_ref())
         {
             services
                 .delete(name, &background)
@@ -309,7 +379,7 @@ pub async fn delete(
     }
     if objects.is_empty() {
         return Err(PageError::NotFound(format!(
-            "no Job or workspace named {name} in {namespace}"
+            "no Job or gpuboard workspace named {name} in {namespace} (pods of other controllers are deleted through their owner, e.g. kubectl delete)"
         )));
     }
     Ok(Deleted {
@@ -322,6 +392,49 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn status(message: &str, fields: &[&str]) -> Status {
+        serde_json::from_value(serde_json::json!({
+            "message": message, "code": 422,
+            "details": {"causes": fields.iter().map(|f| serde_json::json!({"field": f})).collect::<Vec<_>>()}
+        }))
+        .expect("a status")
+    }
+
+    #[test]
+    fn refusals_land_under_the_field_they_concern() {
+        let cases = [
+            (
+                "pods \"x\" is forbidden: exceeded quota: q, requested: requests.nvidia.com/gpu=1, used: requests.nvidia.com/gpu=2, limited: requests.nvidia.com/gpu=2",
+                &[][..],
+                Some("gpus"),
+            ),
+            (
+                "pods \"x\" is forbidden: exceeded quota: q, requested: requests.cpu=4, used: requests.cpu=6, limited: requests.cpu=8",
+                &[],
+                Some("cpu"),
+            ),
+            (
+                "pods \"x\" is forbidden: failed quota: q: must specify memory for: main",
+                &[],
+                Some("memory"),
+            ),
+            (
+                "pods \"x\" is forbidden: no PriorityClass with name nope was found",
+                &[],
+                Some("priorityClass"),
+            ),
+            (
+                "Job.batch \"x\" is invalid",
+                &["spec.template.spec.containers[0].image"],
+                Some("image"),
+            ),
+            ("something else", &[], None),
+        ];
+        for (message, fields, field) in cases {
+            assert_eq!(field_of(&status(message, fields)), field, "{message}");
+        }
+    }
 
     #[test]
     fn the_quota_plugins_message_is_read_into_its_parts() {

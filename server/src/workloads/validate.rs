@@ -198,6 +198,10 @@ pub fn quantity_value(q: &str) -> Option<f64> {
         "Mi" => 1024f64.powi(2),
         "Gi" => 1024f64.powi(3),
         "Ti" => 1024f64.powi(4),
+        "P" => 1e15,
+        "E" => 1e18,
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
         _ => return None,
     };
     Some(n * scale)
@@ -272,17 +276,16 @@ fn check_volumes(request: &NewWorkload, large_shm: bool) -> Result<(), PageError
                 Refusal::NotASubdomain,
             ));
         }
+        let field = format!("volumes[{i}].mountPath");
         let path = mount.mount_path.trim_end_matches('/');
-        let shm_clash = large_shm && path == "/dev/shm";
-        if !mount.mount_path.starts_with('/')
-            || mount.mount_path.len() > MAX_TEXT
-            || mount.mount_path.contains("..")
-            || shm_clash
-        {
-            return Err(refuse(
-                format!("volumes[{i}].mountPath"),
-                Refusal::NotAnAbsolutePath,
-            ));
+        if mount.mount_path.len() > MAX_TEXT {
+            return Err(refuse(field, Refusal::TooLong { max: MAX_TEXT }));
+        }
+        if !mount.mount_path.starts_with('/') || mount.mount_path.split('/').any(|p| p == "..") {
+            return Err(refuse(field, Refusal::NotAnAbsolutePath));
+        }
+        if large_shm && path == "/dev/shm" {
+            return Err(refuse(field, Refusal::ShmInUse));
         }
         if !paths.insert(path) {
             let value = mount.mount_path.clone();
@@ -328,14 +331,15 @@ fn check_lifecycle(request: &NewWorkload) -> Result<(), PageError> {
             Refusal::TooLarge { max: MAX_BACKOFF },
         ));
     }
-    for (field, value) in [
-        ("activeDeadlineSeconds", request.active_deadline_seconds),
+    // A deadline of 0 would end the Job before it starts; a clean-up delay of 0 is "at once".
+    for (field, value, min) in [
+        ("activeDeadlineSeconds", request.active_deadline_seconds, 1),
         (
             "ttlSecondsAfterFinished",
             request.ttl_seconds_after_finished,
+            0,
         ),
     ] {
-        let min = u64::from(field == "activeDeadlineSeconds");
         if value.is_some_and(|v| v < min || v > MAX_SECONDS) {
             return Err(refuse(
                 field,
@@ -531,11 +535,21 @@ mod tests {
             ),
             (
                 NewWorkload {
-                    memory: "99Ei".into(),
+                    memory: "99Xi".into(),
                     ..tf_job()
                 },
                 "memory",
                 Refusal::NotAQuantity,
+            ),
+            (
+                NewWorkload {
+                    memory: "99Ei".into(),
+                    ..tf_job()
+                },
+                "memory",
+                Refusal::TooLarge {
+                    max: MAX_MEMORY_BYTES as u64,
+                },
             ),
             (
                 NewWorkload {
@@ -603,6 +617,17 @@ mod tests {
                     volumes: vec![ClaimMount {
                         claim: "d".into(),
                         mount_path: "/dev/shm".into(),
+                    }],
+                    ..tf_job()
+                },
+                "volumes[0].mountPath",
+                Refusal::ShmInUse,
+            ),
+            (
+                NewWorkload {
+                    volumes: vec![ClaimMount {
+                        claim: "d".into(),
+                        mount_path: "/data/../etc".into(),
                     }],
                     ..tf_job()
                 },

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use gpuboard::DashboardSettings;
-use gpuboard_testkit::{eventually, kubectl};
+use gpuboard_testkit::{eventually, kubectl, until_no_pods};
 use serde_json::{Value, json};
 
 use super::{api, json_of, start_dashboard, start_sim};
@@ -93,6 +93,7 @@ async fn the_seeds_tensorflow_job_runs_once_however_often_it_is_sent_and_deletes
         "{}",
         other.body
     );
+    assert!(other.body.contains("choose another name"), "{}", other.body);
 
     // It runs on a GPU node, and the queue says so.
     let row = eventually("the job to run", WAIT, || async {
@@ -123,20 +124,7 @@ async fn the_seeds_tensorflow_job_runs_once_however_often_it_is_sent_and_deletes
     .await;
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert_eq!(json_of(&deleted)["objects"], json!(["Job/tf-train"]));
-    eventually("the job's pod to go", WAIT, || async {
-        let pods = kubectl(
-            &sim.kubeconfig,
-            &["get", "pods", "-l", "job-name=tf-train", "-o", "name"],
-        )
-        .await
-        .stdout;
-        if pods.trim().is_empty() {
-            Ok(())
-        } else {
-            Err(pods)
-        }
-    })
-    .await;
+    until_no_pods(&sim.kubeconfig, &["-l", "job-name=tf-train"], WAIT).await;
     let again = api(
         addr,
         admin,
@@ -270,8 +258,8 @@ async fn fit_quota_and_bad_input_are_answered_under_their_fields() {
     .await;
     let mut two = json!({"kind": "Job", "name": "two", "namespace": "ai", "image": "busybox",
                          "command": ["sleep", "60"], "gpus": 2});
-    // The seed lab's nodes have one GPU each: ask the fit check, then bypass the form's bound by
-    // asking for one GPU over the quota's headroom with a second workspace.
+    // Two GPUs: no seed-lab node has two, so "never" (the node size decides before the quota).
+    // The quota is then filled one GPU at a time: the workspace's, then `second`'s.
     let fit = json_of(
         &api(
             addr,
@@ -325,6 +313,21 @@ async fn fit_quota_and_bad_input_are_answered_under_their_fields() {
         .await,
     );
     assert_eq!(fit["fit"]["why"]["reason"], "Quota", "{fit}");
+    // Retrying `second` now that its own pod fills the quota: still the same Job, nothing new.
+    let retry = api(
+        addr,
+        researcher,
+        "POST",
+        "/api/v1/workloads",
+        &two.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (retry.status, &json_of(&retry)["created"]),
+        (200, &json!(false)),
+        "{}",
+        retry.body
+    );
 
     // The researcher may not submit outside `ai`; the viewer nowhere.
     let reply = api(
@@ -361,28 +364,11 @@ async fn fit_quota_and_bad_input_are_answered_under_their_fields() {
         "{}",
         reply.body
     );
-    eventually("the workspace's pod to go", WAIT, || async {
-        let pods = kubectl(
-            &sim.kubeconfig,
-            &[
-                "get",
-                "pods",
-                "-n",
-                "ai",
-                "-l",
-                "gpuboard.io/workload=alice-ws",
-                "-o",
-                "name",
-            ],
-        )
-        .await
-        .stdout;
-        if pods.trim().is_empty() {
-            Ok(())
-        } else {
-            Err(pods)
-        }
-    })
+    until_no_pods(
+        &sim.kubeconfig,
+        &["-n", "ai", "-l", "gpuboard.io/workload=alice-ws"],
+        WAIT,
+    )
     .await;
 }
 
@@ -405,6 +391,21 @@ async fn a_workspace_whose_service_is_refused_leaves_no_deployment() {
     .await;
     let body = json!({"kind": "Workspace", "name": "taken", "namespace": "default", "image": "busybox",
                       "command": ["sleep", "infinity"], "gpus": 0, "ports": [8888]});
+    // The dry run already says the name is taken.
+    let dry = api(
+        addr,
+        admin,
+        "POST",
+        "/api/v1/workloads?dryRun=true",
+        &body.to_string(),
+    )
+    .await;
+    assert_eq!(
+        (dry.status, &json_of(&dry)["field"]),
+        (422, &json!("name")),
+        "{}",
+        dry.body
+    );
     let reply = api(addr, admin, "POST", "/api/v1/workloads", &body.to_string()).await;
     assert_eq!(reply.status, 422, "{}", reply.body);
     assert_eq!(json_of(&reply)["field"], "name", "{}", reply.body);
