@@ -117,7 +117,8 @@ fn QueueRowView(
     csrf: StoredValue<String>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let hidden = row.name.is_none();
+    // Only what a delete here can remove: a Job or a gpuboard workspace whose name the user sees.
+    let deletable = row.name.is_some() && row.kind.is_some();
     let reason = row.reason.clone();
     let raw = reason.as_ref().map(|r| r.raw.clone());
     let state = row.state;
@@ -153,7 +154,7 @@ fn QueueRowView(
                 {move || reason.as_ref().map(|r| reason_text(lang.get(), r))}
                 {raw.map(|raw| view! { <small class="raw mono">{raw}</small> })}
             </td>
-            <td>{(!hidden).then(|| view! {
+            <td>{deletable.then(|| view! {
                 <button class="danger" data-testid="delete-workload" on:click=on_delete.clone()>{t("Delete")}</button>
             })}</td>
         </tr>
@@ -206,10 +207,11 @@ pub fn QueuePage() -> impl IntoView {
                                             <For
                                                 each=move || {
                                                     let mine = mine_only.get();
-                                                    rows.iter().filter(|r| r.mine || !mine).cloned().collect::<Vec<_>>()
+                                                    // Keyed by place in this answer: hidden rows have no name to key on.
+                                                    rows.iter().cloned().enumerate().filter(|(_, r)| r.mine || !mine).collect::<Vec<_>>()
                                                 }
-                                                key=|r| (r.namespace.clone(), r.pod.clone(), r.position, r.state)
-                                                children=move |row| view! { <QueueRowView row delete csrf/> }
+                                                key=|(i, _)| *i
+                                                children=move |(_, row)| view! { <QueueRowView row delete csrf/> }
                                             />
                                         </tbody>
                                     </table>

@@ -7,9 +7,12 @@ use leptos::prelude::*;
 use crate::api::{SubmitWorkload, get_submit_options, preview_workload, whoami};
 use crate::contract::PageError;
 use crate::contract::workloads::{
-    ClaimMount, EnvVar, Fit, FitCheck, ImagePreset, NeverReason, NewWorkload, Submitted,
-    WaitReason, WorkloadKind,
+    ClaimMount, EnvVar, Fit, FitCheck, ImagePreset, NeverReason, NewWorkload, SubmitOptions,
+    Submitted, WaitReason, WorkloadKind,
 };
+
+/// How long typing must pause before the live check asks the server.
+const PREVIEW_PAUSE: std::time::Duration = std::time::Duration::from_millis(300);
 use crate::i18n::{Lang, t, tr, trf, use_lang};
 use crate::pages::{ErrorView, field_refusal};
 
@@ -123,8 +126,10 @@ fn words_of(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Empty: none. Not a number: a value the server refuses by the field's name (never dropped).
 fn optional_number(text: &str) -> Option<u64> {
-    text.trim().parse().ok()
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.parse().unwrap_or(u64::MAX))
 }
 
 #[component]
@@ -231,34 +236,45 @@ fn text_area(signal: RwSignal<String>, testid: &'static str) -> AnyView {
 
 /// Kind, name, namespace, image and command.
 #[component]
-fn WhatFields(form: FormState, answers: Answers, namespaces: Vec<String>) -> impl IntoView {
+fn WhatFields(form: FormState, answers: Answers, options: SubmitOptions) -> impl IntoView {
     let refusal_for = move |field: &'static str| field_refusal(answers, field);
-    let presets = [
-        ImagePreset::TensorFlow,
-        ImagePreset::PyTorch,
-        ImagePreset::CudaSample,
-    ];
+    // Where the user may create this kind (a workspace needs Deployments and Services too).
+    let options = StoredValue::new(options);
+    let namespaces = move || {
+        options.with_value(|o| match form.kind.get() {
+            WorkloadKind::Job => o.job_namespaces.clone(),
+            WorkloadKind::Workspace => o.workspace_namespaces.clone(),
+        })
+    };
+    let on_kind = move |ev| {
+        form.kind.set(if event_target_value(&ev) == "Workspace" {
+            WorkloadKind::Workspace
+        } else {
+            WorkloadKind::Job
+        });
+        let allowed = namespaces();
+        if !allowed.contains(&form.namespace.get_untracked()) {
+            form.namespace
+                .set(allowed.first().cloned().unwrap_or_default());
+        }
+    };
     view! {
         <label>{t("Kind")}
-            <select data-testid="kind" on:change=move |ev| form.kind.set(if event_target_value(&ev) == "Workspace" { WorkloadKind::Workspace } else { WorkloadKind::Job })>
+            <select data-testid="kind" on:change=on_kind>
                 <option value="Job">{t("Job (runs to completion)")}</option>
                 <option value="Workspace">{t("Workspace (stays up)")}</option>
             </select>
         </label>
         <label>{t("Name")}{text_input(form.name, "name")}{refusal_for("name")}</label>
         <label>{t("Namespace")}
-            <select data-testid="namespace" on:change=move |ev| form.namespace.set(event_target_value(&ev))>
-                {namespaces.into_iter().map(|ns| view! { <option value=ns.clone()>{ns.clone()}</option> }).collect_view()}
+            <select data-testid="namespace" prop:value=move || form.namespace.get()
+                on:change=move |ev| form.namespace.set(event_target_value(&ev))>
+                {move || namespaces().into_iter().map(|ns| view! { <option value=ns.clone()>{ns.clone()}</option> }).collect_view()}
             </select>
             {refusal_for("namespace")}
         </label>
         <label>{t("Image")}
-            <select data-testid="preset" on:change=move |ev| {
-                let v = event_target_value(&ev);
-                if let Some(p) = presets.into_iter().find(|p| p.image() == v) {
-                    form.image.set(p.image().into());
-                }
-            }>
+            <select data-testid="preset" on:change=move |ev| form.image.set(event_target_value(&ev))>
                 <option value=ImagePreset::TensorFlow.image()>{t("TensorFlow (GPU)")}</option>
                 <option value=ImagePreset::PyTorch.image()>{t("PyTorch")}</option>
                 <option value=ImagePreset::CudaSample.image()>{t("CUDA sample (vectoradd)")}</option>
@@ -303,11 +319,11 @@ fn ResourceFields(
             {t("Large /dev/shm (memory-backed; PyTorch's data loaders need it)")}</label>
         <label>{t("Environment, NAME=value per line")}
             {text_area(form.env, "env")}
-            {refusal_for("env")}{refusal_for("env[0].name")}
+            {refusal_for("env")}
         </label>
         <label>{t("Volumes, claim:/path per line")}
             {text_area(form.mounts, "volumes")}
-            {refusal_for("volumes[0].claim")}{refusal_for("volumes[0].mountPath")}
+            {refusal_for("volumes")}
         </label>
     }
 }
@@ -323,7 +339,7 @@ fn LifecycleFields(
     view! {
         {move || (form.kind.get() == WorkloadKind::Workspace).then(|| view! {
             <label>{t("Ports on a NodePort (e.g. 8888, 22)")}{text_input(form.ports, "ports")}
-                {refusal_for("ports")}{refusal_for("ports[0]")}</label>
+                {refusal_for("ports")}</label>
         })}
         {move || (form.kind.get() == WorkloadKind::Job).then(|| view! {
             <label>{t("Retries before it fails")}{text_input(form.backoff, "backoff-limit")}{refusal_for("backoffLimit")}</label>
@@ -356,10 +372,17 @@ pub fn SubmitPage() -> impl IntoView {
             .map(|u| u.csrf_token)
             .unwrap_or_default()
     };
-    let preview = Resource::new(
-        move || serde_json::to_string(&request.get()).unwrap_or_default(),
-        preview_workload,
-    );
+    // The live check follows the form once typing pauses, not on every keystroke.
+    let as_json = |r: &NewWorkload| serde_json::to_string(r).unwrap_or_default();
+    let settled = RwSignal::new(as_json(&request.get_untracked()));
+    Effect::new(move |pending: Option<Option<TimeoutHandle>>| {
+        let body = as_json(&request.get());
+        if let Some(Some(handle)) = pending {
+            handle.clear();
+        }
+        set_timeout_with_handle(move || settled.set(body), PREVIEW_PAUSE).ok()
+    });
+    let preview = Resource::new(move || settled.get(), preview_workload);
     let submit = ServerAction::<SubmitWorkload>::new();
     let answers: Answers = Memo::new(move |_| match submit.value().get() {
         Some(Err(e)) => Some(Err(e)),
@@ -391,7 +414,7 @@ pub fn SubmitPage() -> impl IntoView {
                             })}
                             <form class="workload-form" data-testid="submit-form" on:submit=move |ev| { ev.prevent_default(); send(false); }>
                                 <fieldset disabled=!may_submit>
-                                    <WhatFields form answers namespaces=opts.job_namespaces.clone()/>
+                                    <WhatFields form answers options=opts.clone()/>
                                     <ResourceFields form answers largest=opts.largest_node_gpus models=opts.models.clone()/>
                                     <LifecycleFields form answers classes=opts.priority_classes.clone()/>
                                     <div class="actions">
