@@ -244,3 +244,26 @@ pub async fn delete_workload(
         .delete_workload(&user, &namespace, &name)
         .await
 }
+
+/// One Job or workspace: its state, pods, problems explained, GPUs and events.
+#[server(input = GetUrl)]
+pub async fn get_workload(
+    namespace: String,
+    name: String,
+) -> Result<crate::contract::workload_detail::WorkloadDetail, PageError> {
+    let user = ssr::user().await?;
+    ssr::backend()?.workload(&user, &namespace, &name).await
+}
+
+/// A Job's or workspace's logs at once (following them is the JSON API's event stream).
+#[server(input = GetUrl)]
+pub async fn get_workload_logs(
+    namespace: String,
+    name: String,
+    #[server(default)] query: crate::contract::workload_detail::LogQuery,
+) -> Result<crate::contract::workload_detail::Logs, PageError> {
+    let user = ssr::user().await?;
+    ssr::backend()?
+        .workload_logs(&user, &namespace, &name, &query)
+        .await
+}

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use crate::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
 use crate::contract::doctor::Diagnosis;
 use crate::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
+use crate::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use crate::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
 };
@@ -104,7 +105,33 @@ pub trait Backend: Send + Sync + 'static {
         namespace: &str,
         name: &str,
     ) -> Result<Deleted, PageError>;
+    /// One Job or workspace: its state, pods, problems, GPUs and events.
+    async fn workload(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<WorkloadDetail, PageError>;
+    /// A Job's or workspace's logs at once.
+    async fn workload_logs(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        query: &LogQuery,
+    ) -> Result<Logs, PageError>;
+    /// A Job's or workspace's logs as they come (`query.follow` is implied).
+    async fn follow_workload_logs(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        query: &LogQuery,
+    ) -> Result<LogStream, PageError>;
 }
+
+/// Log lines as the kubelet streams them, without their line ends.
+pub type LogStream = futures::stream::BoxStream<'static, Result<String, PageError>>;
 
 /// The backend as the server provides it to server functions (Leptos context).
 pub type SharedBackend = Arc<dyn Backend>;

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod doctor;
 pub mod join;
+pub mod workload_detail;
 pub mod workloads;
 
 use serde::{Deserialize, Serialize};
@@ -116,6 +117,8 @@ pub enum Refusal {
     Cluster { message: String },
     /// The name is taken by an object this request did not make (`object`: `jobs.batch "x"`).
     NameTaken { object: String },
+    /// Not one of the values allowed here (`choices` lists them).
+    NotOneOf { choices: Vec<String> },
 }
 
 /// The quota plugin's refusal (`exceeded quota: q, requested: .., used: .., limited: ..`), parsed.
@@ -172,6 +175,9 @@ impl Refusal {
                 q.quota, q.requested, q.used, q.limited
             ),
             Refusal::Cluster { message } => message.clone(),
+            Refusal::NotOneOf { choices } => {
+                format!("choose one of: {}", choices.join(", "))
+            }
             Refusal::NameTaken { object } => format!(
                 "{object} already exists and was not made by this request: choose another name, or delete it first"
             ),

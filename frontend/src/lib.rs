@@ -81,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("gpus") view=pages::gpus::GpusPage/>
                     <Route path=StaticSegment("queue") view=pages::queue::QueuePage/>
                     <Route path=StaticSegment("submit") view=pages::submit::SubmitPage/>
+                    <Route path=(StaticSegment("workloads"), ParamSegment("namespace"), ParamSegment("name")) view=pages::workload::WorkloadPage/>
                     <Route path=StaticSegment("join") view=pages::join::JoinPage/>
                     <Route path=StaticSegment("access") view=pages::access::AccessPage/>
                     <Route path=StaticSegment("login") view=pages::login::LoginPage/>

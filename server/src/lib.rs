@@ -75,11 +75,7 @@ pub fn start(
         permissions: Permissions::new(clients.clone(), settings.permissions_cache_for),
         join_tokens,
         access: access::AccessService::new(clients.clone()),
-        workloads: workloads::WorkloadService {
-            clients: clients.clone(),
-            cache,
-            telemetry: telemetry.clone(),
-        },
+        workloads: workloads::WorkloadService::new(clients.clone(), cache, telemetry.clone()),
         client,
     });
     let auth = Auth::new(clients, settings.auth.clone());

@@ -7,11 +7,13 @@ pub mod gpus;
 pub mod join;
 pub mod join_guide;
 pub mod login;
+pub mod logs;
 pub mod node;
 pub mod nodes;
 pub mod overview;
 pub mod queue;
 pub mod submit;
+pub mod workload;
 
 use leptos::prelude::*;
 
@@ -238,6 +240,11 @@ pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
             lang,
             "{object} already exists and was not made by this request: choose another name, or delete it first",
             &[("object", object)],
+        ),
+        (Lang::Zh, Refusal::NotOneOf { choices }) => trf(
+            lang,
+            "choose one of: {choices}",
+            &[("choices", &choices.join(", "))],
         ),
         (Lang::Zh, Refusal::PortsNeedWorkspace) => {
             tr(lang, "Only a workspace exposes ports").into()

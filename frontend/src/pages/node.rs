@@ -72,8 +72,9 @@ fn series(history: &[HistoryPoint], field: fn(&HistoryPoint) -> Option<f64>) -> 
     history.iter().map(field).collect()
 }
 
+/// A GPU's card: its figures now and charts of its history.
 #[component]
-fn GpuCardView(card: GpuCard) -> impl IntoView {
+pub fn GpuCardView(card: GpuCard) -> impl IntoView {
     let times: Vec<i64> = card.history.iter().map(|p| p.at_s).collect();
     let gpu = card.gpu.clone();
     let memory_mib = gpu.memory_total_bytes as f64 / (1024.0 * 1024.0);

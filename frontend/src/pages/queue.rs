@@ -47,7 +47,8 @@ pub fn reason_text(lang: Lang, reason: &PendingReason) -> String {
         .join(tr(lang, "; "))
 }
 
-fn state_word(state: WorkloadState) -> &'static str {
+/// The state's English word (the i18n key).
+pub fn state_word(state: WorkloadState) -> &'static str {
     match state {
         WorkloadState::Pending => "Pending",
         WorkloadState::Running => "Running",
@@ -99,7 +100,8 @@ fn confirm_text(lang: Lang, row: &QueueRow) -> String {
     }
 }
 
-fn confirmed(_text: &str) -> bool {
+/// Whether the user confirms `_text` (a browser dialog; never on the server).
+pub fn confirmed(_text: &str) -> bool {
     #[cfg(feature = "hydrate")]
     {
         window().confirm_with_message(_text).unwrap_or(false)
@@ -139,7 +141,13 @@ fn QueueRowView(
         <tr data-workload=row.name.clone().unwrap_or_default() data-state=state_word(state)>
             <td class="num" data-testid="position">{row.position.map(|p| p.to_string()).unwrap_or_default()}</td>
             <td>{row.namespace.clone()}</td>
-            <td class="name">{move || shown_name.clone().unwrap_or_else(|| tr(lang.get(), "(hidden)").to_string())}</td>
+            <td class="name">{match (shown_name, kind) {
+                (Some(name), Some(_)) => view! {
+                    <a href=format!("/workloads/{}/{name}", row.namespace) data-testid="workload-link">{name.clone()}</a>
+                }.into_any(),
+                (Some(name), None) => view! { <span>{name}</span> }.into_any(),
+                (None, _) => view! { <span>{move || tr(lang.get(), "(hidden)")}</span> }.into_any(),
+            }}</td>
             <td>{move || tr(lang.get(), kind_word(kind))}</td>
             <td>{row.owner.clone().unwrap_or_else(|| "—".into())}</td>
             <td class="num">{row.gpus}</td>

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::{SubmitWorkload, get_submit_options, preview_workload, whoami};
+use crate::api::{SubmitWorkload, get_submit_options, get_workload, preview_workload, whoami};
 use crate::contract::PageError;
 use crate::contract::workloads::{
     ClaimMount, EnvVar, Fit, FitCheck, ImagePreset, NeverReason, NewWorkload, SubmitOptions,
@@ -126,6 +126,16 @@ fn words_of(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A name for a copy: `tf` becomes `tf-2`, `tf-2` becomes `tf-3`.
+fn next_name(name: &str) -> String {
+    match name.rsplit_once('-') {
+        Some((stem, n)) if !stem.is_empty() && n.parse::<u32>().is_ok_and(|n| n < 9999) => {
+            format!("{stem}-{}", n.parse::<u32>().unwrap_or(1) + 1)
+        }
+        _ => format!("{name}-2"),
+    }
+}
+
 /// Empty: none. Not a number: a value the server refuses by the field's name (never dropped).
 fn optional_number(text: &str) -> Option<u64> {
     let text = text.trim();
@@ -185,6 +195,52 @@ impl FormState {
         }
     }
 
+    /// The fields filled from `request` (a clone), under a new name.
+    fn fill(self, request: &NewWorkload) {
+        let lines = |words: &[String]| words.join("\n");
+        self.kind.set(request.kind);
+        self.name.set(next_name(&request.name));
+        self.namespace.set(request.namespace.clone());
+        self.image.set(request.image.clone());
+        self.command.set(lines(
+            &[request.command.clone(), request.args.clone()].concat(),
+        ));
+        self.gpus.set(request.gpus.to_string());
+        self.model.set(request.gpu_model.clone());
+        self.cpu.set(request.cpu.clone());
+        self.memory.set(request.memory.clone());
+        self.shm.set(request.large_shm);
+        self.env.set(
+            request
+                .env
+                .iter()
+                .map(|e| format!("{}={}", e.name, e.value))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        self.mounts.set(
+            request
+                .volumes
+                .iter()
+                .map(|m| format!("{}:{}", m.claim, m.mount_path))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        self.ports.set(
+            request
+                .ports
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        self.backoff.set(request.backoff_limit.to_string());
+        let optional = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+        self.deadline.set(optional(request.active_deadline_seconds));
+        self.ttl.set(optional(request.ttl_seconds_after_finished));
+        self.priority.set(request.priority_class.clone());
+    }
+
     /// The request the fields make (a field that is not a number is sent so the server names it).
     fn request(self) -> NewWorkload {
         let kind = self.kind.get();
@@ -216,7 +272,7 @@ impl FormState {
 }
 
 /// The refusals the form shows: the last submit's, else the live check's.
-type Answers = Memo<Option<Result<(), PageError>>>;
+type Answers = Signal<Option<Result<(), PageError>>>;
 
 fn text_input(signal: RwSignal<String>, testid: &'static str) -> AnyView {
     view! {
@@ -260,7 +316,8 @@ fn WhatFields(form: FormState, answers: Answers, options: SubmitOptions) -> impl
     };
     view! {
         <label>{t("Kind")}
-            <select data-testid="kind" on:change=on_kind>
+            <select data-testid="kind" on:change=on_kind
+                prop:value=move || if form.kind.get() == WorkloadKind::Workspace { "Workspace" } else { "Job" }>
                 <option value="Job">{t("Job (runs to completion)")}</option>
                 <option value="Workspace">{t("Workspace (stays up)")}</option>
             </select>
@@ -274,7 +331,8 @@ fn WhatFields(form: FormState, answers: Answers, options: SubmitOptions) -> impl
             {refusal_for("namespace")}
         </label>
         <label>{t("Image")}
-            <select data-testid="preset" on:change=move |ev| form.image.set(event_target_value(&ev))>
+            <select data-testid="preset" on:change=move |ev| form.image.set(event_target_value(&ev))
+                prop:value=move || form.image.get()>
                 <option value=ImagePreset::TensorFlow.image()>{t("TensorFlow (GPU)")}</option>
                 <option value=ImagePreset::PyTorch.image()>{t("PyTorch")}</option>
                 <option value=ImagePreset::CudaSample.image()>{t("CUDA sample (vectoradd)")}</option>
@@ -305,7 +363,8 @@ fn ResourceFields(
             {refusal_for("gpus")}
         </label>
         <label>{t("GPU model")}
-            <select data-testid="gpu-model" on:change=move |ev| form.model.set(event_target_value(&ev))>
+            <select data-testid="gpu-model" on:change=move |ev| form.model.set(event_target_value(&ev))
+                prop:value=move || form.model.get()>
                 <option value="">{t("Any")}</option>
                 {models.into_iter().map(|(m, n)| view! { <option value=m.clone()>{format!("{m} ({n})")}</option> }).collect_view()}
             </select>
@@ -348,7 +407,8 @@ fn LifecycleFields(
         })}
         {(!classes.is_empty()).then(|| view! {
             <label>{t("Priority class")}
-                <select data-testid="priority-class" on:change=move |ev| form.priority.set(event_target_value(&ev))>
+                <select data-testid="priority-class" on:change=move |ev| form.priority.set(event_target_value(&ev))
+                    prop:value=move || form.priority.get()>
                     <option value="">{t("The cluster's default")}</option>
                     {classes.iter().map(|(c, v)| view! { <option value=c.clone()>{format!("{c} ({v})")}</option> }).collect_view()}
                 </select>
@@ -364,6 +424,20 @@ pub fn SubmitPage() -> impl IntoView {
     let options = Resource::new(|| (), |_| get_submit_options());
     let who = Resource::new(|| (), |_| whoami());
     let form = FormState::new();
+    // `?fromNamespace=ai&from=tf`: a clone of that workload.
+    let query = leptos_router::hooks::use_query_map();
+    let source = move || query.with(|q| Some((q.get("fromNamespace")?, q.get("from")?)));
+    let cloned = Resource::new(source, |source| async move {
+        match source {
+            Some((ns, name)) => Some(get_workload(ns, name).await),
+            None => None,
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Some(Ok(d))) = cloned.get() {
+            form.fill(&d.form);
+        }
+    });
     let request = Memo::new(move |_| form.request());
     let csrf = move || {
         who.get()
@@ -384,7 +458,8 @@ pub fn SubmitPage() -> impl IntoView {
     });
     let preview = Resource::new(move || settled.get(), preview_workload);
     let submit = ServerAction::<SubmitWorkload>::new();
-    let answers: Answers = Memo::new(move |_| match submit.value().get() {
+    // Derived, not memoised: read where the refusals show, inside the form's <Transition/>.
+    let answers: Answers = Signal::derive(move || match submit.value().get() {
         Some(Err(e)) => Some(Err(e)),
         _ => preview.get().and_then(|p| p.err()).map(Err),
     });
@@ -412,7 +487,8 @@ pub fn SubmitPage() -> impl IntoView {
                             {(!may_submit).then(|| view! {
                                 <p class="alert" data-testid="submit-denied">{t("Your account may not create Jobs in any namespace, so it cannot submit GPU work.")}</p>
                             })}
-                            <form class="workload-form" data-testid="submit-form" on:submit=move |ev| { ev.prevent_default(); send(false); }>
+                            // `novalidate`: the server's refusal shows beside the field, in the page's language.
+                            <form class="workload-form" data-testid="submit-form" novalidate=true on:submit=move |ev| { ev.prevent_default(); send(false); }>
                                 <fieldset disabled=!may_submit>
                                     <WhatFields form answers options=opts.clone()/>
                                     <ResourceFields form answers largest=opts.largest_node_gpus models=opts.models.clone()/>
@@ -451,7 +527,9 @@ fn SubmittedView(done: Submitted) -> impl IntoView {
         .iter()
         .map(|p| format!("{} → {}", p.port, p.node_port))
         .collect();
+    let answer = done.clone();
     let text = move || {
+        let done = &answer;
         let what = done.objects.join(", ");
         if done.dry_run {
             trf(
@@ -473,7 +551,25 @@ fn SubmittedView(done: Submitted) -> impl IntoView {
         <div class="revealed" data-testid="submitted">
             <p>{text}</p>
             {(!ports.is_empty()).then(|| view! { <p>{t("Node ports")}" "<code data-testid="node-ports">{ports.join(", ")}</code></p> })}
-            <p><a href="/queue">{t("See it in the queue")}</a></p>
+            <p>
+                {(!done.dry_run).then(|| view! {
+                    <a href=format!("/workloads/{}/{}", done.namespace, done.name) data-testid="submitted-link">{t("Open its page")}</a>" · "
+                })}
+                <a href="/queue">{t("See it in the queue")}</a>
+            </p>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_gets_the_next_free_looking_name() {
+        assert_eq!(next_name("tf"), "tf-2");
+        assert_eq!(next_name("tf-2"), "tf-3");
+        assert_eq!(next_name("resnet-v2-9"), "resnet-v2-10");
+        assert_eq!(next_name("cuda-vectoradd"), "cuda-vectoradd-2");
     }
 }

@@ -91,6 +91,17 @@ pub fn node_of(pod: &Pod) -> Option<&str> {
     pod.spec.as_ref()?.node_name.as_deref()
 }
 
+/// The node's InternalIP (where its NodePorts are reached), if it reports one.
+pub fn internal_ip(node: &Node) -> Option<&str> {
+    node.status
+        .as_ref()?
+        .addresses
+        .iter()
+        .flatten()
+        .find(|a| a.type_ == "InternalIP")
+        .map(|a| a.address.as_str())
+}
+
 /// GPUs held by the active pods bound to each node.
 pub fn allocated_by_node(pods: &[std::sync::Arc<Pod>]) -> HashMap<&str, u32> {
     let mut allocated: HashMap<&str, u32> = HashMap::new();

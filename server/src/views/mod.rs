@@ -6,15 +6,17 @@ pub mod gpus;
 pub mod node;
 pub mod nodes;
 pub mod overview;
+pub mod workload;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use frontend::backend::{Backend, SignedInUser};
+use frontend::backend::{Backend, LogStream, SignedInUser};
 use frontend::contract::Alert;
 use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
 use frontend::contract::doctor::{CheckKind, CheckStatus, Diagnosis, Seen};
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
+use frontend::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use frontend::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
 };
@@ -447,5 +449,41 @@ impl Backend for KubeBackend {
         name: &str,
     ) -> Result<Deleted, PageError> {
         self.workloads.delete(user, namespace, name).await
+    }
+
+    async fn workload(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<WorkloadDetail, PageError> {
+        let mut page = self
+            .workloads
+            .detail(user, &self.permissions, namespace, name)
+            .await?;
+        page.gpu_cards = workload::gpu_cards(&page, &self.telemetry);
+        Ok(page)
+    }
+
+    async fn workload_logs(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        query: &LogQuery,
+    ) -> Result<Logs, PageError> {
+        self.workloads.logs(user, namespace, name, query).await
+    }
+
+    async fn follow_workload_logs(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        query: &LogQuery,
+    ) -> Result<LogStream, PageError> {
+        self.workloads
+            .follow_logs(user, namespace, name, query)
+            .await
     }
 }

@@ -28,13 +28,9 @@ pub fn summarize(node: &Node, now: jiff::Timestamp) -> NodeSummary {
         .collect();
     roles.sort();
     let gpus = accounting::allocatable_gpus(node);
-    let internal_ip = status
-        .addresses
-        .iter()
-        .flatten()
-        .find(|a| a.type_ == "InternalIP")
-        .map(|a| a.address.clone())
-        .unwrap_or_default();
+    let internal_ip = accounting::internal_ip(node)
+        .unwrap_or_default()
+        .to_string();
     NodeSummary {
         name: meta.name.clone().unwrap_or_default(),
         ready,

@@ -1,31 +1,41 @@
 //! GPU work: the submit form's rules ([`validate`]), the objects it sends ([`build`]), sending
-//! them as the user ([`submit`]), the fit check ([`fit`]), the queue ([`queue`]) and the
-//! scheduler's reasons in plain words ([`reasons`]). [`WorkloadService`] puts them together for
+//! them as the user ([`submit`]), the fit check ([`fit`]), the queue ([`queue`]), the
+//! scheduler's reasons in plain words ([`reasons`]), one workload's page ([`detail`]), its logs
+//! ([`logs`]) and the form that makes it again ([`clone`]). [`WorkloadService`] puts them together for
 //! the pages and the JSON API: reads come from the shared watch cache, changes go out with the
 //! user's own token, so the cluster's RBAC and admission decide.
 
 pub mod build;
+pub mod clone;
+pub mod detail;
 pub mod fit;
+pub mod logs;
 pub mod queue;
 pub mod reasons;
 pub mod submit;
 pub mod validate;
 
 use std::collections::BTreeSet;
-
-use futures::StreamExt;
 use std::sync::Arc;
 
-use frontend::backend::SignedInUser;
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
+use frontend::backend::{LogStream, SignedInUser};
 use frontend::contract::PageError;
+use frontend::contract::workload_detail::{Exposed, LogQuery, Logs, WorkloadDetail};
 use frontend::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
 };
 
-use crate::cluster::accounting::{allocatable_gpus, gpu_model, pod_gpus};
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::cluster::accounting::{
+    allocatable_gpus, gpu_model, internal_ip, is_active, node_of, pod_gpus,
+};
 use crate::cluster::cache::{ClusterCache, NotSynced};
 use crate::cluster::clients::UserClients;
-use crate::cluster::permissions::{Access, Permissions};
+use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::telemetry::Telemetry;
 
 /// Namespaces whose access reviews run at once when the form loads.
@@ -33,9 +43,11 @@ const CONCURRENT_NAMESPACES: usize = 8;
 
 /// The GPU-work operations, for one server.
 pub struct WorkloadService {
-    pub clients: Arc<UserClients>,
-    pub cache: ClusterCache,
-    pub telemetry: Arc<Telemetry>,
+    clients: Arc<UserClients>,
+    cache: ClusterCache,
+    telemetry: Arc<Telemetry>,
+    /// Permits for followed logs ([`logs::MAX_FOLLOWED`]).
+    followed: Arc<Semaphore>,
 }
 
 fn unsynced(e: NotSynced) -> PageError {
@@ -43,6 +55,15 @@ fn unsynced(e: NotSynced) -> PageError {
 }
 
 impl WorkloadService {
+    pub fn new(clients: Arc<UserClients>, cache: ClusterCache, telemetry: Arc<Telemetry>) -> Self {
+        WorkloadService {
+            clients,
+            cache,
+            telemetry,
+            followed: Arc::new(Semaphore::new(logs::MAX_FOLLOWED)),
+        }
+    }
+
     fn client(&self, user: &SignedInUser) -> Result<kube::Client, PageError> {
         self.clients
             .for_token(user.token())
@@ -226,5 +247,146 @@ impl WorkloadService {
         let deleted = submit::delete(&self.client(user)?, namespace, name).await?;
         tracing::info!(user = %user.username, namespace, name, objects = ?deleted.objects, "workload deleted");
         Ok(deleted)
+    }
+
+    /// One Job or workspace as `user` may read it.
+    pub async fn detail(
+        &self,
+        user: &SignedInUser,
+        permissions: &Permissions,
+        namespace: &str,
+        name: &str,
+    ) -> Result<WorkloadDetail, PageError> {
+        crate::access::check_names(namespace, name)?;
+        let client = self.client(user)?;
+        let found = detail::find(&client, namespace, name).await?;
+        let pods = detail::pods_of(&client, namespace, &found).await?;
+        let events =
+            detail::events_of(&client, namespace, detail::event_sources(&found, &pods)).await?;
+        let mut page = detail::detail(&found, &pods, &events);
+        let delete =
+            match found {
+                detail::Found::Job(_) => {
+                    Some(Access::in_group("delete", "batch", "jobs", Some(namespace)))
+                }
+                detail::Found::Workspace { .. } if found.made_by_gpuboard() => Some(
+                    Access::in_group("delete", "apps", "deployments", Some(namespace)),
+                ),
+                detail::Found::Workspace { .. } => None,
+            };
+        page.may_delete = match delete {
+            Some(access) => permissions.allows(user, &access).await,
+            None => false,
+        };
+        self.add_cluster_view(&mut page, &found, &pods).await?;
+        Ok(page)
+    }
+
+    /// What the cache adds to a workload's page: its place in the queue and the addresses of
+    /// its node ports (its GPUs are the views' to add, from the telemetry).
+    async fn add_cluster_view(
+        &self,
+        page: &mut WorkloadDetail,
+        found: &detail::Found,
+        pods: &[Pod],
+    ) -> Result<(), PageError> {
+        let namespace = page.namespace.clone();
+        let ours: BTreeSet<&str> = pods
+            .iter()
+            .filter_map(|p| p.metadata.name.as_deref())
+            .collect();
+        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let all_pods = self.cache.pods().await.map_err(unsynced)?;
+        let snapshot = self.telemetry.snapshot();
+        let visible = PodVisibility::In(BTreeSet::from([namespace.clone()]));
+        let queue = queue::queue(&queue::QueueInput {
+            pods: &all_pods,
+            nodes: &nodes,
+            telemetry: &snapshot,
+            visible: &visible,
+            owner: "",
+            now: jiff::Timestamp::now(),
+        });
+        if let Some(row) = queue.rows.into_iter().find(|r| {
+            r.namespace == namespace
+                && r.position.is_some()
+                && r.pod.as_deref().is_some_and(|p| ours.contains(p))
+        }) {
+            page.position = row.position;
+            page.pending_reason = row.reason;
+        }
+        let running_on: BTreeSet<String> = pods
+            .iter()
+            .filter(|p| is_active(p))
+            .filter_map(|p| node_of(p).map(String::from))
+            .collect();
+        if let detail::Found::Workspace {
+            service: Some(service),
+            ..
+        } = found
+        {
+            let addresses: Vec<&str> = nodes
+                .iter()
+                .filter(|n| {
+                    n.metadata
+                        .name
+                        .as_ref()
+                        .is_some_and(|n| running_on.contains(n))
+                })
+                .filter_map(|n| internal_ip(n))
+                .collect();
+            page.exposed = submit::node_ports(service)
+                .into_iter()
+                .map(|port| Exposed {
+                    addresses: addresses
+                        .iter()
+                        .map(|a| format!("{a}:{}", port.node_port))
+                        .collect(),
+                    port,
+                })
+                .collect();
+        }
+        Ok(())
+    }
+
+    /// The workload's pods, newest first, as `user` may list them.
+    async fn pods_for_logs(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(kube::Client, Vec<Pod>), PageError> {
+        crate::access::check_names(namespace, name)?;
+        let client = self.client(user)?;
+        let found = detail::find(&client, namespace, name).await?;
+        let pods = detail::pods_of(&client, namespace, &found).await?;
+        Ok((client, pods))
+    }
+
+    /// The workload's logs at once.
+    pub async fn logs(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        query: &LogQuery,
+    ) -> Result<Logs, PageError> {
+        let (client, pods) = self.pods_for_logs(user, namespace, name).await?;
+        let (pod, container) = logs::target(&pods, query)?;
+        logs::read(&client, namespace, &pod, &container, query).await
+    }
+
+    /// The workload's logs as they come.
+    pub async fn follow_logs(
+        &self,
+        user: &SignedInUser,
+        namespace: &str,
+        name: &str,
+        query: &LogQuery,
+    ) -> Result<LogStream, PageError> {
+        let (client, pods) = self.pods_for_logs(user, namespace, name).await?;
+        let (pod, container) = logs::target(&pods, query)?;
+        tracing::debug!(user = %user.username, namespace, pod, container, "following logs");
+        logs::follow(&client, &self.followed, namespace, &pod, &container, query).await
     }
 }

@@ -260,7 +260,7 @@ async fn made_already(
     Ok(ours)
 }
 
-fn node_ports(service: &Service) -> Vec<NodePort> {
+pub fn node_ports(service: &Service) -> Vec<NodePort> {
     service
         .spec
         .iter()

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use frontend::backend::LogStream;
 use frontend::backend::{Backend, SharedBackend, SignedInUser};
 use frontend::contract::access::{
     IssuedToken, LegacyToken, NewAccess, NewToken, ServiceAccountRow, ServiceAccounts,
@@ -15,9 +16,13 @@ use frontend::contract::join::{
     Discovery, DiscoverySource, JoinToken, JoinTokens, NewJoinToken, RevealedJoinToken, Signing,
     TokenStatus, TokenUsage,
 };
+use frontend::contract::workload_detail::{
+    Condition, ContainerRow, ContainerState, EventRow, EventType, Explanation, Exposed, LogQuery,
+    Logs, PodRow, Termination, WorkloadDetail,
+};
 use frontend::contract::workloads::{
-    Deleted, Fit, FitCheck, MisfitCount, NeverReason, NewWorkload, NodeMisfit, PendingReason,
-    Preview, Queue, QueueRow, SubmitOptions, Submitted, WorkloadKind, WorkloadState,
+    Deleted, Fit, FitCheck, MisfitCount, NeverReason, NewWorkload, NodeMisfit, NodePort,
+    PendingReason, Preview, Queue, QueueRow, SubmitOptions, Submitted, WorkloadKind, WorkloadState,
 };
 use frontend::contract::{
     Alert, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint, NodeCondition,
@@ -436,6 +441,201 @@ impl Backend for ChineseCluster {
     ) -> Result<Deleted, PageError> {
         Err(PageError::Forbidden("禁止".into()))
     }
+
+    async fn workload(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+    ) -> Result<WorkloadDetail, PageError> {
+        Ok(chinese_workload())
+    }
+
+    async fn workload_logs(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+        _: &LogQuery,
+    ) -> Result<Logs, PageError> {
+        Ok(Logs {
+            pod: "训练任务-甲".into(),
+            container: "主容器".into(),
+            lines: vec!["第 1 轮 损失 0.5".into()],
+        })
+    }
+
+    async fn follow_workload_logs(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+        _: &LogQuery,
+    ) -> Result<LogStream, PageError> {
+        Err(PageError::Forbidden("禁止".into()))
+    }
+}
+
+/// A workload with every explanation, container state and part the page shows.
+fn chinese_workload() -> WorkloadDetail {
+    let pod = "训练任务-甲".to_string();
+    let container = "主容器".to_string();
+    let termination = |exit_code| Termination {
+        reason: "错误".into(),
+        exit_code,
+        message: "出错了".into(),
+        finished: "2026-11-24T10:00:00Z".into(),
+    };
+    let row = |state| ContainerRow {
+        name: container.clone(),
+        image: "镜像".into(),
+        state,
+        ready: false,
+        restarts: 3,
+        last_termination: Some(termination(1)),
+    };
+    let explanations = vec![
+        Explanation::FinishedUnderAlways {
+            pod: pod.clone(),
+            container: container.clone(),
+            exit_code: 0,
+        },
+        Explanation::CrashLoop {
+            pod: pod.clone(),
+            container: container.clone(),
+            exit_code: Some(2),
+            restarts: 4,
+        },
+        Explanation::CrashLoop {
+            pod: pod.clone(),
+            container: container.clone(),
+            exit_code: None,
+            restarts: 4,
+        },
+        Explanation::ImagePull {
+            pod: pod.clone(),
+            container: container.clone(),
+            image: "镜像".into(),
+            message: "拉取失败".into(),
+        },
+        Explanation::OutOfMemory {
+            pod: pod.clone(),
+            container: container.clone(),
+            memory_limit: Some("1Gi".into()),
+        },
+        Explanation::OutOfMemory {
+            pod: pod.clone(),
+            container: container.clone(),
+            memory_limit: None,
+        },
+        Explanation::ExitedWithError {
+            pod: pod.clone(),
+            container: container.clone(),
+            exit_code: 1,
+            message: "出错了".into(),
+        },
+        Explanation::CannotStart {
+            pod: pod.clone(),
+            container: container.clone(),
+            reason: "配置错误".into(),
+            message: "缺少配置".into(),
+        },
+        Explanation::QuotaRefused {
+            message: "超出配额".into(),
+        },
+        Explanation::BackoffLimitExceeded {
+            failed: 1,
+            limit: 0,
+        },
+        Explanation::DeadlineExceeded { seconds: 60 },
+    ];
+    WorkloadDetail {
+        kind: WorkloadKind::Job,
+        namespace: "实验室".into(),
+        name: "训练任务".into(),
+        owner: Some("张三".into()),
+        created: "2026-11-24T10:00:00Z".into(),
+        age_seconds: 300,
+        state: WorkloadState::Pending,
+        gpus: 1,
+        model: Some("英伟达 显卡 甲型".into()),
+        active: 1,
+        succeeded: 0,
+        failed: 1,
+        conditions: vec![Condition {
+            kind: "失败".into(),
+            status: "真".into(),
+            reason: "原因".into(),
+            message: "消息".into(),
+        }],
+        pods: vec![PodRow {
+            name: pod.clone(),
+            node: Some(NODE.into()),
+            phase: "运行中".into(),
+            created: "2026-11-24T10:00:00Z".into(),
+            containers: vec![
+                row(ContainerState::Waiting {
+                    reason: "等待".into(),
+                    message: "消息".into(),
+                }),
+                row(ContainerState::Running {
+                    started: "2026-11-24T10:00:00Z".into(),
+                }),
+                row(ContainerState::Terminated {
+                    termination: termination(0),
+                }),
+                row(ContainerState::Unknown),
+            ],
+            conditions: Vec::new(),
+        }],
+        more_pods: 2,
+        explanations,
+        position: Some(1),
+        pending_reason: Some(PendingReason {
+            counts: vec![MisfitCount {
+                nodes: 5,
+                misfit: NodeMisfit::NotEnough {
+                    resource: "nvidia.com/gpu".into(),
+                },
+            }],
+            raw: "0/6 个节点可用".into(),
+        }),
+        gpu_cards: rows()
+            .into_iter()
+            .take(1)
+            .map(|gpu| GpuCard {
+                gpu,
+                history: Vec::new(),
+            })
+            .collect(),
+        exposed: vec![Exposed {
+            port: NodePort {
+                port: 8888,
+                node_port: 30888,
+            },
+            addresses: vec!["192.168.0.110:30888".into()],
+        }],
+        events: vec![
+            EventRow {
+                at: "2026-11-24T10:00:00Z".into(),
+                kind: EventType::Warning,
+                reason: "调度失败".into(),
+                object: "训练任务-甲".into(),
+                message: "没有空闲 GPU".into(),
+                count: 2,
+            },
+            EventRow {
+                at: "2026-11-24T10:01:00Z".into(),
+                kind: EventType::Normal,
+                reason: "已调度".into(),
+                object: "训练任务-甲".into(),
+                message: "已分配".into(),
+                count: 1,
+            },
+        ],
+        may_delete: true,
+        form: NewWorkload::default(),
+    }
 }
 
 /// A cluster that cannot be reached, for the pages' error states.
@@ -552,6 +752,35 @@ impl Backend for UnreachableCluster {
         _: &str,
         _: &str,
     ) -> Result<Deleted, PageError> {
+        unreachable()
+    }
+
+    async fn workload(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+    ) -> Result<WorkloadDetail, PageError> {
+        unreachable()
+    }
+
+    async fn workload_logs(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+        _: &LogQuery,
+    ) -> Result<Logs, PageError> {
+        unreachable()
+    }
+
+    async fn follow_workload_logs(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: &str,
+        _: &LogQuery,
+    ) -> Result<LogStream, PageError> {
         unreachable()
     }
 }
@@ -686,6 +915,11 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
         "/nodes/{}",
         form_urlencoded::byte_serialize(NODE.as_bytes()).collect::<String>()
     );
+    let workload = format!(
+        "/workloads/{}/{}",
+        form_urlencoded::byte_serialize("实验室".as_bytes()).collect::<String>(),
+        form_urlencoded::byte_serialize("训练任务".as_bytes()).collect::<String>()
+    );
     let mut english = Vec::new();
     for page in [
         "/",
@@ -695,6 +929,7 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
         "/access",
         "/queue",
         "/submit",
+        workload.as_str(),
         node.as_str(),
         "/nodes/no-such-node",
         "/no-such-page",
@@ -718,6 +953,26 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
         "English on Chinese pages:\n{}",
         english.join("\n")
     );
+    // The workload page rendered its data (every explanation), not an error in Chinese.
+    let page = request(
+        addr,
+        "GET",
+        &workload,
+        &[
+            format!("Authorization: Bearer {}", sim.admin_token),
+            "Accept-Language: zh-CN".into(),
+        ],
+        "",
+    )
+    .await;
+    for shown in [
+        "重启策略是 Always",
+        "Job 已放弃",
+        "192.168.0.110:30888",
+        "第 1 轮",
+    ] {
+        assert!(page.body.contains(shown), "{shown:?} is not on {workload}");
+    }
     // The check itself sees English where there is some.
     let leftover =
         visible_texts("<p>GPU 总数</p><p title=\"Nodes Ready\">x</p><pre>kubectl get</pre>");
@@ -734,7 +989,15 @@ async fn the_pages_error_states_are_in_chinese_too() {
     let (addr, sim) = dashboard(Arc::new(UnreachableCluster)).await;
     let mut english = Vec::new();
     for page in [
-        "/", "/nodes", "/gpus", "/nodes/x", "/join", "/access", "/queue", "/submit",
+        "/",
+        "/nodes",
+        "/gpus",
+        "/nodes/x",
+        "/join",
+        "/access",
+        "/queue",
+        "/submit",
+        "/workloads/ai/x",
     ] {
         english.extend(english_on(addr, page, &sim.admin_token).await);
     }

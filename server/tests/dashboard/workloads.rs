@@ -414,3 +414,260 @@ async fn a_workspace_whose_service_is_refused_leaves_no_deployment() {
         .stdout;
     assert!(deployments.trim().is_empty(), "{deployments}");
 }
+
+/// Reads a followed response until its body holds `want`, without waiting for it to end; the
+/// head and what came so far. Fails when `want` does not come within `WAIT`.
+async fn read_stream_until(
+    addr: std::net::SocketAddr,
+    token: &str,
+    path: &str,
+    accept: &str,
+    want: &str,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nAccept: {accept}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("send");
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(want) {
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{want:?} did not come within {WAIT:?}; got:\n{}",
+                    String::from_utf8_lossy(&got)
+                )
+            })
+            .expect("read");
+        assert!(
+            n > 0,
+            "the stream ended before {want:?}:\n{}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_jobs_page_has_its_state_gpus_events_and_logs_read_or_followed() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let researcher = &sim.researcher_token;
+    let created = api(
+        addr,
+        researcher,
+        "POST",
+        "/api/v1/workloads",
+        &tf_job("tf-logs", "ai", json!(1)),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let path = "/api/v1/namespaces/ai/workloads/tf-logs";
+
+    // Running on a GPU that the exporter sees it use, with the scheduler's events.
+    let detail = eventually(
+        "the job's page to show it running on its GPU",
+        WAIT,
+        || async {
+            let reply = api(addr, researcher, "GET", path, "").await;
+            let d = json_of(&reply);
+            let running = d["state"] == "Running";
+            let on_gpu = d["gpuCards"].as_array().is_some_and(|c| !c.is_empty());
+            if reply.status == 200 && running && on_gpu {
+                Ok(d)
+            } else {
+                Err(format!("{} {d}", reply.status))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        (&detail["kind"], &detail["gpus"]),
+        (&json!("Job"), &json!(1))
+    );
+    let pod = detail["pods"][0]["name"]
+        .as_str()
+        .expect("a pod")
+        .to_string();
+    assert_eq!(detail["pods"][0]["containers"][0]["name"], "main");
+    let card_pods = &detail["gpuCards"][0]["gpu"]["pods"];
+    assert_eq!(card_pods, &json!([format!("ai/{pod}")]), "{detail}");
+    let reasons: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"SuccessfulCreate") && reasons.contains(&"Scheduled"),
+        "{reasons:?}"
+    );
+    assert_eq!(detail["form"]["image"], "tensorflow/tensorflow:latest-gpu");
+    assert_eq!(detail["mayDelete"], true);
+
+    // Read at once, as text and as JSON.
+    let text = eventually("an epoch in the logs", WAIT, || async {
+        let reply = api(
+            addr,
+            researcher,
+            "GET",
+            &format!("{path}/logs?tailLines=50"),
+            "",
+        )
+        .await;
+        if reply.body.contains("Epoch 1/10") {
+            Ok(reply)
+        } else {
+            Err(format!("{} {}", reply.status, reply.body))
+        }
+    })
+    .await;
+    assert!(
+        text.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/plain")
+    );
+    let extra = [
+        format!("Authorization: Bearer {researcher}"),
+        "Accept: application/json".to_string(),
+    ];
+    let as_json = gpuboard_testkit::http::request(
+        addr,
+        "GET",
+        &format!("{path}/logs?tailLines=1&timestamps=true"),
+        &extra,
+        "",
+    )
+    .await;
+    let logs = json_of(&as_json);
+    assert_eq!(
+        (&logs["pod"], &logs["container"]),
+        (&json!(pod), &json!("main"))
+    );
+    let lines = logs["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 1, "{logs}");
+    assert!(
+        lines[0].as_str().unwrap().starts_with("20"),
+        "a timestamp first: {logs}"
+    );
+
+    // Followed: later epochs arrive on the open stream, as text and as server-sent events.
+    let followed = read_stream_until(
+        addr,
+        researcher,
+        &format!("{path}/logs?follow=true&tailLines=1"),
+        "*/*",
+        "Epoch 3/10",
+    )
+    .await;
+    assert!(
+        followed.contains("transfer-encoding: chunked"),
+        "{followed}"
+    );
+    let events = read_stream_until(
+        addr,
+        researcher,
+        &format!("{path}/logs?follow=true&tailLines=1"),
+        "text/event-stream",
+        "data: Epoch",
+    )
+    .await;
+    assert!(events.contains("text/event-stream"), "{events}");
+
+    // Bad queries are refused by field; another pod's logs are not this workload's.
+    for (query, status, field) in [
+        ("tailLines=100000", 422, Some("tailLines")),
+        ("pod=kube-apiserver-node-100", 422, Some("pod")),
+        ("container=sidecar", 422, Some("container")),
+        ("tail=5", 400, None),
+    ] {
+        let reply = api(addr, researcher, "GET", &format!("{path}/logs?{query}"), "").await;
+        assert_eq!(reply.status, status, "{query}: {}", reply.body);
+        if let Some(field) = field {
+            assert_eq!(json_of(&reply)["field"], field, "{query}: {}", reply.body);
+        }
+    }
+    // Outside the namespace the researcher may read, the cluster says no.
+    let elsewhere = api(
+        addr,
+        researcher,
+        "GET",
+        "/api/v1/namespaces/default/workloads/x",
+        "",
+    )
+    .await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    let missing = api(
+        addr,
+        researcher,
+        "GET",
+        "/api/v1/namespaces/ai/workloads/nothing",
+        "",
+    )
+    .await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_whose_program_ends_is_explained_as_the_seeds_explain_it() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let admin = &sim.admin_token;
+    let body = json!({"kind": "Workspace", "name": "ends", "namespace": "default",
+        "image": "busybox", "command": ["sh", "-c", "echo hello; exit 0"], "gpus": 0, "ports": [8888]})
+    .to_string();
+    let created = api(addr, admin, "POST", "/api/v1/workloads", &body).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let detail = eventually("the finished program to be explained", WAIT, || async {
+        let d = json_of(
+            &api(
+                addr,
+                admin,
+                "GET",
+                "/api/v1/namespaces/default/workloads/ends",
+                "",
+            )
+            .await,
+        );
+        let explained = d["explanations"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["what"] == "FinishedUnderAlways"));
+        if explained { Ok(d) } else { Err(d.to_string()) }
+    })
+    .await;
+    assert_eq!(detail["kind"], "Workspace");
+    let exposed = &detail["exposed"][0];
+    assert_eq!(exposed["port"]["port"], 8888, "{detail}");
+    let node_port = exposed["port"]["nodePort"].as_u64().expect("a node port");
+    assert!((30000..=32767).contains(&node_port), "{detail}");
+    // Shown with the node's address, never connected to.
+    assert!(
+        exposed["addresses"][0]
+            .as_str()
+            .is_some_and(|a| a.ends_with(&format!(":{node_port}"))),
+        "{detail}"
+    );
+    let last = &detail["pods"][0]["containers"][0]["lastTermination"];
+    assert_eq!(last["exitCode"], 0, "{detail}");
+    // The previous run's output is there to read.
+    let previous = api(
+        addr,
+        admin,
+        "GET",
+        "/api/v1/namespaces/default/workloads/ends/logs?previous=true",
+        "",
+    )
+    .await;
+    assert_eq!((previous.status, previous.body.as_str()), (200, "hello\n"));
+    // Clone gives the form back.
+    assert_eq!(
+        detail["form"]["command"],
+        json!(["sh", "-c", "echo hello; exit 0"])
+    );
+    assert_eq!(detail["form"]["ports"], json!([8888]));
+}
