@@ -256,6 +256,10 @@ pub const ZH: &[(&str, &str)] = &[
         "{object} 已存在且不是本次请求创建的：请换一个名称，或先删除它",
     ),
     ("choose one of: {choices}", "请从以下选择：{choices}"),
+    (
+        "No pod yet: the namespace's quota {quota} has {used} of {hard} GPUs in use",
+        "尚无 Pod：命名空间配额 {quota} 已用 {used} / {hard} 块 GPU",
+    ),
     // One workload's page and its logs.
     ("Back to the queue", "返回队列"),
     ("Open its page", "打开其页面"),

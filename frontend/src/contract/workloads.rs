@@ -324,6 +324,19 @@ pub struct QueueRow {
     pub utilization: Option<f64>,
     /// Whether the signed-in user submitted it (gpuboard's owner label).
     pub mine: bool,
+    /// A Job with no pod yet because its namespace's GPU quota is full (the Job controller's
+    /// `FailedCreate`): not in the scheduler's queue, so without a position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by_quota: Option<QuotaHold>,
+}
+
+/// The quota that holds a Job back: its name, GPUs in use and its limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaHold {
+    pub quota: String,
+    pub used: u64,
+    pub hard: u64,
 }
 
 /// The queue page's data: pending first (in queue order), then running, then finished.

@@ -122,6 +122,7 @@ fn QueueRowView(
     // Only what a delete here can remove: a Job or a gpuboard workspace whose name the user sees.
     let deletable = row.name.is_some() && row.kind.is_some();
     let reason = row.reason.clone();
+    let held = row.held_by_quota.clone();
     let raw = reason.as_ref().map(|r| r.raw.clone());
     let state = row.state;
     let kind = row.kind;
@@ -160,6 +161,11 @@ fn QueueRowView(
             <td class="num">{with_unit(row.utilization, "%")}</td>
             <td class="reason" data-testid="reason">
                 {move || reason.as_ref().map(|r| reason_text(lang.get(), r))}
+                {move || held.as_ref().map(|h| trf(
+                    lang.get(),
+                    "No pod yet: the namespace's quota {quota} has {used} of {hard} GPUs in use",
+                    &[("quota", &h.quota), ("used", &h.used), ("hard", &h.hard)],
+                ))}
                 {raw.map(|raw| view! { <small class="raw mono">{raw}</small> })}
             </td>
             <td>{deletable.then(|| view! {

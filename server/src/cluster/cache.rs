@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use gpuboard_exporter_api::{APP_LABEL, APP_NAME};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, Node, Pod, ResourceQuota};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Api;
@@ -29,6 +30,8 @@ pub struct ClusterCache {
     pub quotas: Store<ResourceQuota>,
     /// The cluster's PriorityClasses (the form's choices, the queue's order).
     pub priority_classes: Store<PriorityClass>,
+    /// Every Job (the queue shows those its quota holds back before they have a pod).
+    pub jobs: Store<Job>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,29 @@ pub fn slim_pod(pod: &mut Pod) {
     }
 }
 
+/// Keeps of a Job what the queue reads: name, namespace, uid, labels, creation time, its pod
+/// template's containers' resources and priority class, and its status.
+pub fn slim_job(job: &mut Job) {
+    let meta = &mut job.metadata;
+    meta.managed_fields = None;
+    meta.annotations = None;
+    if let Some(spec) = job.spec.as_mut() {
+        spec.template.metadata = None;
+        if let Some(pod) = spec.template.spec.as_mut() {
+            for c in &mut pod.containers {
+                *c = Container {
+                    name: std::mem::take(&mut c.name),
+                    resources: c.resources.take(),
+                    ..Default::default()
+                };
+            }
+            pod.init_containers = None;
+            pod.volumes = None;
+            pod.affinity = None;
+        }
+    }
+}
+
 impl ClusterCache {
     /// Starts watching nodes and pods (all namespaces) with `client`, and the exporter's pods in
     /// `exporter_namespace`.
@@ -147,10 +173,16 @@ impl ClusterCache {
                 "resource quotas",
             ),
             priority_classes: reflect(
-                Api::all(client),
+                Api::all(client.clone()),
                 watcher::Config::default(),
                 |c: &mut PriorityClass| c.metadata.managed_fields = None,
                 "priority classes",
+            ),
+            jobs: reflect(
+                Api::all(client),
+                watcher::Config::default(),
+                slim_job,
+                "jobs",
             ),
         }
     }
@@ -177,6 +209,12 @@ impl ClusterCache {
     pub async fn priority_classes(&self) -> Result<Vec<Arc<PriorityClass>>, NotSynced> {
         synced(&self.priority_classes, "priority classes").await?;
         Ok(self.priority_classes.state())
+    }
+
+    /// Every Job, once the first list is in.
+    pub async fn jobs(&self) -> Result<Vec<Arc<Job>>, NotSynced> {
+        synced(&self.jobs, "jobs").await?;
+        Ok(self.jobs.state())
     }
 
     /// Every pod, once the first list is in.

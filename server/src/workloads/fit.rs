@@ -140,7 +140,7 @@ fn views<'a>(valid: &Valid, input: &'a FitInput<'a>) -> Vec<NodeView<'a>> {
 }
 
 /// The namespace's GPU quotas: (name, used, hard) of each (every one must admit a pod).
-fn gpu_quotas(namespace: &str, quotas: &[Arc<ResourceQuota>]) -> Vec<(String, u64, u64)> {
+pub fn gpu_quotas(namespace: &str, quotas: &[Arc<ResourceQuota>]) -> Vec<(String, u64, u64)> {
     quotas
         .iter()
         .filter(|q| q.metadata.namespace.as_deref() == Some(namespace))

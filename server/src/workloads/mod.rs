@@ -217,17 +217,22 @@ impl WorkloadService {
     ) -> Result<Queue, PageError> {
         let nodes = self.cache.nodes().await.map_err(unsynced)?;
         let pods = self.cache.pods().await.map_err(unsynced)?;
+        let jobs = self.cache.jobs().await.map_err(unsynced)?;
+        let quotas = self.cache.quotas().await.map_err(unsynced)?;
         let telemetry = self.telemetry.snapshot();
         let visible = permissions
             .namespaces_with_pods_visible(user, || {
                 pods.iter()
                     .filter(|p| pod_gpus(p) > 0)
                     .filter_map(|p| p.metadata.namespace.clone())
+                    .chain(jobs.iter().filter_map(|j| j.metadata.namespace.clone()))
                     .collect()
             })
             .await;
         Ok(queue::queue(&queue::QueueInput {
             pods: &pods,
+            jobs: &jobs,
+            quotas: &quotas,
             nodes: &nodes,
             telemetry: &telemetry,
             visible: &visible,
@@ -301,6 +306,8 @@ impl WorkloadService {
         let visible = PodVisibility::In(BTreeSet::from([namespace.clone()]));
         let queue = queue::queue(&queue::QueueInput {
             pods: &all_pods,
+            jobs: &[],
+            quotas: &[],
             nodes: &nodes,
             telemetry: &snapshot,
             visible: &visible,

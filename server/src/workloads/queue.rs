@@ -1,17 +1,20 @@
 //! The GPU queue in `squeue`'s manner, from the shared watch cache (no API call per view): one row
 //! per pod that asks for GPUs, pending ones first in the scheduler's order (higher priority, then
 //! older) with their position and parsed reason, running ones with their GPUs' utilization from
-//! the exporters, then the finished. Names are hidden where the user may not list pods.
+//! the exporters, then the finished. Jobs that have no pod because their namespace's GPU quota is
+//! full (the Job controller's `FailedCreate`) come after the scheduler's queue, with the quota
+//! that holds them. Names are hidden where the user may not list pods.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use frontend::contract::workloads::{
-    OWNER_LABEL, Queue, QueueRow, WORKLOAD_LABEL, WorkloadKind, WorkloadState,
+    OWNER_LABEL, Queue, QueueRow, QuotaHold, WORKLOAD_LABEL, WorkloadKind, WorkloadState,
 };
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, Pod, ResourceQuota};
 
-use super::reasons;
+use super::{fit, reasons};
 use crate::cluster::accounting::{GPU_PRODUCT_LABEL, gpu_model, node_of, pod_gpus};
 use crate::cluster::permissions::PodVisibility;
 use crate::telemetry::TelemetrySnapshot;
@@ -19,6 +22,8 @@ use crate::telemetry::TelemetrySnapshot;
 /// The figures a queue is made from.
 pub struct QueueInput<'a> {
     pub pods: &'a [Arc<Pod>],
+    pub jobs: &'a [Arc<Job>],
+    pub quotas: &'a [Arc<ResourceQuota>],
     pub nodes: &'a [Arc<Node>],
     pub telemetry: &'a TelemetrySnapshot,
     pub visible: &'a PodVisibility,
@@ -84,6 +89,88 @@ fn utilization(
         .filter_map(|g| g.fields.utilization_percent)
         .collect();
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// GPUs each pod of the Job asks for (its template, by the effective-request rule).
+fn job_gpus(job: &Job) -> u32 {
+    let template = Pod {
+        spec: job.spec.as_ref().and_then(|s| s.template.spec.clone()),
+        ..Default::default()
+    };
+    pod_gpus(&template)
+}
+
+/// Whether the Job has ended (Complete or Failed).
+fn finished(job: &Job) -> bool {
+    job.status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+}
+
+/// The Jobs that ask for GPUs, have no pod, and whose namespace's GPU quota has no room for
+/// one: the quota holds them back (the Job controller's `FailedCreate`).
+fn held_jobs(input: &QueueInput) -> Vec<QueueRow> {
+    let with_pods: std::collections::HashSet<&str> = input
+        .pods
+        .iter()
+        .flat_map(|p| p.metadata.owner_references.iter().flatten())
+        .filter(|o| o.kind == "Job")
+        .map(|o| o.uid.as_str())
+        .collect();
+    let mut rows = Vec::new();
+    for job in input.jobs {
+        let gpus = job_gpus(job);
+        let meta = &job.metadata;
+        let namespace = meta.namespace.clone().unwrap_or_default();
+        if gpus == 0
+            || finished(job)
+            || meta.deletion_timestamp.is_some()
+            || meta
+                .uid
+                .as_deref()
+                .is_some_and(|uid| with_pods.contains(uid))
+        {
+            continue;
+        }
+        let full = fit::gpu_quotas(&namespace, input.quotas)
+            .into_iter()
+            .find(|(_, used, hard)| used + u64::from(gpus) > *hard);
+        let Some((quota, used, hard)) = full else {
+            continue;
+        };
+        let shown = input.visible.shows(&namespace);
+        let owner = meta
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(OWNER_LABEL))
+            .cloned();
+        let created = meta.creation_timestamp.as_ref().map(|t| t.0);
+        let spec = job.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+        rows.push(QueueRow {
+            mine: !input.owner.is_empty() && owner.as_deref() == Some(input.owner),
+            name: shown.then(|| meta.name.clone().unwrap_or_default()),
+            pod: None,
+            kind: Some(WorkloadKind::Job),
+            owner: if shown { owner } else { None },
+            gpus,
+            model: spec
+                .and_then(|s| s.node_selector.as_ref())
+                .and_then(|s| s.get(GPU_PRODUCT_LABEL))
+                .cloned(),
+            state: WorkloadState::Pending,
+            node: None,
+            created: created.map(|c| c.to_string()).unwrap_or_default(),
+            age_seconds: seconds_since(created.as_ref(), input.now),
+            priority: spec.and_then(|s| s.priority).unwrap_or(0),
+            position: None,
+            reason: None,
+            utilization: None,
+            held_by_quota: Some(QuotaHold { quota, used, hard }),
+            namespace,
+        });
+    }
+    rows
 }
 
 fn seconds_since(created: Option<&jiff::Timestamp>, now: jiff::Timestamp) -> i64 {
@@ -155,10 +242,14 @@ pub fn queue(input: &QueueInput) -> Queue {
                 position: None,
                 reason,
                 utilization,
+                held_by_quota: None,
                 namespace,
             }
         })
         .collect();
+    let mut held = held_jobs(input);
+    held.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    rows.extend(held);
     order(&mut rows);
     let mut queue = Queue::default();
     for row in &rows {
@@ -178,14 +269,15 @@ pub fn queue(input: &QueueInput) -> Queue {
     queue
 }
 
-/// Pending (unbound) first in the scheduler's order, numbered; then bound pending and running,
-/// oldest first; then the finished, newest first. A stable sort: equals keep the order they came
+/// Pending (unbound) first in the scheduler's order, numbered; then Jobs the quota holds back,
+/// oldest first; then bound pending and running, oldest first; then the finished, newest first. A stable sort: equals keep the order they came
 /// in (namespace and pod), so rows do not move between refreshes.
 fn order(rows: &mut [QueueRow]) {
     let group = |r: &QueueRow| match (r.state, r.node.is_some()) {
+        _ if r.held_by_quota.is_some() => 1,
         (WorkloadState::Pending, false) => 0,
-        (WorkloadState::Pending, true) | (WorkloadState::Running, _) => 1,
-        _ => 2,
+        (WorkloadState::Pending, true) | (WorkloadState::Running, _) => 2,
+        _ => 3,
     };
     rows.sort_by(|a, b| {
         group(a).cmp(&group(b)).then_with(|| match group(a) {
@@ -193,7 +285,7 @@ fn order(rows: &mut [QueueRow]) {
                 .priority
                 .cmp(&a.priority)
                 .then_with(|| a.created.cmp(&b.created)),
-            1 => a.created.cmp(&b.created),
+            1 | 2 => a.created.cmp(&b.created),
             _ => b.created.cmp(&a.created),
         })
     });
@@ -237,6 +329,8 @@ mod tests {
         let telemetry: TelemetrySnapshot = Arc::new(HashMap::new());
         queue(&QueueInput {
             pods,
+            jobs: &[],
+            quotas: &[],
             nodes: &[],
             telemetry: &telemetry,
             visible: &visible,
@@ -343,5 +437,90 @@ mod tests {
         assert!(q.rows.iter().all(|r| !r.mine));
         let reversed: Vec<Arc<Pod>> = pods.iter().rev().cloned().collect();
         assert_eq!(run(&reversed, visible, "bob").rows, q.rows);
+    }
+
+    #[test]
+    fn a_job_the_quota_holds_back_is_listed_with_its_quota_after_the_schedulers_queue() {
+        let job = |name: &str, gpus: u32, status: serde_json::Value| -> Arc<Job> {
+            Arc::new(
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": name, "namespace": "ai", "uid": format!("uid-{name}"),
+                                 "creationTimestamp": "2026-11-24T11:00:00Z"},
+                    "spec": {"template": {"spec": {"containers": [{"name": "main",
+                        "resources": {"limits": {"nvidia.com/gpu": gpus.to_string()}}}]}}},
+                    "status": status,
+                }))
+                .unwrap(),
+            )
+        };
+        let quota: Arc<ResourceQuota> = Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "gpu-quota", "namespace": "ai"},
+                "spec": {"hard": {"requests.nvidia.com/gpu": "2"}},
+                "status": {"hard": {"requests.nvidia.com/gpu": "2"}, "used": {"requests.nvidia.com/gpu": "2"}},
+            }))
+            .unwrap(),
+        );
+        let jobs = vec![
+            job("held", 1, serde_json::json!({})),
+            job("cpu", 0, serde_json::json!({})),
+            job(
+                "done",
+                1,
+                serde_json::json!({"conditions": [{"type": "Complete", "status": "True"}]}),
+            ),
+        ];
+        let pods = vec![pod(
+            "waiting",
+            "ai",
+            1,
+            0,
+            "2026-11-24T10:00:00Z",
+            None,
+            "Pending",
+        )];
+        let telemetry: TelemetrySnapshot = Arc::new(HashMap::new());
+        let q = queue(&QueueInput {
+            pods: &pods,
+            jobs: &jobs,
+            quotas: std::slice::from_ref(&quota),
+            nodes: &[],
+            telemetry: &telemetry,
+            visible: &PodVisibility::Everywhere,
+            owner: "",
+            now: "2026-11-24T12:00:00Z".parse().unwrap(),
+        });
+        let names: Vec<_> = q.rows.iter().map(|r| r.name.clone().unwrap()).collect();
+        assert_eq!(names, ["waiting", "held"]);
+        let held = &q.rows[1];
+        assert_eq!(held.position, None);
+        assert_eq!(
+            held.held_by_quota,
+            Some(QuotaHold {
+                quota: "gpu-quota".into(),
+                used: 2,
+                hard: 2
+            })
+        );
+        // With room in the quota, a Job without a pod is only between its controller's steps.
+        let roomy: Arc<ResourceQuota> = Arc::new({
+            let mut q = (*quota).clone();
+            q.spec.as_mut().unwrap().hard.as_mut().unwrap().insert(
+                "requests.nvidia.com/gpu".into(),
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity("8".into()),
+            );
+            q
+        });
+        let q = queue(&QueueInput {
+            pods: &pods,
+            jobs: &jobs,
+            quotas: &[roomy],
+            nodes: &[],
+            telemetry: &telemetry,
+            visible: &PodVisibility::Everywhere,
+            owner: "",
+            now: "2026-11-24T12:00:00Z".parse().unwrap(),
+        });
+        assert_eq!(q.rows.len(), 1);
     }
 }

@@ -22,7 +22,8 @@ use frontend::contract::workload_detail::{
 };
 use frontend::contract::workloads::{
     Deleted, Fit, FitCheck, MisfitCount, NeverReason, NewWorkload, NodeMisfit, NodePort,
-    PendingReason, Preview, Queue, QueueRow, SubmitOptions, Submitted, WorkloadKind, WorkloadState,
+    PendingReason, Preview, Queue, QueueRow, QuotaHold, SubmitOptions, Submitted, WorkloadKind,
+    WorkloadState,
 };
 use frontend::contract::{
     Alert, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint, NodeCondition,
@@ -420,10 +421,19 @@ impl Backend for ChineseCluster {
             }),
             utilization: (state == WorkloadState::Running).then_some(97.0),
             mine: true,
+            held_by_quota: None,
         };
         Ok(Queue {
             rows: vec![
                 row(WorkloadState::Pending, None, Some(1)),
+                QueueRow {
+                    held_by_quota: Some(QuotaHold {
+                        quota: "配额".into(),
+                        used: 2,
+                        hard: 2,
+                    }),
+                    ..row(WorkloadState::Pending, None, None)
+                },
                 row(WorkloadState::Running, Some(NODE), None),
             ],
             pending: 1,

@@ -671,3 +671,70 @@ async fn a_workspace_whose_program_ends_is_explained_as_the_seeds_explain_it() {
     );
     assert_eq!(detail["form"]["ports"], json!([8888]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_the_quota_holds_back_is_in_the_queue_and_explained_on_its_page() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let researcher = &sim.researcher_token;
+    // Made with kubectl (the form's dry run would have refused it): 3 GPUs against a 2-GPU quota.
+    let file = sim.kubeconfig.with_file_name("held.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: held\n  namespace: ai\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        image: tensorflow/tensorflow:latest-gpu\n        resources:\n          limits:\n            nvidia.com/gpu: \"3\"\n",
+    )
+    .expect("written");
+    let applied = kubectl(
+        &sim.kubeconfig,
+        &["apply", "-f", &file.display().to_string()],
+    )
+    .await;
+    assert!(applied.ok, "{}", applied.stderr);
+    let row = eventually("the held Job in the queue", WAIT, || async {
+        let rows = rows_named(addr, researcher, "held").await;
+        match rows.first() {
+            Some(r) if !r["heldByQuota"].is_null() => Ok(r.clone()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(
+        row["heldByQuota"],
+        json!({"quota": "gpu-quota", "used": 0, "hard": 2}),
+        "{row}"
+    );
+    assert_eq!(
+        (&row["state"], &row["position"]),
+        (&json!("Pending"), &Value::Null)
+    );
+    let detail = eventually("the quota refusal explained", WAIT, || async {
+        let d = json_of(
+            &api(
+                addr,
+                researcher,
+                "GET",
+                "/api/v1/namespaces/ai/workloads/held",
+                "",
+            )
+            .await,
+        );
+        let explained = d["explanations"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["what"] == "QuotaRefused"));
+        if explained { Ok(d) } else { Err(d.to_string()) }
+    })
+    .await;
+    let refusal = detail["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["what"] == "QuotaRefused")
+        .unwrap();
+    assert!(
+        refusal["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeded quota: gpu-quota"),
+        "{refusal}"
+    );
+}
