@@ -15,6 +15,9 @@ test('the overview counts nodes and GPUs, maps every GPU, and calls out a NotRea
   await expect(tiles).toContainText('5 (5 allocatable)');
   const cells = page.locator('[data-testid="heatmap"] rect.cell');
   await expect(cells).toHaveCount(5);
+  // Five GPUs are five large cells, not a strip of small ones.
+  await expect(cells.first()).toHaveAttribute('width', '50');
+  await expect(page.getByTestId('overview-work')).toBeVisible();
   await cells.first().hover();
   await expect(page.getByTestId('heat-detail')).toContainText('ai-gpu-flask2.novalocal · GPU 0 · Tesla T4 · ');
   await cells.first().click();

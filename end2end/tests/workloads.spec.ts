@@ -57,6 +57,11 @@ test('the seeds\' TensorFlow job runs from the form; its page shows the busy GPU
   await expect(page.getByTestId('name')).toHaveValue(`${name}-2`);
   await expect(page.getByTestId('command')).toHaveValue('python\n-u\ntrain.py');
 
+  // The overview lists it among the running work, beside the tiles.
+  await page.goto('/');
+  await hydrated(page);
+  await expect(page.getByTestId('overview-running')).toContainText(name);
+
   // Delete, after a confirmation naming the GPU it frees.
   await page.goto(`/workloads/ai/${name}`);
   await hydrated(page);

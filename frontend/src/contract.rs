@@ -430,6 +430,14 @@ pub struct Overview {
     pub sampled_at_ms: i64,
     pub heat: HeatMap,
     pub alerts: Vec<Alert>,
+    /// GPU work at a glance: the head of the queue and what runs (at most
+    /// [`Overview::WORK_ROWS`] of each), with the whole queue's counts.
+    pub work: workloads::Queue,
+}
+
+impl Overview {
+    /// Rows of each kind the overview's GPU work shows.
+    pub const WORK_ROWS: usize = 5;
 }
 
 /// A node of the heat map.

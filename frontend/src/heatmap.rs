@@ -10,11 +10,32 @@ use crate::contract::{GpuRow, HeatCell, HeatMap, HeatModel, HeatNode};
 use crate::format::{gib, with_unit};
 use crate::i18n::{Lang, tr};
 
-/// Cells per row of the map.
-pub const COLUMNS: usize = 64;
-/// Distance between cell origins, and a cell's side, in SVG units (pixels at full width).
-const STEP: usize = 16;
-const SIDE: usize = 14;
+/// How the map lays out its cells: per row, distance between origins and a cell's side (SVG
+/// units, pixels at full width). Sized to the GPU count: five GPUs are five large cells, 8,000
+/// are small ones in rows of 64; every layout is about as wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub columns: usize,
+    pub step: usize,
+    pub side: usize,
+}
+
+impl Layout {
+    /// The layout for `cells` GPUs.
+    pub fn for_cells(cells: usize) -> Layout {
+        let (columns, step, side) = match cells {
+            0..=16 => (cells.max(1), 56, 50),
+            17..=128 => (32, 28, 24),
+            129..=1024 => (48, 20, 17),
+            _ => (64, 16, 14),
+        };
+        Layout {
+            columns,
+            step,
+            side,
+        }
+    }
+}
 const MIB: u64 = 1024 * 1024;
 
 impl HeatMap {
@@ -99,9 +120,13 @@ impl HeatMap {
     /// `u0`..`u10` by utilization (tens of percent), `none` when unknown, `stale` when old.
     /// Only numbers and fixed words go into it, never names from the cluster.
     pub fn svg(&self) -> String {
-        let columns = self.cells.len().clamp(1, COLUMNS);
-        let rows = self.cells.len().div_ceil(COLUMNS).max(1);
-        let (width, height) = (columns * STEP, rows * STEP);
+        let Layout {
+            columns,
+            step,
+            side,
+        } = Layout::for_cells(self.cells.len());
+        let rows = self.cells.len().div_ceil(columns).max(1);
+        let (width, height) = (columns.min(self.cells.len().max(1)) * step, rows * step);
         let mut svg = String::with_capacity(64 * self.cells.len() + 400);
         let _ = write!(
             svg,
@@ -116,9 +141,9 @@ impl HeatMap {
             };
             let _ = write!(
                 svg,
-                r#"<rect class="cell {class}" x="{}" y="{}" width="{SIDE}" height="{SIDE}" rx="2" data-i="{i}"/>"#,
-                (i % COLUMNS) * STEP,
-                (i / COLUMNS) * STEP,
+                r#"<rect class="cell {class}" x="{}" y="{}" width="{side}" height="{side}" rx="2" data-i="{i}"/>"#,
+                (i % columns) * step,
+                (i / columns) * step,
             );
         }
         svg.push_str("</svg>");
@@ -203,20 +228,28 @@ mod tests {
 
     #[test]
     fn svg_has_a_classed_cell_per_gpu_in_rows_of_columns() {
-        let rows: Vec<GpuRow> = (0..COLUMNS as u32 + 1)
+        let count = 65;
+        let Layout {
+            columns,
+            step,
+            side,
+        } = Layout::for_cells(count);
+        let rows: Vec<GpuRow> = (0..count as u32)
             .map(|i| row("a", i, "A100", Some(f64::from(i)), false))
             .collect();
         let mut map = HeatMap::from_rows(&rows);
         map.cells[1].utilization_percent = None;
         let svg = map.svg();
-        assert_eq!(svg.matches("<rect class=\"cell ").count(), COLUMNS + 1);
+        assert_eq!(svg.matches("<rect class=\"cell ").count(), count);
         assert!(svg.contains(r#"class="cell u0" x="0" y="0""#));
-        assert!(svg.contains(r#"class="cell none" x="16" y="0""#));
+        assert!(svg.contains(&format!(r#"class="cell none" x="{step}" y="0""#)));
+        let first_of_second_row = columns as f64;
+        let class = format!("u{}", ((first_of_second_row + 5.0) / 10.0) as usize);
         assert!(svg.contains(&format!(
-            r#"class="cell u6" x="0" y="16" width="14" height="14" rx="2" data-i="{COLUMNS}""#
-        )));
+            r#"class="cell {class}" x="0" y="{step}" width="{side}" height="{side}" rx="2" data-i="{columns}""#
+        )), "{svg}");
         map.nodes[0].stale = true;
-        assert_eq!(map.svg().matches("cell stale").count(), COLUMNS + 1);
+        assert_eq!(map.svg().matches("cell stale").count(), count);
     }
 
     #[test]
@@ -251,5 +284,19 @@ mod tests {
         serde_json::to_string(cell)
             .map(|s| s.len())
             .unwrap_or(usize::MAX)
+    }
+
+    #[test]
+    fn cells_are_sized_to_the_gpu_count() {
+        let five = Layout::for_cells(5);
+        let many = Layout::for_cells(8_000);
+        assert!(five.side >= 3 * many.side, "{five:?} vs {many:?}");
+        assert_eq!((five.columns, many.columns), (5, 64));
+        let rows: Vec<GpuRow> = (0..5)
+            .map(|i| row("n", i, "T4", Some(10.0), false))
+            .collect();
+        let svg = HeatMap::from_rows(&rows).svg();
+        assert!(svg.contains(r#"width="50" height="50""#), "{svg}");
+        assert!(svg.starts_with(r#"<svg viewBox="0 0 280 56""#), "{svg}");
     }
 }

@@ -260,6 +260,12 @@ pub const ZH: &[(&str, &str)] = &[
         "No pod yet: the namespace's quota {quota} has {used} of {hard} GPUs in use",
         "尚无 Pod：命名空间配额 {quota} 已用 {used} / {hard} 块 GPU",
     ),
+    ("GPU work", "GPU 任务"),
+    ("Head of the queue", "队首"),
+    (
+        "No GPU work is running or waiting.",
+        "当前没有运行或等待中的 GPU 任务。",
+    ),
     // One workload's page and its logs.
     ("Back to the queue", "返回队列"),
     ("Open its page", "打开其页面"),

@@ -1,15 +1,18 @@
-//! The overview: nodes Ready, GPUs seen / allocatable / allocated / busy, average utilization, a
-//! heat map with one cell per GPU (colour = utilization; pointing at a cell shows its node,
-//! model, memory and pods; clicking opens the node), and alerts. Refreshed while open.
+//! The overview: nodes Ready, GPUs seen / allocatable / allocated / busy, average utilization,
+//! beside them the GPU work (head of the queue, what runs), a heat map with one cell per GPU
+//! sized to their count (colour = utilization; pointing at a cell shows its node, model, memory
+//! and pods; clicking opens the node), and alerts. Refreshed while open.
 
 use leptos::prelude::*;
 
 use leptos_router::hooks::use_navigate;
 
 use crate::api::get_overview;
+use crate::contract::workloads::{Queue, QueueRow, WorkloadState};
 use crate::contract::{Alert, HeatMap, Overview};
 use crate::format::{age, with_unit};
 use crate::i18n::{Lang, t, tr, trf, use_lang};
+use crate::pages::queue::{summary, why_waiting};
 use crate::pages::{ErrorView, doctor, exporter_error_text};
 
 /// The heat-map cell under the pointer: its position, from the `data-i` the SVG carries.
@@ -151,6 +154,70 @@ fn HeatMapView(heat: HeatMap, hovered: RwSignal<Option<usize>>) -> impl IntoView
     }
 }
 
+/// The GPU work a lab admin checks first, beside the tiles: the head of the queue and what runs.
+#[component]
+fn WorkPanel(work: Queue) -> impl IntoView {
+    let lang = use_lang();
+    let counts = work.clone();
+    let link = |row: &QueueRow| match (&row.name, row.kind) {
+        (Some(name), Some(_)) => view! {
+            <a href=format!("/workloads/{}/{name}", row.namespace)>{name.clone()}</a>
+        }
+        .into_any(),
+        (Some(name), None) => view! { <span>{name.clone()}</span> }.into_any(),
+        (None, _) => view! { <span>{t("(hidden)")}</span> }.into_any(),
+    };
+    let (waiting, running): (Vec<QueueRow>, Vec<QueueRow>) = work
+        .rows
+        .into_iter()
+        .partition(|r| r.state == WorkloadState::Pending);
+    let empty = waiting.is_empty() && running.is_empty();
+    view! {
+        <aside class="work" data-testid="overview-work">
+            <h2><a href="/queue">{t("GPU work")}</a></h2>
+            <p class="summary">{move || summary(lang.get(), &counts)}</p>
+            {empty.then(|| view! {
+                <p class="summary">{t("No GPU work is running or waiting.")}" "<a href="/submit">{t("Submit GPU work")}</a></p>
+            })}
+            {(!waiting.is_empty()).then(|| view! {
+                <h3>{t("Head of the queue")}</h3>
+                <table class="grid compact" data-testid="overview-waiting">
+                    <tbody>
+                        {waiting.iter().map(|r| {
+                            let why = r.clone();
+                            view! {
+                                <tr>
+                                    <td class="num">{r.position.map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
+                                    <td class="name">{link(r)}<small class="raw">{r.namespace.clone()}</small></td>
+                                    <td class="num">{format!("{} GPU", r.gpus)}</td>
+                                    <td class="reason">{move || why_waiting(lang.get(), &why)}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any())}
+            {(!running.is_empty()).then(|| view! {
+                <h3>{t("Running")}</h3>
+                <table class="grid compact" data-testid="overview-running">
+                    <tbody>
+                        {running.iter().map(|r| view! {
+                            <tr>
+                                <td class="name">{link(r)}<small class="raw">{r.namespace.clone()}</small></td>
+                                <td class="num">{format!("{} GPU", r.gpus)}</td>
+                                <td class="mono">{r.node.clone().unwrap_or_default()}</td>
+                                <td class="num">{with_unit(r.utilization, "%")}</td>
+                                <td class="num">{age(r.age_seconds)}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any())}
+        </aside>
+    }
+    .into_any()
+}
+
 /// `/`.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
@@ -167,10 +234,13 @@ pub fn OverviewPage() -> impl IntoView {
                         let now_ms = o.sampled_at_ms;
                         let lang = lang.get();
                         view! {
-                            <div class="tiles" data-testid="overview-tiles">
-                                {tiles(lang, &o).into_iter().map(|(label, value)| view! {
-                                    <div class="tile"><span class="label">{label}</span><span class="value">{value}</span></div>
-                                }).collect_view()}
+                            <div class="overview-top">
+                                <div class="tiles" data-testid="overview-tiles">
+                                    {tiles(lang, &o).into_iter().map(|(label, value)| view! {
+                                        <div class="tile"><span class="label">{label}</span><span class="value">{value}</span></div>
+                                    }).collect_view()}
+                                </div>
+                                <WorkPanel work=o.work.clone()/>
                             </div>
                             <HeatMapView heat=o.heat.clone() hovered/>
                             <ul class="alerts" data-testid="alerts">
@@ -232,6 +302,7 @@ mod tests {
             sampled_at_ms: 0,
             heat: Default::default(),
             alerts: vec![],
+            work: Default::default(),
         };
         assert_eq!(tiles(Lang::En, &o)[1].1, "3 (4 allocatable)");
         assert_eq!(tiles(Lang::Zh, &o)[1].1, "3（可分配 4）");

@@ -47,6 +47,18 @@ pub fn reason_text(lang: Lang, reason: &PendingReason) -> String {
         .join(tr(lang, "; "))
 }
 
+/// Why a row waits, in `lang`: the scheduler's reasons, or the quota that holds it back.
+pub fn why_waiting(lang: Lang, row: &QueueRow) -> Option<String> {
+    if let Some(h) = &row.held_by_quota {
+        return Some(trf(
+            lang,
+            "No pod yet: the namespace's quota {quota} has {used} of {hard} GPUs in use",
+            &[("quota", &h.quota), ("used", &h.used), ("hard", &h.hard)],
+        ));
+    }
+    row.reason.as_ref().map(|r| reason_text(lang, r))
+}
+
 /// The state's English word (the i18n key).
 pub fn state_word(state: WorkloadState) -> &'static str {
     match state {
@@ -65,7 +77,8 @@ fn kind_word(kind: Option<WorkloadKind>) -> &'static str {
     }
 }
 
-fn summary(lang: Lang, queue: &Queue) -> String {
+/// The queue's counts in one line.
+pub fn summary(lang: Lang, queue: &Queue) -> String {
     trf(
         lang,
         "{pending} waiting for {waiting} GPU(s) · {running} running on {held} GPU(s)",
@@ -121,9 +134,8 @@ fn QueueRowView(
     let lang = use_lang();
     // Only what a delete here can remove: a Job or a gpuboard workspace whose name the user sees.
     let deletable = row.name.is_some() && row.kind.is_some();
-    let reason = row.reason.clone();
-    let held = row.held_by_quota.clone();
-    let raw = reason.as_ref().map(|r| r.raw.clone());
+    let why = row.clone();
+    let raw = row.reason.as_ref().map(|r| r.raw.clone());
     let state = row.state;
     let kind = row.kind;
     let for_delete = row.clone();
@@ -160,12 +172,7 @@ fn QueueRowView(
             <td class="num">{age(row.age_seconds)}</td>
             <td class="num">{with_unit(row.utilization, "%")}</td>
             <td class="reason" data-testid="reason">
-                {move || reason.as_ref().map(|r| reason_text(lang.get(), r))}
-                {move || held.as_ref().map(|h| trf(
-                    lang.get(),
-                    "No pod yet: the namespace's quota {quota} has {used} of {hard} GPUs in use",
-                    &[("quota", &h.quota), ("used", &h.used), ("hard", &h.hard)],
-                ))}
+                {move || why_waiting(lang.get(), &why)}
                 {raw.map(|raw| view! { <small class="raw mono">{raw}</small> })}
             </td>
             <td>{deletable.then(|| view! {

@@ -258,7 +258,9 @@ impl Backend for KubeBackend {
         let nodes = self.summaries(&pods, &snapshot).await?;
         let rows = self.all_rows(user, &snapshot).await;
         let doctor = self.doctor_alerts(&nodes, &pods, &snapshot).await?;
-        Ok(overview::overview(&nodes, &snapshot, rows, doctor))
+        let mut page = overview::overview(&nodes, &snapshot, rows, doctor);
+        page.work = overview::work(self.workloads.queue(user, &self.permissions).await?);
+        Ok(page)
     }
 
     async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {

@@ -1,7 +1,9 @@
 //! The overview's counts and alerts: nodes Ready, GPUs seen, allocatable, allocated and busy (by
 //! the accounting rules the nodes table uses too), and the alerts (NotReady nodes, stale
-//! exporters, allocatable GPUs that differ from what the exporter sees).
+//! exporters, allocatable GPUs that differ from what the exporter sees), and the GPU work a lab
+//! admin checks first: the head of the queue and what runs.
 
+use frontend::contract::workloads::{Queue, WorkloadState};
 use frontend::contract::{Alert, GpuRow, HeatMap, NodeSummary, Overview};
 
 use crate::cluster::accounting::{self, BUSY_PERCENT};
@@ -70,6 +72,26 @@ pub fn overview(
         sampled_at_ms: rows.iter().map(|r| r.sampled_at_ms).max().unwrap_or(0),
         heat: HeatMap::from_rows(&rows),
         alerts,
+        work: Queue::default(),
+    }
+}
+
+/// The queue cut to the overview's size: its head (waiting in the scheduler's order, then held
+/// by quota) and the running, [`Overview::WORK_ROWS`] of each; the counts stay the whole queue's.
+pub fn work(queue: Queue) -> Queue {
+    let waiting = queue
+        .rows
+        .iter()
+        .filter(|r| r.state == WorkloadState::Pending && r.node.is_none())
+        .take(Overview::WORK_ROWS);
+    let running = queue
+        .rows
+        .iter()
+        .filter(|r| r.state == WorkloadState::Running)
+        .take(Overview::WORK_ROWS);
+    Queue {
+        rows: waiting.chain(running).cloned().collect(),
+        ..queue
     }
 }
 

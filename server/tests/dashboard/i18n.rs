@@ -241,6 +241,7 @@ impl Backend for ChineseCluster {
                     checks: vec![CheckKind::DevicePlugin, CheckKind::Xid],
                 },
             ],
+            work: chinese_queue(),
         })
     }
 
@@ -390,57 +391,7 @@ impl Backend for ChineseCluster {
     }
 
     async fn queue(&self, _: &SignedInUser) -> Result<Queue, PageError> {
-        let row = |state, node: Option<&str>, position| QueueRow {
-            namespace: "实验室".into(),
-            name: Some("训练任务".into()),
-            pod: Some("训练任务-甲".into()),
-            kind: Some(WorkloadKind::Job),
-            owner: Some("张三".into()),
-            gpus: 1,
-            model: Some("英伟达 显卡 甲型".into()),
-            state,
-            node: node.map(String::from),
-            created: "2026-11-24T10:00:00Z".into(),
-            age_seconds: 300,
-            priority: 0,
-            position,
-            reason: (state == WorkloadState::Pending).then(|| PendingReason {
-                counts: vec![
-                    MisfitCount {
-                        nodes: 1,
-                        misfit: NodeMisfit::UntoleratedTaint,
-                    },
-                    MisfitCount {
-                        nodes: 5,
-                        misfit: NodeMisfit::NotEnough {
-                            resource: "nvidia.com/gpu".into(),
-                        },
-                    },
-                ],
-                raw: "0/6 个节点可用".into(),
-            }),
-            utilization: (state == WorkloadState::Running).then_some(97.0),
-            mine: true,
-            held_by_quota: None,
-        };
-        Ok(Queue {
-            rows: vec![
-                row(WorkloadState::Pending, None, Some(1)),
-                QueueRow {
-                    held_by_quota: Some(QuotaHold {
-                        quota: "配额".into(),
-                        used: 2,
-                        hard: 2,
-                    }),
-                    ..row(WorkloadState::Pending, None, None)
-                },
-                row(WorkloadState::Running, Some(NODE), None),
-            ],
-            pending: 1,
-            running: 1,
-            gpus_running: 1,
-            gpus_waiting: 1,
-        })
+        Ok(chinese_queue())
     }
 
     async fn delete_workload(
@@ -483,6 +434,61 @@ impl Backend for ChineseCluster {
         _: &LogQuery,
     ) -> Result<LogStream, PageError> {
         Err(PageError::Forbidden("禁止".into()))
+    }
+}
+
+/// A queue with a waiting, a held and a running row.
+fn chinese_queue() -> Queue {
+    let row = |state, node: Option<&str>, position| QueueRow {
+        namespace: "实验室".into(),
+        name: Some("训练任务".into()),
+        pod: Some("训练任务-甲".into()),
+        kind: Some(WorkloadKind::Job),
+        owner: Some("张三".into()),
+        gpus: 1,
+        model: Some("英伟达 显卡 甲型".into()),
+        state,
+        node: node.map(String::from),
+        created: "2026-11-24T10:00:00Z".into(),
+        age_seconds: 300,
+        priority: 0,
+        position,
+        reason: (state == WorkloadState::Pending).then(|| PendingReason {
+            counts: vec![
+                MisfitCount {
+                    nodes: 1,
+                    misfit: NodeMisfit::UntoleratedTaint,
+                },
+                MisfitCount {
+                    nodes: 5,
+                    misfit: NodeMisfit::NotEnough {
+                        resource: "nvidia.com/gpu".into(),
+                    },
+                },
+            ],
+            raw: "0/6 个节点可用".into(),
+        }),
+        utilization: (state == WorkloadState::Running).then_some(97.0),
+        mine: true,
+        held_by_quota: None,
+    };
+    Queue {
+        rows: vec![
+            row(WorkloadState::Pending, None, Some(1)),
+            QueueRow {
+                held_by_quota: Some(QuotaHold {
+                    quota: "配额".into(),
+                    used: 2,
+                    hard: 2,
+                }),
+                ..row(WorkloadState::Pending, None, None)
+            },
+            row(WorkloadState::Running, Some(NODE), None),
+        ],
+        pending: 1,
+        running: 1,
+        gpus_running: 1,
+        gpus_waiting: 1,
     }
 }
 
