@@ -7,7 +7,9 @@ pointed at it, and waits until two telemetry cycles have read every exporter. Th
 the same run: server-side render time of the GPU inventory (/gpus) and the overview (/), each next
 to /healthz as a baseline; the API calls those page views make (the sim's apiserver_request_total);
 the telemetry cycle time over 1,000 exporters (the dashboard's own /metrics); the release WASM
-gzipped. Then it restarts the server with a 250 ms interval and 3 min of history, which holds as
+gzipped. Then it fills the cluster with 5,000 GPU pods (4,000 running on 2 GPUs each, every GPU
+taken, and 1,000 pending) and times the GPU queue page (/queue) and the fit check
+(POST /api/v1/workloads/fit), with the API calls they make. Then it restarts the server with a 250 ms interval and 3 min of history, which holds as
 many samples per GPU as the default 1 h at 5 s (720), waits until 720 cycles with no exporter
 failure have run, and reads the server's RSS.
 
@@ -34,6 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
 STATE = os.path.join(ROOT, ".state", "bench-sim")
 NODES, GPUS = 1000, 8
+# The queue benchmark's pods: each asks for 2 GPUs, so RUNNING_PODS fill every GPU.
+RUNNING_PODS, PENDING_PODS = NODES * GPUS // 2, 1000
 TIMED_VIEWS, WARMUP_VIEWS = 40, 5
 FULL_HISTORY = 720
 
@@ -151,6 +155,66 @@ def timings(addr, path, cookie, n, warmup=WARMUP_VIEWS):
     return out[n // 2], out[n * 9 // 10]
 
 
+def sim_connection(sim_addr):
+    kubeconfig = json.load(open(os.path.join(STATE, "kubeconfig")))
+    ca = base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+    return http.client.HTTPSConnection(*sim_addr, timeout=60, context=ssl.create_default_context(cadata=ca))
+
+
+def fill_with_gpu_pods(sim_addr):
+    """Creates RUNNING_PODS + PENDING_PODS pods of 2 GPUs each in namespace bench."""
+    conn = sim_connection(sim_addr)
+    headers = {"Authorization": f"Bearer {admin_token()}", "Content-Type": "application/json"}
+    status, _, body = request(conn, "POST", "/api/v1/namespaces",
+                              json.dumps({"metadata": {"name": "bench"}}), headers)
+    if status not in (201, 409):
+        fail(f"creating namespace bench answered {status}: {body[:200]}")
+    for i in range(RUNNING_PODS + PENDING_PODS):
+        pod = {"metadata": {"name": f"train-{i:05d}", "namespace": "bench"},
+               "spec": {"containers": [{"name": "main", "image": "pytorch/pytorch:latest",
+                                        "command": ["sleep", "infinity"],
+                                        "resources": {"limits": {"nvidia.com/gpu": "2"}}}],
+                        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}}
+        status, _, body = request(conn, "POST", "/api/v1/namespaces/bench/pods", json.dumps(pod), headers)
+        if status != 201:
+            fail(f"creating pod {i} answered {status}: {body[:200]}")
+
+
+def wait_queue(addr, seconds):
+    """Waits until the dashboard's queue shows every pod running or pending as expected."""
+    headers = {"Authorization": f"Bearer {admin_token()}"}
+    deadline = time.time() + seconds
+    last = None
+    while time.time() < deadline:
+        conn = http.client.HTTPConnection(*addr, timeout=60)
+        status, _, body = request(conn, "GET", "/api/v1/workloads", headers=headers)
+        if status == 200:
+            q = json.loads(body)
+            last = (q["running"], q["pending"])
+            if last == (RUNNING_PODS, PENDING_PODS):
+                return
+        time.sleep(2)
+    fail(f"the queue never showed {RUNNING_PODS} running and {PENDING_PODS} pending pods (last: {last})")
+
+
+def post_timings(addr, path, body, n, warmup=WARMUP_VIEWS):
+    """p50 and p90 of n bearer-token POSTs of body to path on one keep-alive connection."""
+    conn = http.client.HTTPConnection(*addr, timeout=30)
+    headers = {"Authorization": f"Bearer {admin_token()}", "Content-Type": "application/json"}
+    for _ in range(warmup):
+        request(conn, "POST", path, body, headers)
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        status, _, answer = request(conn, "POST", path, body, headers)
+        out.append(time.perf_counter() - t)
+        if status != 200:
+            fail(f"{path} answered {status}: {answer[:200]}")
+    conn.close()
+    out.sort()
+    return out[n // 2], out[n * 9 // 10], json.loads(answer)
+
+
 def wait_full_cycles(addr, metrics, count, seconds):
     """Waits until `count` cycles have run since now, each with every exporter answering; returns
     the duration of each full cycle seen (seconds) and how long the wait took."""
@@ -210,6 +274,21 @@ def main():
         health_p50, _ = timings(addr, "/healthz", cookie, 200)
         cycles, _ = wait_full_cycles(addr, metrics, 5, 120)
         rss_start = server.rss_mib()
+
+        # The GPU queue and the fit check with every GPU taken and 1,000 pods waiting.
+        fill_with_gpu_pods(sim_addr)
+        wait_queue(addr, 600)
+        fit_body = json.dumps({"kind": "Job", "name": "probe", "namespace": "bench", "image": "pytorch/pytorch:latest",
+                               "command": ["python", "train.py"], "gpus": 2})
+        calls_before = sim_request_counts(sim_addr, metrics)
+        queue_p50, queue_p90 = timings(addr, "/queue", cookie, TIMED_VIEWS)
+        fit_p50, fit_p90, fit = post_timings(addr, "/api/v1/workloads/fit", fit_body, TIMED_VIEWS * 5)
+        calls_after = sim_request_counts(sim_addr, metrics)
+        if fit["fit"]["verdict"] != "Waits" or fit["fit"]["ahead"] != PENDING_PODS:
+            fail(f"the fit check should wait behind {PENDING_PODS} pods: {fit}")
+        queue_views = TIMED_VIEWS + WARMUP_VIEWS + TIMED_VIEWS * 5 + WARMUP_VIEWS
+        queue_lists = sum(n - calls_before.get(k, 0) for k, n in calls_after.items() if k[0] == "LIST")
+        health_after, _ = timings(addr, "/healthz", cookie, 200)
         server.stop()
         procs.remove(server)
 
@@ -228,6 +307,11 @@ def main():
         print(f"  GET / (overview, SSR)        p50 {overview_p50 * 1e3:7.1f} ms  p90 {overview_p90 * 1e3:7.1f} ms  = {overview_p50 / health_p50:6.0f}x /healthz")
         print(f"  GET /healthz (baseline)      p50 {health_p50 * 1e3:7.2f} ms")
         print(f"  API calls during those {views} page views: {lists} list, {reviews} access reviews")
+        print(f"  with {RUNNING_PODS + PENDING_PODS} GPU pods ({RUNNING_PODS} running, {PENDING_PODS} pending):")
+        print(f"  GET /queue (SSR)              p50 {queue_p50 * 1e3:7.1f} ms  p90 {queue_p90 * 1e3:7.1f} ms  = {queue_p50 / health_after:6.0f}x /healthz")
+        print(f"  POST /api/v1/workloads/fit    p50 {fit_p50 * 1e3:7.2f} ms  p90 {fit_p90 * 1e3:7.2f} ms  = {fit_p50 / health_after:6.0f}x /healthz")
+        print(f"  GET /healthz (baseline, then) p50 {health_after * 1e3:7.2f} ms")
+        print(f"  API calls during those {queue_views} queue views and fit checks: {queue_lists} list")
         print(f"  telemetry cycle over {NODES} exporters: median {statistics.median(cycles) * 1e3:.0f} ms,"
               f" max {max(cycles) * 1e3:.0f} ms ({len(cycles)} cycles)")
         print(f"  server RSS after warm-up: {rss_start:.0f} MiB")
