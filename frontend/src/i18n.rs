@@ -319,8 +319,17 @@ pub const ZH: &[(&str, &str)] = &[
         "Job 已放弃：{failed} 个 Pod 失败，而它只允许重试 {limit} 次。",
     ),
     (
-        "The Job may not make its pod: the namespace's GPU quota is full. The Job controller tries again, and the pod is made once other work there ends.",
-        "Job 无法创建它的 Pod：命名空间的 GPU 配额已满。Job 控制器会重试，等该命名空间中的其他任务结束后 Pod 就会被创建。",
+        "The Job may not make its pod: the namespace's quota {quota} has no room for it. The Job controller tries again, and the pod is made once other work there ends.",
+        "Job 无法创建它的 Pod：命名空间配额 {quota} 已没有余量。Job 控制器会重试，等该命名空间中的其他任务结束后 Pod 就会被创建。",
+    ),
+    (
+        "The node stopped or refused {pod} ({reason}).",
+        "节点停止或拒绝了 {pod}（{reason}）。",
+    ),
+    ("{n} GPU(s)", "{n} 块 GPU"),
+    (
+        "Arguments, one word per line (after the command)",
+        "参数，每行一个（跟在命令之后）",
     ),
     (
         "The Job ran past its deadline of {seconds} s and was stopped.",

@@ -126,8 +126,15 @@ pub enum Explanation {
         reason: String,
         message: String,
     },
-    /// The Job controller may not make its pod: the namespace's quota is full.
-    QuotaRefused { message: String },
+    /// The Job controller may not make its pod: the namespace's quota `quota` has no room.
+    QuotaRefused { quota: String, message: String },
+    /// The node stopped or refused the pod (`Evicted`, `UnexpectedAdmissionError` from the
+    /// device plugin, ...).
+    PodStopped {
+        pod: String,
+        reason: String,
+        message: String,
+    },
     /// The Job gave up after `failed` failed pods (its backoffLimit is `limit`).
     BackoffLimitExceeded { failed: i32, limit: i32 },
     /// The Job ran longer than its activeDeadlineSeconds.

@@ -172,6 +172,7 @@ fn WorkPanel(work: Queue) -> impl IntoView {
         .into_iter()
         .partition(|r| r.state == WorkloadState::Pending);
     let empty = waiting.is_empty() && running.is_empty();
+    let gpus = move |n: u32| move || trf(lang.get(), "{n} GPU(s)", &[("n", &n)]);
     view! {
         <aside class="work" data-testid="overview-work">
             <h2><a href="/queue">{t("GPU work")}</a></h2>
@@ -189,7 +190,7 @@ fn WorkPanel(work: Queue) -> impl IntoView {
                                 <tr>
                                     <td class="num">{r.position.map(|p| p.to_string()).unwrap_or_else(|| "—".into())}</td>
                                     <td class="name">{link(r)}<small class="raw">{r.namespace.clone()}</small></td>
-                                    <td class="num">{format!("{} GPU", r.gpus)}</td>
+                                    <td class="num">{gpus(r.gpus)}</td>
                                     <td class="reason">{move || why_waiting(lang.get(), &why)}</td>
                                 </tr>
                             }
@@ -204,7 +205,7 @@ fn WorkPanel(work: Queue) -> impl IntoView {
                         {running.iter().map(|r| view! {
                             <tr>
                                 <td class="name">{link(r)}<small class="raw">{r.namespace.clone()}</small></td>
-                                <td class="num">{format!("{} GPU", r.gpus)}</td>
+                                <td class="num">{gpus(r.gpus)}</td>
                                 <td class="mono">{r.node.clone().unwrap_or_default()}</td>
                                 <td class="num">{with_unit(r.utilization, "%")}</td>
                                 <td class="num">{age(r.age_seconds)}</td>

@@ -157,6 +157,7 @@ struct FormState {
     namespace: RwSignal<String>,
     image: RwSignal<String>,
     command: RwSignal<String>,
+    args: RwSignal<String>,
     gpus: RwSignal<String>,
     model: RwSignal<String>,
     cpu: RwSignal<String>,
@@ -180,6 +181,7 @@ impl FormState {
             namespace: text(""),
             image: text(ImagePreset::TensorFlow.image()),
             command: text(""),
+            args: text(""),
             gpus: text("1"),
             model: text(""),
             cpu: text(""),
@@ -250,7 +252,7 @@ impl FormState {
             namespace: self.namespace.get(),
             image: self.image.get().trim().into(),
             command: words_of(&self.command.get()),
-            args: Vec::new(),
+            args: words_of(&self.args.get()),
             gpus: self.gpus.get().trim().parse().unwrap_or(f64::NAN),
             gpu_model: self.model.get(),
             cpu: self.cpu.get().trim().into(),
@@ -343,6 +345,10 @@ fn WhatFields(form: FormState, answers: Answers, options: SubmitOptions) -> impl
         <label>{t("Command, one word per line (empty: the image's own)")}
             {text_area(form.command, "command")}
             {refusal_for("command")}
+        </label>
+        <label>{t("Arguments, one word per line (after the command)")}
+            {text_area(form.args, "args")}
+            {refusal_for("args")}
         </label>
     }
 }

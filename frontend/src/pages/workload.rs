@@ -64,9 +64,7 @@ pub fn explanation_text(lang: Lang, e: &Explanation) -> String {
             "{container} in {pod} used more than its memory limit of {limit} and was killed (OOMKilled): ask for more memory, or use less.",
             &[("container", container), ("pod", pod), ("limit", limit)],
         ),
-        Explanation::OutOfMemory {
-            pod, container, ..
-        } => trf(
+        Explanation::OutOfMemory { pod, container, .. } => trf(
             lang,
             "{container} in {pod} ran out of memory and was killed (OOMKilled): ask for more memory, or use less.",
             &[("container", container), ("pod", pod)],
@@ -91,11 +89,16 @@ pub fn explanation_text(lang: Lang, e: &Explanation) -> String {
             "{container} in {pod} cannot start ({reason}): a ConfigMap, Secret or volume it names may be missing, or its command cannot run.",
             &[("container", container), ("pod", pod), ("reason", reason)],
         ),
-        Explanation::QuotaRefused { .. } => tr(
+        Explanation::QuotaRefused { quota, .. } => trf(
             lang,
-            "The Job may not make its pod: the namespace's GPU quota is full. The Job controller tries again, and the pod is made once other work there ends.",
-        )
-        .into(),
+            "The Job may not make its pod: the namespace's quota {quota} has no room for it. The Job controller tries again, and the pod is made once other work there ends.",
+            &[("quota", quota)],
+        ),
+        Explanation::PodStopped { pod, reason, .. } => trf(
+            lang,
+            "The node stopped or refused {pod} ({reason}).",
+            &[("pod", pod), ("reason", reason)],
+        ),
         Explanation::BackoffLimitExceeded { failed, limit } => trf(
             lang,
             "The Job gave up: {failed} pod(s) failed and it allows {limit} retries.",
@@ -115,20 +118,26 @@ fn explanation_raw(e: &Explanation) -> Option<String> {
         Explanation::ImagePull { message, .. }
         | Explanation::ExitedWithError { message, .. }
         | Explanation::CannotStart { message, .. }
-        | Explanation::QuotaRefused { message } => (!message.is_empty()).then(|| message.clone()),
+        | Explanation::PodStopped { message, .. }
+        | Explanation::QuotaRefused { message, .. } => {
+            (!message.is_empty()).then(|| message.clone())
+        }
         _ => None,
     }
 }
 
-/// The confirmation before a delete, naming the GPUs it frees.
+/// The confirmation before a delete, naming the GPUs it frees (those of its pods bound to a
+/// node and not finished).
 fn confirm_text(lang: Lang, d: &WorkloadDetail) -> String {
-    let nodes: Vec<&str> = d
+    let mut nodes: Vec<&str> = d
         .pods
         .iter()
-        .filter(|p| p.phase == "Running")
+        .filter(|p| p.phase != "Succeeded" && p.phase != "Failed")
         .filter_map(|p| p.node.as_deref())
         .collect();
-    if nodes.is_empty() || d.gpus == 0 {
+    let held = d.gpus as usize * nodes.len();
+    nodes.dedup();
+    if held == 0 {
         trf(
             lang,
             "Delete {name} in {ns}? It holds no GPU now.",
@@ -141,7 +150,7 @@ fn confirm_text(lang: Lang, d: &WorkloadDetail) -> String {
             &[
                 ("name", &d.name),
                 ("ns", &d.namespace),
-                ("gpus", &(d.gpus as usize * nodes.len())),
+                ("gpus", &held),
                 ("node", &nodes.join(", ")),
             ],
         )
@@ -204,10 +213,10 @@ fn detail_view(
 ) -> impl IntoView {
     let lang = use_lang();
     let state = d.state;
-    let kind = if d.kind == WorkloadKind::Job {
-        "Job"
-    } else {
-        "Workspace"
+    let kind = d.kind;
+    let kind_word = match kind {
+        WorkloadKind::Job => "Job",
+        WorkloadKind::Workspace => "Workspace",
     };
     let for_delete = d.clone();
     let on_delete = move |_| {
@@ -222,7 +231,7 @@ fn detail_view(
     let clone_href = format!("/submit?fromNamespace={}&from={}", d.namespace, d.name);
     let counts = (d.active, d.succeeded, d.failed);
     let summary = move || match kind {
-        "Job" => trf(
+        WorkloadKind::Job => trf(
             lang.get(),
             "{active} running · {succeeded} succeeded · {failed} failed",
             &[
@@ -231,7 +240,7 @@ fn detail_view(
                 ("failed", &counts.2),
             ],
         ),
-        _ => trf(lang.get(), "{ready} ready", &[("ready", &counts.0)]),
+        WorkloadKind::Workspace => trf(lang.get(), "{ready} ready", &[("ready", &counts.0)]),
     };
     let gpus_line = {
         let (gpus, model) = (d.gpus, d.model.clone());
@@ -259,7 +268,7 @@ fn detail_view(
     let more_pods = d.more_pods;
     view! {
         <h1>
-            <span class="kind">{move || tr(lang.get(), kind)}</span>" "{d.name.clone()}" "
+            <span class="kind">{move || tr(lang.get(), kind_word)}</span>" "{d.name.clone()}" "
             <span data-testid="workload-state" class=match state { WorkloadState::Failed => "bad", WorkloadState::Pending => "warn", _ => "ok" }>
                 {move || tr(lang.get(), state_word(state))}
             </span>
@@ -373,12 +382,15 @@ pub fn WorkloadPage() -> impl IntoView {
     let pods = RwSignal::new(Vec::<(String, Vec<String>)>::new());
     Effect::new(move |_| {
         if let Some(Ok(d)) = detail.get() {
-            pods.set(
-                d.pods
-                    .into_iter()
-                    .map(|p| (p.name, p.containers.into_iter().map(|c| c.name).collect()))
-                    .collect(),
-            );
+            let now: Vec<(String, Vec<String>)> = d
+                .pods
+                .into_iter()
+                .map(|p| (p.name, p.containers.into_iter().map(|c| c.name).collect()))
+                .collect();
+            // Unchanged pods leave the pickers (and what they show as chosen) alone.
+            if pods.with_untracked(|old| *old != now) {
+                pods.set(now);
+            }
         }
     });
     view! {

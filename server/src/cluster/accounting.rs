@@ -44,7 +44,8 @@ pub fn gpu_model(node: &Node) -> Option<&str> {
 }
 
 /// GPUs one container asks for: its limit (which equals its request for extended resources).
-fn container_gpus(c: &Container) -> u32 {
+/// GPUs a container asks for: the larger of its limit and request (whole devices).
+pub fn container_gpus(c: &Container) -> u32 {
     let resources = c.resources.as_ref();
     let limit = whole_gpus(
         resources

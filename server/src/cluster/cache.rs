@@ -119,8 +119,8 @@ pub fn slim_pod(pod: &mut Pod) {
     }
 }
 
-/// Keeps of a Job what the queue reads: name, namespace, uid, labels, creation time, its pod
-/// template's containers' resources and priority class, and its status.
+/// Keeps of a Job what the queue reads: name, namespace, uid, labels, creation time, suspend,
+/// its pod template's (init) containers' resources, node selector and priority, and its status.
 pub fn slim_job(job: &mut Job) {
     let meta = &mut job.metadata;
     meta.managed_fields = None;
@@ -128,14 +128,14 @@ pub fn slim_job(job: &mut Job) {
     if let Some(spec) = job.spec.as_mut() {
         spec.template.metadata = None;
         if let Some(pod) = spec.template.spec.as_mut() {
-            for c in &mut pod.containers {
+            let init = pod.init_containers.iter_mut().flatten();
+            for c in pod.containers.iter_mut().chain(init) {
                 *c = Container {
                     name: std::mem::take(&mut c.name),
                     resources: c.resources.take(),
                     ..Default::default()
                 };
             }
-            pod.init_containers = None;
             pod.volumes = None;
             pod.affinity = None;
         }

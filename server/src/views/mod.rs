@@ -259,7 +259,11 @@ impl Backend for KubeBackend {
         let rows = self.all_rows(user, &snapshot).await;
         let doctor = self.doctor_alerts(&nodes, &pods, &snapshot).await?;
         let mut page = overview::overview(&nodes, &snapshot, rows, doctor);
-        page.work = overview::work(self.workloads.queue(user, &self.permissions).await?);
+        // The tiles do not wait on the queue: without it (its caches unsynced) the panel is empty.
+        match self.workloads.queue(user, &self.permissions).await {
+            Ok(queue) => page.work = overview::work(queue),
+            Err(e) => tracing::warn!(error = %e, "the overview shows no GPU work"),
+        }
         Ok(page)
     }
 

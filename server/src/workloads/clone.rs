@@ -6,7 +6,7 @@ use frontend::contract::workloads::{ClaimMount, EnvVar, NewWorkload};
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
 use super::detail::Found;
-use crate::cluster::accounting::{GPU_PRODUCT_LABEL, GPU_RESOURCE, whole_gpus};
+use crate::cluster::accounting::{GPU_PRODUCT_LABEL, container_gpus};
 
 fn quantity(container: &Container, resource: &str) -> String {
     container
@@ -16,13 +16,6 @@ fn quantity(container: &Container, resource: &str) -> String {
         .and_then(|r| r.get(resource))
         .map(|q| q.0.clone())
         .unwrap_or_default()
-}
-
-fn gpus(container: &Container) -> u32 {
-    let resources = container.resources.as_ref();
-    let limit = resources.and_then(|r| r.limits.as_ref()?.get(GPU_RESOURCE));
-    let request = resources.and_then(|r| r.requests.as_ref()?.get(GPU_RESOURCE));
-    whole_gpus(limit.or(request))
 }
 
 /// The claim mounts and whether a memory-backed `/dev/shm` is mounted.
@@ -77,7 +70,7 @@ pub fn form_of(found: &Found) -> NewWorkload {
         form.image = container.image.clone().unwrap_or_default();
         form.command = container.command.clone().unwrap_or_default();
         form.args = container.args.clone().unwrap_or_default();
-        form.gpus = f64::from(gpus(container));
+        form.gpus = f64::from(container_gpus(container));
         form.cpu = quantity(container, "cpu");
         form.memory = quantity(container, "memory");
         form.env = container

@@ -3,8 +3,6 @@
 //! phase, every container's state and last run, and each problem explained ([`Explanation`]),
 //! the seeds' "finished program under `restartPolicy: Always`" among them.
 
-use std::collections::BTreeMap;
-
 use frontend::contract::PageError;
 use frontend::contract::workload_detail::{
     Condition, ContainerRow, ContainerState, EventRow, EventType, Explanation, PodRow, Termination,
@@ -69,18 +67,48 @@ impl Found {
             .is_some_and(|w| Some(w) == meta.name.as_ref())
     }
 
-    /// `kind/name` of the object, as events name it.
-    fn reference(&self) -> (String, String) {
+    /// The object as events name it.
+    fn reference(&self) -> EventSource {
         let kind = match self {
             Found::Job(_) => "Job",
             Found::Workspace { .. } => "Deployment",
         };
-        (
-            kind.to_string(),
-            self.meta().name.clone().unwrap_or_default(),
-        )
+        EventSource::of(kind, self.meta())
     }
 }
+
+/// An object whose events are read: its kind, name and uid (a recreated object of the same name
+/// does not inherit its predecessor's events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSource {
+    kind: String,
+    name: String,
+    uid: String,
+}
+
+impl EventSource {
+    fn of(kind: &str, meta: &kube::api::ObjectMeta) -> Self {
+        EventSource {
+            kind: kind.to_string(),
+            name: meta.name.clone().unwrap_or_default(),
+            uid: meta.uid.clone().unwrap_or_default(),
+        }
+    }
+
+    fn field_selector(&self) -> String {
+        let mut fields = format!(
+            "involvedObject.kind={},involvedObject.name={}",
+            self.kind, self.name
+        );
+        if !self.uid.is_empty() {
+            fields.push_str(&format!(",involvedObject.uid={}", self.uid));
+        }
+        fields
+    }
+}
+
+/// The most pods a page reads (the newest [`WorkloadDetail::MAX_PODS`] are shown).
+const POD_READ_LIMIT: u32 = 500;
 
 /// The Job `namespace/name`, else the Deployment (with gpuboard's Service beside it).
 pub async fn find(client: &kube::Client, namespace: &str, name: &str) -> Result<Found, PageError> {
@@ -113,8 +141,8 @@ pub async fn find(client: &kube::Client, namespace: &str, name: &str) -> Result<
     })
 }
 
-/// The label selector the object's pods carry.
-fn selector(found: &Found) -> String {
+/// The label selector the object's pods carry (its `matchLabels`); None when it has none.
+fn selector(found: &Found) -> Option<String> {
     let labels = match found {
         Found::Job(job) => job
             .spec
@@ -123,31 +151,54 @@ fn selector(found: &Found) -> String {
             .and_then(|s| s.match_labels.clone()),
         Found::Workspace { deployment, .. } => deployment.spec.selector.match_labels.clone(),
     }
-    .unwrap_or_else(|| {
-        BTreeMap::from([(
-            "job-name".to_string(),
-            found.meta().name.clone().unwrap_or_default(),
-        )])
-    });
-    labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    .filter(|l| !l.is_empty())?;
+    Some(
+        labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
 }
 
-/// The object's pods, newest first.
+/// Whether `pod` is the Job's own (its controller is the Job's uid); a Deployment's pods are
+/// owned by its ReplicaSets, so its selector decides.
+fn owned_by(found: &Found, pod: &Pod) -> bool {
+    let Found::Job(job) = found else {
+        return true;
+    };
+    let Some(uid) = job.metadata.uid.as_deref() else {
+        return true;
+    };
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && o.uid == uid)
+}
+
+/// The object's pods, newest first (at most [`POD_READ_LIMIT`] are read).
 pub async fn pods_of(
     client: &kube::Client,
     namespace: &str,
     found: &Found,
 ) -> Result<Vec<Pod>, PageError> {
+    let Some(selector) = selector(found) else {
+        return Ok(Vec::new());
+    };
     let pods = Api::<Pod>::namespaced(client.clone(), namespace);
-    let mut list = pods
-        .list(&ListParams::default().labels(&selector(found)))
+    let mut list: Vec<Pod> = pods
+        .list(
+            &ListParams::default()
+                .labels(&selector)
+                .limit(POD_READ_LIMIT),
+        )
         .await
         .map_err(page_error)?
-        .items;
+        .items
+        .into_iter()
+        .filter(|p| owned_by(found, p))
+        .collect();
     list.sort_by(|a, b| {
         let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
         created(b)
@@ -157,18 +208,18 @@ pub async fn pods_of(
     Ok(list)
 }
 
-/// The events about `objects` (kind and name), merged; none where the user may not list events.
+/// The events about `objects`, merged; none where the user may not list events.
 pub async fn events_of(
     client: &kube::Client,
     namespace: &str,
-    objects: Vec<(String, String)>,
+    objects: Vec<EventSource>,
 ) -> Result<Vec<Event>, PageError> {
     let events = Api::<Event>::namespaced(client.clone(), namespace);
     let answers: Vec<Result<Vec<Event>, kube::Error>> = futures::stream::iter(objects)
-        .map(|(kind, name)| {
+        .map(|object| {
             let events = events.clone();
             async move {
-                let fields = format!("involvedObject.kind={kind},involvedObject.name={name}");
+                let fields = object.field_selector();
                 Ok(events
                     .list(&ListParams::default().fields(&fields))
                     .await?
@@ -190,21 +241,18 @@ pub async fn events_of(
 }
 
 /// What events are read for: the object, its shown pods, and the Service.
-pub fn event_sources(found: &Found, pods: &[Pod]) -> Vec<(String, String)> {
+pub fn event_sources(found: &Found, pods: &[Pod]) -> Vec<EventSource> {
     let mut objects = vec![found.reference()];
     objects.extend(
         pods.iter()
             .take(WorkloadDetail::MAX_PODS)
-            .filter_map(|p| Some(("Pod".to_string(), p.metadata.name.clone()?))),
+            .map(|p| EventSource::of("Pod", &p.metadata)),
     );
     if let Found::Workspace {
         service: Some(s), ..
     } = found
     {
-        objects.push((
-            "Service".to_string(),
-            s.metadata.name.clone().unwrap_or_default(),
-        ));
+        objects.push(EventSource::of("Service", &s.metadata));
     }
     objects
 }
@@ -323,9 +371,10 @@ fn pod_explanations(pod: &Pod) -> Vec<Explanation> {
         .is_none_or(|p| p == "Always");
     let pod_name = pod.metadata.name.clone().unwrap_or_default();
     let memory_limit = |container: &str| {
-        spec?
-            .containers
+        let spec = spec?;
+        spec.containers
             .iter()
+            .chain(spec.init_containers.iter().flatten())
             .find(|c| c.name == container)?
             .resources
             .as_ref()?
@@ -335,11 +384,24 @@ fn pod_explanations(pod: &Pod) -> Vec<Explanation> {
             .map(|q| q.0.clone())
     };
     let mut out = Vec::new();
-    for cs in pod
-        .status
-        .iter()
-        .flat_map(|s| s.container_statuses.iter().flatten())
+    let status = pod.status.as_ref();
+    if let Some(reason) = status
+        .and_then(|s| s.reason.as_deref())
+        .filter(|r| !r.is_empty())
     {
+        out.push(Explanation::PodStopped {
+            pod: pod_name.clone(),
+            reason: reason.to_string(),
+            message: status.and_then(|s| s.message.clone()).unwrap_or_default(),
+        });
+    }
+    let statuses = status.iter().flat_map(|s| {
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .chain(s.container_statuses.iter().flatten())
+    });
+    for cs in statuses {
         let (pod, container) = (pod_name.clone(), cs.name.clone());
         let last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
         let state = cs.state.as_ref();
@@ -401,6 +463,13 @@ fn pod_explanations(pod: &Pod) -> Vec<Explanation> {
                     container,
                 });
             }
+        } else if last.is_some_and(|t| t.reason.as_deref() == Some("OOMKilled")) {
+            // Running again after the kernel killed its last run.
+            out.push(Explanation::OutOfMemory {
+                memory_limit: memory_limit(&container),
+                pod,
+                container,
+            });
         }
     }
     out
@@ -439,9 +508,12 @@ fn job_explanations(job: &Job, events: &[Event]) -> Vec<Explanation> {
             })
             .max_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0));
         if let Some(e) = refusal {
-            out.push(Explanation::QuotaRefused {
-                message: e.message.clone().unwrap_or_default(),
-            });
+            let message = e.message.clone().unwrap_or_default();
+            let quota = match super::submit::parse_quota_refusal(&message) {
+                Some(frontend::contract::Refusal::QuotaExceeded(q)) => q.quota,
+                _ => String::new(),
+            };
+            out.push(Explanation::QuotaRefused { quota, message });
         }
     }
     out
@@ -720,6 +792,7 @@ mod tests {
         assert_eq!(
             job_explanations(&job(json!({})), &events),
             vec![Explanation::QuotaRefused {
+                quota: "gpu-quota".into(),
                 message: quota.into()
             }]
         );
@@ -737,6 +810,47 @@ mod tests {
         let pods = [pod("Never", json!({"phase": "Running"}))];
         assert_eq!(state(&running, &pods), WorkloadState::Running);
         assert_eq!(state(&running, &[]), WorkloadState::Pending);
+    }
+
+    #[test]
+    fn events_are_read_by_uid_so_a_recreated_name_starts_clean() {
+        let found = Found::Job(Box::new(job(json!({}))));
+        let mut pod = pod("Never", json!({}));
+        pod.metadata.uid = Some("pod-uid".into());
+        let sources = event_sources(&found, &[pod]);
+        assert_eq!(
+            sources[1].field_selector(),
+            "involvedObject.kind=Pod,involvedObject.name=p,involvedObject.uid=pod-uid"
+        );
+        // Without a uid (never from the API server) the name alone still selects.
+        assert_eq!(
+            sources[0].field_selector(),
+            "involvedObject.kind=Job,involvedObject.name=tf"
+        );
+    }
+
+    #[test]
+    fn a_jobs_pods_are_its_own_and_a_deployment_without_labels_selects_none() {
+        let mut owned = job(json!({}));
+        owned.metadata.uid = Some("job-uid".into());
+        let found = Found::Job(Box::new(owned));
+        let with_owner = |uid: &str| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": "p", "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "Job", "name": "tf", "uid": uid, "controller": true}]}}))
+            .unwrap()
+        };
+        assert!(owned_by(&found, &with_owner("job-uid")));
+        assert!(!owned_by(&found, &with_owner("an-older-job")));
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "lab"},
+            "spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]},
+                     "template": {"spec": {"containers": []}}}}))
+        .unwrap();
+        let workspace = Found::Workspace {
+            deployment: Box::new(deployment),
+            service: None,
+        };
+        assert_eq!(selector(&workspace), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! A workload's logs, read with the user's token (`pods/log`, so RBAC decides): which pod and
 //! container (only the workload's own), the tail (bounded), the previous run, timestamps; read at
-//! once, or followed as the kubelet streams them (no polling). Followed streams are bounded by a
-//! semaphore, each holding a permit until it ends or its reader goes.
+//! once, or followed as the kubelet streams them (no polling). Programs write what they like:
+//! bytes that are not UTF-8 are replaced, a `\r` (a progress bar's redraw) ends a line as `\n`
+//! does, and a line longer than [`MAX_LINE_BYTES`] is cut into pieces. Followed streams are
+//! bounded by a semaphore, each holding a permit until it ends or its reader goes.
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use frontend::backend::LogStream;
 use frontend::contract::PageError;
 use frontend::contract::workload_detail::{LogQuery, Logs, MAX_TAIL_LINES};
 use frontend::contract::{FieldError, Refusal};
-use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use futures::{AsyncBufRead, AsyncBufReadExt, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::LogParams;
@@ -22,6 +24,65 @@ const MAX_LOG_BYTES: i64 = 8 * 1024 * 1024;
 
 /// Logs followed at once, over all users.
 pub const MAX_FOLLOWED: usize = 64;
+
+/// The longest line kept whole; longer ones come in pieces of this size.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// Splits `bytes` into finished lines (at `\n` or `\r`, empty ones from `\r\n` dropped, long
+/// ones cut), appending them to `out`; returns how many bytes it consumed (the rest is an
+/// unfinished line).
+fn split_lines(bytes: &[u8], out: &mut Vec<String>) -> usize {
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\n' || *b == b'\r' {
+            if i > start {
+                out.push(String::from_utf8_lossy(&bytes[start..i]).into_owned());
+            }
+            start = i + 1;
+        } else if i + 1 - start >= MAX_LINE_BYTES {
+            out.push(String::from_utf8_lossy(&bytes[start..=i]).into_owned());
+            start = i + 1;
+        }
+    }
+    start
+}
+
+/// The lines of `reader` as they come, the last one when the reader ends.
+fn lines_of(
+    reader: impl AsyncBufRead + Send + Unpin + 'static,
+) -> impl Stream<Item = Result<String, std::io::Error>> + Send {
+    futures::stream::unfold(
+        (reader, Vec::new(), std::collections::VecDeque::new(), false),
+        |(mut reader, mut pending, mut ready, mut ended)| async move {
+            loop {
+                if let Some(line) = ready.pop_front() {
+                    return Some((Ok(line), (reader, pending, ready, ended)));
+                }
+                if ended {
+                    return None;
+                }
+                let chunk = match reader.fill_buf().await {
+                    Ok(chunk) => chunk.to_vec(),
+                    Err(e) => return Some((Err(e), (reader, pending, ready, true))),
+                };
+                reader.consume_unpin(chunk.len());
+                if chunk.is_empty() {
+                    ended = true;
+                    if !pending.is_empty() {
+                        ready.push_back(String::from_utf8_lossy(&pending).into_owned());
+                        pending.clear();
+                    }
+                    continue;
+                }
+                pending.extend_from_slice(&chunk);
+                let mut lines = Vec::new();
+                let used = split_lines(&pending, &mut lines);
+                pending.drain(..used);
+                ready.extend(lines);
+            }
+        },
+    )
+}
 
 fn invalid(field: &str, refusal: Refusal) -> PageError {
     PageError::Invalid(FieldError::new(field, refusal))
@@ -88,7 +149,7 @@ fn params(query: &LogQuery, container: &str, follow: bool) -> LogParams {
     }
 }
 
-/// The logs at once.
+/// The logs at once (the newest [`MAX_TAIL_LINES`] at most).
 pub async fn read(
     client: &kube::Client,
     namespace: &str,
@@ -97,11 +158,18 @@ pub async fn read(
     query: &LogQuery,
 ) -> Result<Logs, PageError> {
     let pods = Api::<Pod>::namespaced(client.clone(), namespace);
-    let text = pods
-        .logs(pod, &params(query, container, false))
+    let reader = pods
+        .log_stream(pod, &params(query, container, false))
         .await
         .map_err(page_error)?;
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut lines: Vec<String> = lines_of(reader)
+        .map(|line| {
+            line.map_err(|e| PageError::Unreachable(format!("reading the logs failed: {e}")))
+        })
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     let keep_from = lines.len().saturating_sub(MAX_TAIL_LINES as usize);
     Ok(Logs {
         pod: pod.to_string(),
@@ -129,13 +197,11 @@ pub async fn follow(
         .log_stream(pod, &params(query, container, true))
         .await
         .map_err(page_error)?;
-    let lines = reader
-        .lines()
-        .map_err(|e| PageError::Unreachable(format!("the log stream broke: {e}")))
+    let lines = lines_of(reader)
         // The permit goes when the stream does.
         .map(move |line| {
             let _held = &permit;
-            line
+            line.map_err(|e| PageError::Unreachable(format!("the log stream broke: {e}")))
         });
     Ok(lines.boxed())
 }
@@ -144,6 +210,24 @@ pub async fn follow(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn any_bytes_become_lines_progress_bars_break_and_long_lines_are_cut() {
+        let mut bytes = b"epoch 1\r\n10%\r50%\r100%\nbad \xff byte\n".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
+        let reader = futures::io::Cursor::new(bytes);
+        let lines: Vec<String> = lines_of(reader)
+            .map(|l| l.unwrap())
+            .collect::<Vec<_>>()
+            .await;
+        assert_eq!(
+            &lines[..5],
+            ["epoch 1", "10%", "50%", "100%", "bad \u{fffd} byte"]
+        );
+        assert_eq!(lines[5].len(), MAX_LINE_BYTES);
+        assert_eq!(lines[6], "x".repeat(10));
+        assert_eq!(lines.len(), 7);
+    }
 
     fn pod(name: &str) -> Pod {
         serde_json::from_value(json!({"metadata": {"name": name},

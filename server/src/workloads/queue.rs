@@ -108,8 +108,9 @@ fn finished(job: &Job) -> bool {
         .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
 }
 
-/// The Jobs that ask for GPUs, have no pod, and whose namespace's GPU quota has no room for
-/// one: the quota holds them back (the Job controller's `FailedCreate`).
+/// The Jobs that ask for GPUs, are not suspended, have no pod, and whose namespace's GPU quota
+/// has no room for one: the quota holds them back (what the Job controller's `FailedCreate`
+/// says; read from the cached quota's figures, so no event list per view).
 fn held_jobs(input: &QueueInput) -> Vec<QueueRow> {
     let with_pods: std::collections::HashSet<&str> = input
         .pods
@@ -123,7 +124,9 @@ fn held_jobs(input: &QueueInput) -> Vec<QueueRow> {
         let gpus = job_gpus(job);
         let meta = &job.metadata;
         let namespace = meta.namespace.clone().unwrap_or_default();
+        let suspended = job.spec.as_ref().and_then(|s| s.suspend) == Some(true);
         if gpus == 0
+            || suspended
             || finished(job)
             || meta.deletion_timestamp.is_some()
             || meta

@@ -557,7 +557,13 @@ fn chinese_workload() -> WorkloadDetail {
             message: "缺少配置".into(),
         },
         Explanation::QuotaRefused {
+            quota: "配额".into(),
             message: "超出配额".into(),
+        },
+        Explanation::PodStopped {
+            pod: pod.clone(),
+            reason: "驱逐".into(),
+            message: "节点内存不足".into(),
         },
         Explanation::BackoffLimitExceeded {
             failed: 1,
