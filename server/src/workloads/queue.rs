@@ -91,6 +91,11 @@ fn utilization(
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
+/// Who submitted it, where gpuboard did (its owner label).
+fn owner_of(meta: &kube::api::ObjectMeta) -> Option<String> {
+    meta.labels.as_ref()?.get(OWNER_LABEL).cloned()
+}
+
 /// GPUs each pod of the Job asks for (its template, by the effective-request rule).
 fn job_gpus(job: &Job) -> u32 {
     let template = Pod {
@@ -143,11 +148,7 @@ fn held_jobs(input: &QueueInput) -> Vec<QueueRow> {
             continue;
         };
         let shown = input.visible.shows(&namespace);
-        let owner = meta
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(OWNER_LABEL))
-            .cloned();
+        let owner = owner_of(meta);
         let created = meta.creation_timestamp.as_ref().map(|t| t.0);
         let spec = job.spec.as_ref().and_then(|s| s.template.spec.as_ref());
         rows.push(QueueRow {
@@ -214,11 +215,7 @@ pub fn queue(input: &QueueInput) -> Queue {
                 });
             let state = state(pod);
             let (name, kind) = workload_of(pod);
-            let owner = meta
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(OWNER_LABEL))
-                .cloned();
+            let owner = owner_of(meta);
             let created = meta.creation_timestamp.as_ref().map(|t| t.0);
             let reason = (state == WorkloadState::Pending && node.is_none())
                 .then(|| unschedulable_message(pod).map(reasons::parse))

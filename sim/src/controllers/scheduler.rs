@@ -222,6 +222,60 @@ fn usage(store: &Store) -> HashMap<String, (BTreeMap<String, f64>, usize)> {
     out
 }
 
+/// Where a pod goes (the best node), or why each node turned it down.
+type Verdict = (Option<String>, Vec<Vec<String>>);
+
+/// What of a pod decides where it fits: its (init) containers' resources, tolerations, node
+/// selector and affinity.
+fn scheduling_shape(pod: &Value) -> String {
+    let spec = &pod["spec"];
+    let resources = |list: &Value| -> Vec<Value> {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["resources"].clone())
+            .collect()
+    };
+    json!([
+        resources(&spec["containers"]),
+        resources(&spec["initContainers"]),
+        spec["tolerations"],
+        spec["nodeSelector"],
+        spec["affinity"],
+    ])
+    .to_string()
+}
+
+/// The node with the most free GPUs (then the least CPU in use) that takes `pod`, or every
+/// node's reasons for turning it down.
+fn place(
+    pod: &Value,
+    nodes: &[std::sync::Arc<Value>],
+    used: &HashMap<String, (BTreeMap<String, f64>, usize)>,
+) -> Verdict {
+    let mut per_node = Vec::new();
+    let mut best: Option<(f64, &str)> = None;
+    for node in nodes {
+        let name = meta_str(node, "name");
+        let (u, count) = used.get(name).cloned().unwrap_or_default();
+        let reasons = misfit(pod, node, &u, count);
+        if reasons.is_empty() {
+            let free_gpu = node["status"]["allocatable"]["nvidia.com/gpu"]
+                .as_str()
+                .and_then(quantity::parse)
+                .unwrap_or(0.0)
+                - u.get("nvidia.com/gpu").copied().unwrap_or(0.0);
+            let score = free_gpu * 1000.0 - u.get("cpu").copied().unwrap_or(0.0);
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, name));
+            }
+        } else {
+            per_node.push(reasons);
+        }
+    }
+    (best.map(|(_, n)| n.to_string()), per_node)
+}
+
 /// Last FailedScheduling message per pod uid, so an unchanged verdict is not re-recorded every tick.
 #[derive(Default)]
 pub struct Scheduler {
@@ -254,37 +308,24 @@ impl Scheduler {
                     .cmp(&b["metadata"]["creationTimestamp"].as_str())
             })
         });
+        // Pods that ask the same of a node get the same verdict until a bind changes the nodes'
+        // use: a thousand identical pending pods cost one pass over the nodes, not a thousand.
+        let mut verdicts: HashMap<String, Verdict> = HashMap::new();
         for pod in ordered {
-            let mut per_node = Vec::new();
-            let mut best: Option<(f64, &str)> = None;
-            for node in &nodes {
-                let name = meta_str(node, "name");
-                let (u, count) = used.get(name).cloned().unwrap_or_default();
-                let reasons = misfit(&pod, node, &u, count);
-                if reasons.is_empty() {
-                    // Prefer the node with the most free GPUs, then the least loaded cpu.
-                    let free_gpu = node["status"]["allocatable"]["nvidia.com/gpu"]
-                        .as_str()
-                        .and_then(quantity::parse)
-                        .unwrap_or(0.0)
-                        - u.get("nvidia.com/gpu").copied().unwrap_or(0.0);
-                    let score = free_gpu * 1000.0 - u.get("cpu").copied().unwrap_or(0.0);
-                    if best.is_none_or(|(s, _)| score > s) {
-                        best = Some((score, name));
-                    }
-                } else {
-                    per_node.push(reasons);
-                }
-            }
+            let shape = scheduling_shape(&pod);
+            let (best, per_node) = verdicts
+                .entry(shape)
+                .or_insert_with(|| place(&pod, &nodes, &used))
+                .clone();
             let uid = meta_str(&pod, "uid").to_string();
             match best {
-                Some((_, node)) => {
-                    let node = node.to_string();
+                Some(node) => {
                     let entry = used.entry(node.clone()).or_default();
                     for (k, v) in effective_requests(&pod) {
                         *entry.0.entry(k).or_default() += v;
                     }
                     entry.1 += 1;
+                    verdicts.clear();
                     self.last_verdict.remove(&uid);
                     bind(store, pod, &node);
                 }
