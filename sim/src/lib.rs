@@ -125,6 +125,8 @@ pub struct Sim {
     pub auth: Authenticator,
     pub ca: ClusterCa,
     pub hardware: Vec<NodeHardware>,
+    /// `hardware`'s position by node name (the kubelets look a node up per pod per tick).
+    hardware_by_name: HashMap<String, usize>,
     pub server_address: String,
     logs: Mutex<HashMap<(String, String), ContainerLogs>>,
     pub logs_changed: Notify,
@@ -144,10 +146,13 @@ impl Sim {
         self.logs.lock()
     }
 
+    /// The simulated hardware of node `name`.
+    pub fn hardware_of(&self, name: &str) -> Option<&NodeHardware> {
+        self.hardware.get(*self.hardware_by_name.get(name)?)
+    }
+
     pub fn node_ip(&self, node: &str) -> String {
-        self.hardware
-            .iter()
-            .find(|h| h.name == node)
+        self.hardware_of(node)
             .map(|h| h.internal_ip.clone())
             .unwrap_or_default()
     }
@@ -159,7 +164,7 @@ impl Sim {
         pod_uid: &str,
         pod: &Value,
     ) -> HashMap<String, Vec<VisibleGpu>> {
-        let Some(hw) = self.hardware.iter().find(|h| h.name == node) else {
+        let Some(hw) = self.hardware_of(node) else {
             return HashMap::new();
         };
         let mut devices = self.devices.lock();
@@ -465,11 +470,17 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     for hw in &hardware {
         let _ = store.create(by_kind("Node"), seed::node_object(hw));
     }
+    let hardware_by_name = hardware
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.name.clone(), i))
+        .collect();
     let sim = Arc::new(Sim {
         store: Mutex::new(store),
         auth: Authenticator::new(static_tokens),
         ca,
         hardware,
+        hardware_by_name,
         server_address: addr.to_string(),
         logs: Mutex::new(HashMap::new()),
         logs_changed: Notify::new(),

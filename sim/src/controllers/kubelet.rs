@@ -77,9 +77,7 @@ impl Kubelets {
     /// An address of the node's pod subnet (on loopback) that no running pod has.
     fn free_pod_ip(&self, sim: &Sim, node: &str) -> std::net::Ipv4Addr {
         let subnet = sim
-            .hardware
-            .iter()
-            .find(|h| h.name == node)
+            .hardware_of(node)
             .map_or(crate::seed::pod_subnet(0), |h| h.pod_subnet);
         let used: std::collections::HashSet<std::net::Ipv4Addr> =
             self.pods.values().map(|p| p.pod_ip).collect();
