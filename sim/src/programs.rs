@@ -193,17 +193,24 @@ fn run_statement(statement: &str, last: i32) -> Option<(Vec<String>, i32)> {
     }
 }
 
-/// What `print(...)` calls of a one-line Python program print (literals as written).
-fn python_prints(code: &str) -> Vec<String> {
+/// What a one-line Python program of `print(<literal>)` statements prints; None when any
+/// statement is something else (`import torch; print(torch.cuda.is_available())` is the
+/// image's to answer, not a literal to echo).
+fn python_prints(code: &str) -> Option<Vec<String>> {
     code.split(';')
-        .filter_map(|s| {
-            let inner = s.trim().strip_prefix("print(")?.strip_suffix(')')?;
-            Some(
-                inner
-                    .trim()
-                    .trim_matches(|c| c == '"' || c == '\'')
-                    .to_string(),
-            )
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let inner = s.trim().strip_prefix("print(")?.strip_suffix(')')?.trim();
+            let quoted = inner.len() >= 2
+                && ((inner.starts_with('"') && inner.ends_with('"'))
+                    || (inner.starts_with('\'') && inner.ends_with('\'')));
+            if quoted {
+                Some(inner[1..inner.len() - 1].to_string())
+            } else if inner.parse::<f64>().is_ok() {
+                Some(inner.to_string())
+            } else {
+                None
+            }
         })
         .collect()
 }
@@ -221,7 +228,7 @@ fn short_program(command: &[String], args: &[String]) -> Option<Program> {
         }
         // Python's own statements, not the shell's: run as one.
         [py, "-c", code, ..] if matches!(py.rsplit('/').next(), Some("python" | "python3")) => {
-            return Some(ended(python_prints(code), 0));
+            return python_prints(code).map(|lines| ended(lines, 0));
         }
         words => words.join(" "),
     };
@@ -438,6 +445,13 @@ mod tests {
         assert_eq!(output(&py), vec!["ok".to_string()]);
         let py = run(&["python3", "-c", "print(\"a\"); print(2)"]);
         assert_eq!(output(&py), vec!["a".to_string(), "2".to_string()]);
+        // An expression is the image's to answer, never echoed as if it were a literal.
+        let probe = [
+            "python",
+            "-c",
+            "import torch; print(torch.cuda.is_available())",
+        ];
+        assert!(short_program(&probe.map(String::from), &[]).is_none());
         // A bare `exit` keeps the status before it.
         assert_eq!(run(&["sh", "-c", "false; exit"]).exit.map(|e| e.1), Some(1));
         // Pipes are not simulated: never printed as if they were echo's words.

@@ -95,11 +95,14 @@ pub async fn until_no_pods(kubeconfig: &Path, selector: &[&str], timeout: Durati
     let mut args = vec!["get", "pods", "-o", "name"];
     args.extend_from_slice(selector);
     eventually("the pods to go", timeout, || async {
-        let pods = kubectl(kubeconfig, &args).await.stdout;
-        if pods.trim().is_empty() {
+        let run = kubectl(kubeconfig, &args).await;
+        if !run.ok {
+            // kubectl failing lists nothing: that is not "no pods".
+            Err(run.stderr)
+        } else if run.stdout.trim().is_empty() {
             Ok(())
         } else {
-            Err(pods)
+            Err(run.stdout)
         }
     })
     .await
