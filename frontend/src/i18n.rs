@@ -244,8 +244,8 @@ pub const ZH: &[(&str, &str)] = &[
         "最多 63 个字母、数字、'-'、'_' 或 '.'，首尾须为字母或数字",
     ),
     (
-        "Over the namespace's quota {quota}: asks for {requested}, {used} in use, the limit is {limited}",
-        "超出命名空间配额 {quota}：申请 {requested}，已用 {used}，上限 {limited}",
+        "Over the namespace's quota {quota}: asks for {requested}, {used} in use, the limit is {limited}. Wait for work there to end (see the queue), ask for less, or ask an admin to raise {quota}",
+        "超出命名空间配额 {quota}：申请 {requested}，已用 {used}，上限 {limited}。请等待该命名空间中的任务结束（见队列）、减少申请，或请管理员提高 {quota}",
     ),
     (
         "The cluster refused it: {message}",

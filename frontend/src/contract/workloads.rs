@@ -109,6 +109,20 @@ pub struct NewWorkload {
     pub priority_class: String,
 }
 
+/// Whether a memory-backed `/dev/shm` is mounted when the request does not say: on for PyTorch
+/// images (their data loaders share memory through it).
+pub fn large_shm_by_default(image: &str) -> bool {
+    ImagePreset::of(image) == Some(ImagePreset::PyTorch)
+}
+
+impl NewWorkload {
+    /// The request's `/dev/shm` choice, else [`large_shm_by_default`].
+    pub fn large_shm_or_default(&self) -> bool {
+        self.large_shm
+            .unwrap_or_else(|| large_shm_by_default(&self.image))
+    }
+}
+
 impl Default for NewWorkload {
     fn default() -> Self {
         NewWorkload {

@@ -155,7 +155,7 @@ pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
         // In plain words in both languages; the page shows the plugin's own text beneath.
         (_, Refusal::QuotaExceeded(q)) => trf(
             lang,
-            "Over the namespace's quota {quota}: asks for {requested}, {used} in use, the limit is {limited}",
+            "Over the namespace's quota {quota}: asks for {requested}, {used} in use, the limit is {limited}. Wait for work there to end (see the queue), ask for less, or ask an admin to raise {quota}",
             &[("quota", &q.quota), ("requested", &q.requested), ("used", &q.used), ("limited", &q.limited)],
         ),
         (Lang::En, refusal) => refusal.english(),

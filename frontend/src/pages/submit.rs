@@ -8,7 +8,7 @@ use crate::api::{SubmitWorkload, get_submit_options, get_workload, preview_workl
 use crate::contract::PageError;
 use crate::contract::workloads::{
     ClaimMount, EnvVar, Fit, FitCheck, ImagePreset, NeverReason, NewWorkload, SubmitOptions,
-    Submitted, WaitReason, WorkloadKind,
+    Submitted, WaitReason, WorkloadKind, large_shm_by_default,
 };
 
 /// How long typing must pause before the live check asks the server.
@@ -379,7 +379,7 @@ fn ResourceFields(
         <label>{t("CPU")}{text_input(form.cpu, "cpu")}{refusal_for("cpu")}</label>
         <label>{t("Memory")}{text_input(form.memory, "memory")}{refusal_for("memory")}</label>
         <label><input type="checkbox" data-testid="large-shm"
-            prop:checked=move || form.shm.get().unwrap_or(ImagePreset::of(&form.image.get()) == Some(ImagePreset::PyTorch))
+            prop:checked=move || form.shm.get().unwrap_or_else(|| large_shm_by_default(&form.image.get()))
             on:change=move |ev| form.shm.set(Some(event_target_checked(&ev)))/>
             {t("Large /dev/shm (memory-backed; PyTorch's data loaders need it)")}</label>
         <label>{t("Environment, NAME=value per line")}

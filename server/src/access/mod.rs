@@ -85,9 +85,7 @@ impl AccessService {
     }
 
     fn client(&self, user: &SignedInUser) -> Result<kube::Client, PageError> {
-        self.clients
-            .for_token(user.token())
-            .map_err(|e| PageError::Unreachable(e.to_string()))
+        self.clients.for_user(user)
     }
 
     /// The service accounts of `namespace` (None: every namespace) with their legacy tokens.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use frontend::contract::GpuRow;
-use k8s_openapi::api::core::v1::{Container, Node, Pod};
+use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 /// The extended resource the NVIDIA device plugin advertises.
@@ -63,7 +63,11 @@ pub fn container_gpus(c: &Container) -> u32 {
 /// GPUs a pod holds: the larger of its containers' sum and its largest init container.
 /// Saturating: a pod asking for absurd numbers cannot wrap the totals.
 pub fn pod_gpus(pod: &Pod) -> u32 {
-    let Some(spec) = &pod.spec else { return 0 };
+    pod.spec.as_ref().map_or(0, spec_gpus)
+}
+
+/// GPUs a pod made from `spec` holds (a Job's or Deployment's template): [`pod_gpus`]' rule.
+pub fn spec_gpus(spec: &PodSpec) -> u32 {
     let containers = spec
         .containers
         .iter()

@@ -36,9 +36,16 @@ pub struct ClusterCache {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the cluster cache has not synced its {0} yet (is the cluster reachable? see the server's log)"
+    "the dashboard's cache has not synced its {0} yet: the cluster may be unreachable, or the dashboard's account may lack list and watch on them (re-apply deploy/dashboard-rbac.yaml); the server's log says which"
 )]
 pub struct NotSynced(pub &'static str);
+
+impl From<NotSynced> for frontend::contract::PageError {
+    /// The cache has not synced: in words the page can show.
+    fn from(e: NotSynced) -> Self {
+        frontend::contract::PageError::Unreachable(e.to_string())
+    }
+}
 
 /// Starts a reflector for `api` watched with `config`, running until the process ends, storing
 /// each object as `slim` leaves it; returns its store.

@@ -45,6 +45,15 @@ impl UserClients {
         Ok(client)
     }
 
+    /// The client that acts as the signed-in `user` (their own token, so RBAC decides).
+    pub fn for_user(
+        &self,
+        user: &frontend::backend::SignedInUser,
+    ) -> Result<kube::Client, frontend::contract::PageError> {
+        self.for_token(user.token())
+            .map_err(|e| frontend::contract::PageError::Unreachable(e.to_string()))
+    }
+
     /// A client for a token not yet known to be good (a sign-in): the kept one if there is one,
     /// else a new one that is not kept, so guessed tokens do not fill the cache. [`Self::keep`]
     /// it once the cluster accepts the token.

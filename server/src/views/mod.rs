@@ -29,7 +29,7 @@ use crate::access::AccessService;
 use crate::bootstrap::JoinTokenService;
 use crate::bootstrap::token::NAMESPACE as TOKEN_NAMESPACE;
 use crate::cluster::accounting::{is_active, node_of};
-use crate::cluster::cache::{ClusterCache, NotSynced};
+use crate::cluster::cache::ClusterCache;
 use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::doctor::{self, DoctorInput, Heartbeat};
 use crate::telemetry::{NodeTelemetry, Telemetry, TelemetrySnapshot};
@@ -58,11 +58,6 @@ fn control_plane_version(summaries: &[NodeSummary]) -> Option<&str> {
                 .any(|r| r == "control-plane" || r == "master")
         })
         .map(|s| s.kubelet_version.as_str())
-}
-
-/// The cache has not synced yet: say so in words the page can show.
-fn unsynced(e: NotSynced) -> PageError {
-    PageError::Unreachable(e.to_string())
 }
 
 impl KubeBackend {
@@ -163,7 +158,7 @@ impl KubeBackend {
         pods: &[Arc<Pod>],
         snapshot: &TelemetrySnapshot,
     ) -> Result<Vec<Alert>, PageError> {
-        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let nodes = self.cache.nodes().await?;
         let mut by_node: HashMap<&str, Vec<&Pod>> = HashMap::new();
         for pod in pods {
             if let Some(node) = node_of(pod) {
@@ -226,7 +221,7 @@ impl KubeBackend {
         pods: &[Arc<Pod>],
         snapshot: &TelemetrySnapshot,
     ) -> Result<Vec<NodeSummary>, PageError> {
-        let list = self.cache.nodes().await.map_err(unsynced)?;
+        let list = self.cache.nodes().await?;
         let now = jiff::Timestamp::now();
         let mut nodes: Vec<NodeSummary> = list.iter().map(|n| nodes::summarize(n, now)).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
@@ -239,7 +234,7 @@ impl KubeBackend {
 #[async_trait::async_trait]
 impl Backend for KubeBackend {
     async fn nodes(&self, _user: &SignedInUser) -> Result<Vec<NodeSummary>, PageError> {
-        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let pods = self.cache.pods().await?;
         self.summaries(&pods, &self.telemetry.snapshot()).await
     }
 
@@ -253,7 +248,7 @@ impl Backend for KubeBackend {
     }
 
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {
-        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let pods = self.cache.pods().await?;
         let snapshot = self.telemetry.snapshot();
         let nodes = self.summaries(&pods, &snapshot).await?;
         let rows = self.all_rows(user, &snapshot).await;
@@ -268,10 +263,10 @@ impl Backend for KubeBackend {
     }
 
     async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {
-        let Some(node) = self.cache.node(name).await.map_err(unsynced)? else {
+        let Some(node) = self.cache.node(name).await? else {
             return Ok(None);
         };
-        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let pods = self.cache.pods().await?;
         let doctor = self
             .diagnosis(&node, &pods)
             .await?
@@ -326,10 +321,10 @@ impl Backend for KubeBackend {
         _user: &SignedInUser,
         name: &str,
     ) -> Result<Option<Diagnosis>, PageError> {
-        let Some(node) = self.cache.node(name).await.map_err(unsynced)? else {
+        let Some(node) = self.cache.node(name).await? else {
             return Ok(None);
         };
-        let pods = self.cache.pods().await.map_err(unsynced)?;
+        let pods = self.cache.pods().await?;
         self.diagnosis(&node, &pods).await
     }
 

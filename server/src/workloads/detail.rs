@@ -19,7 +19,7 @@ use kube::Api;
 use kube::api::ListParams;
 
 use super::clone;
-use crate::cluster::accounting::{GPU_PRODUCT_LABEL, pod_gpus};
+use crate::cluster::accounting::{GPU_PRODUCT_LABEL, spec_gpus};
 use crate::cluster::refusal::page_error;
 
 /// Event reads (one per object) in flight at once.
@@ -495,7 +495,7 @@ fn job_explanations(job: &Job, events: &[Event]) -> Vec<Explanation> {
         _ => {}
     }
     let active = status.and_then(|s| s.active).unwrap_or(0);
-    if failed_condition.is_none() && active == 0 && !is_complete(job) {
+    if active == 0 && job_outcome(job).is_none() {
         // Refused by the quota and still without a pod: the newest refusal says why.
         let refusal = events
             .iter()
@@ -519,31 +519,33 @@ fn job_explanations(job: &Job, events: &[Event]) -> Vec<Explanation> {
     out
 }
 
-fn is_complete(job: &Job) -> bool {
-    job.status
-        .iter()
-        .flat_map(|s| s.conditions.iter().flatten())
-        .any(|c| c.type_ == "Complete" && c.status == "True")
-}
-
 fn pod_phase(pod: &Pod) -> Option<&str> {
     pod.status.as_ref()?.phase.as_deref()
 }
 
+/// How a Job ended, by its conditions (`Complete` or `SuccessCriteriaMet`, `Failed` or
+/// `FailureTarget`); None while it runs or waits.
+pub fn job_outcome(job: &Job) -> Option<WorkloadState> {
+    let conditions = job
+        .status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten());
+    for c in conditions.filter(|c| c.status == "True") {
+        match c.type_.as_str() {
+            "Complete" | "SuccessCriteriaMet" => return Some(WorkloadState::Succeeded),
+            "Failed" | "FailureTarget" => return Some(WorkloadState::Failed),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// One state for the whole: a Job by its conditions, then its pods; a workspace by its pods.
 fn state(found: &Found, pods: &[Pod]) -> WorkloadState {
-    if let Found::Job(job) = found {
-        let conditions = job
-            .status
-            .iter()
-            .flat_map(|s| s.conditions.iter().flatten());
-        for c in conditions.filter(|c| c.status == "True") {
-            match c.type_.as_str() {
-                "Complete" | "SuccessCriteriaMet" => return WorkloadState::Succeeded,
-                "Failed" | "FailureTarget" => return WorkloadState::Failed,
-                _ => {}
-            }
-        }
+    if let Found::Job(job) = found
+        && let Some(outcome) = job_outcome(job)
+    {
+        return outcome;
     }
     if pods.iter().any(|p| pod_phase(p) == Some("Running")) {
         WorkloadState::Running
@@ -622,10 +624,6 @@ pub fn detail(found: &Found, pods: &[Pod], events: &[Event]) -> WorkloadDetail {
     rows.sort_by(|a, b| a.at.cmp(&b.at));
     let keep_from = rows.len().saturating_sub(WorkloadDetail::MAX_EVENTS);
     let (active, succeeded, failed) = counts(found);
-    let template_pod = Pod {
-        spec: spec.cloned(),
-        ..Default::default()
-    };
     WorkloadDetail {
         kind: found.kind(),
         namespace: meta.namespace.clone().unwrap_or_default(),
@@ -640,7 +638,7 @@ pub fn detail(found: &Found, pods: &[Pod], events: &[Event]) -> WorkloadDetail {
             (jiff::Timestamp::now().as_second() - t.0.as_second()).max(0)
         }),
         state: state(found, pods),
-        gpus: pod_gpus(&template_pod),
+        gpus: spec.map_or(0, spec_gpus),
         model: spec
             .and_then(|s| s.node_selector.as_ref())
             .and_then(|s| s.get(GPU_PRODUCT_LABEL))

@@ -33,7 +33,7 @@ use k8s_openapi::api::core::v1::Pod;
 use crate::cluster::accounting::{
     allocatable_gpus, gpu_model, internal_ip, is_active, node_of, pod_gpus,
 };
-use crate::cluster::cache::{ClusterCache, NotSynced};
+use crate::cluster::cache::ClusterCache;
 use crate::cluster::clients::UserClients;
 use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::telemetry::Telemetry;
@@ -50,10 +50,6 @@ pub struct WorkloadService {
     followed: Arc<Semaphore>,
 }
 
-fn unsynced(e: NotSynced) -> PageError {
-    PageError::Unreachable(e.to_string())
-}
-
 impl WorkloadService {
     pub fn new(clients: Arc<UserClients>, cache: ClusterCache, telemetry: Arc<Telemetry>) -> Self {
         WorkloadService {
@@ -65,17 +61,15 @@ impl WorkloadService {
     }
 
     fn client(&self, user: &SignedInUser) -> Result<kube::Client, PageError> {
-        self.clients
-            .for_token(user.token())
-            .map_err(|e| PageError::Unreachable(e.to_string()))
+        self.clients.for_user(user)
     }
 
     /// The fit check's view of the cluster, from the cache.
     async fn fit_check(&self, valid: &validate::Valid) -> Result<FitCheck, PageError> {
-        let nodes = self.cache.nodes().await.map_err(unsynced)?;
-        let pods = self.cache.pods().await.map_err(unsynced)?;
-        let quotas = self.cache.quotas().await.map_err(unsynced)?;
-        let priority_classes = self.cache.priority_classes().await.map_err(unsynced)?;
+        let nodes = self.cache.nodes().await?;
+        let pods = self.cache.pods().await?;
+        let quotas = self.cache.quotas().await?;
+        let priority_classes = self.cache.priority_classes().await?;
         Ok(fit::fit(
             valid,
             &fit::FitInput {
@@ -93,10 +87,10 @@ impl WorkloadService {
         user: &SignedInUser,
         permissions: &Permissions,
     ) -> Result<SubmitOptions, PageError> {
-        let nodes = self.cache.nodes().await.map_err(unsynced)?;
-        let pods = self.cache.pods().await.map_err(unsynced)?;
-        let quotas = self.cache.quotas().await.map_err(unsynced)?;
-        let classes = self.cache.priority_classes().await.map_err(unsynced)?;
+        let nodes = self.cache.nodes().await?;
+        let pods = self.cache.pods().await?;
+        let quotas = self.cache.quotas().await?;
+        let classes = self.cache.priority_classes().await?;
         // Namespaces the cache knows of: where pods run or quotas are set.
         let namespaces: BTreeSet<String> = pods
             .iter()
@@ -182,7 +176,7 @@ impl WorkloadService {
         request: &NewWorkload,
         dry_run: bool,
     ) -> Result<Submitted, PageError> {
-        let nodes = self.cache.nodes().await.map_err(unsynced)?;
+        let nodes = self.cache.nodes().await?;
         let valid = validate::validate(request, Some(fit::largest_node_gpus(&nodes)))?;
         let manifests = build::manifests(&valid, &user.username);
         let client = self.client(user)?;
@@ -215,10 +209,10 @@ impl WorkloadService {
         user: &SignedInUser,
         permissions: &Permissions,
     ) -> Result<Queue, PageError> {
-        let nodes = self.cache.nodes().await.map_err(unsynced)?;
-        let pods = self.cache.pods().await.map_err(unsynced)?;
-        let jobs = self.cache.jobs().await.map_err(unsynced)?;
-        let quotas = self.cache.quotas().await.map_err(unsynced)?;
+        let nodes = self.cache.nodes().await?;
+        let pods = self.cache.pods().await?;
+        let jobs = self.cache.jobs().await?;
+        let quotas = self.cache.quotas().await?;
         let telemetry = self.telemetry.snapshot();
         let visible = permissions
             .namespaces_with_pods_visible(user, || {
@@ -300,8 +294,8 @@ impl WorkloadService {
             .iter()
             .filter_map(|p| p.metadata.name.as_deref())
             .collect();
-        let nodes = self.cache.nodes().await.map_err(unsynced)?;
-        let all_pods = self.cache.pods().await.map_err(unsynced)?;
+        let nodes = self.cache.nodes().await?;
+        let all_pods = self.cache.pods().await?;
         let snapshot = self.telemetry.snapshot();
         let visible = PodVisibility::In(BTreeSet::from([namespace.clone()]));
         let queue = queue::queue(&queue::QueueInput {

@@ -14,8 +14,8 @@ use frontend::contract::workloads::{
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod, ResourceQuota};
 
-use super::{fit, reasons};
-use crate::cluster::accounting::{GPU_PRODUCT_LABEL, gpu_model, node_of, pod_gpus};
+use super::{detail, fit, reasons};
+use crate::cluster::accounting::{GPU_PRODUCT_LABEL, gpu_model, node_of, pod_gpus, spec_gpus};
 use crate::cluster::permissions::PodVisibility;
 use crate::telemetry::TelemetrySnapshot;
 
@@ -96,23 +96,6 @@ fn owner_of(meta: &kube::api::ObjectMeta) -> Option<String> {
     meta.labels.as_ref()?.get(OWNER_LABEL).cloned()
 }
 
-/// GPUs each pod of the Job asks for (its template, by the effective-request rule).
-fn job_gpus(job: &Job) -> u32 {
-    let template = Pod {
-        spec: job.spec.as_ref().and_then(|s| s.template.spec.clone()),
-        ..Default::default()
-    };
-    pod_gpus(&template)
-}
-
-/// Whether the Job has ended (Complete or Failed).
-fn finished(job: &Job) -> bool {
-    job.status
-        .iter()
-        .flat_map(|s| s.conditions.iter().flatten())
-        .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
-}
-
 /// The Jobs that ask for GPUs, are not suspended, have no pod, and whose namespace's GPU quota
 /// has no room for one: the quota holds them back (what the Job controller's `FailedCreate`
 /// says; read from the cached quota's figures, so no event list per view).
@@ -126,13 +109,17 @@ fn held_jobs(input: &QueueInput) -> Vec<QueueRow> {
         .collect();
     let mut rows = Vec::new();
     for job in input.jobs {
-        let gpus = job_gpus(job);
+        let gpus = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .map_or(0, spec_gpus);
         let meta = &job.metadata;
         let namespace = meta.namespace.clone().unwrap_or_default();
         let suspended = job.spec.as_ref().and_then(|s| s.suspend) == Some(true);
         if gpus == 0
             || suspended
-            || finished(job)
+            || detail::job_outcome(job).is_some()
             || meta.deletion_timestamp.is_some()
             || meta
                 .uid

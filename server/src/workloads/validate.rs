@@ -1,9 +1,7 @@
 //! The submit form's rules, checked before anything reaches the cluster: each refusal names the
 //! field as the JSON does (`env[2].name`) and says why. What passes is a [`Valid`] request.
 
-use frontend::contract::workloads::{
-    ImagePreset, MAX_ENTRIES, MAX_GPUS, MAX_TEXT, NewWorkload, WorkloadKind,
-};
+use frontend::contract::workloads::{MAX_ENTRIES, MAX_GPUS, MAX_TEXT, NewWorkload, WorkloadKind};
 use frontend::contract::{FieldError, PageError, Refusal};
 
 use crate::cluster::names::{is_dns_label, is_dns_subdomain};
@@ -49,9 +47,7 @@ pub fn validate(request: &NewWorkload, largest_node_gpus: Option<u64>) -> Result
     }
     check_quantity("cpu", &request.cpu, MAX_CPU_CORES)?;
     check_quantity("memory", &request.memory, MAX_MEMORY_BYTES)?;
-    let large_shm = request
-        .large_shm
-        .unwrap_or(ImagePreset::of(&request.image) == Some(ImagePreset::PyTorch));
+    let large_shm = request.large_shm_or_default();
     check_env(request)?;
     check_volumes(request, large_shm)?;
     check_ports(request)?;

@@ -415,6 +415,18 @@ async fn a_workspace_whose_service_is_refused_leaves_no_deployment() {
     assert!(deployments.trim().is_empty(), "{deployments}");
 }
 
+/// The workload page at `path` once it explains itself with `what`.
+async fn explained(addr: std::net::SocketAddr, token: &str, path: &str, what: &str) -> Value {
+    eventually(&format!("{path} to explain {what}"), WAIT, || async {
+        let d = json_of(&api(addr, token, "GET", path, "").await);
+        let found = d["explanations"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["what"] == what));
+        if found { Ok(d) } else { Err(d.to_string()) }
+    })
+    .await
+}
+
 /// Reads a followed response until its body holds `want`, without waiting for it to end; the
 /// head and what came so far. Fails when `want` does not come within `WAIT`.
 async fn read_stream_until(
@@ -623,22 +635,12 @@ async fn a_workspace_whose_program_ends_is_explained_as_the_seeds_explain_it() {
     .to_string();
     let created = api(addr, admin, "POST", "/api/v1/workloads", &body).await;
     assert_eq!(created.status, 201, "{}", created.body);
-    let detail = eventually("the finished program to be explained", WAIT, || async {
-        let d = json_of(
-            &api(
-                addr,
-                admin,
-                "GET",
-                "/api/v1/namespaces/default/workloads/ends",
-                "",
-            )
-            .await,
-        );
-        let explained = d["explanations"]
-            .as_array()
-            .is_some_and(|e| e.iter().any(|e| e["what"] == "FinishedUnderAlways"));
-        if explained { Ok(d) } else { Err(d.to_string()) }
-    })
+    let detail = explained(
+        addr,
+        admin,
+        "/api/v1/namespaces/default/workloads/ends",
+        "FinishedUnderAlways",
+    )
     .await;
     assert_eq!(detail["kind"], "Workspace");
     let exposed = &detail["exposed"][0];
@@ -707,22 +709,12 @@ async fn a_job_the_quota_holds_back_is_in_the_queue_and_explained_on_its_page() 
         (&row["state"], &row["position"]),
         (&json!("Pending"), &Value::Null)
     );
-    let detail = eventually("the quota refusal explained", WAIT, || async {
-        let d = json_of(
-            &api(
-                addr,
-                researcher,
-                "GET",
-                "/api/v1/namespaces/ai/workloads/held",
-                "",
-            )
-            .await,
-        );
-        let explained = d["explanations"]
-            .as_array()
-            .is_some_and(|e| e.iter().any(|e| e["what"] == "QuotaRefused"));
-        if explained { Ok(d) } else { Err(d.to_string()) }
-    })
+    let detail = explained(
+        addr,
+        researcher,
+        "/api/v1/namespaces/ai/workloads/held",
+        "QuotaRefused",
+    )
     .await;
     let refusal = detail["explanations"]
         .as_array()
