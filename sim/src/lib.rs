@@ -450,6 +450,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         .map(|h| h.internal_ip.clone())
         .unwrap_or_else(|| "127.0.0.1".into());
     let mut store = Store::new(config.history);
+    controllers::add_indexes(&mut store);
     for obj in seed::rbac_defaults()
         .into_iter()
         .chain(seed::cluster_objects(

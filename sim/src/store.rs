@@ -1,8 +1,10 @@
 //! The sim's object store: every object as JSON keyed by resource, namespace and name, one global
 //! resourceVersion counter (as etcd's revision), and a bounded event history that watches resume from.
 //! It assigns `uid`, `creationTimestamp` and `resourceVersion`; it knows nothing of HTTP or RBAC.
+//! Secondary indexes ([`Indexer`]) let controllers find an object's events or a controller's pods
+//! without scanning every object, as client-go's indexers do.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -51,6 +53,41 @@ pub enum StoreError {
 
 type Key = (String, String);
 
+/// A secondary index: the objects of one resource grouped by a key read from each (an event's
+/// involved object's uid, a pod's controller's uid). Declared as a `static`; one is told apart
+/// from another by its address.
+pub struct Indexer {
+    /// The resource's plural (`events`, `pods`).
+    pub plural: &'static str,
+    /// The key an object is filed under; `None` leaves it out of the index.
+    pub key_of: fn(&Value) -> Option<String>,
+}
+
+/// An index's entries: key to the objects filed under it.
+struct Index {
+    indexer: &'static Indexer,
+    entries: HashMap<String, BTreeSet<Key>>,
+}
+
+impl Index {
+    fn file(&mut self, key: &Key, obj: &Value) {
+        if let Some(k) = (self.indexer.key_of)(obj) {
+            self.entries.entry(k).or_default().insert(key.clone());
+        }
+    }
+
+    fn unfile(&mut self, key: &Key, obj: &Value) {
+        if let Some(k) = (self.indexer.key_of)(obj)
+            && let Some(set) = self.entries.get_mut(&k)
+        {
+            set.remove(key);
+            if set.is_empty() {
+                self.entries.remove(&k);
+            }
+        }
+    }
+}
+
 /// Where a watch receives the changes made after it started.
 pub type ChangeReceiver = broadcast::Receiver<Arc<Change>>;
 
@@ -63,6 +100,7 @@ pub struct Store {
     /// Every change after this revision is still in `history`.
     compacted_to: u64,
     changes: broadcast::Sender<Arc<Change>>,
+    indexes: Vec<Index>,
 }
 
 fn resource_key(def: &ResourceDef) -> &'static str {
@@ -110,6 +148,80 @@ impl Store {
             history_limit: history_limit.max(1),
             compacted_to: 1,
             changes,
+            indexes: Vec::new(),
+        }
+    }
+
+    /// Keeps `indexer` up to date from now on, filing the objects already stored.
+    pub fn add_index(&mut self, indexer: &'static Indexer) {
+        if self.index_of(indexer).is_some() {
+            return;
+        }
+        let mut index = Index {
+            indexer,
+            entries: HashMap::new(),
+        };
+        for (key, obj) in self.objects.get(indexer.plural).into_iter().flatten() {
+            index.file(key, obj);
+        }
+        self.indexes.push(index);
+    }
+
+    fn index_of(&self, indexer: &'static Indexer) -> Option<&Index> {
+        self.indexes
+            .iter()
+            .find(|i| std::ptr::eq(i.indexer, indexer))
+    }
+
+    /// The objects `indexer` files under `key`, sorted by namespace and name. Without the index
+    /// (a store that never added it) this scans the resource, with the same answer.
+    pub fn list_indexed(&self, indexer: &'static Indexer, key: &str) -> Vec<Arc<Value>> {
+        let Some(map) = self.objects.get(indexer.plural) else {
+            return Vec::new();
+        };
+        match self.index_of(indexer) {
+            Some(index) => index
+                .entries
+                .get(key)
+                .into_iter()
+                .flatten()
+                .filter_map(|k| map.get(k).cloned())
+                .collect(),
+            None => map
+                .values()
+                .filter(|o| (indexer.key_of)(o).as_deref() == Some(key))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Every key `indexer` files some object under.
+    pub fn indexed_keys(&self, indexer: &'static Indexer) -> BTreeSet<String> {
+        match self.index_of(indexer) {
+            Some(index) => index.entries.keys().cloned().collect(),
+            None => self
+                .objects
+                .get(indexer.plural)
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, o)| (indexer.key_of)(o))
+                .collect(),
+        }
+    }
+
+    /// Files `new` (and unfiles `old`) under `key` in every index of `plural`.
+    fn reindex(&mut self, plural: &str, key: &Key, old: Option<&Value>, new: Option<&Value>) {
+        for index in self
+            .indexes
+            .iter_mut()
+            .filter(|i| i.indexer.plural == plural)
+        {
+            if let Some(old) = old {
+                index.unfile(key, old);
+            }
+            if let Some(new) = new {
+                index.file(key, new);
+            }
         }
     }
 
@@ -172,7 +284,8 @@ impl Store {
         meta["creationTimestamp"] = json!(now_rfc3339());
         meta["resourceVersion"] = json!(self.revision.to_string());
         let obj = Arc::new(obj);
-        map.insert(key, obj.clone());
+        map.insert(key.clone(), obj.clone());
+        self.reindex(resource_key(def), &key, None, Some(&obj));
         self.record(def, EventType::Added, obj.clone());
         Ok(obj)
     }
@@ -209,7 +322,8 @@ impl Store {
         meta["creationTimestamp"] = created;
         meta["resourceVersion"] = json!(self.revision.to_string());
         let obj = Arc::new(obj);
-        map.insert(key, obj.clone());
+        let old = map.insert(key.clone(), obj.clone());
+        self.reindex(resource_key(def), &key, old.as_deref(), Some(&obj));
         self.record(def, EventType::Modified, obj.clone());
         Ok(obj)
     }
@@ -222,9 +336,11 @@ impl Store {
         name: &str,
     ) -> Result<Arc<Value>, StoreError> {
         let map = self.objects.entry(resource_key(def)).or_default();
-        let Some(old) = map.remove(&(namespace.to_string(), name.to_string())) else {
+        let key = (namespace.to_string(), name.to_string());
+        let Some(old) = map.remove(&key) else {
             return Err(StoreError::NotFound);
         };
+        self.reindex(resource_key(def), &key, Some(&old), None);
         self.revision += 1;
         let mut last = (*old).clone();
         ensure_metadata(&mut last)["resourceVersion"] = json!(self.revision.to_string());
@@ -365,5 +481,53 @@ mod tests {
         s.create(def, other).unwrap();
         assert_eq!(s.list(def, Some("default")).len(), 1);
         assert_eq!(s.list(def, None).len(), 2);
+    }
+
+    static BY_APP: Indexer = Indexer {
+        plural: "configmaps",
+        key_of: |o| o["data"]["app"].as_str().map(String::from),
+    };
+
+    fn names(objects: &[Arc<Value>]) -> Vec<&str> {
+        objects.iter().map(|o| meta_str(o, "name")).collect()
+    }
+
+    #[test]
+    fn an_index_follows_creates_updates_and_deletes_and_answers_as_a_scan_would() {
+        let def = by_kind("ConfigMap");
+        let mut indexed = Store::new(100);
+        let mut scanned = Store::new(100);
+        let mut labelled = cm("a");
+        labelled["data"] = json!({"app": "x"});
+        indexed.create(def, labelled.clone()).unwrap();
+        // Objects stored before the index is added are filed too.
+        indexed.add_index(&BY_APP);
+        scanned.create(def, labelled).unwrap();
+        for s in [&mut indexed, &mut scanned] {
+            let mut b = cm("b");
+            b["data"] = json!({"app": "x"});
+            s.create(def, b).unwrap();
+            s.create(def, cm("c")).unwrap();
+            let mut moved = (*s.get(def, "default", "a").unwrap()).clone();
+            moved["data"] = json!({"app": "y"});
+            s.update(def, moved, None).unwrap();
+        }
+        for s in [&indexed, &scanned] {
+            assert_eq!(names(&s.list_indexed(&BY_APP, "x")), vec!["b"]);
+            assert_eq!(names(&s.list_indexed(&BY_APP, "y")), vec!["a"]);
+            assert_eq!(
+                s.indexed_keys(&BY_APP).into_iter().collect::<Vec<_>>(),
+                vec!["x", "y"]
+            );
+        }
+        indexed.delete(def, "default", "b").unwrap();
+        assert!(indexed.list_indexed(&BY_APP, "x").is_empty());
+        assert_eq!(
+            indexed
+                .indexed_keys(&BY_APP)
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["y"]
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::{PODS_BY_CONTROLLER, controller_of};
 use crate::auth::{bootstrap_token_expired, secret_value};
 use crate::pki::{ClusterCa, detached_jws};
 use crate::resources::by_kind;
@@ -123,29 +124,29 @@ pub fn node_leases(store: &mut Store, hardware: &[crate::seed::NodeHardware]) {
     }
 }
 
+/// Deletes the pods whose controlling Job or Deployment is gone (looked up by the pods' index,
+/// so a tick costs the number of owners, not of pods).
 pub fn garbage_collect(store: &mut Store) {
     let owners: std::collections::HashSet<String> = ["Job", "Deployment"]
         .iter()
         .flat_map(|kind| store.list(by_kind(kind), None))
         .map(|o| meta_str(&o, "uid").to_string())
         .collect();
-    for pod in store.list(by_kind("Pod"), None) {
-        let orphaned = pod["metadata"]["ownerReferences"]
-            .as_array()
-            .is_some_and(|refs| {
-                refs.iter().any(|r| {
-                    (r["kind"] == "Job" || r["kind"] == "Deployment")
-                        && r["controller"] == true
-                        && !owners.contains(r["uid"].as_str().unwrap_or(""))
-                })
-            });
-        if orphaned {
-            let _ = store.delete(
-                by_kind("Pod"),
-                meta_str(&pod, "namespace"),
-                meta_str(&pod, "name"),
-            );
-        }
+    let orphaned: Vec<std::sync::Arc<Value>> = store
+        .indexed_keys(&PODS_BY_CONTROLLER)
+        .into_iter()
+        .filter(|uid| !owners.contains(uid))
+        .flat_map(|uid| store.list_indexed(&PODS_BY_CONTROLLER, &uid))
+        .filter(|pod| {
+            controller_of(pod).is_some_and(|r| r["kind"] == "Job" || r["kind"] == "Deployment")
+        })
+        .collect();
+    for pod in orphaned {
+        let _ = store.delete(
+            by_kind("Pod"),
+            meta_str(&pod, "namespace"),
+            meta_str(&pod, "name"),
+        );
     }
 }
 

@@ -5,8 +5,10 @@
 
 use serde_json::{Value, json};
 
-use super::events;
+use std::sync::Arc;
+
 use super::scheduler::is_terminated;
+use super::{events, owned_pods};
 use crate::resources::by_kind;
 use crate::store::{Store, meta_str, now_rfc3339};
 use crate::{admission, policy};
@@ -16,20 +18,6 @@ fn template_hash(deployment: &Value) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(deployment["spec"]["template"].to_string().as_bytes());
     digest[..5].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn owned_pods(store: &Store, deployment: &Value) -> Vec<Value> {
-    let uid = meta_str(deployment, "uid");
-    store
-        .list(by_kind("Pod"), Some(meta_str(deployment, "namespace")))
-        .into_iter()
-        .filter(|p| {
-            p["metadata"]["ownerReferences"]
-                .as_array()
-                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
-        })
-        .map(|p| (*p).clone())
-        .collect()
 }
 
 fn new_pod(deployment: &Value, hash: &str) -> Value {
@@ -57,7 +45,7 @@ pub fn run(store: &mut Store) {
         let deployment = (*deployment).clone();
         let hash = template_hash(&deployment);
         let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
-        let live: Vec<Value> = owned_pods(store, &deployment)
+        let live: Vec<Arc<Value>> = owned_pods(store, &deployment)
             .into_iter()
             .filter(|p| !is_terminated(p))
             .collect();

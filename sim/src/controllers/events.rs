@@ -4,7 +4,19 @@
 use serde_json::{Value, json};
 
 use crate::resources::by_kind;
-use crate::store::{Store, meta_str, now_rfc3339};
+use crate::store::{Indexer, Store, meta_str, now_rfc3339};
+
+/// Events filed by their involved object's uid: recording one looks up that object's events, not
+/// the namespace's.
+pub static BY_INVOLVED_UID: Indexer = Indexer {
+    plural: "events",
+    key_of: |event| {
+        event["involvedObject"]["uid"]
+            .as_str()
+            .filter(|uid| !uid.is_empty())
+            .map(String::from)
+    },
+};
 
 /// Records (or bumps) an event about `involved`. Cluster-scoped objects' events go to `default`.
 pub fn record(
@@ -21,12 +33,15 @@ pub fn record(
     let ns = if obj_ns.is_empty() { "default" } else { obj_ns }.to_string();
     let uid = meta_str(involved, "uid").to_string();
     let now = now_rfc3339();
-    let existing = store.list(def, Some(&ns)).into_iter().find(|e| {
-        e["involvedObject"]["uid"] == uid.as_str()
-            && e["reason"] == reason
-            && e["message"] == message
-            && e["source"]["component"] == component
-    });
+    let existing = store
+        .list_indexed(&BY_INVOLVED_UID, &uid)
+        .into_iter()
+        .find(|e| {
+            meta_str(e, "namespace") == ns
+                && e["reason"] == reason
+                && e["message"] == message
+                && e["source"]["component"] == component
+        });
     if let Some(e) = existing {
         let mut e = (*e).clone();
         e["count"] = json!(e["count"].as_i64().unwrap_or(1) + 1);
@@ -63,8 +78,9 @@ pub fn recent(store: &Store, involved: &Value, reason: &str, seconds: i64) -> bo
     let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(seconds);
     let obj_ns = meta_str(involved, "namespace");
     let ns = if obj_ns.is_empty() { "default" } else { obj_ns };
-    store.list(by_kind("Event"), Some(ns)).iter().any(|e| {
-        e["involvedObject"]["uid"] == meta_str(involved, "uid")
+    let uid = meta_str(involved, "uid");
+    store.list_indexed(&BY_INVOLVED_UID, uid).iter().any(|e| {
+        meta_str(e, "namespace") == ns
             && e["reason"] == reason
             && e["lastTimestamp"]
                 .as_str()

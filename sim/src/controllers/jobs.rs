@@ -4,20 +4,10 @@
 
 use serde_json::{Value, json};
 
-use super::events;
+use super::{events, owned_pods};
 use crate::resources::by_kind;
 use crate::store::{Store, meta_str, now_rfc3339};
 use crate::{admission, policy};
-
-fn owned_pods(store: &Store, job: &Value) -> Vec<Value> {
-    let uid = meta_str(job, "uid");
-    store
-        .list(by_kind("Pod"), Some(meta_str(job, "namespace")))
-        .into_iter()
-        .filter(|p| p["metadata"]["labels"]["batch.kubernetes.io/controller-uid"] == uid)
-        .map(|p| (*p).clone())
-        .collect()
-}
 
 fn condition(job: &Value, kind: &str) -> Option<Value> {
     job["status"]["conditions"]
@@ -70,6 +60,7 @@ pub fn run(store: &mut Store) {
         let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
         let active: Vec<&Value> = pods
             .iter()
+            .map(|p| &**p)
             .filter(|p| phase(p) != "Succeeded" && phase(p) != "Failed")
             .collect();
         let ready = active

@@ -13,7 +13,7 @@ use crate::Sim;
 use crate::exporters::is_sim_managed;
 use crate::programs::{Program, VisibleGpu, program_for};
 use crate::resources::by_kind;
-use crate::store::{meta_str, now_rfc3339};
+use crate::store::{meta_str, now_rfc3339, resource_version};
 
 const CREATE_DELAY: Duration = Duration::from_millis(400);
 
@@ -48,6 +48,9 @@ struct PodRun {
     bound_at: Instant,
     containers: Vec<ContainerRun>,
     pod_ip: std::net::Ipv4Addr,
+    /// The pod's resourceVersion when its status last matched the containers' states: while
+    /// neither changes, the pod is skipped (no status to rebuild for thousands of steady pods).
+    settled_at: u64,
 }
 
 /// Per-pod runtime state of all kubelets, keyed by pod uid.
@@ -147,6 +150,7 @@ impl Kubelets {
                         bound_at: Instant::now(),
                         containers,
                         pod_ip,
+                        settled_at: 0,
                     },
                 );
                 for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
@@ -170,8 +174,9 @@ impl Kubelets {
                 .unwrap_or("Always")
                 .to_string();
             let mut new_events: Vec<(&str, String, String)> = Vec::new();
+            let mut changed = false;
             for c in run.containers.iter_mut() {
-                step_container(
+                changed |= step_container(
                     sim,
                     &uid,
                     &pod,
@@ -180,6 +185,9 @@ impl Kubelets {
                     &restart_policy,
                     &mut new_events,
                 );
+            }
+            if !changed && resource_version(&pod) == run.settled_at {
+                continue;
             }
             for c in &run.containers {
                 let load = match c.state {
@@ -192,10 +200,13 @@ impl Kubelets {
             for (ty, reason, msg) in new_events {
                 events::record(&mut store, &pod, ty, &reason, &msg, "kubelet", Some(&node));
             }
+            run.settled_at = resource_version(&pod);
             if status != pod["status"] {
                 let mut p = (*pod).clone();
                 p["status"] = status;
-                let _ = store.update(by_kind("Pod"), p, None);
+                if let Ok(updated) = store.update(by_kind("Pod"), p, None) {
+                    run.settled_at = resource_version(&updated);
+                }
             }
             let finished = run
                 .containers
@@ -221,6 +232,7 @@ fn will_restart(policy: &str, state: &State) -> bool {
     }
 }
 
+/// Moves one container on by the clock; true when its state changed (and so the pod's status may).
 fn step_container(
     sim: &Sim,
     uid: &str,
@@ -229,7 +241,7 @@ fn step_container(
     bound_at: Instant,
     policy: &str,
     out: &mut Vec<(&'static str, String, String)>,
-) {
+) -> bool {
     let pod_ref = format!(
         "{}_{}({uid})",
         meta_str(pod, "name"),
@@ -262,6 +274,7 @@ fn step_container(
                 since: Instant::now(),
                 started_at: now_rfc3339(),
             };
+            true
         }
         State::Running { since, started_at } => {
             let elapsed = since.elapsed();
@@ -295,7 +308,9 @@ fn step_container(
                     started_at,
                     finished_at: now_rfc3339(),
                 };
+                return true;
             }
+            false
         }
         State::Terminated {
             code,
@@ -320,9 +335,13 @@ fn step_container(
                     until: Instant::now() + delay,
                 };
             }
+            true
         }
-        State::BackOff { until } if Instant::now() >= until => c.state = State::Creating,
-        _ => {}
+        State::BackOff { until } if Instant::now() >= until => {
+            c.state = State::Creating;
+            true
+        }
+        _ => false,
     }
 }
 
