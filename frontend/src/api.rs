@@ -184,11 +184,13 @@ pub async fn grant_access(
     ssr::backend()?.grant_access(&user, &request).await
 }
 
-/// The GPU queue: pending in the scheduler's order, then running, then finished.
+/// One page of the GPU queue: pending in the scheduler's order, then running, then finished.
 #[server(input = GetUrl)]
-pub async fn get_queue() -> Result<crate::contract::workloads::Queue, PageError> {
+pub async fn get_queue(
+    #[server(default)] query: crate::contract::workloads::QueueQuery,
+) -> Result<crate::contract::workloads::Queue, PageError> {
     let user = ssr::user().await?;
-    ssr::backend()?.queue(&user).await
+    ssr::backend()?.queue(&user, &query).await
 }
 
 /// What the submit form offers the user.

@@ -14,7 +14,7 @@ use crate::contract::doctor::Diagnosis;
 use crate::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use crate::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use crate::contract::workloads::{
-    Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
+    Deleted, FitCheck, NewWorkload, Preview, Queue, QueueQuery, SubmitOptions, Submitted,
 };
 use crate::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 
@@ -96,8 +96,8 @@ pub trait Backend: Send + Sync + 'static {
         request: &NewWorkload,
         dry_run: bool,
     ) -> Result<Submitted, PageError>;
-    /// The GPU queue as `user` may see it.
-    async fn queue(&self, user: &SignedInUser) -> Result<Queue, PageError>;
+    /// One page of the GPU queue as `user` may see it.
+    async fn queue(&self, user: &SignedInUser, query: &QueueQuery) -> Result<Queue, PageError>;
     /// Deletes a Job or workspace and what it made.
     async fn delete_workload(
         &self,

@@ -353,11 +353,29 @@ pub struct QuotaHold {
     pub hard: u64,
 }
 
-/// The queue page's data: pending first (in queue order), then running, then finished.
+/// Rows per page of the queue.
+pub const QUEUE_PAGE_SIZE: usize = 200;
+
+/// Which page of the queue to show; every field may be left out (`?mineOnly=true&page=2`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct QueueQuery {
+    /// Only what the signed-in user submitted (the owner label).
+    pub mine_only: bool,
+    /// 0-based; past the last page gives the last.
+    pub page: usize,
+}
+
+/// One page of the queue: pending first (in queue order), then running, then finished. The
+/// counts are over the whole queue, `matching` over the rows `mine_only` keeps.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Queue {
     pub rows: Vec<QueueRow>,
+    /// Rows the query keeps, over all pages.
+    pub matching: usize,
+    pub page: usize,
+    pub page_size: usize,
     pub pending: u32,
     pub running: u32,
     /// GPUs the running rows hold.

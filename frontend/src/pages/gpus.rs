@@ -7,7 +7,7 @@ use crate::api::list_gpus;
 use crate::contract::{GpuPage, GpuQuery, GpuRow, GpuSortKey};
 use crate::format::{gib, with_unit};
 use crate::i18n::{Lang, t, tr, trf, use_lang};
-use crate::pages::{ErrorView, TableBox, gpu_holders, sort_header};
+use crate::pages::{ErrorView, Pager, TableBox, gpu_holders, sort_header};
 
 fn summary(lang: Lang, page: &GpuPage) -> String {
     let average = with_unit(page.average_utilization_percent, "%");
@@ -58,31 +58,6 @@ fn GpuRowView(row: GpuRow) -> impl IntoView {
             <td class="num">{with_unit(row.power_watts, "W")}</td>
             <td data-testid="gpu-used-by">{move || gpu_holders(lang.get(), &holder)}</td>
         </tr>
-    }
-}
-
-/// The pager: which rows of how many, and the buttons to the pages either side.
-#[component]
-fn Pager(
-    page: RwSignal<usize>,
-    at: usize,
-    size: usize,
-    shown: usize,
-    matching: usize,
-) -> impl IntoView {
-    let first = at * size;
-    let range = format!(
-        "{}–{} / {matching}",
-        (first + 1).min(matching),
-        first + shown
-    );
-    let (has_previous, has_next) = (at > 0, first + shown < matching);
-    view! {
-        <div class="pager" data-testid="gpu-pager">
-            <button disabled=!has_previous title=t("Previous page") on:click=move |_| page.set(at.saturating_sub(1))>"‹"</button>
-            <span>{range}</span>
-            <button disabled=!has_next title=t("Next page") on:click=move |_| page.set(at + 1)>"›"</button>
-        </div>
     }
 }
 
@@ -158,7 +133,7 @@ pub fn GpusPage() -> impl IntoView {
                         let counts = p.clone();
                         view! {
                             <p class="summary" data-testid="gpu-summary">{move || summary(lang.get(), &counts)}</p>
-                            <Pager page at=p.page size=p.page_size shown=p.rows.len() matching=p.matching/>
+                            <Pager page at=p.page size=p.page_size shown=p.rows.len() matching=p.matching testid="gpu-pager"/>
                             <GpusTable rows=p.rows sort/>
                         }.into_any()
                     }

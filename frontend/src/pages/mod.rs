@@ -18,7 +18,7 @@ pub mod workload;
 use leptos::prelude::*;
 
 use crate::contract::{BOOTSTRAP_GROUP_PATTERN, ExporterError, GpuRow, PageError, Refusal};
-use crate::i18n::{Lang, tr, trf, use_lang};
+use crate::i18n::{Lang, t, tr, trf, use_lang};
 
 /// A table header cell that sorts by `key` when clicked (again: the other way round), with ▲ or ▼
 /// on the current one. `descending_first`: a new key starts with the largest values (numbers).
@@ -56,6 +56,33 @@ where
 #[component]
 pub fn TableBox(children: Children) -> impl IntoView {
     view! { <div class="table-box">{children()}</div> }
+}
+
+/// A table's pager: which rows of how many, and the buttons to the pages either side (`page`
+/// is the 0-based page the table asks its server for).
+#[component]
+pub fn Pager(
+    page: RwSignal<usize>,
+    at: usize,
+    size: usize,
+    shown: usize,
+    matching: usize,
+    testid: &'static str,
+) -> impl IntoView {
+    let first = at * size;
+    let range = format!(
+        "{}–{} / {matching}",
+        (first + 1).min(matching),
+        first + shown
+    );
+    let (has_previous, has_next) = (at > 0, first + shown < matching);
+    view! {
+        <div class="pager" data-testid=testid>
+            <button disabled=!has_previous title=t("Previous page") on:click=move |_| page.set(at.saturating_sub(1))>"‹"</button>
+            <span>{range}</span>
+            <button disabled=!has_next title=t("Next page") on:click=move |_| page.set(at + 1)>"›"</button>
+        </div>
+    }
 }
 
 /// Who holds a GPU: the pods the user may see, how many the user may not, or whether it is idle.

@@ -1,17 +1,17 @@
 //! `/queue`: GPU work in `squeue`'s manner. Pending rows first with their position and why they
 //! wait (the scheduler's histogram in plain words, its own text beneath), then running ones with
-//! their GPUs' utilization, then the finished; "mine" filter; live; delete after a confirmation
-//! that names the GPUs it frees.
+//! their GPUs' utilization, then the finished; "mine" filter and pages of rows (both on the
+//! server); live; delete after a confirmation that names the GPUs it frees.
 
 use leptos::prelude::*;
 
 use crate::api::{DeleteWorkload, get_queue, whoami};
 use crate::contract::workloads::{
-    NodeMisfit, PendingReason, Queue, QueueRow, WorkloadKind, WorkloadState,
+    NodeMisfit, PendingReason, Queue, QueueQuery, QueueRow, WorkloadKind, WorkloadState,
 };
 use crate::format::{age, with_unit};
 use crate::i18n::{Lang, t, tr, trf, use_lang};
-use crate::pages::{ErrorView, TableBox};
+use crate::pages::{ErrorView, Pager, TableBox};
 
 /// One entry of the scheduler's histogram, in `lang`.
 pub fn misfit_text(lang: Lang, misfit: &NodeMisfit) -> String {
@@ -187,10 +187,18 @@ fn QueueRowView(
 pub fn QueuePage() -> impl IntoView {
     let updates = crate::live::use_updates();
     let refresh = RwSignal::new(0u64);
-    let queue = Resource::new(move || (updates.get(), refresh.get()), |_| get_queue());
+    let mine_only = RwSignal::new(false);
+    let page = RwSignal::new(0usize);
+    let query = move || QueueQuery {
+        mine_only: mine_only.get(),
+        page: page.get(),
+    };
+    let queue = Resource::new(
+        move || (query(), updates.get(), refresh.get()),
+        |(q, _, _)| get_queue(q),
+    );
     let who = Resource::new(|| (), |_| whoami());
     let delete = ServerAction::<DeleteWorkload>::new();
-    let mine_only = RwSignal::new(false);
     let lang = use_lang();
     Effect::new(move |_| {
         if let Some(Ok(_)) = delete.value().get() {
@@ -202,7 +210,7 @@ pub fn QueuePage() -> impl IntoView {
             <h1>{t("GPU queue")}</h1>
             <div class="toolbar">
                 <label><input type="checkbox" data-testid="mine-only" prop:checked=move || mine_only.get()
-                    on:change=move |ev| mine_only.set(event_target_checked(&ev))/>{t("Only mine")}</label>
+                    on:change=move |ev| { mine_only.set(event_target_checked(&ev)); page.set(0); }/>{t("Only mine")}</label>
                 <a class="button" href="/submit">{t("Submit GPU work")}</a>
             </div>
             {move || delete.value().get().and_then(|r| r.err()).map(|error| view! { <ErrorView error/> })}
@@ -216,6 +224,7 @@ pub fn QueuePage() -> impl IntoView {
                             let rows = q.rows;
                             view! {
                                 <p class="summary" data-testid="queue-summary">{move || summary(lang.get(), &counts)}</p>
+                                <Pager page at=q.page size=q.page_size shown=rows.len() matching=q.matching testid="queue-pager"/>
                                 <TableBox>
                                     <table class="grid" data-testid="queue-table">
                                         <thead><tr>
@@ -226,11 +235,8 @@ pub fn QueuePage() -> impl IntoView {
                                         </tr></thead>
                                         <tbody>
                                             <For
-                                                each=move || {
-                                                    let mine = mine_only.get();
-                                                    // Keyed by place in this answer: hidden rows have no name to key on.
-                                                    rows.iter().cloned().enumerate().filter(|(_, r)| r.mine || !mine).collect::<Vec<_>>()
-                                                }
+                                                // Keyed by place in this answer: hidden rows have no name to key on.
+                                                each=move || rows.clone().into_iter().enumerate()
                                                 key=|(i, _)| *i
                                                 children=move |(_, row)| view! { <QueueRowView row delete csrf/> }
                                             />

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use frontend::backend::SignedInUser;
 use frontend::contract::workload_detail::{LogQuery, WorkloadDetail};
-use frontend::contract::workloads::{Deleted, FitCheck, NewWorkload, Queue, Submitted};
+use frontend::contract::workloads::{Deleted, FitCheck, NewWorkload, Queue, QueueQuery, Submitted};
 use futures::StreamExt;
 use serde::Deserialize;
 
@@ -67,8 +67,14 @@ async fn fit(
     Ok((StatusCode::OK, axum::Json(check)))
 }
 
-async fn queue(State(state): State<AppState>, user: SignedInUser) -> ApiResult<Queue> {
-    let queue = state.backend.queue(&user).await?;
+/// One page of the queue (`?mineOnly=true&page=N`, 200 rows a page; the counts cover it all).
+async fn queue(
+    State(state): State<AppState>,
+    user: SignedInUser,
+    query: Result<Query<QueueQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Queue> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let queue = state.backend.queue(&user, &query).await?;
     Ok((StatusCode::OK, axum::Json(queue)))
 }
 

@@ -5,6 +5,7 @@
 //! images), so the cache's memory follows the cluster's size, not its tenants' annotations.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -32,6 +33,9 @@ pub struct ClusterCache {
     pub priority_classes: Store<PriorityClass>,
     /// Every Job (the queue shows those its quota holds back before they have a pod).
     pub jobs: Store<Job>,
+    /// Bumped after each change the pods' watch stores: what is computed from every pod can be
+    /// kept until it moves.
+    pods_generation: Arc<AtomicU64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,13 +52,13 @@ impl From<NotSynced> for frontend::contract::PageError {
 }
 
 /// Starts a reflector for `api` watched with `config`, running until the process ends, storing
-/// each object as `slim` leaves it; returns its store.
+/// each object as `slim` leaves it; returns its store and a counter bumped after each change.
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     slim: fn(&mut K),
     what: &'static str,
-) -> Store<K>
+) -> (Store<K>, Arc<AtomicU64>)
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -65,20 +69,27 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store();
+    let generation = Arc::new(AtomicU64::new(0));
+    let bumped = generation.clone();
     let stream = watcher(api, config)
         .default_backoff()
         .modify(slim)
-        .reflect(writer)
-        .applied_objects();
+        .reflect(writer);
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
-            if let Err(e) = event {
-                tracing::warn!(resource = what, error = %e, "watch failed; retrying with back-off");
+            match event {
+                // The store has taken the event by the time it is yielded here.
+                Ok(_) => {
+                    bumped.fetch_add(1, Ordering::Release);
+                }
+                Err(e) => {
+                    tracing::warn!(resource = what, error = %e, "watch failed; retrying with back-off")
+                }
             }
         }
     });
-    store
+    (store, generation)
 }
 
 /// Keeps of a node what the pages read: name, labels, creation time, unschedulable and taints,
@@ -154,43 +165,50 @@ impl ClusterCache {
     /// `exporter_namespace`.
     pub fn start(client: kube::Client, exporter_namespace: &str) -> Self {
         let exporters = watcher::Config::default().labels(&format!("{APP_LABEL}={APP_NAME}"));
+        let (pods, pods_generation) = reflect(
+            Api::all(client.clone()),
+            watcher::Config::default(),
+            slim_pod,
+            "pods",
+        );
         ClusterCache {
+            pods,
+            pods_generation,
             nodes: reflect(
                 Api::all(client.clone()),
                 watcher::Config::default(),
                 slim_node,
                 "nodes",
-            ),
-            pods: reflect(
-                Api::all(client.clone()),
-                watcher::Config::default(),
-                slim_pod,
-                "pods",
-            ),
+            )
+            .0,
             exporter_pods: reflect(
                 Api::namespaced(client.clone(), exporter_namespace),
                 exporters,
                 slim_pod,
                 "exporter pods",
-            ),
+            )
+            .0,
             quotas: reflect(
                 Api::all(client.clone()),
                 watcher::Config::default(),
                 |q: &mut ResourceQuota| q.metadata.managed_fields = None,
                 "resource quotas",
-            ),
+            )
+            .0,
             priority_classes: reflect(
                 Api::all(client.clone()),
                 watcher::Config::default(),
                 |c: &mut PriorityClass| c.metadata.managed_fields = None,
                 "priority classes",
-            ),
+            )
+            .0,
             jobs: reflect(
                 Api::all(client),
                 watcher::Config::default(),
                 slim_job,
                 "jobs",
-            ),
+            )
+            .0,
         }
     }
 
@@ -222,6 +240,12 @@ impl ClusterCache {
     pub async fn jobs(&self) -> Result<Vec<Arc<Job>>, NotSynced> {
         synced(&self.jobs, "jobs").await?;
         Ok(self.jobs.state())
+    }
+
+    /// A number that changes whenever the pods do. Read it before [`Self::pods`]: what is made
+    /// from the pods then is at least as new as the number.
+    pub fn pods_generation(&self) -> u64 {
+        self.pods_generation.load(Ordering::Acquire)
     }
 
     /// Every pod, once the first list is in.

@@ -18,7 +18,7 @@ use frontend::contract::doctor::{CheckKind, CheckStatus, Diagnosis, Seen};
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use frontend::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use frontend::contract::workloads::{
-    Deleted, FitCheck, NewWorkload, Preview, Queue, SubmitOptions, Submitted,
+    Deleted, FitCheck, NewWorkload, Preview, Queue, QueueQuery, SubmitOptions, Submitted,
 };
 use frontend::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -34,6 +34,7 @@ use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::doctor::{self, DoctorInput, Heartbeat};
 use crate::telemetry::{NodeTelemetry, Telemetry, TelemetrySnapshot};
 use crate::workloads::WorkloadService;
+use crate::workloads::queue::Rows;
 
 /// The dashboard's backend: reads from the shared watch cache and the telemetry collector,
 /// and asks the cluster (as the user) what the user may see.
@@ -255,8 +256,9 @@ impl Backend for KubeBackend {
         let doctor = self.doctor_alerts(&nodes, &pods, &snapshot).await?;
         let mut page = overview::overview(&nodes, &snapshot, rows, doctor);
         // The tiles do not wait on the queue: without it (its caches unsynced) the panel is empty.
-        match self.workloads.queue(user, &self.permissions).await {
-            Ok(queue) => page.work = overview::work(queue),
+        let head = Rows::Head(Overview::WORK_ROWS);
+        match self.workloads.queue(user, &self.permissions, head).await {
+            Ok(queue) => page.work = queue,
             Err(e) => tracing::warn!(error = %e, "the overview shows no GPU work"),
         }
         Ok(page)
@@ -439,8 +441,9 @@ impl Backend for KubeBackend {
         self.workloads.submit(user, request, dry_run).await
     }
 
-    async fn queue(&self, user: &SignedInUser) -> Result<Queue, PageError> {
-        self.workloads.queue(user, &self.permissions).await
+    async fn queue(&self, user: &SignedInUser, query: &QueueQuery) -> Result<Queue, PageError> {
+        let rows = Rows::Page(query);
+        self.workloads.queue(user, &self.permissions, rows).await
     }
 
     async fn delete_workload(

@@ -3,7 +3,7 @@
 //! exporters, allocatable GPUs that differ from what the exporter sees), and the GPU work a lab
 //! admin checks first: the head of the queue and what runs.
 
-use frontend::contract::workloads::{Queue, WorkloadState};
+use frontend::contract::workloads::Queue;
 use frontend::contract::{Alert, GpuRow, HeatMap, NodeSummary, Overview};
 
 use crate::cluster::accounting::{self, BUSY_PERCENT};
@@ -73,25 +73,6 @@ pub fn overview(
         heat: HeatMap::from_rows(&rows),
         alerts,
         work: Queue::default(),
-    }
-}
-
-/// The queue cut to the overview's size: its head (waiting in the scheduler's order, then held
-/// by quota) and the running, [`Overview::WORK_ROWS`] of each; the counts stay the whole queue's.
-pub fn work(queue: Queue) -> Queue {
-    let waiting = queue
-        .rows
-        .iter()
-        .filter(|r| r.state == WorkloadState::Pending && r.node.is_none())
-        .take(Overview::WORK_ROWS);
-    let running = queue
-        .rows
-        .iter()
-        .filter(|r| r.state == WorkloadState::Running)
-        .take(Overview::WORK_ROWS);
-    Queue {
-        rows: waiting.chain(running).cloned().collect(),
-        ..queue
     }
 }
 

@@ -3,7 +3,7 @@
 //! tolerations; cordoned and NotReady nodes; the GPU-model node selector) plus the namespace's
 //! `requests.nvidia.com/gpu` quota, into fits now / waits (with how many are ahead) / never.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use frontend::contract::workloads::{Fit, FitCheck, NeverReason, WaitReason};
@@ -28,9 +28,56 @@ const GPU_QUOTA: &str = "requests.nvidia.com/gpu";
 /// The cluster as the fit check reads it.
 pub struct FitInput<'a> {
     pub nodes: &'a [Arc<Node>],
-    pub pods: &'a [Arc<Pod>],
+    pub load: &'a PodLoad,
     pub quotas: &'a [Arc<ResourceQuota>],
     pub priority_classes: &'a [Arc<PriorityClass>],
+}
+
+/// GPUs, cpu and memory the active pods on one node request.
+#[derive(Debug, Clone, Copy, Default)]
+struct Used {
+    gpus: u64,
+    cpu: f64,
+    memory: f64,
+}
+
+/// The part of a fit check that reads every pod: what the active pods take of each node, and
+/// the priorities of the GPU pods waiting for the scheduler. Made once per change of the pod
+/// cache and shared by the checks in between, so a check costs the nodes, not the pods.
+#[derive(Debug, Default)]
+pub struct PodLoad {
+    used: HashMap<String, Used>,
+    waiting_priorities: Vec<i32>,
+}
+
+impl PodLoad {
+    pub fn of(pods: &[Arc<Pod>]) -> Self {
+        let mut load = PodLoad::default();
+        for pod in pods.iter().filter(|p| is_active(p)) {
+            match node_of(pod) {
+                Some(node) => {
+                    let (cpu, memory) = pod_requests(pod);
+                    let used = load.used.entry(node.to_string()).or_default();
+                    used.gpus += u64::from(pod_gpus(pod));
+                    used.cpu += cpu;
+                    used.memory += memory;
+                }
+                None if pod_gpus(pod) > 0 => load
+                    .waiting_priorities
+                    .push(pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)),
+                None => {}
+            }
+        }
+        load
+    }
+
+    /// Pending GPU pods the scheduler would try before one of `priority`.
+    fn ahead_of(&self, priority: i32) -> u32 {
+        self.waiting_priorities
+            .iter()
+            .filter(|p| **p >= priority)
+            .count() as u32
+    }
 }
 
 /// What one node offers the request.
@@ -92,14 +139,6 @@ fn views<'a>(valid: &Valid, input: &'a FitInput<'a>) -> Vec<NodeView<'a>> {
         quantity_value(&valid.request.cpu).unwrap_or(0.0),
         quantity_value(&valid.request.memory).unwrap_or(0.0),
     );
-    let mut used: BTreeMap<&str, (u64, f64, f64)> = BTreeMap::new();
-    for pod in input.pods.iter().filter(|p| is_active(p)) {
-        if let Some(node) = node_of(pod) {
-            let (c, m) = pod_requests(pod);
-            let entry = used.entry(node).or_default();
-            *entry = (entry.0 + u64::from(pod_gpus(pod)), entry.1 + c, entry.2 + m);
-        }
-    }
     input
         .nodes
         .iter()
@@ -107,7 +146,7 @@ fn views<'a>(valid: &Valid, input: &'a FitInput<'a>) -> Vec<NodeView<'a>> {
             let name = node.metadata.name.as_deref()?;
             let allocatable = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
             let gpus = u64::from(allocatable_gpus(node));
-            let (used_gpus, used_cpu, used_mem) = used.get(name).copied().unwrap_or_default();
+            let used = input.load.used.get(name).copied().unwrap_or_default();
             let (alloc_cpu, alloc_mem) = (
                 quantity(allocatable, "cpu"),
                 quantity(allocatable, "memory"),
@@ -129,9 +168,9 @@ fn views<'a>(valid: &Valid, input: &'a FitInput<'a>) -> Vec<NodeView<'a>> {
                 name,
                 model,
                 gpus,
-                free_gpus: gpus.saturating_sub(used_gpus),
+                free_gpus: gpus.saturating_sub(used.gpus),
                 size_fits: cpu <= alloc_cpu && memory <= alloc_mem,
-                room_fits: cpu <= alloc_cpu - used_cpu && memory <= alloc_mem - used_mem,
+                room_fits: cpu <= alloc_cpu - used.cpu && memory <= alloc_mem - used.memory,
                 admits: taints_ok && selector_ok,
                 available: is_ready(node) && !spec.and_then(|s| s.unschedulable).unwrap_or(false),
             })
@@ -167,14 +206,6 @@ pub fn largest_node_gpus(nodes: &[Arc<Node>]) -> u64 {
         .map(|n| u64::from(allocatable_gpus(n)))
         .max()
         .unwrap_or(0)
-}
-
-/// Pending GPU pods the scheduler would try before one of `priority`.
-fn ahead_of(priority: i32, pods: &[Arc<Pod>]) -> u32 {
-    pods.iter()
-        .filter(|p| is_active(p) && node_of(p).is_none() && pod_gpus(p) > 0)
-        .filter(|p| p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0) >= priority)
-        .count() as u32
 }
 
 fn never(valid: &Valid, nodes: &[NodeView]) -> Option<NeverReason> {
@@ -217,10 +248,10 @@ pub fn fit(valid: &Valid, input: &FitInput) -> FitCheck {
     if let Some(why) = never(valid, &nodes) {
         return check(Fit::Never { why });
     }
-    let ahead = ahead_of(
-        priority_of(&valid.request.priority_class, input.priority_classes),
-        input.pods,
-    );
+    let ahead = input.load.ahead_of(priority_of(
+        &valid.request.priority_class,
+        input.priority_classes,
+    ));
     let quotas = if wanted > 0 {
         gpu_quotas(&valid.request.namespace, input.quotas)
     } else {
@@ -328,7 +359,7 @@ mod tests {
             &valid,
             &FitInput {
                 nodes,
-                pods,
+                load: &PodLoad::of(pods),
                 quotas,
                 priority_classes: &[],
             },

@@ -16,7 +16,7 @@ pub mod submit;
 pub mod validate;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use tokio::sync::Semaphore;
@@ -33,7 +33,7 @@ use k8s_openapi::api::core::v1::Pod;
 use crate::cluster::accounting::{
     allocatable_gpus, gpu_model, internal_ip, is_active, node_of, pod_gpus,
 };
-use crate::cluster::cache::ClusterCache;
+use crate::cluster::cache::{ClusterCache, NotSynced};
 use crate::cluster::clients::UserClients;
 use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::telemetry::Telemetry;
@@ -48,6 +48,8 @@ pub struct WorkloadService {
     telemetry: Arc<Telemetry>,
     /// Permits for followed logs ([`logs::MAX_FOLLOWED`]).
     followed: Arc<Semaphore>,
+    /// The fit check's pass over every pod, with the pod cache's generation it was made at.
+    load: Mutex<Option<(u64, Arc<fit::PodLoad>)>>,
 }
 
 impl WorkloadService {
@@ -57,7 +59,22 @@ impl WorkloadService {
             cache,
             telemetry,
             followed: Arc::new(Semaphore::new(logs::MAX_FOLLOWED)),
+            load: Mutex::new(None),
         }
+    }
+
+    /// What the pods take of each node, made again only when the pod cache has changed.
+    async fn pod_load(&self) -> Result<Arc<fit::PodLoad>, NotSynced> {
+        let generation = self.cache.pods_generation();
+        let kept = self.load.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some((made_at, load)) = kept
+            && made_at == generation
+        {
+            return Ok(load);
+        }
+        let load = Arc::new(fit::PodLoad::of(&self.cache.pods().await?));
+        *self.load.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, load.clone()));
+        Ok(load)
     }
 
     fn client(&self, user: &SignedInUser) -> Result<kube::Client, PageError> {
@@ -67,14 +84,14 @@ impl WorkloadService {
     /// The fit check's view of the cluster, from the cache.
     async fn fit_check(&self, valid: &validate::Valid) -> Result<FitCheck, PageError> {
         let nodes = self.cache.nodes().await?;
-        let pods = self.cache.pods().await?;
+        let load = self.pod_load().await?;
         let quotas = self.cache.quotas().await?;
         let priority_classes = self.cache.priority_classes().await?;
         Ok(fit::fit(
             valid,
             &fit::FitInput {
                 nodes: &nodes,
-                pods: &pods,
+                load: &load,
                 quotas: &quotas,
                 priority_classes: &priority_classes,
             },
@@ -203,11 +220,12 @@ impl WorkloadService {
         submitted
     }
 
-    /// The queue as `user` may see it.
+    /// The queue's `rows` as `user` may see them, with counts over all of it.
     pub async fn queue(
         &self,
         user: &SignedInUser,
         permissions: &Permissions,
+        rows: queue::Rows<'_>,
     ) -> Result<Queue, PageError> {
         let nodes = self.cache.nodes().await?;
         let pods = self.cache.pods().await?;
@@ -223,7 +241,7 @@ impl WorkloadService {
                     .collect()
             })
             .await;
-        Ok(queue::queue(&queue::QueueInput {
+        let input = queue::QueueInput {
             pods: &pods,
             jobs: &jobs,
             quotas: &quotas,
@@ -232,7 +250,8 @@ impl WorkloadService {
             visible: &visible,
             owner: &build::owner_label(&user.username),
             now: jiff::Timestamp::now(),
-        }))
+        };
+        Ok(queue::queue(&input, rows))
     }
 
     /// Deletes the Job or workspace `namespace/name` as `user`.
@@ -298,7 +317,7 @@ impl WorkloadService {
         let all_pods = self.cache.pods().await?;
         let snapshot = self.telemetry.snapshot();
         let visible = PodVisibility::In(BTreeSet::from([namespace.clone()]));
-        let queue = queue::queue(&queue::QueueInput {
+        let input = queue::QueueInput {
             pods: &all_pods,
             jobs: &[],
             quotas: &[],
@@ -307,14 +326,10 @@ impl WorkloadService {
             visible: &visible,
             owner: "",
             now: jiff::Timestamp::now(),
-        });
-        if let Some(row) = queue.rows.into_iter().find(|r| {
-            r.namespace == namespace
-                && r.position.is_some()
-                && r.pod.as_deref().is_some_and(|p| ours.contains(p))
-        }) {
-            page.position = row.position;
-            page.pending_reason = row.reason;
+        };
+        if let Some((position, reason)) = queue::place_of(&input, &namespace, &ours) {
+            page.position = Some(position);
+            page.pending_reason = reason;
         }
         let running_on: BTreeSet<String> = pods
             .iter()

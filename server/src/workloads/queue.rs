@@ -5,14 +5,15 @@
 //! full (the Job controller's `FailedCreate`) come after the scheduler's queue, with the quota
 //! that holds them. Names are hidden where the user may not list pods.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use frontend::contract::workloads::{
-    OWNER_LABEL, Queue, QueueRow, QuotaHold, WORKLOAD_LABEL, WorkloadKind, WorkloadState,
+    OWNER_LABEL, PendingReason, QUEUE_PAGE_SIZE, Queue, QueueQuery, QueueRow, QuotaHold,
+    WORKLOAD_LABEL, WorkloadKind, WorkloadState,
 };
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Node, Pod, ResourceQuota};
+use k8s_openapi::api::core::v1::{Node, Pod, PodSpec, ResourceQuota};
 
 use super::{detail, fit, reasons};
 use crate::cluster::accounting::{GPU_PRODUCT_LABEL, gpu_model, node_of, pod_gpus, spec_gpus};
@@ -96,10 +97,86 @@ fn owner_of(meta: &kube::api::ObjectMeta) -> Option<String> {
     meta.labels.as_ref()?.get(OWNER_LABEL).cloned()
 }
 
+/// Where an entry sorts: the scheduler's queue first, then Jobs the quota holds back, then
+/// what is on a node (bound pending, running), then the finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    Waiting,
+    HeldByQuota,
+    OnANode,
+    Finished,
+}
+
+/// What a row is made from.
+enum Source<'a> {
+    Pod(&'a Pod),
+    HeldJob(&'a Job, QuotaHold),
+}
+
+/// One pod (or held Job) placed in the queue: what ordering, counting and filtering need,
+/// before its row is made (only the rows of the page asked for are).
+struct Entry<'a> {
+    source: Source<'a>,
+    group: Group,
+    state: WorkloadState,
+    gpus: u32,
+    priority: i32,
+    created: Option<jiff::Timestamp>,
+    mine: bool,
+}
+
+impl Entry<'_> {
+    fn meta(&self) -> &kube::api::ObjectMeta {
+        match &self.source {
+            Source::Pod(pod) => &pod.metadata,
+            Source::HeldJob(job, _) => &job.metadata,
+        }
+    }
+
+    fn namespace_and_name(&self) -> (&str, &str) {
+        let meta = self.meta();
+        (
+            meta.namespace.as_deref().unwrap_or(""),
+            meta.name.as_deref().unwrap_or(""),
+        )
+    }
+}
+
+/// Which rows of the queue to make.
+pub enum Rows<'a> {
+    /// One page, of the user's own rows when the query says so.
+    Page(&'a QueueQuery),
+    /// The head of the queue (waiting in the scheduler's order, then held by quota) and the
+    /// running, `n` of each (the overview's panel).
+    Head(usize),
+}
+
+fn is_mine(input: &QueueInput, meta: &kube::api::ObjectMeta) -> bool {
+    !input.owner.is_empty() && owner_of(meta).as_deref() == Some(input.owner)
+}
+
+fn pod_entry<'a>(input: &QueueInput, pod: &'a Pod, gpus: u32) -> Entry<'a> {
+    let state = state(pod);
+    let group = match (state, node_of(pod).is_some()) {
+        (WorkloadState::Pending, false) => Group::Waiting,
+        (WorkloadState::Pending | WorkloadState::Running, _) => Group::OnANode,
+        _ => Group::Finished,
+    };
+    Entry {
+        group,
+        state,
+        gpus,
+        priority: pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0),
+        created: pod.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        mine: is_mine(input, &pod.metadata),
+        source: Source::Pod(pod),
+    }
+}
+
 /// The Jobs that ask for GPUs, are not suspended, have no pod, and whose namespace's GPU quota
 /// has no room for one: the quota holds them back (what the Job controller's `FailedCreate`
 /// says; read from the cached quota's figures, so no event list per view).
-fn held_jobs(input: &QueueInput) -> Vec<QueueRow> {
+fn held_jobs<'a>(input: &QueueInput<'a>) -> Vec<Entry<'a>> {
     let with_pods: std::collections::HashSet<&str> = input
         .pods
         .iter()
@@ -107,15 +184,12 @@ fn held_jobs(input: &QueueInput) -> Vec<QueueRow> {
         .filter(|o| o.kind == "Job")
         .map(|o| o.uid.as_str())
         .collect();
-    let mut rows = Vec::new();
+    let mut entries = Vec::new();
     for job in input.jobs {
-        let gpus = job
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .map_or(0, spec_gpus);
+        let spec = job.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+        let gpus = spec.map_or(0, spec_gpus);
         let meta = &job.metadata;
-        let namespace = meta.namespace.clone().unwrap_or_default();
+        let namespace = meta.namespace.as_deref().unwrap_or_default();
         let suspended = job.spec.as_ref().and_then(|s| s.suspend) == Some(true);
         if gpus == 0
             || suspended
@@ -128,157 +202,210 @@ fn held_jobs(input: &QueueInput) -> Vec<QueueRow> {
         {
             continue;
         }
-        let full = fit::gpu_quotas(&namespace, input.quotas)
+        let full = fit::gpu_quotas(namespace, input.quotas)
             .into_iter()
             .find(|(_, used, hard)| used + u64::from(gpus) > *hard);
         let Some((quota, used, hard)) = full else {
             continue;
         };
-        let shown = input.visible.shows(&namespace);
-        let owner = owner_of(meta);
-        let created = meta.creation_timestamp.as_ref().map(|t| t.0);
-        let spec = job.spec.as_ref().and_then(|s| s.template.spec.as_ref());
-        rows.push(QueueRow {
-            mine: !input.owner.is_empty() && owner.as_deref() == Some(input.owner),
-            name: shown.then(|| meta.name.clone().unwrap_or_default()),
-            pod: None,
-            kind: Some(WorkloadKind::Job),
-            owner: if shown { owner } else { None },
-            gpus,
-            model: spec
-                .and_then(|s| s.node_selector.as_ref())
-                .and_then(|s| s.get(GPU_PRODUCT_LABEL))
-                .cloned(),
+        entries.push(Entry {
+            group: Group::HeldByQuota,
             state: WorkloadState::Pending,
-            node: None,
-            created: created.map(|c| c.to_string()).unwrap_or_default(),
-            age_seconds: seconds_since(created.as_ref(), input.now),
+            gpus,
             priority: spec.and_then(|s| s.priority).unwrap_or(0),
-            position: None,
-            reason: None,
-            utilization: None,
-            held_by_quota: Some(QuotaHold { quota, used, hard }),
-            namespace,
+            created: meta.creation_timestamp.as_ref().map(|t| t.0),
+            mine: is_mine(input, meta),
+            source: Source::HeldJob(job, QuotaHold { quota, used, hard }),
         });
     }
-    rows
+    entries
+}
+
+/// Every pod that asks for GPUs and every held Job, in queue order: the scheduler's queue by
+/// priority then age; held Jobs and what is on a node oldest first; the finished newest first.
+/// Equals keep namespace and name order, so rows do not move between refreshes.
+fn ordered<'a>(input: &QueueInput<'a>) -> Vec<Entry<'a>> {
+    let mut entries: Vec<Entry> = input
+        .pods
+        .iter()
+        .filter_map(|pod| {
+            let gpus = pod_gpus(pod);
+            (gpus > 0).then(|| pod_entry(input, pod, gpus))
+        })
+        .chain(held_jobs(input))
+        .collect();
+    entries.sort_by(|a, b| {
+        a.group
+            .cmp(&b.group)
+            .then_with(|| match a.group {
+                Group::Waiting => b
+                    .priority
+                    .cmp(&a.priority)
+                    .then_with(|| a.created.cmp(&b.created)),
+                Group::HeldByQuota | Group::OnANode => a.created.cmp(&b.created),
+                Group::Finished => b.created.cmp(&a.created),
+            })
+            .then_with(|| a.namespace_and_name().cmp(&b.namespace_and_name()))
+    });
+    entries
 }
 
 fn seconds_since(created: Option<&jiff::Timestamp>, now: jiff::Timestamp) -> i64 {
     created.map_or(0, |c| (now.as_second() - c.as_second()).max(0))
 }
 
-/// The queue as `input` shows it.
-pub fn queue(input: &QueueInput) -> Queue {
+/// The row of one entry; `position` is its place in the scheduler's queue.
+fn row(
+    input: &QueueInput,
+    models: &HashMap<&str, &str>,
+    entry: &Entry,
+    position: Option<u32>,
+) -> QueueRow {
+    let meta = entry.meta();
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    let shown = input.visible.shows(&namespace);
+    let owner = owner_of(meta).filter(|_| shown);
+    let mut row = QueueRow {
+        mine: entry.mine,
+        name: None,
+        pod: None,
+        kind: None,
+        owner,
+        gpus: entry.gpus,
+        model: None,
+        state: entry.state,
+        node: None,
+        created: entry.created.map(|c| c.to_string()).unwrap_or_default(),
+        age_seconds: seconds_since(entry.created.as_ref(), input.now),
+        priority: entry.priority,
+        position,
+        reason: None,
+        utilization: None,
+        held_by_quota: None,
+        namespace,
+    };
+    let selector_model = |spec: Option<&PodSpec>| {
+        spec?
+            .node_selector
+            .as_ref()?
+            .get(GPU_PRODUCT_LABEL)
+            .cloned()
+    };
+    match &entry.source {
+        Source::Pod(pod) => {
+            let (name, kind) = workload_of(pod);
+            let pod_name = meta.name.clone().unwrap_or_default();
+            let node = node_of(pod).map(String::from);
+            row.model = node
+                .as_deref()
+                .and_then(|n| models.get(n).map(|m| m.to_string()))
+                .or_else(|| selector_model(pod.spec.as_ref()));
+            if entry.group == Group::Waiting {
+                row.reason = unschedulable_message(pod).map(reasons::parse);
+            }
+            if let (Some(n), WorkloadState::Running) = (&node, entry.state) {
+                row.utilization = utilization(input.telemetry, n, &row.namespace, &pod_name);
+            }
+            row.kind = kind;
+            row.name = shown.then_some(name);
+            row.pod = shown.then_some(pod_name);
+            row.node = node;
+        }
+        Source::HeldJob(job, hold) => {
+            let spec = job.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+            row.model = selector_model(spec);
+            row.kind = Some(WorkloadKind::Job);
+            row.name = shown.then(|| meta.name.clone().unwrap_or_default());
+            row.held_by_quota = Some(hold.clone());
+        }
+    }
+    row
+}
+
+/// The rows `rows` asks for, with the counts over the whole queue.
+pub fn queue(input: &QueueInput, rows: Rows) -> Queue {
     let models: HashMap<&str, &str> = input
         .nodes
         .iter()
         .filter_map(|n| Some((n.metadata.name.as_deref()?, gpu_model(n)?)))
         .collect();
-    // Sorted by namespace and name first: the stable sort below keeps that order among equals,
-    // hidden names included.
-    let mut pods: Vec<&Arc<Pod>> = input.pods.iter().filter(|p| pod_gpus(p) > 0).collect();
-    pods.sort_by(|a, b| {
-        (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
-    });
-    let mut rows: Vec<QueueRow> = pods
-        .into_iter()
-        .map(|pod| {
-            let meta = &pod.metadata;
-            let namespace = meta.namespace.clone().unwrap_or_default();
-            let shown = input.visible.shows(&namespace);
-            let pod_name = meta.name.clone().unwrap_or_default();
-            let node = node_of(pod).map(String::from);
-            let spec = pod.spec.as_ref();
-            let model = node
-                .as_deref()
-                .and_then(|n| models.get(n).map(|m| m.to_string()))
-                .or_else(|| {
-                    spec?
-                        .node_selector
-                        .as_ref()?
-                        .get(GPU_PRODUCT_LABEL)
-                        .cloned()
-                });
-            let state = state(pod);
-            let (name, kind) = workload_of(pod);
-            let owner = owner_of(meta);
-            let created = meta.creation_timestamp.as_ref().map(|t| t.0);
-            let reason = (state == WorkloadState::Pending && node.is_none())
-                .then(|| unschedulable_message(pod).map(reasons::parse))
-                .flatten();
-            let utilization = match (&node, state) {
-                (Some(n), WorkloadState::Running) => {
-                    utilization(input.telemetry, n, &namespace, &pod_name)
-                }
-                _ => None,
-            };
-            QueueRow {
-                mine: !input.owner.is_empty() && owner.as_deref() == Some(input.owner),
-                name: shown.then_some(name),
-                pod: shown.then_some(pod_name),
-                kind,
-                owner: if shown { owner } else { None },
-                gpus: pod_gpus(pod),
-                model,
-                state,
-                node,
-                created: created.map(|c| c.to_string()).unwrap_or_default(),
-                age_seconds: seconds_since(created.as_ref(), input.now),
-                priority: spec.and_then(|s| s.priority).unwrap_or(0),
-                position: None,
-                reason,
-                utilization,
-                held_by_quota: None,
-                namespace,
-            }
-        })
-        .collect();
-    let mut held = held_jobs(input);
-    held.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    rows.extend(held);
-    order(&mut rows);
+    let entries = ordered(input);
     let mut queue = Queue::default();
-    for row in &rows {
-        match row.state {
+    for entry in &entries {
+        match entry.state {
             WorkloadState::Pending => {
                 queue.pending += 1;
-                queue.gpus_waiting += row.gpus;
+                queue.gpus_waiting += entry.gpus;
             }
             WorkloadState::Running => {
                 queue.running += 1;
-                queue.gpus_running += row.gpus;
+                queue.gpus_running += entry.gpus;
             }
             _ => {}
         }
     }
-    queue.rows = rows;
+    // The scheduler's queue comes first, so an entry's place there is its index.
+    let numbered = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.group == Group::Waiting).then_some(i as u32 + 1));
+    let chosen: Vec<(&Entry, Option<u32>)> = match rows {
+        Rows::Page(query) => {
+            let kept: Vec<_> = entries
+                .iter()
+                .zip(numbered)
+                .filter(|(e, _)| e.mine || !query.mine_only)
+                .collect();
+            queue.matching = kept.len();
+            queue.page_size = QUEUE_PAGE_SIZE;
+            queue.page = query
+                .page
+                .min(kept.len().saturating_sub(1) / QUEUE_PAGE_SIZE);
+            kept.into_iter()
+                .skip(queue.page * QUEUE_PAGE_SIZE)
+                .take(QUEUE_PAGE_SIZE)
+                .collect()
+        }
+        Rows::Head(n) => {
+            let all: Vec<_> = entries.iter().zip(numbered).collect();
+            let waiting = all
+                .iter()
+                .filter(|(e, _)| matches!(e.group, Group::Waiting | Group::HeldByQuota))
+                .take(n);
+            let running = all
+                .iter()
+                .filter(|(e, _)| e.state == WorkloadState::Running)
+                .take(n);
+            waiting.chain(running).copied().collect()
+        }
+    };
+    queue.rows = chosen
+        .into_iter()
+        .map(|(entry, position)| row(input, &models, entry, position))
+        .collect();
     queue
 }
 
-/// Pending (unbound) first in the scheduler's order, numbered; then Jobs the quota holds back,
-/// oldest first; then bound pending and running, oldest first; then the finished, newest first. A stable sort: equals keep the order they came
-/// in (namespace and pod), so rows do not move between refreshes.
-fn order(rows: &mut [QueueRow]) {
-    let group = |r: &QueueRow| match (r.state, r.node.is_some()) {
-        _ if r.held_by_quota.is_some() => 1,
-        (WorkloadState::Pending, false) => 0,
-        (WorkloadState::Pending, true) | (WorkloadState::Running, _) => 2,
-        _ => 3,
-    };
-    rows.sort_by(|a, b| {
-        group(a).cmp(&group(b)).then_with(|| match group(a) {
-            0 => b
-                .priority
-                .cmp(&a.priority)
-                .then_with(|| a.created.cmp(&b.created)),
-            1 | 2 => a.created.cmp(&b.created),
-            _ => b.created.cmp(&a.created),
+/// The place in the scheduler's queue of the first of `pods` (pod names in `namespace`) that
+/// waits there, and why it waits.
+pub fn place_of(
+    input: &QueueInput,
+    namespace: &str,
+    pods: &BTreeSet<&str>,
+) -> Option<(u32, Option<PendingReason>)> {
+    let entries = ordered(input);
+    entries
+        .iter()
+        .take_while(|e| e.group == Group::Waiting)
+        .enumerate()
+        .find_map(|(i, e)| {
+            let (ns, name) = e.namespace_and_name();
+            let Source::Pod(pod) = e.source else {
+                return None;
+            };
+            (ns == namespace && pods.contains(name))
+                .then(|| (i as u32 + 1, unschedulable_message(pod).map(reasons::parse)))
         })
-    });
-    for (i, row) in rows.iter_mut().take_while(|r| group(r) == 0).enumerate() {
-        row.position = Some(i as u32 + 1);
-    }
 }
 
 #[cfg(test)]
@@ -312,18 +439,32 @@ mod tests {
         Arc::new(serde_json::from_value(value).expect("a pod"))
     }
 
-    fn run(pods: &[Arc<Pod>], visible: PodVisibility, owner: &str) -> Queue {
-        let telemetry: TelemetrySnapshot = Arc::new(HashMap::new());
-        queue(&QueueInput {
+    fn input<'a>(
+        pods: &'a [Arc<Pod>],
+        visible: &'a PodVisibility,
+        telemetry: &'a TelemetrySnapshot,
+        owner: &'a str,
+    ) -> QueueInput<'a> {
+        QueueInput {
             pods,
             jobs: &[],
             quotas: &[],
             nodes: &[],
-            telemetry: &telemetry,
-            visible: &visible,
+            telemetry,
+            visible,
             owner,
             now: "2026-11-24T12:00:00Z".parse().unwrap(),
-        })
+        }
+    }
+
+    fn run_rows(pods: &[Arc<Pod>], visible: PodVisibility, owner: &str, rows: Rows) -> Queue {
+        let telemetry: TelemetrySnapshot = Arc::new(HashMap::new());
+        queue(&input(pods, &visible, &telemetry, owner), rows)
+    }
+
+    /// The first page of the queue.
+    fn run(pods: &[Arc<Pod>], visible: PodVisibility, owner: &str) -> Queue {
+        run_rows(pods, visible, owner, Rows::Page(&QueueQuery::default()))
     }
 
     #[test]
@@ -467,16 +608,19 @@ mod tests {
             "Pending",
         )];
         let telemetry: TelemetrySnapshot = Arc::new(HashMap::new());
-        let q = queue(&QueueInput {
-            pods: &pods,
-            jobs: &jobs,
-            quotas: std::slice::from_ref(&quota),
-            nodes: &[],
-            telemetry: &telemetry,
-            visible: &PodVisibility::Everywhere,
-            owner: "",
-            now: "2026-11-24T12:00:00Z".parse().unwrap(),
-        });
+        let q = queue(
+            &QueueInput {
+                pods: &pods,
+                jobs: &jobs,
+                quotas: std::slice::from_ref(&quota),
+                nodes: &[],
+                telemetry: &telemetry,
+                visible: &PodVisibility::Everywhere,
+                owner: "",
+                now: "2026-11-24T12:00:00Z".parse().unwrap(),
+            },
+            Rows::Page(&QueueQuery::default()),
+        );
         let names: Vec<_> = q.rows.iter().map(|r| r.name.clone().unwrap()).collect();
         assert_eq!(names, ["waiting", "held"]);
         let held = &q.rows[1];
@@ -498,16 +642,93 @@ mod tests {
             );
             q
         });
-        let q = queue(&QueueInput {
-            pods: &pods,
-            jobs: &jobs,
-            quotas: &[roomy],
-            nodes: &[],
-            telemetry: &telemetry,
-            visible: &PodVisibility::Everywhere,
-            owner: "",
-            now: "2026-11-24T12:00:00Z".parse().unwrap(),
-        });
+        let q = queue(
+            &QueueInput {
+                pods: &pods,
+                jobs: &jobs,
+                quotas: &[roomy],
+                nodes: &[],
+                telemetry: &telemetry,
+                visible: &PodVisibility::Everywhere,
+                owner: "",
+                now: "2026-11-24T12:00:00Z".parse().unwrap(),
+            },
+            Rows::Page(&QueueQuery::default()),
+        );
         assert_eq!(q.rows.len(), 1);
+    }
+
+    #[test]
+    fn a_page_holds_page_size_rows_of_what_the_query_keeps_and_the_counts_cover_all() {
+        // 450 waiting pods, every other one alice's.
+        let pods: Vec<Arc<Pod>> = (0..450)
+            .map(|i| {
+                let created = format!("2026-11-24T09:{:02}:{:02}Z", i / 60, i % 60);
+                let mut p =
+                    (*pod(&format!("p{i:03}"), "lab", 1, 0, &created, None, "Pending")).clone();
+                if i % 2 == 1 {
+                    p.metadata.labels = Some([(OWNER_LABEL.to_string(), "bob".to_string())].into());
+                }
+                Arc::new(p)
+            })
+            .collect();
+        let page = |mine_only, page| {
+            let query = QueueQuery { mine_only, page };
+            run_rows(
+                &pods,
+                PodVisibility::Everywhere,
+                "alice",
+                Rows::Page(&query),
+            )
+        };
+
+        let first = page(false, 0);
+        assert_eq!(first.rows.len(), QUEUE_PAGE_SIZE);
+        assert_eq!((first.matching, first.page, first.pending), (450, 0, 450));
+        assert_eq!(first.rows[0].position, Some(1));
+        let last = page(false, 2);
+        assert_eq!(last.rows.len(), 50);
+        assert_eq!(last.rows[0].position, Some(401));
+        // Past the end: the last page.
+        assert_eq!(page(false, 9).page, 2);
+
+        let mine = page(true, 1);
+        assert_eq!((mine.matching, mine.page, mine.rows.len()), (225, 1, 25));
+        assert!(mine.rows.iter().all(|r| r.mine));
+        // Alice's 201st pod is the queue's 401st.
+        assert_eq!(mine.rows[0].position, Some(401));
+        assert_eq!(mine.pending, 450, "the counts stay the whole queue's");
+    }
+
+    #[test]
+    fn the_head_is_the_first_waiting_and_the_first_running_and_a_pod_knows_its_place() {
+        let pods: Vec<Arc<Pod>> = (0..6)
+            .map(|i| {
+                let created = format!("2026-11-24T09:00:0{i}Z");
+                let (node, phase) = if i < 3 {
+                    (None, "Pending")
+                } else {
+                    (Some("n1"), "Running")
+                };
+                pod(&format!("p{i}"), "lab", 1, 0, &created, node, phase)
+            })
+            .collect();
+        let head = run_rows(&pods, PodVisibility::Everywhere, "", Rows::Head(2));
+        let names: Vec<_> = head.rows.iter().map(|r| r.pod.clone().unwrap()).collect();
+        assert_eq!(names, ["p0", "p1", "p3", "p4"]);
+        assert_eq!((head.pending, head.running), (3, 3));
+
+        let telemetry: TelemetrySnapshot = Arc::new(HashMap::new());
+        let visible = PodVisibility::Everywhere;
+        let input = input(&pods, &visible, &telemetry, "");
+        let (position, reason) = place_of(&input, "lab", &BTreeSet::from(["p2"])).expect("waits");
+        assert_eq!(position, 3);
+        assert!(reason.is_some_and(|r| r.raw.contains("Insufficient nvidia.com/gpu")));
+        assert_eq!(
+            place_of(&input, "lab", &BTreeSet::from(["p4"])),
+            None,
+            "p4 runs"
+        );
+        assert_eq!(place_of(&input, "other", &BTreeSet::from(["p2"])), None);
     }
 }

@@ -22,8 +22,8 @@ use frontend::contract::workload_detail::{
 };
 use frontend::contract::workloads::{
     Deleted, Fit, FitCheck, MisfitCount, NeverReason, NewWorkload, NodeMisfit, NodePort,
-    PendingReason, Preview, Queue, QueueRow, QuotaHold, SubmitOptions, Submitted, WorkloadKind,
-    WorkloadState,
+    PendingReason, Preview, Queue, QueueQuery, QueueRow, QuotaHold, SubmitOptions, Submitted,
+    WorkloadKind, WorkloadState,
 };
 use frontend::contract::{
     Alert, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint, NodeCondition,
@@ -390,7 +390,7 @@ impl Backend for ChineseCluster {
         Err(PageError::Forbidden("禁止".into()))
     }
 
-    async fn queue(&self, _: &SignedInUser) -> Result<Queue, PageError> {
+    async fn queue(&self, _: &SignedInUser, _: &QueueQuery) -> Result<Queue, PageError> {
         Ok(chinese_queue())
     }
 
@@ -485,6 +485,9 @@ fn chinese_queue() -> Queue {
             },
             row(WorkloadState::Running, Some(NODE), None),
         ],
+        matching: 3,
+        page: 0,
+        page_size: 200,
         pending: 1,
         running: 1,
         gpus_running: 1,
@@ -764,7 +767,7 @@ impl Backend for UnreachableCluster {
         unreachable()
     }
 
-    async fn queue(&self, _: &SignedInUser) -> Result<Queue, PageError> {
+    async fn queue(&self, _: &SignedInUser, _: &QueueQuery) -> Result<Queue, PageError> {
         unreachable()
     }
 

@@ -39,6 +39,14 @@ async fn the_seeds_tensorflow_job_runs_once_however_often_it_is_sent_and_deletes
     let addr = start_dashboard(&sim, DashboardSettings::default()).await;
     let admin = &sim.admin_token;
     let body = tf_job("tf-train", "default", json!(1));
+    let fits_now_on = || async {
+        let probe = tf_job("probe", "default", json!(1));
+        let fit = api(addr, admin, "POST", "/api/v1/workloads/fit", &probe).await;
+        let fit = json_of(&fit);
+        assert_eq!(fit["fit"]["verdict"], "Now", "{fit}");
+        fit["fit"]["nodes"].as_array().expect("nodes").clone()
+    };
+    let free_before = fits_now_on().await;
 
     let dry = api(addr, admin, "POST", "/api/v1/workloads?dryRun=true", &body).await;
     assert_eq!(dry.status, 200, "{}", dry.body);
@@ -113,6 +121,30 @@ async fn the_seeds_tensorflow_job_runs_once_however_often_it_is_sent_and_deletes
     );
     assert_eq!(row["kind"], "Job");
     assert_eq!(row["mine"], true, "{row}");
+    // The fit check sees the GPU it took (what it keeps of the pods follows the cache).
+    let free_after = fits_now_on().await;
+    assert!(free_before.contains(&row["node"]), "{free_before:?} {row}");
+    assert!(!free_after.contains(&row["node"]), "{free_after:?} {row}");
+    // Only mine, a page at a time; a bad page is refused by name.
+    let mine = api(
+        addr,
+        admin,
+        "GET",
+        "/api/v1/workloads?mineOnly=true&page=0",
+        "",
+    )
+    .await;
+    let mine = json_of(&mine);
+    let rows = mine["rows"].as_array().expect("rows");
+    assert!(rows.iter().all(|r| r["mine"] == true), "{mine}");
+    assert!(rows.iter().any(|r| r["name"] == "tf-train"), "{mine}");
+    assert_eq!(
+        (&mine["matching"], &mine["pageSize"]),
+        (&json!(rows.len()), &json!(200))
+    );
+    let bad = api(addr, admin, "GET", "/api/v1/workloads?page=first", "").await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("page"), "{}", bad.body);
 
     let deleted = api(
         addr,
