@@ -153,7 +153,15 @@ impl Store {
     }
 
     /// Keeps `indexer` up to date from now on, filing the objects already stored.
+    /// Panics when `indexer` names no resource the sim serves (a typo would leave it empty).
     pub fn add_index(&mut self, indexer: &'static Indexer) {
+        assert!(
+            crate::resources::RESOURCES
+                .iter()
+                .any(|d| d.plural == indexer.plural),
+            "an index over {:?}, which the sim does not serve",
+            indexer.plural
+        );
         if self.index_of(indexer).is_some() {
             return;
         }

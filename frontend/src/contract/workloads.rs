@@ -367,7 +367,8 @@ pub struct QueueQuery {
 }
 
 /// One page of the queue: pending first (in queue order), then running, then finished. The
-/// counts are over the whole queue, `matching` over the rows `mine_only` keeps.
+/// counts are over the whole queue, `matching` over the rows `mine_only` keeps. (The overview's
+/// panel is not paged: its head and running rows, `matching` the whole queue, `pageSize` 0.)
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Queue {

@@ -205,6 +205,14 @@ pub fn QueuePage() -> impl IntoView {
             refresh.update(|n| *n += 1);
         }
     });
+    // A shorter queue answers its last page: ask for that one from then on.
+    Effect::new(move |_| {
+        if let Some(Ok(q)) = queue.get()
+            && q.page != page.get_untracked()
+        {
+            page.set(q.page);
+        }
+    });
     view! {
         <section class="queue">
             <h1>{t("GPU queue")}</h1>

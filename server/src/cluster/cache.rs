@@ -3,6 +3,8 @@
 //! steady state; the watchers reconnect with back-off on their own. Each object is slimmed to
 //! what the dashboard reads before it is stored (no managedFields, annotations, env, volumes,
 //! images), so the cache's memory follows the cluster's size, not its tenants' annotations.
+//! A generation number follows the pods, so what is computed from all of them can be kept
+//! until they change.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -73,7 +73,13 @@ impl WorkloadService {
             return Ok(load);
         }
         let load = Arc::new(fit::PodLoad::of(&self.cache.pods().await?));
-        *self.load.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, load.clone()));
+        let mut kept = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        if kept
+            .as_ref()
+            .is_none_or(|(made_at, _)| *made_at <= generation)
+        {
+            *kept = Some((generation, load.clone()));
+        }
         Ok(load)
     }
 

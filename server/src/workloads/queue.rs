@@ -367,6 +367,7 @@ pub fn queue(input: &QueueInput, rows: Rows) -> Queue {
                 .collect()
         }
         Rows::Head(n) => {
+            queue.matching = entries.len();
             let all: Vec<_> = entries.iter().zip(numbered).collect();
             let waiting = all
                 .iter()

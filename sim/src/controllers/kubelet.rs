@@ -200,8 +200,9 @@ impl Kubelets {
             for (ty, reason, msg) in new_events {
                 events::record(&mut store, &pod, ty, &reason, &msg, "kubelet", Some(&node));
             }
-            run.settled_at = resource_version(&pod);
-            if status != pod["status"] {
+            if status == pod["status"] {
+                run.settled_at = resource_version(&pod);
+            } else {
                 let mut p = (*pod).clone();
                 p["status"] = status;
                 if let Ok(updated) = store.update(by_kind("Pod"), p, None) {

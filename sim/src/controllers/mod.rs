@@ -1,4 +1,5 @@
-//! The simulated control plane: one loop that runs every controller in turn on each tick.
+//! The simulated control plane: one loop that runs every controller in turn on each tick, and
+//! the store indexes the controllers look objects up by (a controller's pods, by its uid).
 
 pub mod cluster;
 pub mod deployments;
