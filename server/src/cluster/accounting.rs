@@ -91,6 +91,12 @@ pub fn is_active(pod: &Pod) -> bool {
     )
 }
 
+/// Whether the scheduler has yet to place the pod: not finished and bound to no node (the
+/// queue's waiting rows, the fit check's "ahead of you").
+pub fn waits_for_scheduler(pod: &Pod) -> bool {
+    is_active(pod) && node_of(pod).is_none()
+}
+
 /// The node a pod is bound to, if any.
 pub fn node_of(pod: &Pod) -> Option<&str> {
     pod.spec.as_ref()?.node_name.as_deref()

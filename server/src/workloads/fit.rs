@@ -13,7 +13,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::validate::{Valid, quantity_value};
 use crate::cluster::accounting::{
-    GPU_RESOURCE, allocatable_gpus, gpu_model, is_active, node_of, pod_gpus, whole_gpus,
+    GPU_RESOURCE, allocatable_gpus, gpu_model, is_active, node_of, pod_gpus, waits_for_scheduler,
+    whole_gpus,
 };
 
 /// Taints that say a node is unavailable for now rather than closed to this workload.
@@ -54,18 +55,17 @@ impl PodLoad {
     pub fn of(pods: &[Arc<Pod>]) -> Self {
         let mut load = PodLoad::default();
         for pod in pods.iter().filter(|p| is_active(p)) {
-            match node_of(pod) {
-                Some(node) => {
-                    let (cpu, memory) = pod_requests(pod);
-                    let used = load.used.entry(node.to_string()).or_default();
-                    used.gpus += u64::from(pod_gpus(pod));
-                    used.cpu += cpu;
-                    used.memory += memory;
+            if waits_for_scheduler(pod) {
+                if pod_gpus(pod) > 0 {
+                    let priority = pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+                    load.waiting_priorities.push(priority);
                 }
-                None if pod_gpus(pod) > 0 => load
-                    .waiting_priorities
-                    .push(pod.spec.as_ref().and_then(|s| s.priority).unwrap_or(0)),
-                None => {}
+            } else if let Some(node) = node_of(pod) {
+                let (cpu, memory) = pod_requests(pod);
+                let used = load.used.entry(node.to_string()).or_default();
+                used.gpus += u64::from(pod_gpus(pod));
+                used.cpu += cpu;
+                used.memory += memory;
             }
         }
         load

@@ -16,7 +16,9 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod, PodSpec, ResourceQuota};
 
 use super::{detail, fit, reasons};
-use crate::cluster::accounting::{GPU_PRODUCT_LABEL, gpu_model, node_of, pod_gpus, spec_gpus};
+use crate::cluster::accounting::{
+    GPU_PRODUCT_LABEL, gpu_model, is_active, node_of, pod_gpus, spec_gpus, waits_for_scheduler,
+};
 use crate::cluster::permissions::PodVisibility;
 use crate::telemetry::TelemetrySnapshot;
 
@@ -157,10 +159,12 @@ fn is_mine(input: &QueueInput, meta: &kube::api::ObjectMeta) -> bool {
 
 fn pod_entry<'a>(input: &QueueInput, pod: &'a Pod, gpus: u32) -> Entry<'a> {
     let state = state(pod);
-    let group = match (state, node_of(pod).is_some()) {
-        (WorkloadState::Pending, false) => Group::Waiting,
-        (WorkloadState::Pending | WorkloadState::Running, _) => Group::OnANode,
-        _ => Group::Finished,
+    let group = if waits_for_scheduler(pod) {
+        Group::Waiting
+    } else if is_active(pod) {
+        Group::OnANode
+    } else {
+        Group::Finished
     };
     Entry {
         group,
@@ -609,20 +613,22 @@ mod tests {
             "Pending",
         )];
         let telemetry: TelemetrySnapshot = Arc::new(HashMap::new());
-        let q = queue(
-            &QueueInput {
-                pods: &pods,
-                jobs: &jobs,
-                quotas: std::slice::from_ref(&quota),
-                nodes: &[],
-                telemetry: &telemetry,
-                visible: &PodVisibility::Everywhere,
-                owner: "",
-                now: "2026-11-24T12:00:00Z".parse().unwrap(),
-            },
-            Rows::Page(&QueueQuery::default()),
-        );
+        let input = QueueInput {
+            pods: &pods,
+            jobs: &jobs,
+            quotas: std::slice::from_ref(&quota),
+            nodes: &[],
+            telemetry: &telemetry,
+            visible: &PodVisibility::Everywhere,
+            owner: "",
+            now: "2026-11-24T12:00:00Z".parse().unwrap(),
+        };
+        let q = queue(&input, Rows::Page(&QueueQuery::default()));
         let names: Vec<_> = q.rows.iter().map(|r| r.name.clone().unwrap()).collect();
+        assert_eq!(names, ["waiting", "held"]);
+        // The overview's head: the scheduler's queue, then what the quota holds back.
+        let head = queue(&input, Rows::Head(5));
+        let names: Vec<_> = head.rows.iter().map(|r| r.name.clone().unwrap()).collect();
         assert_eq!(names, ["waiting", "held"]);
         let held = &q.rows[1];
         assert_eq!(held.position, None);
