@@ -4,6 +4,7 @@
 //! with the time of its last good sample (stale is never shown as zero). Readers get the whole
 //! latest state as one shared snapshot, never a copy.
 
+pub mod bounds;
 pub mod discovery;
 pub mod history;
 
@@ -27,9 +28,6 @@ use parking_lot::RwLock;
 
 use discovery::{ExporterTarget, exporter_targets};
 use history::GpuHistory;
-
-/// An exporter's answer for a node with many GPUs is tens of KiB; refuse anything absurd.
-const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 /// How the collector runs (all are `gpuboard serve` flags).
 #[derive(Debug, Clone)]
@@ -123,12 +121,21 @@ async fn fetch(
         if !response.status().is_success() {
             return Err(ExporterError::Status(response.status().as_u16()));
         }
-        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+        let body = Limited::new(response.into_body(), bounds::MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map_err(|e| ExporterError::Invalid(e.to_string()))?
+            .map_err(|e| {
+                ExporterError::Invalid(if e.is::<http_body_util::LengthLimitError>() {
+                    format!("larger than {} KiB", bounds::MAX_ANSWER_BYTES / 1024)
+                } else {
+                    e.to_string()
+                })
+            })?
             .to_bytes();
-        serde_json::from_slice::<NodeGpus>(&body).map_err(|e| ExporterError::Invalid(e.to_string()))
+        let answer = serde_json::from_slice::<NodeGpus>(&body)
+            .map_err(|e| ExporterError::Invalid(shortened(e.to_string())))?;
+        bounds::check(&answer).map_err(ExporterError::Invalid)?;
+        Ok(answer)
     })
     .await
     .map_err(|_| ExporterError::Timeout {
@@ -138,6 +145,20 @@ async fn fetch(
         return Err(ExporterError::WrongNode(answer.node));
     }
     Ok(answer)
+}
+
+/// A parse error quotes what it met; keep what the page shows of it short.
+fn shortened(mut message: String) -> String {
+    const MAX: usize = 200;
+    if message.len() > MAX {
+        let mut end = MAX;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 impl Telemetry {

@@ -106,3 +106,108 @@ async fn a_cycle_reads_every_exporter_and_a_failing_one_goes_stale_not_zero() {
     telemetry.cycle_once(&fewer, &settings).await;
     assert!(telemetry.node("node-105").is_none());
 }
+
+/// A hostile exporter on loopback: each path answers one way an exporter can lie or stall.
+async fn hostile_exporter() -> std::net::SocketAddr {
+    use axum::routing::get;
+    use gpuboard_exporter_api::{Gpu, NodeGpus};
+
+    fn answer(node: &str, gpus: usize) -> String {
+        let gpus = (0..gpus)
+            .map(|i| {
+                let mut gpu = Gpu::default();
+                gpu.identity.uuid = format!("GPU-{i}");
+                gpu
+            })
+            .collect();
+        serde_json::to_string(&NodeGpus {
+            node: node.into(),
+            gpus,
+            ..Default::default()
+        })
+        .expect("json")
+    }
+    let app = axum::Router::new()
+        .route("/fine", get(|| async { answer("node-110", 1) }))
+        .route("/many-gpus", get(|| async { answer("node-110", 100) }))
+        .route(
+            "/huge",
+            get(|| async { " ".repeat(600 * 1024) + &answer("node-110", 1) }),
+        )
+        .route(
+            "/deep",
+            get(|| async {
+                let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+                format!("{{\"node\": \"node-110\", \"gpus\": [{{\"xidErrors\": {deep}}}]}}")
+            }),
+        )
+        .route("/malformed", get(|| async { "{\"node\": 7}" }))
+        .route(
+            "/long-node",
+            get(|| async { answer(&"n".repeat(10_000), 1) }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                answer("node-110", 1)
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test]
+async fn a_hostile_exporter_is_refused_with_what_was_wrong_and_nothing_is_kept() {
+    use gpuboard::telemetry::discovery::ExporterTarget;
+
+    let addr = hostile_exporter().await;
+    let settings = TelemetrySettings {
+        timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let telemetry = Telemetry::default();
+    let ask = |path: &str| {
+        vec![ExporterTarget {
+            node: "node-110".into(),
+            url: format!("http://{addr}/{path}"),
+        }]
+    };
+    assert_eq!(telemetry.cycle_once(&ask("fine"), &settings).await, 1);
+    let good_at = telemetry.node("node-110").and_then(|n| n.last_good_at_ms);
+
+    for (path, expected) in [
+        ("many-gpus", "gpus: 100 entries, at most 64 allowed"),
+        ("huge", "larger than 512 KiB"),
+        ("deep", "invalid type: sequence, expected a map"),
+        ("malformed", "invalid type: integer `7`"),
+        ("long-node", "node: 10000 bytes, at most 253 allowed"),
+    ] {
+        assert_eq!(
+            telemetry.cycle_once(&ask(path), &settings).await,
+            0,
+            "{path}"
+        );
+        let node = telemetry.node("node-110").expect("still known");
+        match &node.error {
+            Some(ExporterError::Invalid(why)) => {
+                assert!(why.contains(expected), "{path}: {why}");
+                assert!(why.len() <= 210, "{path}: the reason is kept short");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+        // The last good answer stays, and nothing of the refused one is kept.
+        assert_eq!(node.last_good_at_ms, good_at, "{path}");
+        assert_eq!(node.last_good.expect("kept").gpus.len(), 1, "{path}");
+        assert!(telemetry.history("GPU-900").is_empty(), "{path}");
+    }
+    assert_eq!(telemetry.cycle_once(&ask("slow"), &settings).await, 0);
+    assert_eq!(
+        telemetry.node("node-110").expect("known").error,
+        Some(ExporterError::Timeout { ms: 500 })
+    );
+}
