@@ -90,7 +90,10 @@ fn skew_summary(lang: Lang, nodes: &[NodeSummary]) -> Option<String> {
 
 fn summary(lang: Lang, nodes: &[NodeSummary]) -> String {
     let ready = nodes.iter().filter(|n| n.ready).count();
-    let gpus: u32 = nodes.iter().map(|n| n.gpus_allocatable).sum();
+    let gpus = nodes
+        .iter()
+        .map(|n| n.gpus_allocatable)
+        .fold(0u32, u32::saturating_add);
     trf(
         lang,
         "{ready}/{total} nodes Ready · {gpus} GPUs allocatable",

@@ -339,11 +339,11 @@ pub fn queue(input: &QueueInput, rows: Rows) -> Queue {
         match entry.state {
             WorkloadState::Pending => {
                 queue.pending += 1;
-                queue.gpus_waiting += entry.gpus;
+                queue.gpus_waiting = queue.gpus_waiting.saturating_add(entry.gpus);
             }
             WorkloadState::Running => {
                 queue.running += 1;
-                queue.gpus_running += entry.gpus;
+                queue.gpus_running = queue.gpus_running.saturating_add(entry.gpus);
             }
             _ => {}
         }
@@ -470,6 +470,19 @@ mod tests {
     /// The first page of the queue.
     fn run(pods: &[Arc<Pod>], visible: PodVisibility, owner: &str) -> Queue {
         run_rows(pods, visible, owner, Rows::Page(&QueueQuery::default()))
+    }
+
+    #[test]
+    fn absurd_gpu_requests_saturate_the_totals_instead_of_wrapping() {
+        let created = "2026-11-24T09:00:00Z";
+        let pods = vec![
+            pod("a", "ai", u32::MAX, 0, created, None, "Pending"),
+            pod("b", "ai", u32::MAX, 0, created, None, "Pending"),
+            pod("c", "ai", u32::MAX, 0, created, Some("node-110"), "Running"),
+            pod("d", "ai", 2, 0, created, Some("node-110"), "Running"),
+        ];
+        let q = run(&pods, PodVisibility::Everywhere, "");
+        assert_eq!((q.gpus_waiting, q.gpus_running), (u32::MAX, u32::MAX));
     }
 
     #[test]
