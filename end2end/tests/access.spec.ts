@@ -1,10 +1,9 @@
 // "Access": an admin gives a teammate access in one form, mints another token for the account and
 // regenerates its legacy token after a warning that names it; refusals appear next to their field;
 // the viewer sees the accounts but every action is disabled, with the reason.
-import { test, expect } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hydrated, kubectl, signIn } from './helpers';
+import { test, expect, hydrated, kubectl, signIn } from './helpers';
 
 function viewerToken(): string {
   return readFileSync(join(__dirname, '..', '..', '.state', 'e2e', 'viewer.token'), 'utf8').trim();

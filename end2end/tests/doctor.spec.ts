@@ -1,7 +1,6 @@
 // The GPU-node doctor on a node's page and the overview: node-109 lacks the device plugin, and the
 // page says so with what to do, in both languages.
-import { test, expect } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { test, expect, hydrated, signIn } from './helpers';
 
 test('node-109\'s page shows the doctor failing its device plugin, with what to do', async ({ page }) => {
   await signIn(page);

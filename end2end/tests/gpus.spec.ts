@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { hydrated, kubectl, signIn } from './helpers';
+import { test, expect, hydrated, kubectl, signIn } from './helpers';
 
 function gpuPod(name: string, namespace: string, node: string, command: string[]): string {
   return JSON.stringify({

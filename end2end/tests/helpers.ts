@@ -1,9 +1,23 @@
 // Shared steps of the browser tests: the demo's credentials, kubectl against its cluster, waiting
-// for hydration and signing in.
-import { expect, Page } from '@playwright/test';
+// for hydration and signing in; and `test`, which fails any test whose pages broke their
+// Content-Security-Policy (Chromium reports each refusal on the console).
+import { test as base, expect, Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+export { expect };
+
+export const test = base.extend<{ contentSecurityPolicy: void }>({
+  contentSecurityPolicy: [async ({ page }, use) => {
+    const refused: string[] = [];
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) refused.push(message.text());
+    });
+    await use();
+    expect(refused, 'nothing the pages use is refused by their Content-Security-Policy').toEqual([]);
+  }, { auto: true }],
+});
 
 /** The demo's state dir, where its embedded sim writes tokens and kubeconfig (see playwright.config.ts). */
 const STATE = join(__dirname, '..', '..', '.state', 'e2e');

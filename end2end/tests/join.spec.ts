@@ -1,10 +1,9 @@
 // "Add nodes": an admin creates a join token from the form, gets the exact join command, sees the
 // bootstrap signer sign it, and revokes it after a confirmation that names it; refusals appear
 // next to their field in both languages; the viewer gets no way to change anything.
-import { test, expect } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hydrated, kubectl, signIn } from './helpers';
+import { test, expect, hydrated, kubectl, signIn } from './helpers';
 
 const JOIN_COMMAND =
   /^kubeadm join 192\.168\.0\.113:6443 --token ([a-z0-9]{6})\.[a-z0-9]{16} --discovery-token-ca-cert-hash sha256:[0-9a-f]{64}$/;

@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { test, expect, hydrated, signIn } from './helpers';
 
 test('the page switches to Simplified Chinese and remembers it', async ({ page }) => {
   await signIn(page);

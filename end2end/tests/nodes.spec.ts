@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { test, expect, hydrated, signIn } from './helpers';
 
 const LAB = ['cluster-master', 'node-110', 'node-109', 'node-106', 'node-105', 'ai-gpu-flask2.novalocal'];
 

@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { hydrated, kubectl, signIn } from './helpers';
+import { test, expect, hydrated, kubectl, signIn } from './helpers';
 
 function setReady(node: string, status: 'True' | 'False') {
   const patch = JSON.stringify({ status: { conditions: [{ type: 'Ready', status, reason: status === 'True' ? 'KubeletReady' : 'KubeletNotReady' }] } });

@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { adminToken, hydrated, signIn } from './helpers';
+import { test, expect, adminToken, hydrated, signIn } from './helpers';
 
 test('without a session every page leads to the sign-in page', async ({ page }) => {
   await page.goto('/');

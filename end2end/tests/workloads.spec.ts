@@ -2,10 +2,10 @@
 // its page shows the GPU busy and its logs streaming, clone fills the form, delete names the GPU
 // it frees; a workspace gets its NodePort; the seeds' 2x2 pod never fits; a full quota is refused
 // in plain words under "GPUs"; a viewer cannot submit.
-import { test, expect, Page } from '@playwright/test';
+import { Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hydrated, signIn } from './helpers';
+import { test, expect, hydrated, signIn } from './helpers';
 
 function stateToken(file: string): string {
   return readFileSync(join(__dirname, '..', '..', '.state', 'e2e', file), 'utf8').trim();

@@ -19,6 +19,7 @@ use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Auth};
+use crate::headers::{self, OverHttps};
 use crate::telemetry::Telemetry;
 use crate::views::gpus::to_csv;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The telemetry collector: its cycles drive `/events`; its figures, `/metrics`.
     pub telemetry: Arc<Telemetry>,
+    /// Whether browsers come over HTTPS (answers then carry HSTS).
+    pub https: OverHttps,
     push_channels: Arc<tokio::sync::Semaphore>,
 }
 
@@ -52,6 +55,7 @@ impl AppState {
             backend,
             auth,
             telemetry,
+            https: OverHttps(false),
             push_channels: Arc::new(tokio::sync::Semaphore::new(MAX_PUSH_CHANNELS)),
         }
     }
@@ -80,10 +84,18 @@ pub fn router(state: AppState) -> Router {
     let routes = PAGE_ROUTES.clone();
     let backend = state.backend.clone();
     Router::new()
-        .leptos_routes_with_context(&state, routes, move || provide_context(backend.clone()), {
-            let leptos = state.leptos.clone();
-            move || shell(leptos.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || {
+                provide_context(backend.clone());
+                headers::page_policy();
+            },
+            {
+                let leptos = state.leptos.clone();
+                move || shell(leptos.clone())
+            },
+        )
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/healthz", get(|| async { "ok" }))
@@ -91,14 +103,21 @@ pub fn router(state: AppState) -> Router {
         .route("/gpus.csv", get(gpus_csv))
         .route("/metrics", get(metrics))
         .merge(crate::api::routes())
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // The not-found page gets no backend (nothing of the cluster can render there).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(headers::page_policy, shell))
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::guard::require_user,
         ))
-        .layer(axum::middleware::from_fn(crate::api::no_store))
         .layer(state.auth.session_layer())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.https,
+            headers::secure,
+        ))
         .with_state(state)
 }
 

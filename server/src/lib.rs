@@ -4,7 +4,8 @@
 //! page shows, for one user), [`bootstrap`] (join tokens and the join command), [`access`]
 //! (service accounts and their tokens), [`doctor`] (why a GPU node will not join or offer its
 //! GPUs), [`api`] (the JSON
-//! API for scripts) and [`app`] (the router that serves it all). With the `demo`
+//! API for scripts), [`headers`] (the security headers of every answer) and [`app`] (the router
+//! that serves it all). With the `demo`
 //! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
 pub mod access;
@@ -16,6 +17,7 @@ pub mod cluster;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod doctor;
+pub mod headers;
 pub mod telemetry;
 pub mod views;
 pub mod workloads;
@@ -43,6 +45,8 @@ pub struct DashboardSettings {
     pub exporter_namespace: String,
     /// How long a user's access review is reused.
     pub permissions_cache_for: Duration,
+    /// Browsers reach the dashboard over HTTPS (its own TLS or a TLS proxy): answers carry HSTS.
+    pub https: bool,
 }
 
 impl Default for DashboardSettings {
@@ -52,6 +56,7 @@ impl Default for DashboardSettings {
             telemetry: TelemetrySettings::default(),
             exporter_namespace: "gpuboard".into(),
             permissions_cache_for: cluster::permissions::DEFAULT_CACHE_FOR,
+            https: false,
         }
     }
 }
@@ -79,5 +84,7 @@ pub fn start(
         client,
     });
     let auth = Auth::new(clients, settings.auth.clone());
-    Ok(AppState::new(leptos, backend, auth, telemetry))
+    let mut state = AppState::new(leptos, backend, auth, telemetry);
+    state.https = headers::OverHttps(settings.https);
+    Ok(state)
 }

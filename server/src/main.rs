@@ -102,6 +102,7 @@ impl ServeArgs {
                 history: self.telemetry_history,
             },
             exporter_namespace: self.exporter_namespace.clone(),
+            https: self.behind_tls,
             ..Default::default()
         }
     }

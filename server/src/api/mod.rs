@@ -2,7 +2,7 @@
 //! [`frontend::backend::Backend`], so the same validation and the cluster's RBAC apply. Scripts
 //! send `Authorization: Bearer <token>` (no cookie, no CSRF token); a signed-in browser may call it
 //! too, with the session's CSRF token on changes. Bodies and answers are camelCase JSON; every
-//! error is `{"reason", "message"}` (and `field` for a refused field); nothing is cached ([`no_store`]).
+//! error is `{"reason", "message"}` (and `field` for a refused field); nothing is cached (`crate::headers`).
 
 mod access;
 mod doctor;
@@ -11,7 +11,7 @@ mod workloads;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use frontend::contract::PageError;
 use serde::Serialize;
@@ -27,19 +27,6 @@ pub fn routes() -> Router<AppState> {
             .merge(doctor::routes())
             .merge(workloads::routes()),
     )
-}
-
-/// Answers under `/api/` (this API and the pages' server functions) may carry tokens: no cache
-/// may keep them.
-pub async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
-    let mut response = next.run(request).await;
-    if api {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
 }
 
 /// An error as the API answers it.

@@ -7,6 +7,7 @@ mod api_calls;
 mod auth;
 mod cache;
 mod doctor;
+mod headers;
 mod i18n;
 mod join_tokens;
 mod telemetry;
