@@ -6,10 +6,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use frontend::backend::{SharedBackend, SignedInUser};
@@ -17,14 +18,21 @@ use frontend::{App, shell};
 use leptos::prelude::*;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::auth::{self, Auth};
 use crate::headers::{self, OverHttps};
+use crate::listener::Limits;
 use crate::telemetry::Telemetry;
+use crate::transport::Transport;
 use crate::views::gpus::to_csv;
 
 /// No form or server-function call of the dashboard is anywhere near this.
 const MAX_BODY_BYTES: usize = 256 * 1024;
+/// A request body (a form, a submitted workload) arrives within this.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A handler begins its answer within this (streams, once begun, run on).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 /// Open push channels (`/events`, one per open page) at most; more are answered 503 and those
 /// pages work on without live updates until reloaded.
 const MAX_PUSH_CHANNELS: usize = 1_000;
@@ -114,6 +122,12 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(state.auth.session_layer())
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
+        // An answer not begun in time (the cluster hangs): 504, and the handler is dropped.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            ANSWER_TIMEOUT,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.https,
             headers::secure,
@@ -121,28 +135,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `app` on `listener` until the process ends. `on_listening` is told the bound address.
+/// Serves `app` on `listener` as `transport` says until the process ends (limits:
+/// [`crate::listener`]). `on_listening` is told the bound address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
+    transport: &Transport,
     on_listening: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
     let addr = listener.local_addr()?;
-    tracing::info!("dashboard at http://{addr}");
+    tracing::info!("dashboard at {}://{addr}", transport.scheme());
     on_listening(addr);
-    // A page streams in several writes (the shell, then each resolved part): with Nagle's
-    // algorithm on, a write after the first waits for the browser's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    crate::listener::serve(listener, app, transport, &Limits::default()).await
 }
 
 /// `GET /gpus.csv`: the GPUs page as CSV, with the same pod visibility.

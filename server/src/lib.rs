@@ -4,8 +4,8 @@
 //! page shows, for one user), [`bootstrap`] (join tokens and the join command), [`access`]
 //! (service accounts and their tokens), [`doctor`] (why a GPU node will not join or offer its
 //! GPUs), [`api`] (the JSON
-//! API for scripts), [`headers`] (the security headers of every answer) and [`app`] (the router
-//! that serves it all). With the `demo`
+//! API for scripts), [`headers`] (the security headers of every answer), [`app`] (the router
+//! that serves it all), [`transport`] and [`listener`] (HTTPS or not, and the listener's limits). With the `demo`
 //! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
 pub mod access;
@@ -18,7 +18,9 @@ pub mod cluster;
 pub mod demo;
 pub mod doctor;
 pub mod headers;
+pub mod listener;
 pub mod telemetry;
+pub mod transport;
 pub mod views;
 pub mod workloads;
 

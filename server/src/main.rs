@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use gpuboard::DashboardSettings;
 use gpuboard::auth::AuthSettings;
 use gpuboard::telemetry::TelemetrySettings;
+use gpuboard::transport::{Transport, TransportFlags};
 use leptos::prelude::get_configuration;
 
 /// The GPU-cluster dashboard.
@@ -52,9 +53,17 @@ struct ServeArgs {
     /// Sessions end this long after sign-in, used or not.
     #[arg(long, default_value = "12h", value_parser = humantime::parse_duration, env = "GPUBOARD_SESSION_LIFETIME")]
     session_lifetime: Duration,
-    /// The dashboard is reached over HTTPS through a proxy or ingress: mark the session cookie Secure.
+    /// Serve plain HTTP on a non-loopback address because a proxy or ingress in front terminates
+    /// TLS (without it, off loopback the dashboard serves HTTPS itself).
     #[arg(long, env = "GPUBOARD_BEHIND_TLS")]
     behind_tls: bool,
+    /// PEM certificate (chain) to serve HTTPS with, e.g. a kubernetes.io/tls Secret's tls.crt;
+    /// without it, off loopback a self-signed one is made at start and its fingerprint logged.
+    #[arg(long, env = "GPUBOARD_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (the Secret's tls.key).
+    #[arg(long, env = "GPUBOARD_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Sign-in attempts allowed per client address per minute.
     #[arg(long, default_value_t = 20)]
     signins_per_minute: u32,
@@ -85,13 +94,25 @@ fn telemetry_interval(text: &str) -> Result<Duration, String> {
 }
 
 impl ServeArgs {
-    fn settings(&self) -> DashboardSettings {
+    fn transport(&self) -> Result<Transport, gpuboard::transport::TransportError> {
+        Transport::choose(
+            self.listen,
+            &TransportFlags {
+                behind_tls: self.behind_tls,
+                tls_cert: self.tls_cert.clone(),
+                tls_key: self.tls_key.clone(),
+            },
+        )
+    }
+
+    fn settings(&self, transport: &Transport) -> DashboardSettings {
         DashboardSettings {
             auth: AuthSettings {
                 idle_timeout: self.session_idle_timeout,
                 lifetime: self.session_lifetime,
-                // Browsers keep Secure cookies on loopback even over plain HTTP.
-                secure_cookie: self.behind_tls || self.listen.ip().is_loopback(),
+                // Every transport is HTTPS to the browser or loopback, where browsers keep
+                // Secure cookies over plain HTTP too.
+                secure_cookie: true,
                 signins_per_minute: self.signins_per_minute,
                 ..Default::default()
             },
@@ -102,7 +123,7 @@ impl ServeArgs {
                 history: self.telemetry_history,
             },
             exporter_namespace: self.exporter_namespace.clone(),
-            https: self.behind_tls,
+            https: transport.browser_uses_https(),
             ..Default::default()
         }
     }
@@ -137,12 +158,15 @@ async fn cluster(args: &ServeArgs) -> anyhow::Result<(kube::Config, Option<()>)>
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = args.settings();
-    if !settings.auth.secure_cookie {
-        tracing::warn!(
-            "serving plain HTTP on a non-loopback address: tokens and session cookies cross the network unencrypted; put TLS in front and pass --behind-tls"
+    let transport = args.transport()?;
+    if let Transport::Tls(identity) = &transport {
+        tracing::info!(
+            fingerprint = %identity.fingerprint,
+            generated = identity.generated,
+            "serving HTTPS; browsers can check the certificate by its SHA-256 fingerprint"
         );
     }
+    let settings = args.settings(&transport);
     let (config, _demo) = cluster(&args).await?;
     let mut leptos = get_configuration(None)?.leptos_options;
     leptos.site_addr = args.listen;
@@ -155,8 +179,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )
         })?;
     let state = gpuboard::start(config, &settings, leptos)?;
-    gpuboard::app::serve(listener, gpuboard::app::router(state), |addr| {
-        println!("dashboard: http://{addr}");
+    let scheme = transport.scheme();
+    gpuboard::app::serve(listener, gpuboard::app::router(state), &transport, |addr| {
+        println!("dashboard: {scheme}://{addr}");
         println!("listening on {addr}");
     })
     .await?;

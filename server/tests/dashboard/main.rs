@@ -10,6 +10,7 @@ mod doctor;
 mod headers;
 mod i18n;
 mod join_tokens;
+mod listener;
 mod telemetry;
 mod token_secrecy;
 mod workloads;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use gpuboard::DashboardSettings;
 use gpuboard::app::{AppState, router, serve};
+use gpuboard::transport::Transport;
 use gpuboard_sim::{SimConfig, SimHandle};
 use gpuboard_testkit::http::{Reply, form, request};
 use gpuboard_testkit::process::Process;
@@ -52,9 +54,14 @@ async fn serve_state(state: AppState) -> SocketAddr {
         .await
         .expect("a loopback port");
     let (bound, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(serve(listener, router(state), move |addr| {
-        let _ = bound.send(addr);
-    }));
+    tokio::spawn(serve(
+        listener,
+        router(state),
+        &Transport::Loopback,
+        move |addr| {
+            let _ = bound.send(addr);
+        },
+    ));
     rx.await.expect("the dashboard listens")
 }
 
