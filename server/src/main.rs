@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use gpuboard::DashboardSettings;
 use gpuboard::auth::AuthSettings;
+use gpuboard::auth::attempts::TrustedProxies;
 use gpuboard::telemetry::TelemetrySettings;
 use gpuboard::transport::{Transport, TransportFlags};
 use leptos::prelude::get_configuration;
@@ -64,9 +65,14 @@ struct ServeArgs {
     /// PEM private key of --tls-cert (the Secret's tls.key).
     #[arg(long, env = "GPUBOARD_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Sign-in attempts allowed per client address per minute.
+    /// Failed sign-ins (form or bearer header) allowed per client per minute; past it, the
+    /// client waits until a minute passes without one.
     #[arg(long, default_value_t = 20)]
     signins_per_minute: u32,
+    /// Comma-separated addresses or networks of proxies in front (an ingress): their
+    /// X-Forwarded-For names the client. Without it, the client is the connection's peer.
+    #[arg(long, default_value = "", env = "GPUBOARD_TRUSTED_PROXIES")]
+    trusted_proxies: TrustedProxies,
     /// How often to fetch every exporter's GPUs.
     #[arg(long, default_value = "5s", value_parser = telemetry_interval)]
     telemetry_interval: Duration,
@@ -114,6 +120,7 @@ impl ServeArgs {
                 // Secure cookies over plain HTTP too.
                 secure_cookie: true,
                 signins_per_minute: self.signins_per_minute,
+                trusted_proxies: self.trusted_proxies.clone(),
                 ..Default::default()
             },
             telemetry: TelemetrySettings {

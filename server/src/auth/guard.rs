@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use frontend::backend::SignedInUser;
-use frontend::contract::SessionEnd;
+use frontend::contract::{SessionEnd, SignInRefusal};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
@@ -98,20 +98,26 @@ async fn authenticate(
 ) -> Result<SignedInUser, Response> {
     let path = request.uri.path();
     if let Some(token) = bearer_token(&request.headers) {
-        return match auth.bearer_identity(&token).await {
+        let peer = request
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let client = auth.client_of(peer, &request.headers);
+        return match auth.bearer_identity(client, &token).await {
             Ok(identity) => Ok(SignedInUser::new(
                 identity.username,
                 identity.groups,
                 String::new(),
                 &token,
             )),
-            Err(e) => {
-                let refusal: &str = e.refusal().into();
-                Err((
-                    StatusCode::UNAUTHORIZED,
-                    axum::Json(serde_json::json!({"error": refusal})),
-                )
-                    .into_response())
+            Err(refusal) => {
+                let status = match refusal {
+                    SignInRefusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                    SignInRefusal::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::UNAUTHORIZED,
+                };
+                let word: &str = refusal.into();
+                Err((status, axum::Json(serde_json::json!({"error": word}))).into_response())
             }
         };
     }

@@ -5,11 +5,11 @@
 //! that are too old, idle or revoked, and refuses state-changing requests from other sites or
 //! without the session's CSRF token.
 
+pub mod attempts;
 pub mod guard;
 pub mod signin;
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,13 +18,13 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use frontend::contract::{SessionEnd, SignInRefusal};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_moka_store::MokaStore;
 
 use crate::cluster::clients::{UserClients, token_key};
+use attempts::{Client, FailedAttempts, TrustedProxies};
 use signin::{Identity, SignInError, check_token};
 
 const SESSION_KEY: &str = "user";
@@ -33,6 +33,8 @@ pub const COOKIE_NAME: &str = "gpuboard_session";
 /// How long a bearer-header token's check is reused.
 const BEARER_CACHE_FOR: Duration = Duration::from_secs(60);
 const BEARER_CACHE_MAX: u64 = 10_000;
+/// Token checks with the cluster at once, at most (sign-ins and new bearer tokens); more wait.
+const MAX_CONCURRENT_CHECKS: usize = 32;
 /// Sessions held at most; the store drops expired ones by itself and, past this, the least used.
 const MAX_SESSIONS: u64 = 10_000;
 
@@ -45,8 +47,10 @@ pub struct AuthSettings {
     pub lifetime: Duration,
     /// Set the cookie's Secure attribute (served over HTTPS, behind TLS, or on loopback).
     pub secure_cookie: bool,
-    /// Sign-in attempts allowed per client address per minute.
+    /// Failed token checks (sign-in form or bearer header) allowed per client per minute.
     pub signins_per_minute: u32,
+    /// Proxies in front whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
     /// How often a session's token is checked again with the cluster (a revoked token ends the session).
     pub revalidate_every: Duration,
 }
@@ -58,6 +62,7 @@ impl Default for AuthSettings {
             lifetime: Duration::from_secs(12 * 3600),
             secure_cookie: true,
             signins_per_minute: 20,
+            trusted_proxies: TrustedProxies::default(),
             revalidate_every: Duration::from_secs(60),
         }
     }
@@ -80,9 +85,11 @@ struct StoredUser {
 pub struct Auth {
     clients: Arc<UserClients>,
     settings: AuthSettings,
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
-    /// SHA-256 of a bearer-header token -> who it is, for [`BEARER_CACHE_FOR`].
-    bearer_cache: moka::sync::Cache<[u8; 32], Identity>,
+    attempts: FailedAttempts,
+    checks: tokio::sync::Semaphore,
+    /// SHA-256 of a bearer-header token -> who it is, or why it was refused, for
+    /// [`BEARER_CACHE_FOR`]: a refused token is not sent to the cluster again meanwhile.
+    bearer_cache: moka::sync::Cache<[u8; 32], Result<Identity, SignInRefusal>>,
 }
 
 fn now_ms() -> i64 {
@@ -99,11 +106,10 @@ fn random_token() -> String {
 impl Auth {
     /// Tokens are checked with `clients`, which act as the token's holder.
     pub fn new(clients: Arc<UserClients>, settings: AuthSettings) -> Arc<Self> {
-        let per_minute =
-            NonZeroU32::new(settings.signins_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         Arc::new(Auth {
             clients,
-            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            attempts: FailedAttempts::new(settings.signins_per_minute),
+            checks: tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS),
             settings,
             bearer_cache: moka::sync::Cache::builder()
                 .max_capacity(BEARER_CACHE_MAX)
@@ -127,15 +133,49 @@ impl Auth {
             .with_expiry(Expiry::OnInactivity(idle))
     }
 
-    /// Checks a bearer-header token, reusing a recent answer for the same token.
-    async fn bearer_identity(&self, token: &str) -> Result<Identity, SignInError> {
-        let key = token_key(token);
-        if let Some(identity) = self.bearer_cache.get(&key) {
-            return Ok(identity);
+    /// The client a request from `peer` with `headers` comes from (behind trusted proxies, the
+    /// one they name).
+    pub fn client_of(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        self.settings.trusted_proxies.client_of(peer, headers)
+    }
+
+    /// Checks `token` with the cluster for `client`, unless the client has failed too often; a
+    /// refusal counts against it (an unreachable cluster does not).
+    async fn check(&self, client: IpAddr, token: &str) -> Result<Identity, SignInError> {
+        let client = Client::from(client);
+        if self.attempts.is_blocked(client) {
+            return Err(SignInError::RateLimited);
         }
-        let identity = check_token(&self.clients, token).await?;
-        self.bearer_cache.insert(key, identity.clone());
-        Ok(identity)
+        let result = {
+            let _turn = self.checks.acquire().await;
+            check_token(&self.clients, token).await
+        };
+        if let Err(e) = &result
+            && !matches!(e, SignInError::Unreachable(_))
+        {
+            self.attempts.failed(client);
+        }
+        result
+    }
+
+    /// Checks a bearer-header token, reusing a recent answer (either way) for the same token.
+    async fn bearer_identity(
+        &self,
+        client: IpAddr,
+        token: &str,
+    ) -> Result<Identity, SignInRefusal> {
+        let key = token_key(token);
+        if let Some(answer) = self.bearer_cache.get(&key) {
+            return answer;
+        }
+        let answer = self.check(client, token).await.map_err(|e| e.refusal());
+        if matches!(
+            answer,
+            Ok(_) | Err(SignInRefusal::Rejected | SignInRefusal::Anonymous)
+        ) {
+            self.bearer_cache.insert(key, answer.clone());
+        }
+        answer
     }
 }
 
@@ -183,14 +223,11 @@ pub async fn login(
     if !guard::is_same_origin(&headers) {
         return refused(SignInRefusal::CrossSite);
     }
-    if auth.limiter.check_key(&peer.ip()).is_err() {
-        tracing::warn!(client = %peer.ip(), "sign-in rate limit reached");
-        return refused(SignInRefusal::RateLimited);
-    }
-    let identity = match check_token(&auth.clients, &form.token).await {
+    let client = auth.client_of(peer.ip(), &headers);
+    let identity = match auth.check(client, &form.token).await {
         Ok(identity) => identity,
         Err(e) => {
-            tracing::info!(client = %peer.ip(), refusal = %e, "sign-in refused");
+            tracing::info!(client = %client, refusal = %e, "sign-in refused");
             return refused(e.refusal());
         }
     };
@@ -213,7 +250,7 @@ pub async fn login(
         tracing::error!(error = %e, "cannot store the session");
         return refused(SignInRefusal::Unreachable);
     }
-    tracing::info!(user = %identity.username, client = %peer.ip(), "signed in");
+    tracing::info!(user = %identity.username, client = %client, "signed in");
     Redirect::to("/").into_response()
 }
 

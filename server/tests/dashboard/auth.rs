@@ -270,4 +270,98 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
     }
     assert_eq!(&codes[..3], ["/login?error=rejected"; 3]);
     assert_eq!(&codes[3..], ["/login?error=rate-limited"; 2]);
+
+    // Bearer guesses count too: the blocked client's next header is not checked.
+    let guess = request(
+        addr,
+        "GET",
+        "/nodes",
+        &["Authorization: Bearer guess".into()],
+        "",
+    )
+    .await;
+    assert_eq!(guess.status, 429, "{}", guess.body);
+    assert!(guess.body.contains("rate-limited"));
+}
+
+#[tokio::test]
+async fn good_tokens_are_never_slowed_and_a_refused_bearer_is_not_asked_again() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(
+        &sim,
+        with_auth(AuthSettings {
+            signins_per_minute: 3,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let good = form(&[("token", &sim.admin_token)]);
+    for _ in 0..5 {
+        let r = request(addr, "POST", "/login", &[origin(addr)], &good).await;
+        assert_eq!(
+            r.header("location").as_deref(),
+            Some("/"),
+            "only failures count"
+        );
+    }
+    // One refused bearer token sent again and again: refused from memory, counted once.
+    for _ in 0..6 {
+        let r = request(
+            addr,
+            "GET",
+            "/nodes",
+            &["Authorization: Bearer nope".into()],
+            "",
+        )
+        .await;
+        assert_eq!(r.status, 401, "{}", r.body);
+    }
+    for guess in ["one", "two"] {
+        let header = format!("Authorization: Bearer {guess}");
+        assert_eq!(
+            request(addr, "GET", "/nodes", &[header], "").await.status,
+            401
+        );
+    }
+    let third = request(
+        addr,
+        "GET",
+        "/nodes",
+        &["Authorization: Bearer three".into()],
+        "",
+    )
+    .await;
+    assert_eq!(
+        third.status, 429,
+        "the fourth different guess: {}",
+        third.body
+    );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_counts_apart() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(
+        &sim,
+        with_auth(AuthSettings {
+            signins_per_minute: 2,
+            trusted_proxies: "127.0.0.0/8".parse().expect("a network"),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let attempt = |client: &'static str| async move {
+        let headers = [origin(addr), format!("X-Forwarded-For: {client}")];
+        let r = request(addr, "POST", "/login", &headers, "token=wrong").await;
+        r.header("location").unwrap_or_default()
+    };
+    for _ in 0..2 {
+        assert_eq!(attempt("198.51.100.1").await, "/login?error=rejected");
+    }
+    assert_eq!(attempt("198.51.100.1").await, "/login?error=rate-limited");
+    assert_eq!(
+        attempt("198.51.100.2").await,
+        "/login?error=rejected",
+        "another client behind the same proxy is not locked out"
+    );
 }
