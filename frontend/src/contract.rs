@@ -512,6 +512,8 @@ pub enum SignInRefusal {
     Unreachable,
     /// The form was not sent from the sign-in page.
     CrossSite,
+    /// The dashboard holds as many sessions as it may.
+    SessionsFull,
 }
 
 /// Why a session ended: `/login?reason=<word>`.

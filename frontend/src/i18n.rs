@@ -392,8 +392,12 @@ pub const ZH: &[(&str, &str)] = &[
         "此令牌对应匿名用户。请使用服务账号或您本人的令牌。",
     ),
     (
-        "Too many sign-in attempts from this address. Wait a minute and try again.",
-        "此地址登录尝试过多，请一分钟后再试。",
+        "Too many failed sign-ins from this address. Wait a minute without attempts and try again.",
+        "此地址登录失败次数过多。请一分钟内不再尝试，之后再试。",
+    ),
+    (
+        "The dashboard holds as many sessions as it may. Try again when some have ended, or ask its admin to raise --max-sessions.",
+        "gpuboard 的会话数已达上限。请待部分会话结束后再试，或请管理员调高 --max-sessions。",
     ),
     (
         "The cluster could not be reached to check the token. Try again; if it persists, check the dashboard's logs.",

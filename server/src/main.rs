@@ -69,6 +69,10 @@ struct ServeArgs {
     /// client waits until a minute passes without one.
     #[arg(long, default_value_t = 20)]
     signins_per_minute: u32,
+    /// Sessions the dashboard holds at most (a user holds at most 20); past it, sign-in is refused
+    /// with a message until some end.
+    #[arg(long, default_value_t = 10_000, env = "GPUBOARD_MAX_SESSIONS")]
+    max_sessions: u64,
     /// Comma-separated addresses or networks of proxies in front (an ingress): their
     /// X-Forwarded-For names the client. Without it, the client is the connection's peer.
     #[arg(long, default_value = "", env = "GPUBOARD_TRUSTED_PROXIES")]
@@ -121,6 +125,7 @@ impl ServeArgs {
                 secure_cookie: true,
                 signins_per_minute: self.signins_per_minute,
                 trusted_proxies: self.trusted_proxies.clone(),
+                max_sessions: self.max_sessions.max(1),
                 ..Default::default()
             },
             telemetry: TelemetrySettings {

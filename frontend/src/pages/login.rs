@@ -36,13 +36,16 @@ impl Notice {
                 "This token signs in as an anonymous user. Use a service account's token or your own."
             }
             Notice::Refused(Some(SignInRefusal::RateLimited)) => {
-                "Too many sign-in attempts from this address. Wait a minute and try again."
+                "Too many failed sign-ins from this address. Wait a minute without attempts and try again."
             }
             Notice::Refused(Some(SignInRefusal::Unreachable)) => {
                 "The cluster could not be reached to check the token. Try again; if it persists, check the dashboard's logs."
             }
             Notice::Refused(Some(SignInRefusal::CrossSite)) => {
                 "The sign-in was not sent from this page. Reload the page and sign in again."
+            }
+            Notice::Refused(Some(SignInRefusal::SessionsFull)) => {
+                "The dashboard holds as many sessions as it may. Try again when some have ended, or ask its admin to raise --max-sessions."
             }
             Notice::Refused(None) => "Sign-in failed.",
             Notice::Ended(SessionEnd::Revoked) => {

@@ -8,6 +8,7 @@
 pub mod attempts;
 pub mod guard;
 pub mod signin;
+pub mod store;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -21,11 +22,11 @@ use frontend::contract::{SessionEnd, SignInRefusal};
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
-use tower_sessions_moka_store::MokaStore;
 
 use crate::cluster::clients::{UserClients, token_key};
 use attempts::{Client, FailedAttempts, TrustedProxies};
 use signin::{Identity, SignInError, check_token};
+use store::Sessions;
 
 const SESSION_KEY: &str = "user";
 /// The session cookie's name.
@@ -35,8 +36,6 @@ const BEARER_CACHE_FOR: Duration = Duration::from_secs(60);
 const BEARER_CACHE_MAX: u64 = 10_000;
 /// Token checks with the cluster at once, at most (sign-ins and new bearer tokens); more wait.
 const MAX_CONCURRENT_CHECKS: usize = 32;
-/// Sessions held at most; the store drops expired ones by itself and, past this, the least used.
-const MAX_SESSIONS: u64 = 10_000;
 
 /// How sessions behave.
 #[derive(Debug, Clone)]
@@ -51,6 +50,8 @@ pub struct AuthSettings {
     pub signins_per_minute: u32,
     /// Proxies in front whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// Sessions held at most; past it, sign-in is refused with a message.
+    pub max_sessions: u64,
     /// How often a session's token is checked again with the cluster (a revoked token ends the session).
     pub revalidate_every: Duration,
 }
@@ -63,6 +64,7 @@ impl Default for AuthSettings {
             secure_cookie: true,
             signins_per_minute: 20,
             trusted_proxies: TrustedProxies::default(),
+            max_sessions: 10_000,
             revalidate_every: Duration::from_secs(60),
         }
     }
@@ -87,6 +89,7 @@ pub struct Auth {
     settings: AuthSettings,
     attempts: FailedAttempts,
     checks: tokio::sync::Semaphore,
+    sessions: Sessions,
     /// SHA-256 of a bearer-header token -> who it is, or why it was refused, for
     /// [`BEARER_CACHE_FOR`]: a refused token is not sent to the cluster again meanwhile.
     bearer_cache: moka::sync::Cache<[u8; 32], Result<Identity, SignInRefusal>>,
@@ -110,6 +113,7 @@ impl Auth {
             clients,
             attempts: FailedAttempts::new(settings.signins_per_minute),
             checks: tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS),
+            sessions: Sessions::new(settings.max_sessions),
             settings,
             bearer_cache: moka::sync::Cache::builder()
                 .max_capacity(BEARER_CACHE_MAX)
@@ -118,13 +122,13 @@ impl Auth {
         })
     }
 
-    /// The session layer: an in-memory store that evicts expired sessions (moka), cookie
-    /// HttpOnly, SameSite=Strict, Secure as configured.
-    pub fn session_layer(&self) -> SessionManagerLayer<MokaStore> {
+    /// The session layer: the in-memory [`Sessions`] store, cookie HttpOnly, SameSite=Strict,
+    /// Secure as configured.
+    pub fn session_layer(&self) -> SessionManagerLayer<Sessions> {
         let idle = tower_sessions::cookie::time::Duration::seconds(
             self.settings.idle_timeout.as_secs() as i64,
         );
-        SessionManagerLayer::new(MokaStore::new(Some(MAX_SESSIONS)))
+        SessionManagerLayer::new(self.sessions.clone())
             .with_name(COOKIE_NAME)
             .with_http_only(true)
             .with_same_site(SameSite::Strict)
@@ -224,6 +228,13 @@ pub async fn login(
         return refused(SignInRefusal::CrossSite);
     }
     let client = auth.client_of(peer.ip(), &headers);
+    if auth.sessions.is_full().await {
+        tracing::error!(
+            sessions = auth.sessions.len(),
+            "sign-in refused: the session store is full (raise --max-sessions)"
+        );
+        return refused(SignInRefusal::SessionsFull);
+    }
     let identity = match auth.check(client, &form.token).await {
         Ok(identity) => identity,
         Err(e) => {
@@ -246,9 +257,14 @@ pub async fn login(
         last_seen_ms: now,
         verified_at_ms: now,
     };
+    // Saved now, not after the answer, so a refusal by the store reaches this user.
     if let Err(e) = session.insert(SESSION_KEY, user).await {
         tracing::error!(error = %e, "cannot store the session");
         return refused(SignInRefusal::Unreachable);
+    }
+    if let Err(e) = session.save().await {
+        tracing::error!(error = %e, "sign-in refused: the session was not stored");
+        return refused(SignInRefusal::SessionsFull);
     }
     tracing::info!(user = %identity.username, client = %client, "signed in");
     Redirect::to("/").into_response()

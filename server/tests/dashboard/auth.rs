@@ -365,3 +365,39 @@ async fn behind_a_trusted_proxy_each_forwarded_client_counts_apart() {
         "another client behind the same proxy is not locked out"
     );
 }
+
+#[tokio::test]
+async fn a_full_session_store_refuses_sign_in_in_words_until_one_ends() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(
+        &sim,
+        with_auth(AuthSettings {
+            max_sessions: 2,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let first = sign_in(addr, &sim.admin_token).await;
+    sign_in(addr, &sim.viewer_token).await;
+    let good = form(&[("token", &sim.admin_token)]);
+    let full = request(addr, "POST", "/login", &[origin(addr)], &good).await;
+    assert_eq!(
+        full.header("location").as_deref(),
+        Some("/login?error=sessions-full")
+    );
+    assert_eq!(full.session_cookie(), None);
+
+    // One signs out: the next sign-in is stored.
+    let page = request(addr, "GET", "/", std::slice::from_ref(&first), "").await;
+    let csrf = csrf_of(&page.body);
+    let out = request(
+        addr,
+        "POST",
+        "/logout",
+        &[first, origin(addr)],
+        &form(&[("csrf", &csrf)]),
+    )
+    .await;
+    assert_eq!(out.status, 303, "{}", out.head);
+    sign_in(addr, &sim.admin_token).await;
+}

@@ -1,0 +1,231 @@
+//! Where sessions live: in memory, each until its expiry (moka), with three rules the generic
+//! stores lack. A user holds at most [`MAX_PER_USER`] sessions (a new sign-in past it ends that
+//! user's oldest), so one token signed in over and over cannot fill the store. A full store
+//! refuses a new session (the sign-in page says so) instead of dropping it unseen. And only a
+//! sign-in creates a session: saving one that sign-out or revocation deleted meanwhile does
+//! nothing, so a request in flight cannot bring it back. Its `Debug` prints counts only: records
+//! hold tokens.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+use parking_lot::Mutex;
+use tower_sessions::SessionStore;
+use tower_sessions::cookie::time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store;
+
+use super::SESSION_KEY;
+
+/// Sessions one user holds at most (browsers, machines, scripts).
+pub const MAX_PER_USER: usize = 20;
+
+/// The dashboard's session store.
+#[derive(Clone)]
+pub struct Sessions {
+    records: Cache<Id, Record>,
+    /// Each user's session ids, oldest first.
+    by_user: Arc<Mutex<HashMap<String, VecDeque<Id>>>>,
+    capacity: u64,
+}
+
+impl Sessions {
+    /// A store for at most `capacity` sessions.
+    pub fn new(capacity: u64) -> Self {
+        Sessions {
+            records: Cache::builder()
+                // A backstop only: `create` refuses past `capacity` first.
+                .max_capacity(capacity.saturating_mul(2))
+                .expire_after(UntilExpiry)
+                .build(),
+            by_user: Arc::default(),
+            capacity,
+        }
+    }
+
+    /// Whether no session can be added (after dropping the expired ones; the count is exact
+    /// only once the cache's pending work has run).
+    pub async fn is_full(&self) -> bool {
+        self.records.run_pending_tasks().await;
+        self.records.entry_count() >= self.capacity
+    }
+
+    /// Sessions held now (expired ones may be counted until the store's next housekeeping).
+    pub fn len(&self) -> u64 {
+        self.records.entry_count()
+    }
+
+    /// Whether the store holds no session.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Notes `id` as `user`'s newest session; returns the sessions past the user's cap.
+    fn note(&self, user: &str, id: Id) -> Vec<Id> {
+        let mut by_user = self.by_user.lock();
+        by_user.retain(|_, ids| {
+            ids.retain(|id| self.records.contains_key(id));
+            !ids.is_empty()
+        });
+        let ids = by_user.entry(user.to_string()).or_default();
+        ids.push_back(id);
+        let past = ids.len().saturating_sub(MAX_PER_USER);
+        ids.drain(..past).collect()
+    }
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("held", &self.len())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The username of a record's signed-in user, if it has one.
+fn user_of(record: &Record) -> Option<&str> {
+    record.data.get(SESSION_KEY)?.get("username")?.as_str()
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Sessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        if self.is_full().await {
+            return Err(session_store::Error::Backend(format!(
+                "the session store holds its most, {} sessions",
+                self.capacity
+            )));
+        }
+        while self.records.contains_key(&record.id) {
+            record.id = Id::default();
+        }
+        self.records.insert(record.id, record.clone()).await;
+        if let Some(user) = user_of(record) {
+            for oldest in self.note(user, record.id) {
+                tracing::info!(user, "a new sign-in ends the user's oldest session");
+                self.records.invalidate(&oldest).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        // Only sessions still held are updated: one deleted meanwhile stays deleted.
+        self.records
+            .entry(record.id)
+            .and_compute_with(|held| async move {
+                match held {
+                    Some(_) => moka::ops::compute::Op::Put(record.clone()),
+                    None => moka::ops::compute::Op::Nop,
+                }
+            })
+            .await;
+        Ok(())
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        Ok(self.records.get(session_id).await)
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        self.records.invalidate(session_id).await;
+        Ok(())
+    }
+}
+
+/// Each record lives until its expiry date.
+struct UntilExpiry;
+
+fn time_left(record: &Record) -> Duration {
+    (record.expiry_date - OffsetDateTime::now_utc())
+        .try_into()
+        .unwrap_or(Duration::ZERO)
+}
+
+impl Expiry<Id, Record> for UntilExpiry {
+    fn expire_after_create(&self, _: &Id, record: &Record, _: Instant) -> Option<Duration> {
+        Some(time_left(record))
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &Id,
+        record: &Record,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(time_left(record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(user: &str) -> Record {
+        let mut data = HashMap::new();
+        data.insert(
+            SESSION_KEY.to_string(),
+            serde_json::json!({"username": user}),
+        );
+        Record {
+            id: Id::default(),
+            data,
+            expiry_date: OffsetDateTime::now_utc()
+                + tower_sessions::cookie::time::Duration::hours(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_user_holds_at_most_their_share_the_oldest_goes() {
+        let sessions = Sessions::new(1_000);
+        let mut ids = Vec::new();
+        for _ in 0..MAX_PER_USER + 2 {
+            let mut r = record("alice");
+            sessions.create(&mut r).await.unwrap();
+            ids.push(r.id);
+        }
+        let mut bob = record("bob");
+        sessions.create(&mut bob).await.unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            let held = sessions.load(id).await.unwrap().is_some();
+            assert_eq!(held, i >= 2, "alice's session {i}");
+        }
+        assert!(sessions.load(&bob.id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_full_store_refuses_a_new_session_and_keeps_the_others() {
+        let sessions = Sessions::new(3);
+        for user in ["a", "b", "c"] {
+            sessions.create(&mut record(user)).await.unwrap();
+        }
+        assert!(sessions.is_full().await);
+        let refused = sessions.create(&mut record("d")).await.unwrap_err();
+        assert!(refused.to_string().contains("3 sessions"), "{refused}");
+        assert_eq!(sessions.len(), 3);
+        assert_eq!(
+            format!("{sessions:?}"),
+            "Sessions { held: 3, capacity: 3, .. }",
+            "printing the store shows no record"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deleted_session_is_not_brought_back_by_a_late_save() {
+        let sessions = Sessions::new(10);
+        let mut r = record("alice");
+        sessions.create(&mut r).await.unwrap();
+        let mut touched = r.clone();
+        touched.data.insert("seen".into(), serde_json::json!(1));
+        sessions.save(&touched).await.unwrap();
+        assert_eq!(sessions.load(&r.id).await.unwrap(), Some(touched.clone()));
+        sessions.delete(&r.id).await.unwrap();
+        sessions.save(&touched).await.unwrap();
+        assert_eq!(sessions.load(&r.id).await.unwrap(), None);
+    }
+}
