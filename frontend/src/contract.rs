@@ -524,6 +524,8 @@ pub enum SignInRefusal {
 pub enum SessionEnd {
     /// The cluster no longer accepts the session's token.
     Revoked,
+    /// The cluster could not be asked about the session's token for longer than the grace.
+    Unverified,
     /// Unused for longer than the idle timeout.
     Idle,
     /// Older than the session lifetime.

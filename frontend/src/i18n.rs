@@ -413,6 +413,10 @@ pub const ZH: &[(&str, &str)] = &[
         "您已被登出：集群不再接受您的令牌（已过期或被吊销）。",
     ),
     (
+        "You were signed out: the cluster could not confirm your token for several minutes. Sign in again once it is reachable.",
+        "您已被登出：集群已有数分钟无法确认您的令牌。请在集群恢复可达后重新登录。",
+    ),
+    (
         "You were signed out after a period without activity.",
         "长时间无操作，您已被登出。",
     ),

@@ -23,6 +23,7 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use crate::auth::{self, Auth};
 use crate::headers::{self, OverHttps};
 use crate::listener::Limits;
+use crate::push::PushChannels;
 use crate::telemetry::Telemetry;
 use crate::transport::Transport;
 use crate::views::gpus::to_csv;
@@ -33,9 +34,6 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A handler begins its answer within this (streams, once begun, run on).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
-/// Open push channels (`/events`, one per open page) at most; more are answered 503 and those
-/// pages work on without live updates until reloaded.
-const MAX_PUSH_CHANNELS: usize = 1_000;
 
 /// Everything the routes share.
 #[derive(Clone)]
@@ -47,7 +45,8 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// Whether browsers come over HTTPS (answers then carry HSTS).
     pub https: OverHttps,
-    push_channels: Arc<tokio::sync::Semaphore>,
+    /// The live-update channels open now.
+    pub push: PushChannels,
 }
 
 impl AppState {
@@ -64,7 +63,7 @@ impl AppState {
             auth,
             telemetry,
             https: OverHttps(false),
-            push_channels: Arc::new(tokio::sync::Semaphore::new(MAX_PUSH_CHANNELS)),
+            push: PushChannels::default(),
         }
     }
 }
@@ -107,7 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/events", get(updates))
+        .route("/events", get(crate::push::updates))
         .route("/gpus.csv", get(gpus_csv))
         .route("/metrics", get(metrics))
         .merge(crate::api::routes())
@@ -171,37 +170,6 @@ async fn gpus_csv(State(state): State<AppState>, user: SignedInUser) -> Response
     }
 }
 
-/// `GET /events`: the push channel. A server-sent event after every telemetry cycle tells open
-/// pages to fetch fresh numbers; a comment every 15 s keeps proxies from closing it. Each open
-/// channel holds one of the state's permits; none left is a 503.
-async fn updates(State(state): State<AppState>, _user: SignedInUser) -> Response {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    let Ok(permit) = state.push_channels.clone().try_acquire_owned() else {
-        tracing::warn!(
-            limit = MAX_PUSH_CHANNELS,
-            "refused a push channel: too many open"
-        );
-        return (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "60")],
-            "too many live pages are open; this one will not update by itself until reloaded\n",
-        )
-            .into_response();
-    };
-    let receiver = state.telemetry.subscribe();
-    let stream = futures::stream::unfold((receiver, permit), |(mut receiver, permit)| async move {
-        receiver.changed().await.ok()?;
-        let cycle = *receiver.borrow_and_update();
-        Some((
-            Ok::<_, std::convert::Infallible>(Event::default().data(cycle.to_string())),
-            (receiver, permit),
-        ))
-    });
-    Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
-        .into_response()
-}
-
 /// `GET /metrics`: the dashboard's own figures in the Prometheus text format (telemetry cycles,
 /// exporters answering, live-update channels), for its operators and the benchmark.
 async fn metrics(State(state): State<AppState>, _user: SignedInUser) -> Response {
@@ -241,7 +209,7 @@ async fn metrics(State(state): State<AppState>, _user: SignedInUser) -> Response
             "gpuboard_push_channels_open",
             "gauge",
             "Open live-update channels (/events).",
-            (MAX_PUSH_CHANNELS - state.push_channels.available_permits()) as f64,
+            state.push.open() as f64,
         ),
     ];
     let mut text = String::new();

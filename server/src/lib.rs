@@ -5,7 +5,7 @@
 //! (service accounts and their tokens), [`doctor`] (why a GPU node will not join or offer its
 //! GPUs), [`api`] (the JSON
 //! API for scripts), [`headers`] (the security headers of every answer), [`app`] (the router
-//! that serves it all), [`transport`] and [`listener`] (HTTPS or not, and the listener's limits). With the `demo`
+//! that serves it all), [`push`] (the live-update channel), [`transport`] and [`listener`] (HTTPS or not, and the listener's limits). With the `demo`
 //! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
 pub mod access;
@@ -19,6 +19,7 @@ pub mod demo;
 pub mod doctor;
 pub mod headers;
 pub mod listener;
+pub mod push;
 pub mod telemetry;
 pub mod transport;
 pub mod views;

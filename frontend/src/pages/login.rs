@@ -51,6 +51,9 @@ impl Notice {
             Notice::Ended(SessionEnd::Revoked) => {
                 "You were signed out: the cluster no longer accepts your token (it expired or was revoked)."
             }
+            Notice::Ended(SessionEnd::Unverified) => {
+                "You were signed out: the cluster could not confirm your token for several minutes. Sign in again once it is reachable."
+            }
             Notice::Ended(SessionEnd::Idle) => {
                 "You were signed out after a period without activity."
             }

@@ -151,18 +151,23 @@ async fn session_user(auth: &Auth, session: &Session) -> Result<StoredUser, Opti
     }
     let mut changed = false;
     if now - user.verified_at_ms >= auth.settings.revalidate_every.as_millis() as i64 {
-        match check_token(&auth.clients, &user.token).await {
-            Ok(_) => {
+        let answer = check_token(&auth.clients, &user.token).await.map(|_| ());
+        match recheck(
+            answer,
+            now - user.verified_at_ms,
+            auth.settings.unverified_grace,
+        ) {
+            Recheck::Verified => {
                 user.verified_at_ms = now;
                 changed = true;
             }
-            Err(SignInError::Unreachable(e)) => {
-                tracing::warn!(error = %e, "cannot re-check a session's token; keeping the session")
+            Recheck::KeepForNow(why) => {
+                tracing::warn!(error = %why, "cannot re-check a session's token; keeping the session for now")
             }
-            Err(_) => {
-                tracing::info!(user = %user.username, "the cluster no longer accepts this session's token; session ended");
+            Recheck::End(ended) => {
+                tracing::info!(user = %user.username, ?ended, "the session's token is no longer accepted or could not be checked in time; session ended");
                 let _ = session.flush().await;
-                return Err(Some(SessionEnd::Revoked));
+                return Err(Some(ended));
             }
         }
     }
@@ -174,6 +179,27 @@ async fn session_user(auth: &Auth, session: &Session) -> Result<StoredUser, Opti
         let _ = session.insert(SESSION_KEY, user.clone()).await;
     }
     Ok(user)
+}
+
+/// What a session's re-check decides.
+#[derive(Debug, PartialEq)]
+enum Recheck {
+    Verified,
+    /// The cluster could not answer; the session lives on within the grace.
+    KeepForNow(String),
+    End(SessionEnd),
+}
+
+/// Decides a re-check from the cluster's `answer`, `since_ms` after the token was last verified.
+fn recheck(answer: Result<(), SignInError>, since_ms: i64, grace: Duration) -> Recheck {
+    match answer {
+        Ok(()) => Recheck::Verified,
+        Err(SignInError::Unreachable(why)) if since_ms <= grace.as_millis() as i64 => {
+            Recheck::KeepForNow(why)
+        }
+        Err(SignInError::Unreachable(_)) => Recheck::End(SessionEnd::Unverified),
+        Err(_) => Recheck::End(SessionEnd::Revoked),
+    }
 }
 
 /// Lets a state-changing request through only with the session's CSRF token, in an
@@ -257,6 +283,25 @@ mod tests {
             h.insert(*k, v.parse().expect("a header value"));
         }
         h
+    }
+
+    #[test]
+    fn an_unanswered_recheck_keeps_the_session_only_within_the_grace() {
+        let grace = Duration::from_secs(300);
+        let down = || Err(SignInError::Unreachable("connection refused".into()));
+        assert_eq!(recheck(Ok(()), 900_000, grace), Recheck::Verified);
+        assert_eq!(
+            recheck(down(), 299_000, grace),
+            Recheck::KeepForNow("connection refused".into())
+        );
+        assert_eq!(
+            recheck(down(), 301_000, grace),
+            Recheck::End(SessionEnd::Unverified)
+        );
+        assert_eq!(
+            recheck(Err(SignInError::Rejected), 1_000, grace),
+            Recheck::End(SessionEnd::Revoked)
+        );
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct AuthSettings {
     pub max_sessions: u64,
     /// How often a session's token is checked again with the cluster (a revoked token ends the session).
     pub revalidate_every: Duration,
+    /// How long a session lives on while its token cannot be checked (the cluster unreachable,
+    /// or answering neither yes nor no) before it ends.
+    pub unverified_grace: Duration,
 }
 
 impl Default for AuthSettings {
@@ -66,6 +69,7 @@ impl Default for AuthSettings {
             trusted_proxies: TrustedProxies::default(),
             max_sessions: 10_000,
             revalidate_every: Duration::from_secs(60),
+            unverified_grace: Duration::from_secs(5 * 60),
         }
     }
 }
