@@ -43,6 +43,8 @@ pub enum Attribution {
     #[default]
     Unavailable,
     Failed(String),
+    /// Turned off on this exporter (`--no-pod-attribution`): no pod names leave the node.
+    Off,
 }
 
 /// One GPU: what it is, how it is doing, and who uses it.

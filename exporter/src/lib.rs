@@ -39,6 +39,8 @@ pub struct ExporterConfig {
     /// How often pod attribution is refreshed from the kubelet.
     pub attribution_interval: Duration,
     pub node_name: String,
+    /// Ask the kubelet which pods hold the GPUs (off: no pod names leave the node).
+    pub pod_attribution: bool,
     pub kubelet_socket: PathBuf,
     pub nvml_lib: Option<PathBuf>,
 }
@@ -115,10 +117,17 @@ pub async fn run(
     let collector = Arc::new(Collector::new(config.node_name.clone(), source));
     collector::spawn_sampling_threads(collector.clone(), config.interval, config.slow_interval)
         .map_err(ExporterError::Threads)?;
-    let lister = Arc::new(pod_resources::KubeletPodResources::new(
-        config.kubelet_socket.clone(),
-    ));
-    spawn_attribution(collector.clone(), lister, config.attribution_interval);
+    if config.pod_attribution {
+        let lister = Arc::new(pod_resources::KubeletPodResources::new(
+            config.kubelet_socket.clone(),
+        ));
+        spawn_attribution(collector.clone(), lister, config.attribution_interval);
+    } else {
+        collector.set_attribution(attribution::AttributionMap {
+            status: gpuboard_exporter_api::Attribution::Off,
+            holders: Default::default(),
+        });
+    }
     tracing::info!(listen = %bound, node = %config.node_name, interval = ?config.interval, "exporter serving /metrics, /api/v1/gpus, /healthz, /readyz");
     on_listening(bound);
     axum::serve(listener, server::router(collector))

@@ -28,6 +28,9 @@ struct Args {
     /// This node's name (default: $NODE_NAME, then the hostname).
     #[arg(long, env = "NODE_NAME")]
     node_name: Option<String>,
+    /// Do not ask the kubelet which pods hold the GPUs: no namespace or pod name is served.
+    #[arg(long)]
+    no_pod_attribution: bool,
     /// The kubelet pod-resources socket, for attributing GPUs to pods.
     #[arg(long, default_value = "/var/lib/kubelet/pod-resources/kubelet.sock")]
     kubelet_socket: PathBuf,
@@ -53,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         slow_interval: args.slow_interval,
         attribution_interval: args.attribution_interval,
         node_name: args.node_name.unwrap_or_else(hostname),
+        pod_attribution: !args.no_pod_attribution,
         kubelet_socket: args.kubelet_socket,
         nvml_lib: args.nvml_lib,
     };

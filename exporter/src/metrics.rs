@@ -339,6 +339,7 @@ fn render_health(w: &mut Writer, node: &NodeGpus, health: &Health) {
         Attribution::Ok => (1.0, "ok"),
         Attribution::Unavailable => (0.0, "no_socket"),
         Attribution::Failed(_) => (0.0, "failed"),
+        Attribution::Off => (0.0, "off"),
     };
     w.sample(&name, Labels::default().with("state", state).as_str(), up);
     let name = w.family(

@@ -84,6 +84,27 @@ async fn without_nvml_the_exporter_starts_says_why_and_keeps_running() {
     );
 }
 
+#[tokio::test]
+async fn with_pod_attribution_off_no_pod_names_are_served() {
+    let mut exporter = Process::spawn(
+        Command::new(env!("CARGO_BIN_EXE_gpuboard-exporter"))
+            .args(["--listen", "127.0.0.1:0", "--node-name", "private-node"])
+            .args(["--nvml-lib", "/nonexistent/libnvidia-ml.so.1"])
+            .arg("--no-pod-attribution"),
+    );
+    let addr = exporter.listening_address().await.to_string();
+    let (_, json) = get(&addr, "/api/v1/gpus").await.expect("it answers");
+    let gpus: NodeGpus = serde_json::from_str(&json).expect("typed JSON");
+    assert_eq!(gpus.attribution, gpuboard_exporter_api::Attribution::Off);
+    assert!(json.contains("\"state\":\"off\""), "{json}");
+    let (_, metrics) = get(&addr, "/metrics").await.expect("it answers");
+    assert!(
+        metrics.contains("gpuboard_exporter_attribution_up{state=\"off\"} 0"),
+        "{metrics}"
+    );
+    exporter.stop();
+}
+
 /// A fake kubelet answering `List` with a fixed response, as tonic's generated code would.
 #[derive(Clone)]
 struct FakeKubelet(Arc<ListPodResourcesResponse>);
