@@ -3,7 +3,7 @@
 //! (names, GPU quantities, restart policies, pod immutability).
 
 use base64::Engine;
-use k8s_openapi::api::{apps, batch, core, node, rbac, scheduling};
+use k8s_openapi::api::{apps, batch, core, networking, node, rbac, scheduling};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -57,6 +57,7 @@ fn typed_roundtrip(kind: &str, v: &Value) -> Result<Value, String> {
         "PersistentVolumeClaim" => roundtrip::<core::v1::PersistentVolumeClaim>(v),
         "ResourceQuota" => roundtrip::<core::v1::ResourceQuota>(v),
         "PriorityClass" => roundtrip::<scheduling::v1::PriorityClass>(v),
+        "NetworkPolicy" => roundtrip::<networking::v1::NetworkPolicy>(v),
         _ => Ok(v.clone()),
     }
 }

@@ -268,6 +268,7 @@ async fn the_deploy_manifests_apply_with_strict_field_validation() {
         "deployment.apps/gpuboard created",
         "service/gpuboard created",
         "clusterrole.rbac.authorization.k8s.io/gpuboard-cache-reader created",
+        "networkpolicy.networking.k8s.io/gpuboard-exporter created",
     ] {
         assert!(
             applied.stdout.contains(line),
