@@ -130,7 +130,7 @@ pub async fn run(
     }
     tracing::info!(listen = %bound, node = %config.node_name, interval = ?config.interval, "exporter serving /metrics, /api/v1/gpus, /healthz, /readyz");
     on_listening(bound);
-    axum::serve(listener, server::router(collector))
+    gpuboard_listener::serve(listener, server::router(collector), &server::limits())
         .await
         .map_err(ExporterError::Serve)
 }

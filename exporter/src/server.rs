@@ -17,8 +17,15 @@ use crate::collector::Collector;
 use crate::metrics::{self, Format, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
 use crate::snapshot::Rendering;
 
-/// Scrapes are cheap, but a flood must not grow memory without bound.
-const MAX_CONCURRENT_REQUESTS: usize = 256;
+/// What the exporter's listener allows: scrapers are few (the dashboard, Prometheus), so a few
+/// hundred connections at once, each one request at a time, bound memory under a flood; more
+/// are closed at once rather than queued, and slow headers are cut off.
+pub fn limits() -> gpuboard_listener::Limits {
+    gpuboard_listener::Limits {
+        max_connections: 256,
+        ..Default::default()
+    }
+}
 
 /// The exporter's routes over `collector`'s snapshots.
 pub fn router(collector: Arc<Collector>) -> Router {
@@ -27,9 +34,6 @@ pub fn router(collector: Arc<Collector>) -> Router {
         .route(GPUS_PATH, get(gpus))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            MAX_CONCURRENT_REQUESTS,
-        ))
         .with_state(collector)
 }
 

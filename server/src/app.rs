@@ -21,12 +21,12 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::auth::{self, Auth};
-use crate::headers::{self, OverHttps};
-use crate::listener::Limits;
+use crate::headers::{self, Hsts};
 use crate::push::PushChannels;
 use crate::telemetry::Telemetry;
 use crate::transport::Transport;
 use crate::views::gpus::to_csv;
+use gpuboard_listener::Limits;
 
 /// No form or server-function call of the dashboard is anywhere near this.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -43,8 +43,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The telemetry collector: its cycles drive `/events`; its figures, `/metrics`.
     pub telemetry: Arc<Telemetry>,
-    /// Whether browsers come over HTTPS (answers then carry HSTS).
-    pub https: OverHttps,
+    /// Whether answers carry HSTS.
+    pub hsts: Hsts,
     /// The live-update channels open now.
     pub push: PushChannels,
 }
@@ -62,7 +62,7 @@ impl AppState {
             backend,
             auth,
             telemetry,
-            https: OverHttps(false),
+            hsts: Hsts(false),
             push: PushChannels::default(),
         }
     }
@@ -128,14 +128,14 @@ pub fn router(state: AppState) -> Router {
             ANSWER_TIMEOUT,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.https,
+            state.hsts,
             headers::secure,
         ))
         .with_state(state)
 }
 
-/// Serves `app` on `listener` as `transport` says until the process ends (limits:
-/// [`crate::listener`]). `on_listening` is told the bound address.
+/// Serves `app` on `listener` as `transport` says until the process ends, with the listener's
+/// default limits (`gpuboard_listener`). `on_listening` is told the bound address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -145,7 +145,16 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!("dashboard at {}://{addr}", transport.scheme());
     on_listening(addr);
-    crate::listener::serve(listener, app, transport, &Limits::default()).await
+    let limits = Limits::default();
+    match transport {
+        Transport::Tls(identity) => {
+            let (cert, key) = (identity.cert_pem.clone(), identity.key_pem.clone());
+            gpuboard_listener::serve_tls(listener, app, cert, key, &limits).await
+        }
+        Transport::Loopback | Transport::BehindTlsProxy => {
+            gpuboard_listener::serve(listener, app, &limits).await
+        }
+    }
 }
 
 /// `GET /gpus.csv`: the GPUs page as CSV, with the same pod visibility.

@@ -1,6 +1,6 @@
 //! The security headers of every answer: nothing user-specific is cached (`no-store` on all but
 //! the static site under `/pkg/`), no page may be framed, content types are not sniffed, HSTS
-//! when the browser comes over HTTPS, and a Content-Security-Policy. A page's policy allows its
+//! when asked ([`Hsts`]), and a Content-Security-Policy. A page's policy allows its
 //! own scripts by the nonce Leptos puts on the inline ones it streams ([`page_policy`]); any
 //! other answer gets a policy that allows nothing to run.
 
@@ -40,19 +40,21 @@ pub fn page_policy() {
     }
 }
 
-/// Whether the browser reaches the dashboard over HTTPS (its own TLS, or a TLS proxy in front).
+/// Whether answers tell browsers to use only HTTPS with this host (HSTS). Browsers apply it to
+/// every port of the host name: right for a TLS ingress with a name of its own, wrong for a
+/// node's address, whose other NodePorts (the workspaces') serve plain HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OverHttps(pub bool);
+pub struct Hsts(pub bool);
 
 /// Adds the headers to every answer (those a page's render set are kept).
-pub async fn secure(State(https): State<OverHttps>, request: Request, next: Next) -> Response {
+pub async fn secure(State(hsts): State<Hsts>, request: Request, next: Next) -> Response {
     let static_site = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
-    add(response.headers_mut(), static_site, https);
+    add(response.headers_mut(), static_site, hsts);
     response
 }
 
-fn add(headers: &mut HeaderMap, static_site: bool, OverHttps(https): OverHttps) {
+fn add(headers: &mut HeaderMap, static_site: bool, Hsts(hsts): Hsts) {
     let mut set = |name: HeaderName, value: &'static str| {
         headers
             .entry(name)
@@ -65,7 +67,7 @@ fn add(headers: &mut HeaderMap, static_site: bool, OverHttps(https): OverHttps) 
     if !static_site {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if https {
+    if hsts {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
@@ -78,7 +80,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn answers_are_not_cached_framed_or_sniffed_and_hsts_follows_https() {
+    fn answers_are_not_cached_framed_or_sniffed_and_hsts_is_sent_when_asked() {
         let mut page = HeaderMap::new();
         page.insert(
             header::CACHE_CONTROL,
@@ -88,7 +90,7 @@ mod tests {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_str(&page_csp("abc")).unwrap(),
         );
-        add(&mut page, false, OverHttps(true));
+        add(&mut page, false, Hsts(true));
         assert_eq!(page[header::CACHE_CONTROL], "no-store");
         assert!(
             page[header::CONTENT_SECURITY_POLICY]
@@ -101,7 +103,7 @@ mod tests {
         assert_eq!(page[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 
         let mut script = HeaderMap::new();
-        add(&mut script, true, OverHttps(false));
+        add(&mut script, true, Hsts(false));
         assert!(script.get(header::CACHE_CONTROL).is_none());
         assert!(script.get(header::STRICT_TRANSPORT_SECURITY).is_none());
         assert_eq!(script[header::CONTENT_SECURITY_POLICY], NOTHING_RUNS);

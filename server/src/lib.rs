@@ -5,7 +5,7 @@
 //! (service accounts and their tokens), [`doctor`] (why a GPU node will not join or offer its
 //! GPUs), [`api`] (the JSON
 //! API for scripts), [`headers`] (the security headers of every answer), [`app`] (the router
-//! that serves it all), [`push`] (the live-update channel), [`transport`] and [`listener`] (HTTPS or not, and the listener's limits). With the `demo`
+//! that serves it all), [`push`] (the live-update channel), [`transport`] (HTTPS or not). With the `demo`
 //! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
 pub mod access;
@@ -18,7 +18,6 @@ pub mod cluster;
 pub mod demo;
 pub mod doctor;
 pub mod headers;
-pub mod listener;
 pub mod push;
 pub mod telemetry;
 pub mod transport;
@@ -48,8 +47,8 @@ pub struct DashboardSettings {
     pub exporter_namespace: String,
     /// How long a user's access review is reused.
     pub permissions_cache_for: Duration,
-    /// Browsers reach the dashboard over HTTPS (its own TLS or a TLS proxy): answers carry HSTS.
-    pub https: bool,
+    /// Answers carry HSTS (behind a TLS ingress with a host name of its own).
+    pub hsts: bool,
 }
 
 impl Default for DashboardSettings {
@@ -59,7 +58,7 @@ impl Default for DashboardSettings {
             telemetry: TelemetrySettings::default(),
             exporter_namespace: "gpuboard".into(),
             permissions_cache_for: cluster::permissions::DEFAULT_CACHE_FOR,
-            https: false,
+            hsts: false,
         }
     }
 }
@@ -88,6 +87,6 @@ pub fn start(
     });
     let auth = Auth::new(clients, settings.auth.clone());
     let mut state = AppState::new(leptos, backend, auth, telemetry);
-    state.https = headers::OverHttps(settings.https);
+    state.hsts = headers::Hsts(settings.hsts);
     Ok(state)
 }

@@ -135,7 +135,7 @@ impl ServeArgs {
                 history: self.telemetry_history,
             },
             exporter_namespace: self.exporter_namespace.clone(),
-            https: transport.browser_uses_https(),
+            hsts: transport.sends_hsts(),
             ..Default::default()
         }
     }

@@ -78,8 +78,8 @@ impl PushChannels {
 
     fn take(&self, user: &str) -> Result<Place, Refused> {
         let mut per_user = self.per_user.lock();
-        let open = per_user.entry(user.to_string()).or_default();
-        if *open >= MAX_PER_USER {
+        let open = per_user.get(user).copied().unwrap_or(0);
+        if open >= MAX_PER_USER {
             return Err(Refused::UserHasMost);
         }
         let all = self
@@ -87,7 +87,7 @@ impl PushChannels {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Refused::AllTaken)?;
-        *open += 1;
+        per_user.insert(user.to_string(), open + 1);
         Ok(Place {
             _all: all,
             user: user.to_string(),

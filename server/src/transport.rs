@@ -73,9 +73,16 @@ impl Transport {
         }
     }
 
-    /// Whether the browser's connection is HTTPS (cookies `Secure`, HSTS sent).
+    /// Whether the browser's connection is HTTPS (to the dashboard or to the proxy in front).
     pub fn browser_uses_https(&self) -> bool {
         !matches!(self, Transport::Loopback)
+    }
+
+    /// Whether answers carry HSTS: behind a TLS proxy (an ingress with a host name of its own)
+    /// only. On a node's address, HSTS would turn the node's other NodePorts (workspaces serve
+    /// plain HTTP there) to HTTPS in the browser, and break them.
+    pub fn sends_hsts(&self) -> bool {
+        matches!(self, Transport::BehindTlsProxy)
     }
 
     /// The scheme of the dashboard's address as the listener serves it.
@@ -166,6 +173,10 @@ mod tests {
         assert!(identity.generated);
         assert_eq!(identity.fingerprint.len(), 32 * 3 - 1);
         assert!(generated.browser_uses_https());
+        assert!(
+            !generated.sends_hsts(),
+            "a node's address serves workspaces over HTTP too"
+        );
         let proxy = TransportFlags {
             behind_tls: true,
             ..Default::default()
@@ -173,6 +184,7 @@ mod tests {
         let behind = Transport::choose(addr("0.0.0.0:3000"), &proxy).unwrap();
         assert!(matches!(behind, Transport::BehindTlsProxy));
         assert!(behind.browser_uses_https());
+        assert!(behind.sends_hsts());
         assert_eq!(behind.scheme(), "http");
     }
 

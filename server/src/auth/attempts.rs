@@ -1,6 +1,7 @@
 //! Token guessing is bounded per client: failed token checks (the sign-in form's and bearer
 //! headers') are counted per client, and a client with too many is refused until a minute passes
-//! without one; a client that signs in with a good token is never slowed. The client is the TCP
+//! without one. Only failures count (an attempt is counted as it starts, so guesses sent at once
+//! are bounded too, and taken back when the token was good). The client is the TCP
 //! peer, or behind a proxy the operator trusts (`--trusted-proxies`), the address that proxy
 //! says it forwarded (`X-Forwarded-For`); IPv6 clients count per /64, as one host holds a /64.
 //! Memory is bounded: at most [`MAX_CLIENTS`] clients are remembered.
@@ -10,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
+use moka::ops::compute::Op;
 
 /// Clients whose failures are remembered at most (the least recent are forgotten first).
 pub const MAX_CLIENTS: u64 = 100_000;
@@ -42,26 +44,45 @@ impl FailedAttempts {
     /// Allows `allowed` failures a minute per client.
     pub fn new(allowed: u32) -> Self {
         FailedAttempts {
+            // LRU, not moka's default TinyLFU, which may refuse a new client once full (and a
+            // client never stored is never blocked).
             failures: moka::sync::Cache::builder()
                 .max_capacity(MAX_CLIENTS)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .time_to_live(FORGET_AFTER)
                 .build(),
             allowed: allowed.max(1),
         }
     }
 
-    /// Whether `client` has used up its failures: its next token is not checked.
-    pub fn is_blocked(&self, client: Client) -> bool {
-        self.failures
-            .get(&client)
-            .is_some_and(|count| count >= self.allowed)
+    /// Counts an attempt by `client` as failed until [`forgive`](Self::forgive)n, unless its
+    /// failures are used up (false: its token is not to be checked). Keeps its count another
+    /// minute.
+    pub fn begin(&self, client: Client) -> bool {
+        let allowed = self.allowed;
+        let mut admitted = false;
+        self.failures.entry(client).and_compute_with(|entry| {
+            let count = entry.map_or(0, |e| e.into_value());
+            if count >= allowed {
+                Op::Nop
+            } else {
+                admitted = true;
+                Op::Put(count + 1)
+            }
+        });
+        admitted
     }
 
-    /// Counts a failed check by `client` (and keeps its failures another minute).
-    pub fn failed(&self, client: Client) {
+    /// Takes back an attempt [`begin`](Self::begin) counted: the token was good, or could not
+    /// be checked.
+    pub fn forgive(&self, client: Client) {
         self.failures
             .entry(client)
-            .and_upsert_with(|entry| entry.map_or(1, |e| e.into_value().saturating_add(1)));
+            .and_compute_with(|entry| match entry.map(|e| e.into_value()) {
+                Some(count) if count > 1 => Op::Put(count - 1),
+                Some(_) => Op::Remove,
+                None => Op::Nop,
+            });
     }
 }
 
@@ -175,13 +196,20 @@ mod tests {
         let attempts = FailedAttempts::new(3);
         let guesser = Client::from(ip("203.0.113.7"));
         let neighbour = Client::from(ip("203.0.113.8"));
-        for _ in 0..2 {
-            attempts.failed(guesser);
-        }
-        assert!(!attempts.is_blocked(guesser));
-        attempts.failed(guesser);
-        assert!(attempts.is_blocked(guesser));
-        assert!(!attempts.is_blocked(neighbour));
+        // Three attempts at once are admitted, a fourth is not, whatever their outcome later.
+        assert!((0..3).all(|_| attempts.begin(guesser)));
+        assert!(!attempts.begin(guesser));
+        assert!(attempts.begin(neighbour));
+        // A good token takes its attempt back: the client may try again.
+        attempts.forgive(guesser);
+        assert!(attempts.begin(guesser));
+        assert!(!attempts.begin(guesser));
+        attempts.forgive(neighbour);
+        attempts.forgive(neighbour);
+        assert!(
+            (0..3).all(|_| attempts.begin(neighbour)),
+            "forgiving is not credit"
+        );
     }
 
     #[test]

@@ -151,17 +151,17 @@ impl Auth {
     /// refusal counts against it (an unreachable cluster does not).
     async fn check(&self, client: IpAddr, token: &str) -> Result<Identity, SignInError> {
         let client = Client::from(client);
-        if self.attempts.is_blocked(client) {
+        // Counted before the check, so guesses sent at once are bounded too; a good token or
+        // an unreachable cluster takes its count back.
+        if !self.attempts.begin(client) {
             return Err(SignInError::RateLimited);
         }
         let result = {
             let _turn = self.checks.acquire().await;
             check_token(&self.clients, token).await
         };
-        if let Err(e) = &result
-            && !matches!(e, SignInError::Unreachable(_))
-        {
-            self.attempts.failed(client);
+        if matches!(result, Ok(_) | Err(SignInError::Unreachable(_))) {
+            self.attempts.forgive(client);
         }
         result
     }
@@ -268,6 +268,8 @@ pub async fn login(
     }
     if let Err(e) = session.save().await {
         tracing::error!(error = %e, "sign-in refused: the session was not stored");
+        // Emptied, so the session layer does not try (and fail) to store it again.
+        let _ = session.flush().await;
         return refused(SignInRefusal::SessionsFull);
     }
     tracing::info!(user = %identity.username, client = %client, "signed in");

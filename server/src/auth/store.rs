@@ -63,6 +63,15 @@ impl Sessions {
         self.len() == 0
     }
 
+    /// Removes a session under the entry's lock, as `save` updates it: a save cannot slip in
+    /// between and put it back.
+    async fn remove(&self, id: Id) {
+        self.records
+            .entry(id)
+            .and_compute_with(|_| async { moka::ops::compute::Op::Remove })
+            .await;
+    }
+
     /// Notes `id` as `user`'s newest session; returns the sessions past the user's cap.
     fn note(&self, user: &str, id: Id) -> Vec<Id> {
         let mut by_user = self.by_user.lock();
@@ -107,7 +116,7 @@ impl SessionStore for Sessions {
         if let Some(user) = user_of(record) {
             for oldest in self.note(user, record.id) {
                 tracing::info!(user, "a new sign-in ends the user's oldest session");
-                self.records.invalidate(&oldest).await;
+                self.remove(oldest).await;
             }
         }
         Ok(())
@@ -132,7 +141,7 @@ impl SessionStore for Sessions {
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        self.records.invalidate(session_id).await;
+        self.remove(*session_id).await;
         Ok(())
     }
 }

@@ -10,7 +10,6 @@ mod doctor;
 mod headers;
 mod i18n;
 mod join_tokens;
-mod listener;
 mod push;
 mod telemetry;
 mod token_secrecy;

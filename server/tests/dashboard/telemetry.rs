@@ -203,7 +203,7 @@ async fn a_hostile_exporter_is_refused_with_what_was_wrong_and_nothing_is_kept()
         // The last good answer stays, and nothing of the refused one is kept.
         assert_eq!(node.last_good_at_ms, good_at, "{path}");
         assert_eq!(node.last_good.expect("kept").gpus.len(), 1, "{path}");
-        assert!(telemetry.history("GPU-900").is_empty(), "{path}");
+        assert!(telemetry.history("GPU-99").is_empty(), "{path}");
     }
     assert_eq!(telemetry.cycle_once(&ask("slow"), &settings).await, 0);
     assert_eq!(

@@ -1,4 +1,4 @@
-//! The listener on its own: HTTPS with a certificate made at start (a client that trusts it gets
+//! The listener on its own: HTTPS with a self-signed certificate (a client that trusts it gets
 //! an answer; plain HTTP to it gets none), a client too slow with its headers cut off, and a
 //! connection past the cap closed while those open are served.
 
@@ -6,8 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gpuboard::listener::{Limits, serve};
-use gpuboard::transport::{TlsIdentity, Transport};
+use gpuboard_listener::{Limits, serve, serve_tls};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -17,13 +16,27 @@ const LIMITS: Limits = Limits {
     handshake_timeout: Duration::from_millis(300),
 };
 
-async fn start(transport: Transport) -> SocketAddr {
+/// Serves "hello" at `/` on a free loopback port, over HTTPS when given a certificate and key.
+async fn start(tls: Option<(Vec<u8>, Vec<u8>)>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a loopback port");
     let addr = listener.local_addr().expect("bound");
-    let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
-    tokio::spawn(async move { serve(listener, app, &transport, &LIMITS).await });
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "hello" }))
+        .route(
+            "/wait",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                "waited"
+            }),
+        );
+    tokio::spawn(async move {
+        match tls {
+            Some((cert, key)) => serve_tls(listener, app, cert, key, &LIMITS).await,
+            None => serve(listener, app, &LIMITS).await,
+        }
+    });
     addr
 }
 
@@ -42,9 +55,10 @@ async fn read_to_close(stream: &mut (impl AsyncReadExt + Unpin)) -> String {
 
 #[tokio::test]
 async fn https_with_a_certificate_made_at_start() {
-    let identity = TlsIdentity::generate("127.0.0.1:0".parse().unwrap()).expect("a certificate");
-    let cert_pem = identity.cert_pem.clone();
-    let addr = start(Transport::Tls(identity)).await;
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("made");
+    let cert_pem = made.cert.pem().into_bytes();
+    let key_pem = made.signing_key.serialize_pem().into_bytes();
+    let addr = start(Some((cert_pem.clone(), key_pem))).await;
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();
@@ -77,7 +91,7 @@ async fn https_with_a_certificate_made_at_start() {
 
 #[tokio::test]
 async fn slow_headers_are_cut_off_and_connections_past_the_cap_closed() {
-    let addr = start(Transport::Loopback).await;
+    let addr = start(None).await;
 
     // Headers begun and never finished: closed after the header timeout, with no answer.
     let mut slow = TcpStream::connect(addr).await.expect("connect");
@@ -87,24 +101,24 @@ async fn slow_headers_are_cut_off_and_connections_past_the_cap_closed() {
     let answer = read_to_close(&mut slow).await;
     assert!(!answer.contains("hello"), "{answer}");
 
-    // Two connections held open (the cap); a third is closed at once.
+    // Two connections busy with a request (the cap); a third is closed at once.
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut open = TcpStream::connect(addr).await.expect("connect");
-        open.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        let mut busy = TcpStream::connect(addr).await.expect("connect");
+        busy.write_all(b"GET /wait HTTP/1.0\r\n\r\n")
             .await
             .expect("send");
-        let mut first = [0u8; 12];
-        open.read_exact(&mut first).await.expect("an answer");
-        assert_eq!(&first, b"HTTP/1.1 200");
-        held.push(open);
+        held.push(busy);
     }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut third = TcpStream::connect(addr).await.expect("the kernel accepts");
     let _ = third.write_all(b"GET / HTTP/1.0\r\n\r\n").await;
     assert_eq!(read_to_close(&mut third).await, "", "past the cap: closed");
 
-    // One closes: the next one is served.
-    held.pop();
+    // The busy ones are answered and close: the next one is served.
+    for mut busy in held {
+        assert!(read_to_close(&mut busy).await.ends_with("waited"));
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut next = TcpStream::connect(addr).await.expect("connect");
     next.write_all(b"GET / HTTP/1.0\r\n\r\n")
