@@ -14,7 +14,7 @@ test('a wrong token shows an error and sets no session', async ({ page, context 
   await expect(page).toHaveURL(/error=rejected/);
   await expect(page.getByTestId('login-message')).toContainText('does not accept this token');
   const cookies = await context.cookies();
-  expect(cookies.filter((c) => c.name === 'gpuboard_session')).toHaveLength(0);
+  expect(cookies.filter((c) => c.name === '__Host-gpuboard_session')).toHaveLength(0);
   await page.goto('/');
   await expect(page).toHaveURL(/\/login$/);
 });
@@ -22,7 +22,7 @@ test('a wrong token shows an error and sets no session', async ({ page, context 
 test('signing in shows who you are; the cookie is HttpOnly, Strict and holds no token', async ({ page, context }) => {
   await signIn(page);
   await expect(page.getByTestId('whoami')).toHaveText('kubernetes-admin');
-  const session = (await context.cookies()).find((c) => c.name === 'gpuboard_session');
+  const session = (await context.cookies()).find((c) => c.name === '__Host-gpuboard_session');
   expect(session).toBeDefined();
   expect(session!.httpOnly).toBe(true);
   expect(session!.sameSite).toBe('Strict');

@@ -120,9 +120,6 @@ impl ServeArgs {
             auth: AuthSettings {
                 idle_timeout: self.session_idle_timeout,
                 lifetime: self.session_lifetime,
-                // Every transport is HTTPS to the browser or loopback, where browsers keep
-                // Secure cookies over plain HTTP too.
-                secure_cookie: true,
                 signins_per_minute: self.signins_per_minute,
                 trusted_proxies: self.trusted_proxies.clone(),
                 max_sessions: self.max_sessions.max(1),

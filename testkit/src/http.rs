@@ -33,7 +33,7 @@ impl Reply {
     pub fn session_cookie(&self) -> Option<String> {
         let cookie = self.header("set-cookie")?;
         let pair = cookie.split(';').next()?;
-        pair.starts_with("gpuboard_session=")
+        pair.starts_with("__Host-gpuboard_session=")
             .then(|| format!("Cookie: {pair}"))
     }
 }

@@ -29,8 +29,9 @@ use signin::{Identity, SignInError, check_token};
 use store::Sessions;
 
 const SESSION_KEY: &str = "user";
-/// The session cookie's name.
-pub const COOKIE_NAME: &str = "gpuboard_session";
+/// The session cookie's name. `__Host-`: browsers take it only Secure, host-only and on `/`, so
+/// a sibling host of the same site cannot plant one.
+pub const COOKIE_NAME: &str = "__Host-gpuboard_session";
 /// How long a bearer-header token's check is reused.
 const BEARER_CACHE_FOR: Duration = Duration::from_secs(60);
 const BEARER_CACHE_MAX: u64 = 10_000;
@@ -44,8 +45,6 @@ pub struct AuthSettings {
     pub idle_timeout: Duration,
     /// A session ends this long after sign-in, used or not.
     pub lifetime: Duration,
-    /// Set the cookie's Secure attribute (served over HTTPS, behind TLS, or on loopback).
-    pub secure_cookie: bool,
     /// Failed token checks (sign-in form or bearer header) allowed per client per minute.
     pub signins_per_minute: u32,
     /// Proxies in front whose `X-Forwarded-For` names the client.
@@ -64,7 +63,6 @@ impl Default for AuthSettings {
         AuthSettings {
             idle_timeout: Duration::from_secs(30 * 60),
             lifetime: Duration::from_secs(12 * 3600),
-            secure_cookie: true,
             signins_per_minute: 20,
             trusted_proxies: TrustedProxies::default(),
             max_sessions: 10_000,
@@ -127,7 +125,8 @@ impl Auth {
     }
 
     /// The session layer: the in-memory [`Sessions`] store, cookie HttpOnly, SameSite=Strict,
-    /// Secure as configured.
+    /// Secure (every transport is HTTPS to the browser, or loopback, where browsers keep Secure
+    /// cookies over plain HTTP).
     pub fn session_layer(&self) -> SessionManagerLayer<Sessions> {
         let idle = tower_sessions::cookie::time::Duration::seconds(
             self.settings.idle_timeout.as_secs() as i64,
@@ -136,7 +135,7 @@ impl Auth {
             .with_name(COOKIE_NAME)
             .with_http_only(true)
             .with_same_site(SameSite::Strict)
-            .with_secure(self.settings.secure_cookie)
+            .with_secure(true)
             .with_path("/")
             .with_expiry(Expiry::OnInactivity(idle))
     }

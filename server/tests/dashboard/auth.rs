@@ -108,6 +108,10 @@ async fn a_session_is_made_only_for_a_good_token_and_its_cookie_is_locked_down()
     let good = request(addr, "POST", "/login", &[origin(addr)], &good_form).await;
     assert_eq!(good.header("location").as_deref(), Some("/"));
     let set_cookie = good.header("set-cookie").expect("a session cookie");
+    assert!(
+        set_cookie.starts_with("__Host-gpuboard_session="),
+        "{set_cookie}"
+    );
     for attribute in [
         "HttpOnly",
         "SameSite=Strict",
