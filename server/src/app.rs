@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use frontend::backend::{SharedBackend, SignedInUser};
 use frontend::{App, shell};
 use leptos::prelude::*;
@@ -86,6 +86,29 @@ impl FromRef<AppState> for Arc<Auth> {
 /// pending forever (leptos-rs/leptos#4773); the tests start many dashboards in one process.
 static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
 
+/// The routes beside the pages and their server functions: sign-in and out, health, the push
+/// channel, the CSV export, the dashboard's metrics, and the JSON API. The router is made from
+/// this list, and the access tests walk it.
+pub fn endpoints() -> Vec<(String, MethodRouter<AppState>)> {
+    let own: [(&str, MethodRouter<AppState>); 6] = [
+        ("/login", post(auth::login)),
+        ("/logout", post(auth::logout)),
+        ("/healthz", get(|| async { "ok" })),
+        ("/events", get(crate::push::updates)),
+        ("/gpus.csv", get(gpus_csv)),
+        ("/metrics", get(metrics)),
+    ];
+    own.into_iter()
+        .map(|(path, methods)| (path.to_string(), methods))
+        .chain(crate::api::endpoints())
+        .collect()
+}
+
+/// The paths of the pages (with `{param}`s), as the router serves them.
+pub fn page_paths() -> Vec<String> {
+    PAGE_ROUTES.iter().map(|r| r.path().to_string()).collect()
+}
+
 /// The whole dashboard.
 pub fn router(state: AppState) -> Router {
     let routes = PAGE_ROUTES.clone();
@@ -103,13 +126,13 @@ pub fn router(state: AppState) -> Router {
                 move || shell(leptos.clone())
             },
         )
-        .route("/login", post(auth::login))
-        .route("/logout", post(auth::logout))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/events", get(crate::push::updates))
-        .route("/gpus.csv", get(gpus_csv))
-        .route("/metrics", get(metrics))
-        .merge(crate::api::routes())
+        .merge(
+            endpoints()
+                .into_iter()
+                .fold(Router::new(), |router, (path, methods)| {
+                    router.route(&path, methods)
+                }),
+        )
         // The not-found page gets no backend (nothing of the cluster can render there).
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

@@ -1,7 +1,6 @@
 //! Service accounts and their tokens: list, mint (TokenRequest), regenerate a legacy token, and
 //! give a teammate access.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -11,21 +10,22 @@ use frontend::backend::SignedInUser;
 use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult};
+use super::{ApiError, ApiResult, Endpoint};
 use crate::app::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/serviceaccounts", get(list))
-        .route(
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        ("/serviceaccounts", get(list)),
+        (
             "/namespaces/{namespace}/serviceaccounts/{name}/token",
             post(mint),
-        )
-        .route(
+        ),
+        (
             "/namespaces/{namespace}/serviceaccounts/{name}/legacy-token",
             post(regenerate),
-        )
-        .route("/access", post(grant))
+        ),
+        ("/access", post(grant)),
+    ]
 }
 
 #[derive(Debug, Deserialize)]

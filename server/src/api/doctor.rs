@@ -1,7 +1,6 @@
 //! `/api/v1/nodes/{name}/doctor`: a node's checks, each `pass`, `warn` or `fail`, with what was
 //! seen and, in English, what the check is and what to do.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -12,11 +11,11 @@ use frontend::i18n::Lang;
 use frontend::pages::doctor::{advice, title};
 use serde::Serialize;
 
-use super::ApiResult;
+use super::{ApiResult, Endpoint};
 use crate::app::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/nodes/{name}/doctor", get(diagnose))
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![("/nodes/{name}/doctor", get(diagnose))]
 }
 
 #[derive(Debug, Serialize)]

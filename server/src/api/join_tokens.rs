@@ -1,6 +1,5 @@
 //! `/api/v1/join-tokens`: list, create, reveal and revoke kubeadm join tokens.
 
-use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,13 +7,14 @@ use axum::routing::get;
 use frontend::backend::SignedInUser;
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 
-use super::{ApiError, ApiResult};
+use super::{ApiError, ApiResult, Endpoint};
 use crate::app::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/join-tokens", get(list).post(create))
-        .route("/join-tokens/{id}", get(reveal).delete(revoke))
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        ("/join-tokens", get(list).post(create)),
+        ("/join-tokens/{id}", get(reveal).delete(revoke)),
+    ]
 }
 
 async fn list(State(state): State<AppState>, user: SignedInUser) -> ApiResult<JoinTokens> {

@@ -9,24 +9,31 @@ mod doctor;
 mod join_tokens;
 mod workloads;
 
-use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use frontend::contract::PageError;
 use serde::Serialize;
 
 use crate::app::AppState;
 
-/// Every route of the API, under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new().nest(
-        "/api/v1",
-        join_tokens::routes()
-            .merge(access::routes())
-            .merge(doctor::routes())
-            .merge(workloads::routes()),
-    )
+/// One endpoint of the API: its path under `/api/v1` and the handlers of its methods.
+type Endpoint = (&'static str, MethodRouter<AppState>);
+
+/// Every endpoint of the API, with its whole path: the router is made from this list, and the
+/// access tests walk it.
+pub fn endpoints() -> Vec<(String, MethodRouter<AppState>)> {
+    [
+        join_tokens::endpoints(),
+        access::endpoints(),
+        doctor::endpoints(),
+        workloads::endpoints(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|(path, methods)| (format!("/api/v1{path}"), methods))
+    .collect()
 }
 
 /// An error as the API answers it.

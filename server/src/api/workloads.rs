@@ -2,7 +2,6 @@
 //! read one with its logs (followed as a stream), delete one. The body is the submit form's
 //! ([`NewWorkload`]).
 
-use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -15,18 +14,19 @@ use frontend::contract::workloads::{Deleted, FitCheck, NewWorkload, Queue, Queue
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult};
+use super::{ApiError, ApiResult, Endpoint};
 use crate::app::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/workloads", get(queue).post(submit))
-        .route("/workloads/fit", post(fit))
-        .route(
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        ("/workloads", get(queue).post(submit)),
+        ("/workloads/fit", post(fit)),
+        (
             "/namespaces/{namespace}/workloads/{name}",
             get(one).delete(remove),
-        )
-        .route("/namespaces/{namespace}/workloads/{name}/logs", get(logs))
+        ),
+        ("/namespaces/{namespace}/workloads/{name}/logs", get(logs)),
+    ]
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -11,6 +11,7 @@ mod headers;
 mod i18n;
 mod join_tokens;
 mod push;
+mod routes;
 mod telemetry;
 mod token_secrecy;
 mod workloads;
