@@ -28,6 +28,9 @@ pub enum PageError {
     /// The request itself failed between page and server.
     #[error("the dashboard could not answer: {0}")]
     Server(String),
+    /// The request's arguments could not be read (garbage sent to a server function).
+    #[error("the request could not be read: {0}")]
+    BadRequest(String),
     /// The cluster's RBAC does not let the user do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -193,7 +196,13 @@ impl leptos::server_fn::error::FromServerFnError for PageError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(e: leptos::server_fn::error::ServerFnErrorErr) -> Self {
-        PageError::Server(e.to_string())
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        match e {
+            E::Args(why) | E::Deserialization(why) | E::MissingArg(why) => {
+                PageError::BadRequest(why)
+            }
+            other => PageError::Server(other.to_string()),
+        }
     }
 }
 

@@ -442,6 +442,10 @@ pub const ZH: &[(&str, &str)] = &[
         "The dashboard could not answer: {detail}",
         "gpuboard 无法响应：{detail}",
     ),
+    (
+        "The request could not be read: {detail}",
+        "无法读取该请求：{detail}",
+    ),
     // Tables, filters and loading.
     ("Loading nodes…", "正在加载节点…"),
     ("Loading node…", "正在加载节点…"),

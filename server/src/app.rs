@@ -138,6 +138,7 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(headers::page_policy, shell))
+        .layer(axum::middleware::from_fn(crate::api::server_fn_status))
         .layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::guard::require_user,

@@ -121,6 +121,11 @@ pub fn error_text(lang: Lang, error: &PageError) -> String {
             "The dashboard could not answer: {detail}",
             &[("detail", detail)],
         ),
+        PageError::BadRequest(detail) => trf(
+            lang,
+            "The request could not be read: {detail}",
+            &[("detail", detail)],
+        ),
         PageError::Forbidden(detail) => trf(
             lang,
             "Your account may not do this: {detail}",

@@ -261,6 +261,7 @@ fn with_leftovers(error: PageError, leftovers: Vec<Option<String>>) -> PageError
         PageError::NotFound(m) => PageError::NotFound(format!("{m}{left}")),
         PageError::Rejected(m) => PageError::Rejected(format!("{m}{left}")),
         PageError::Server(m) => PageError::Server(format!("{m}{left}")),
+        PageError::BadRequest(m) => PageError::BadRequest(format!("{m}{left}")),
         // Kept as they are: their meaning (and status) matters more than the leftovers' words,
         // which the log has.
         same @ (PageError::SignedOut | PageError::Invalid(_)) => same,

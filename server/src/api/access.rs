@@ -2,7 +2,6 @@
 //! give a teammate access.
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -10,7 +9,7 @@ use frontend::backend::SignedInUser;
 use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, Endpoint};
+use super::{ApiResult, Endpoint, JsonObject, object_from_bytes};
 use crate::app::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -54,9 +53,7 @@ async fn mint(
     let request = if body.is_empty() {
         NewToken::default()
     } else {
-        axum::Json::<NewToken>::from_bytes(&body)
-            .map_err(ApiError::from)?
-            .0
+        object_from_bytes::<NewToken>(&body)?
     };
     let token = state
         .backend
@@ -82,9 +79,8 @@ async fn regenerate(
 async fn grant(
     State(state): State<AppState>,
     user: SignedInUser,
-    body: Result<axum::Json<NewAccess>, JsonRejection>,
+    JsonObject(request): JsonObject<NewAccess>,
 ) -> ApiResult<IssuedToken> {
-    let axum::Json(request) = body.map_err(ApiError::from)?;
     let token = state.backend.grant_access(&user, &request).await?;
     Ok((StatusCode::CREATED, axum::Json(token)))
 }

@@ -1,13 +1,12 @@
 //! `/api/v1/join-tokens`: list, create, reveal and revoke kubeadm join tokens.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use frontend::backend::SignedInUser;
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 
-use super::{ApiError, ApiResult, Endpoint};
+use super::{ApiResult, Endpoint, JsonObject};
 use crate::app::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -26,9 +25,8 @@ async fn list(State(state): State<AppState>, user: SignedInUser) -> ApiResult<Jo
 async fn create(
     State(state): State<AppState>,
     user: SignedInUser,
-    body: Result<axum::Json<NewJoinToken>, JsonRejection>,
+    JsonObject(request): JsonObject<NewJoinToken>,
 ) -> ApiResult<RevealedJoinToken> {
-    let axum::Json(request) = body.map_err(ApiError::from)?;
     let created = state.backend.create_join_token(&user, &request).await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }

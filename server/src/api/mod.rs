@@ -48,18 +48,48 @@ pub struct ApiError {
     field: Option<String>,
 }
 
+/// The HTTP status and reason word of a [`PageError`]: one rule for the JSON API and the
+/// pages' server functions.
+pub fn status_of(e: &PageError) -> (StatusCode, &'static str) {
+    match e {
+        PageError::SignedOut => (StatusCode::UNAUTHORIZED, "Unauthorized"),
+        PageError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
+        PageError::Refused(_) => (StatusCode::CONFLICT, "Refused"),
+        PageError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Rejected"),
+        PageError::Server(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
+        PageError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequest"),
+        PageError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
+        PageError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
+        PageError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid"),
+    }
+}
+
+/// A server function's error answers with its error's status ([`status_of`]) instead of
+/// server_fn's 500 for every error, so a refusal of bad input is a 4xx at both doors. The
+/// browser's server-function client reads any 4xx or 5xx as the error.
+pub async fn server_fn_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<PageError>(&bytes) {
+        parts.status = status_of(&error).0;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 impl From<PageError> for ApiError {
     fn from(e: PageError) -> Self {
-        let (status, reason) = match &e {
-            PageError::SignedOut => (StatusCode::UNAUTHORIZED, "Unauthorized"),
-            PageError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
-            PageError::Refused(_) => (StatusCode::CONFLICT, "Refused"),
-            PageError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Rejected"),
-            PageError::Server(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
-            PageError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
-            PageError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
-            PageError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid"),
-        };
+        let (status, reason) = status_of(&e);
         let field = match &e {
             PageError::Invalid(f) => Some(f.field.clone()),
             _ => None,
@@ -87,6 +117,38 @@ impl ApiError {
             field: None,
         }
     }
+}
+
+/// A JSON body that must be an object: axum's `Json`, but `[]` or `"text"` is refused, where
+/// serde would otherwise read an array as a struct's fields in order (`[]` as every default).
+pub struct JsonObject<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for JsonObject<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        // axum's `Json` checks the content type; the bytes are then read as an object.
+        let axum::Json(value) =
+            axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(JsonObject(object_from_bytes(&bytes)?))
+    }
+}
+
+/// `bytes` read as a JSON object of type `T`; anything but an object is refused.
+pub fn object_from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "the body must be a JSON object ({...})".into(),
+        ));
+    }
+    // axum's words name the field that failed.
+    Ok(axum::Json::<T>::from_bytes(bytes)?.0)
 }
 
 impl From<JsonRejection> for ApiError {

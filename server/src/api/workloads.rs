@@ -2,7 +2,6 @@
 //! read one with its logs (followed as a stream), delete one. The body is the submit form's
 //! ([`NewWorkload`]).
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, header};
@@ -14,7 +13,7 @@ use frontend::contract::workloads::{Deleted, FitCheck, NewWorkload, Queue, Queue
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, Endpoint};
+use super::{ApiError, ApiResult, Endpoint, JsonObject};
 use crate::app::AppState;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -41,10 +40,9 @@ async fn submit(
     State(state): State<AppState>,
     user: SignedInUser,
     query: Result<Query<SubmitQuery>, axum::extract::rejection::QueryRejection>,
-    body: Result<axum::Json<NewWorkload>, JsonRejection>,
+    JsonObject(request): JsonObject<NewWorkload>,
 ) -> ApiResult<Submitted> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let axum::Json(request) = body.map_err(ApiError::from)?;
     let submitted = state
         .backend
         .submit_workload(&user, &request, query.dry_run)
@@ -60,9 +58,8 @@ async fn submit(
 async fn fit(
     State(state): State<AppState>,
     _user: SignedInUser,
-    body: Result<axum::Json<NewWorkload>, JsonRejection>,
+    JsonObject(request): JsonObject<NewWorkload>,
 ) -> ApiResult<FitCheck> {
-    let axum::Json(request) = body.map_err(ApiError::from)?;
     let check = state.backend.fit_workload(&request).await?;
     Ok((StatusCode::OK, axum::Json(check)))
 }

@@ -5,6 +5,7 @@
 mod access;
 mod api_calls;
 mod auth;
+mod bad_input;
 mod cache;
 mod doctor;
 mod headers;
