@@ -204,7 +204,14 @@ pub async fn get_submit_options() -> Result<crate::contract::workloads::SubmitOp
 /// carries the CSRF token.
 #[cfg(feature = "ssr")]
 fn workload_of(request: &str) -> Result<crate::contract::workloads::NewWorkload, PageError> {
-    serde_json::from_str(request).map_err(|e| PageError::Server(format!("the form's request: {e}")))
+    // An object only: serde would read an array as the fields in order (`[]` as every default).
+    if !request.trim_start().starts_with('{') {
+        return Err(PageError::BadRequest(
+            "the form's request must be a JSON object".into(),
+        ));
+    }
+    serde_json::from_str(request)
+        .map_err(|e| PageError::BadRequest(format!("the form's request: {e}")))
 }
 
 /// The YAML the form would send and its fit check: a read (nothing is sent to the cluster), so a

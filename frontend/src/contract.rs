@@ -198,9 +198,10 @@ impl leptos::server_fn::error::FromServerFnError for PageError {
     fn from_server_fn_error(e: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         match e {
-            E::Args(why) | E::Deserialization(why) | E::MissingArg(why) => {
-                PageError::BadRequest(why)
-            }
+            E::Args(why) | E::MissingArg(why) => PageError::BadRequest(why),
+            // On the server it is the request that could not be read; in the browser, an
+            // answer that is no PageError (a proxy's page, a timeout), which is not the user's.
+            E::Deserialization(why) if cfg!(feature = "ssr") => PageError::BadRequest(why),
             other => PageError::Server(other.to_string()),
         }
     }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::{ApiResult, Endpoint, JsonObject, object_from_bytes};
 use crate::app::AppState;
 
+/// The endpoints of service accounts, tokens, accesses, under `/api/v1`.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         ("/serviceaccounts", get(list)),

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::{ApiResult, Endpoint};
 use crate::app::AppState;
 
+/// The endpoints of the doctor, under `/api/v1`.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![("/nodes/{name}/doctor", get(diagnose))]
 }

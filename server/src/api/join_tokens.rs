@@ -9,6 +9,7 @@ use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use super::{ApiResult, Endpoint, JsonObject};
 use crate::app::AppState;
 
+/// The endpoints of join tokens, under `/api/v1`.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         ("/join-tokens", get(list).post(create)),

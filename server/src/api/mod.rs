@@ -78,8 +78,9 @@ pub async fn server_fn_status(
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    // An error's body is already in memory: no limit to meet.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
     };
     if let Ok(error) = serde_json::from_slice::<PageError>(&bytes) {
         parts.status = status_of(&error).0;
@@ -131,10 +132,26 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        // axum's `Json` checks the content type; the bytes are then read as an object.
-        let axum::Json(value) =
-            axum::Json::<serde_json::Value>::from_request(request, state).await?;
-        let bytes = serde_json::to_vec(&value).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let is_json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v == "application/json" || v.ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                reason: "BadRequest",
+                message: "expected a body with Content-Type: application/json".into(),
+                field: None,
+            });
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
         Ok(JsonObject(object_from_bytes(&bytes)?))
     }
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::{ApiError, ApiResult, Endpoint, JsonObject};
 use crate::app::AppState;
 
+/// The endpoints of GPU work, under `/api/v1`.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
         ("/workloads", get(queue).post(submit)),

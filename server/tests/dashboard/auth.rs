@@ -112,6 +112,10 @@ async fn a_session_is_made_only_for_a_good_token_and_its_cookie_is_locked_down()
         set_cookie.starts_with("__Host-gpuboard_session="),
         "{set_cookie}"
     );
+    assert!(
+        !set_cookie.contains("Domain="),
+        "__Host- cookies are host-only: {set_cookie}"
+    );
     for attribute in [
         "HttpOnly",
         "SameSite=Strict",
@@ -289,7 +293,7 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
 }
 
 #[tokio::test]
-async fn good_tokens_are_never_slowed_and_a_refused_bearer_is_not_asked_again() {
+async fn only_failures_count_and_a_refused_bearer_is_not_asked_again() {
     let sim = start_sim().await;
     let addr = start_dashboard(
         &sim,

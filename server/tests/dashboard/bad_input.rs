@@ -75,6 +75,7 @@ fn mutations(
     bodies
 }
 
+/// Sends requests and checks every answer; counts what it sent.
 struct Checked {
     addr: SocketAddr,
     sent: usize,
@@ -361,6 +362,9 @@ async fn hostile_input_gets_no_5xx_a_message_and_leaves_nothing_in_the_cluster()
             "%%%",
             "a[b][c][d]=1",
             "kind=Nope&gpus=-3",
+            "request=not-json",
+            "request=%5B%5D&dry_run=true",
+            "request=%22text%22",
             &"q=1&".repeat(2000),
         ] {
             if method == "GET" {
