@@ -94,12 +94,17 @@ where
     (store, generation)
 }
 
+/// Drops what no page reads of any object and what tenants can make large: managedFields and
+/// annotations (up to 256 KiB each).
+pub fn slim_meta(meta: &mut kube::api::ObjectMeta) {
+    meta.managed_fields = None;
+    meta.annotations = None;
+}
+
 /// Keeps of a node what the pages read: name, labels, creation time, unschedulable and taints,
 /// and status but its image list and volumes.
 pub fn slim_node(node: &mut Node) {
-    let meta = &mut node.metadata;
-    meta.managed_fields = None;
-    meta.annotations = None;
+    slim_meta(&mut node.metadata);
     if let Some(status) = node.status.as_mut() {
         status.images = None;
         status.volumes_attached = None;
@@ -111,9 +116,7 @@ pub fn slim_node(node: &mut Node) {
 /// priority, node selector, tolerations and each container's name, resources and ports; the
 /// phase, addresses and conditions.
 pub fn slim_pod(pod: &mut Pod) {
-    let meta = &mut pod.metadata;
-    meta.managed_fields = None;
-    meta.annotations = None;
+    slim_meta(&mut pod.metadata);
     if let Some(spec) = pod.spec.as_mut() {
         let slim_container = |c: &mut Container| {
             *c = Container {
@@ -142,9 +145,7 @@ pub fn slim_pod(pod: &mut Pod) {
 /// Keeps of a Job what the queue reads: name, namespace, uid, labels, creation time, suspend,
 /// its pod template's (init) containers' resources, node selector and priority, and its status.
 pub fn slim_job(job: &mut Job) {
-    let meta = &mut job.metadata;
-    meta.managed_fields = None;
-    meta.annotations = None;
+    slim_meta(&mut job.metadata);
     if let Some(spec) = job.spec.as_mut() {
         spec.template.metadata = None;
         if let Some(pod) = spec.template.spec.as_mut() {
@@ -193,14 +194,14 @@ impl ClusterCache {
             quotas: reflect(
                 Api::all(client.clone()),
                 watcher::Config::default(),
-                |q: &mut ResourceQuota| q.metadata.managed_fields = None,
+                |q: &mut ResourceQuota| slim_meta(&mut q.metadata),
                 "resource quotas",
             )
             .0,
             priority_classes: reflect(
                 Api::all(client.clone()),
                 watcher::Config::default(),
-                |c: &mut PriorityClass| c.metadata.managed_fields = None,
+                |c: &mut PriorityClass| slim_meta(&mut c.metadata),
                 "priority classes",
             )
             .0,
@@ -271,6 +272,25 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kept_object_drops_its_annotations_and_managed_fields() {
+        let mut quota: ResourceQuota = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "gpu", "namespace": "ai", "labels": {"team": "a"},
+                "annotations": {"big": "x".repeat(256 * 1024)},
+                "managedFields": [{"manager": "kubectl"}]},
+            "spec": {"hard": {"requests.nvidia.com/gpu": "2"}}
+        }))
+        .expect("a quota");
+        slim_meta(&mut quota.metadata);
+        assert_eq!(quota.metadata.annotations, None);
+        assert_eq!(quota.metadata.managed_fields, None);
+        assert!(
+            quota.metadata.labels.is_some(),
+            "labels are read by selectors"
+        );
+        assert!(quota.spec.is_some());
+    }
 
     #[test]
     fn a_slim_pod_keeps_what_the_pages_read_and_drops_the_rest() {
