@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use frontend::backend::SignedInUser;
-use frontend::contract::{SessionEnd, SignInRefusal};
+use frontend::contract::{PageError, SessionEnd, SignInRefusal};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
@@ -61,13 +61,28 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// No user: 401 with JSON for API paths, else the sign-in page (saying why the session ended).
+/// The challenge every 401 of the guard carries (RFC 9110 asks one of each 401); a handler's
+/// own 401 carries none, which is how the access tests tell the two apart.
+const CHALLENGE: (header::HeaderName, &str) =
+    (header::WWW_AUTHENTICATE, "Bearer realm=\"gpuboard\"");
+
+/// No user: for the JSON API, 401 with JSON; for a page's server function, 401 with the
+/// [`PageError`] the page shows ("your session has ended"); else the sign-in page (saying why
+/// the session ended).
 fn unauthorized(path: &str, ended: Option<SessionEnd>) -> Response {
-    if is_api(path) {
+    if path.starts_with("/api/v1/") {
         let reason: Option<&str> = ended.map(Into::into);
         (
             StatusCode::UNAUTHORIZED,
+            [CHALLENGE],
             axum::Json(serde_json::json!({"error": "sign in first", "reason": reason})),
+        )
+            .into_response()
+    } else if is_api(path) {
+        (
+            StatusCode::UNAUTHORIZED,
+            [CHALLENGE],
+            axum::Json(PageError::SignedOut),
         )
             .into_response()
     } else {
@@ -117,7 +132,15 @@ async fn authenticate(
                     _ => StatusCode::UNAUTHORIZED,
                 };
                 let word: &str = refusal.into();
-                Err((status, axum::Json(serde_json::json!({"error": word}))).into_response())
+                let mut refused =
+                    (status, axum::Json(serde_json::json!({"error": word}))).into_response();
+                if status == StatusCode::UNAUTHORIZED {
+                    refused.headers_mut().insert(
+                        CHALLENGE.0,
+                        axum::http::HeaderValue::from_static(CHALLENGE.1),
+                    );
+                }
+                Err(refused)
             }
         };
     }

@@ -80,6 +80,14 @@ async fn a_session_is_made_only_for_a_good_token_and_its_cookie_is_locked_down()
         api.status, 401,
         "server functions answer 401, not a redirect"
     );
+    // ... with the error the page shows ("your session has ended"), and the guard's challenge.
+    assert_eq!(
+        serde_json::from_str::<frontend::contract::PageError>(&api.body).ok(),
+        Some(frontend::contract::PageError::SignedOut),
+        "{}",
+        api.body
+    );
+    assert!(api.header("www-authenticate").is_some());
     assert_eq!(request(addr, "GET", "/healthz", &[], "").await.status, 200);
     assert_eq!(request(addr, "GET", "/login", &[], "").await.status, 200);
 

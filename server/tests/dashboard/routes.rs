@@ -37,8 +37,8 @@ fn is_safe(method: &str) -> bool {
 /// Refused by the guard: no user (401, or the sign-in page) or a refused change (403 in words).
 fn refused_by_the_guard(reply: &Reply) -> bool {
     match reply.status {
-        // The guard's own 401 (a handler's would carry a PageError).
-        401 => reply.body.contains("sign in first"),
+        // The guard's own 401 carries its challenge; a handler's would not.
+        401 => reply.header("www-authenticate").is_some(),
         303 => reply
             .header("location")
             .is_some_and(|l| l.starts_with("/login")),
