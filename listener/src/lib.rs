@@ -144,7 +144,7 @@ impl<S> Accept<TcpStream, S> for Admit {
 
 /// A connection's service, holding the connection's place until the last copy is dropped.
 #[derive(Clone)]
-pub struct Admitted<S> {
+struct Admitted<S> {
     service: S,
     _place: Arc<OwnedSemaphorePermit>,
 }

@@ -193,7 +193,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("dashboard: {scheme}://{addr}");
         println!("listening on {addr}");
     })
-    .await?;
+    .await
+    .with_context(|| match &transport {
+        Transport::Tls(identity) if !identity.generated => {
+            "serving HTTPS with --tls-cert and --tls-key (the key must be the certificate's own)"
+        }
+        _ => "serving the dashboard",
+    })?;
     Ok(())
 }
 

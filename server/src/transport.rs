@@ -45,8 +45,14 @@ pub enum TransportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} holds no PEM certificate")]
+    #[error(
+        "--tls-cert {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the certificate file, e.g. a kubernetes.io/tls Secret's tls.crt"
+    )]
     NoCertificate { path: PathBuf },
+    #[error(
+        "--tls-key {path} holds no PEM private key (-----BEGIN ... PRIVATE KEY-----); give the key file, e.g. a kubernetes.io/tls Secret's tls.key"
+    )]
+    NoKey { path: PathBuf },
     #[error("cannot make a certificate: {0}")]
     Generate(#[from] rcgen::Error),
 }
@@ -71,11 +77,6 @@ impl Transport {
             (None, None) if listen.ip().is_loopback() => Ok(Transport::Loopback),
             (None, None) => Ok(Transport::Tls(TlsIdentity::generate(listen)?)),
         }
-    }
-
-    /// Whether the browser's connection is HTTPS (to the dashboard or to the proxy in front).
-    pub fn browser_uses_https(&self) -> bool {
-        !matches!(self, Transport::Loopback)
     }
 
     /// Whether answers carry HSTS: behind a TLS proxy (an ingress with a host name of its own)
@@ -109,6 +110,11 @@ impl TlsIdentity {
             fingerprint_of_pem(&cert_pem).ok_or_else(|| TransportError::NoCertificate {
                 path: cert.to_path_buf(),
             })?;
+        if !holds_a_private_key(&key_pem) {
+            return Err(TransportError::NoKey {
+                path: key.to_path_buf(),
+            });
+        }
         Ok(TlsIdentity {
             cert_pem,
             key_pem,
@@ -143,6 +149,14 @@ fn fingerprint_of_pem(pem: &[u8]) -> Option<String> {
         .map(|block| colon_hex(&Sha256::digest(&block.contents)))
 }
 
+/// Whether `pem` holds a private key block (PKCS#8, PKCS#1 or SEC1), so a swapped or empty key
+/// file is named at start rather than met at the first handshake.
+fn holds_a_private_key(pem: &[u8]) -> bool {
+    x509_parser::pem::Pem::iter_from_buffer(pem)
+        .filter_map(Result::ok)
+        .any(|block| block.label.ends_with("PRIVATE KEY"))
+}
+
 fn colon_hex(bytes: &[u8]) -> String {
     bytes
         .iter()
@@ -172,7 +186,6 @@ mod tests {
         };
         assert!(identity.generated);
         assert_eq!(identity.fingerprint.len(), 32 * 3 - 1);
-        assert!(generated.browser_uses_https());
         assert!(
             !generated.sends_hsts(),
             "a node's address serves workspaces over HTTP too"
@@ -183,7 +196,6 @@ mod tests {
         };
         let behind = Transport::choose(addr("0.0.0.0:3000"), &proxy).unwrap();
         assert!(matches!(behind, Transport::BehindTlsProxy));
-        assert!(behind.browser_uses_https());
         assert!(behind.sends_hsts());
         assert_eq!(behind.scheme(), "http");
     }
@@ -232,6 +244,19 @@ mod tests {
             .to_string();
         assert!(
             error.contains("tls.key holds no PEM certificate"),
+            "{error}"
+        );
+        let swapped = TransportFlags {
+            tls_cert: Some(cert.clone()),
+            tls_key: Some(cert),
+            ..Default::default()
+        };
+        let error = Transport::choose(addr("0.0.0.0:1"), &swapped)
+            .err()
+            .expect("a certificate is no key")
+            .to_string();
+        assert!(
+            error.contains("--tls-key") && error.contains("tls.crt holds no PEM private key"),
             "{error}"
         );
     }
