@@ -57,6 +57,35 @@ test('an admin creates a token, copies its join command, sees it signed and revo
   expect(secretExists(id)).toBe(false);
 });
 
+/** How many join tokens' Secrets carry `description`, as the cluster holds them. */
+function tokensDescribed(description: string): number {
+  const list = JSON.parse(kubectl(['-n', 'kube-system', 'get', 'secrets',
+    '--field-selector', 'type=bootstrap.kubernetes.io/token', '-o', 'json']));
+  return list.items.filter((s: { data?: { description?: string } }) =>
+    Buffer.from(s.data?.description ?? '', 'base64').toString() === description).length;
+}
+
+test('a double click makes one token; the next click after it makes the next', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/join');
+  await hydrated(page);
+  const description = `double click ${Date.now()}`;
+  await page.getByTestId('token-description').fill(description);
+  await page.getByTestId('create-token-submit').dblclick();
+  await expect(page.getByTestId('join-command')).toHaveText(JOIN_COMMAND);
+  const rows = page.locator('[data-testid="tokens-table"] tbody tr', { hasText: description });
+  await expect(rows).toHaveCount(1);
+  expect(tokensDescribed(description)).toBe(1);
+
+  // The list reloaded with the token, and the form with a fresh request: a new token.
+  const first = await page.getByTestId('revealed-token').textContent();
+  await page.getByTestId('token-description').fill(description);
+  await page.getByTestId('create-token-submit').click();
+  await expect(page.getByTestId('revealed-token')).not.toHaveText(first!);
+  await expect(rows).toHaveCount(2);
+  expect(tokensDescribed(description)).toBe(2);
+});
+
 test('a refused field says why next to it, in English and in Chinese, and nothing is created', async ({ page }) => {
   await signIn(page);
   await page.goto('/join');

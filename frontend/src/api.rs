@@ -82,7 +82,8 @@ pub async fn get_join_tokens() -> Result<JoinTokens, PageError> {
 }
 
 /// Creates a join token. `usages` and `groups` are comma-separated (as kubeadm's flags take
-/// them); `csrf` is the session's CSRF token, which the server checks before this runs.
+/// them); `request_id` is the form's (empty: none); `csrf` is the session's CSRF token, which
+/// the server checks before this runs.
 #[server]
 pub async fn create_join_token(
     csrf: String,
@@ -90,6 +91,7 @@ pub async fn create_join_token(
     description: String,
     usages: String,
     groups: String,
+    request_id: String,
 ) -> Result<RevealedJoinToken, PageError> {
     let _ = csrf;
     let user = ssr::user().await?;
@@ -98,6 +100,7 @@ pub async fn create_join_token(
         description,
         usages: split_list(&usages),
         groups: split_list(&groups),
+        request_id: Some(request_id).filter(|id| !id.is_empty()),
     };
     ssr::backend()?.create_join_token(&user, &request).await
 }

@@ -84,6 +84,8 @@ pub enum Refusal {
     TooLarge { max: u64 },
     /// Not a token ID (the given text is not repeated: it may hold a secret).
     NotATokenId,
+    /// Not a request ID: `min` to `max` of letters, digits, '-', '_' or '.'.
+    NotARequestId { min: usize, max: usize },
     /// A number outside its range.
     OutOfRange { min: u64, max: u64 },
     /// Not a DNS-1123 label (namespaces).
@@ -183,6 +185,9 @@ impl Refusal {
             }
             Refusal::NameTaken { object } => format!(
                 "{object} already exists and was not made by this request: choose another name, or delete it first"
+            ),
+            Refusal::NotARequestId { min, max } => format!(
+                "must be {min} to {max} letters, digits, '-', '_' or '.' (a UUID will do)"
             ),
             Refusal::NotATokenId => format!(
                 "given token didn't match pattern {:?} or {:?}",

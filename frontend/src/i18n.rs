@@ -913,6 +913,10 @@ pub const ZH: &[(&str, &str)] = &[
         "附加组需要令牌具有“认证”用途",
     ),
     (
+        "Use {min} to {max} letters, digits, '-', '_' or '.' (a UUID will do)",
+        "请使用 {min} 到 {max} 个字母、数字、'-'、'_' 或 '.'（UUID 即可）",
+    ),
+    (
         "A token ID is 6 characters of a-z and 0-9",
         "令牌 ID 由 6 个 a-z、0-9 字符组成",
     ),

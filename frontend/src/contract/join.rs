@@ -11,6 +11,9 @@ pub const DEFAULT_TTL_SECONDS: u64 = 24 * 3600;
 pub const MAX_DESCRIPTION_CHARS: usize = 256;
 /// At most this many extra groups on one token.
 pub const MAX_GROUPS: usize = 16;
+/// A request ID's shortest and longest length: long enough that two requests do not share one
+/// by chance (a UUID fits).
+pub const REQUEST_ID_CHARS: (usize, usize) = (16, 128);
 
 /// What a bootstrap token may be used for (`usage-bootstrap-<usage>` in its Secret).
 #[derive(
@@ -133,6 +136,8 @@ pub struct JoinTokens {
     pub may_create: bool,
     /// Whether the user may revoke tokens (delete secrets in kube-system).
     pub may_delete: bool,
+    /// A fresh request ID for the form's next token (see [`NewJoinToken::request_id`]).
+    pub request_id: String,
 }
 
 /// A token to create. Every field may be left out: `{}` is `kubeadm token create`'s defaults.
@@ -146,6 +151,11 @@ pub struct NewJoinToken {
     pub usages: Vec<String>,
     /// Extra groups, each `system:bootstrappers:...`.
     pub groups: Vec<String>,
+    /// Makes creating idempotent: the same request sent again by the same user (a retry after a
+    /// lost answer, a double click) is answered with the token the first one made, never a
+    /// second token. 16 to 128 of letters, digits, `-`, `_`, `.` (a UUID will do); a fresh one
+    /// for each token wanted. Without it every request makes a token.
+    pub request_id: Option<String>,
 }
 
 impl Default for NewJoinToken {
@@ -155,6 +165,7 @@ impl Default for NewJoinToken {
             description: String::new(),
             usages: vec!["signing".into(), "authentication".into()],
             groups: vec![KUBEADM_NODE_GROUP.into()],
+            request_id: None,
         }
     }
 }

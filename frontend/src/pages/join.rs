@@ -175,7 +175,7 @@ pub fn JoinPage() -> impl IntoView {
                                 <DiscoveryLine list=list.clone()/>
                                 {move || action_error.get().map(|error| view! { <ErrorView error/> })}
                                 <Revealed revealed/>
-                                <CreateForm create may=list.may_create csrf=csrf.clone()/>
+                                <CreateForm create may=list.may_create csrf=csrf.clone() request_id=list.request_id.clone()/>
                                 {if list.may_list {
                                     view! {
                                         <p class="summary" data-testid="token-summary">{move || summary(lang.get(), &counts)}</p>
@@ -250,8 +250,15 @@ fn Revealed(revealed: RwSignal<Option<RevealedJoinToken>>) -> impl IntoView {
 }
 
 /// The form that creates a token: kubeadm's defaults, its refusals next to the field.
+/// `request_id` is the same for every send of this form (a double click, a retry), so they
+/// make one token; the list reloads after a token is made, bringing a fresh one.
 #[component]
-fn CreateForm(create: ServerAction<CreateJoinToken>, may: bool, csrf: String) -> impl IntoView {
+fn CreateForm(
+    create: ServerAction<CreateJoinToken>,
+    may: bool,
+    csrf: String,
+    request_id: String,
+) -> impl IntoView {
     let ttl = RwSignal::new(DEFAULT_TTL_SECONDS);
     let description = RwSignal::new(String::new());
     let authentication = RwSignal::new(true);
@@ -273,6 +280,7 @@ fn CreateForm(create: ServerAction<CreateJoinToken>, may: bool, csrf: String) ->
             description: description.get(),
             usages: usages.join(","),
             groups: split_list(&groups.get()).join(","),
+            request_id: request_id.clone(),
         });
     };
     view! {

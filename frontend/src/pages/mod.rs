@@ -281,6 +281,11 @@ pub fn refusal_text(lang: Lang, refusal: &Refusal) -> String {
         (Lang::Zh, Refusal::PortsNeedWorkspace) => {
             tr(lang, "Only a workspace exposes ports").into()
         }
+        (Lang::Zh, Refusal::NotARequestId { min, max }) => trf(
+            lang,
+            "Use {min} to {max} letters, digits, '-', '_' or '.' (a UUID will do)",
+            &[("min", min), ("max", max)],
+        ),
         (Lang::Zh, Refusal::NotATokenId) => {
             tr(lang, "A token ID is 6 characters of a-z and 0-9").into()
         }

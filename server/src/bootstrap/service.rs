@@ -134,11 +134,14 @@ impl JoinTokenService {
             may_list,
             may_create: false,
             may_delete: false,
+            request_id: token::random_part(32, &mut rand::rng()),
         })
     }
 
     /// Creates a token as `request` asks (validated first; nothing is sent when it is refused).
-    /// A generated ID that is taken is replaced by another, never overwritten.
+    /// A generated ID that is taken is replaced by another, never overwritten. A request with an
+    /// ID takes its token IDs from it, so the same request sent again meets the token it made
+    /// and is answered with it.
     pub async fn create(
         &self,
         user: &SignedInUser,
@@ -155,21 +158,28 @@ impl JoinTokenService {
         mut generate: impl FnMut() -> (String, String),
     ) -> Result<RevealedJoinToken, PageError> {
         let valid = token::validate(request).map_err(PageError::Invalid)?;
+        let digest = token::request_digest(&user.username, &valid);
         let secrets = self.secrets(user)?;
-        for _ in 0..CREATE_ATTEMPTS {
-            let (id, secret) = generate();
-            let object = token::secret_for(&id, &secret, &valid, jiff::Timestamp::now());
+        for attempt in 0..CREATE_ATTEMPTS {
+            let (random_id, secret) = generate();
+            let id = match &digest {
+                Some(digest) => token::derived_id(digest, attempt),
+                None => random_id,
+            };
+            let now = jiff::Timestamp::now();
+            let object = token::secret_for(&id, &secret, &valid, digest.as_deref(), now);
             match secrets.create(&PostParams::default(), &object).await {
                 Ok(created) => {
                     tracing::info!(user = %user.username, token_id = %id, "created a join token");
-                    let expires = created
-                        .data
-                        .as_ref()
-                        .and_then(|d| d.get("expiration"))
-                        .map(|v| String::from_utf8_lossy(&v.0).to_string());
-                    return Ok(self.revealed(id, secret, expires).await);
+                    return self.revealed_from(&created).await;
                 }
                 Err(kube::Error::Api(status)) if status.code == 409 => {
+                    if let Some(digest) = &digest
+                        && let Some(made) = self.made_by(&secrets, &id, digest).await?
+                    {
+                        tracing::info!(user = %user.username, token_id = %id, "the same request made this join token before");
+                        return Ok(made);
+                    }
                     tracing::info!(token_id = %id, "a token with this ID exists; trying another");
                 }
                 Err(e) => return Err(page_error(e)),
@@ -178,6 +188,49 @@ impl JoinTokenService {
         Err(PageError::Refused(format!(
             "{CREATE_ATTEMPTS} generated token IDs were all taken; try again"
         )))
+    }
+
+    /// The token `id`, when the request `digest` made it (None when it is another's, or gone).
+    async fn made_by(
+        &self,
+        secrets: &Api<Secret>,
+        id: &str,
+        digest: &str,
+    ) -> Result<Option<RevealedJoinToken>, PageError> {
+        let Some(existing) = secrets
+            .get_opt(&format!("{SECRET_PREFIX}{id}"))
+            .await
+            .map_err(page_error)?
+        else {
+            return Ok(None);
+        };
+        let made_by_request = existing
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(token::REQUEST_ANNOTATION))
+            .is_some_and(|made_by| made_by == digest);
+        if !made_by_request {
+            return Ok(None);
+        }
+        self.revealed_from(&existing).await.map(Some)
+    }
+
+    /// A token's Secret as its secret and join command; refused when it holds no valid token.
+    async fn revealed_from(&self, secret: &Secret) -> Result<RevealedJoinToken, PageError> {
+        let read = token::read(secret, jiff::Timestamp::now(), false);
+        let full =
+            token::full_token(secret)
+                .filter(|_| read.status != TokenStatus::Invalid)
+                .ok_or_else(|| {
+                    PageError::Refused(read.problem.clone().unwrap_or_else(|| {
+                        format!("{SECRET_PREFIX}{} holds no valid token", read.id)
+                    }))
+                })?;
+        let (id, secret_half) = full.split_once('.').unwrap_or_default();
+        Ok(self
+            .revealed(id.to_string(), secret_half.to_string(), read.expires)
+            .await)
     }
 
     async fn revealed(
@@ -212,24 +265,7 @@ impl JoinTokenService {
             .get(&format!("{SECRET_PREFIX}{id}"))
             .await
             .map_err(page_error)?;
-        let now = jiff::Timestamp::now();
-        let read = token::read(&secret, now, false);
-        let full = token::full_token(&secret)
-            .filter(|_| read.status != TokenStatus::Invalid)
-            .ok_or_else(|| {
-                PageError::Refused(
-                    read.problem
-                        .clone()
-                        .unwrap_or_else(|| format!("{SECRET_PREFIX}{id} holds no valid token")),
-                )
-            })?;
-        let secret_half = full
-            .split_once('.')
-            .map(|(_, s)| s.to_string())
-            .unwrap_or_default();
-        Ok(self
-            .revealed(id.to_string(), secret_half, read.expires)
-            .await)
+        self.revealed_from(&secret).await
     }
 
     /// Revokes the token `id`: its Secret is deleted, so it stops authenticating at once.
@@ -309,5 +345,77 @@ mod tests {
             })
             .await;
         assert!(matches!(refused, Err(PageError::Refused(_))), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn the_same_request_sent_again_gets_the_token_it_made_never_a_second() {
+        let (sim, user, service) = against_sim().await;
+        let tokens = || async { service.list(&user).await.expect("the list").tokens.len() };
+        let before = tokens().await;
+        let request = NewJoinToken {
+            request_id: Some("form-0123456789abcdef".into()),
+            ..Default::default()
+        };
+        // Sent twice at once (a double click), then again (a retry after a lost answer).
+        let (first, second) = tokio::join!(
+            service.create(&user, &request),
+            service.create(&user, &request)
+        );
+        let retried = service.create(&user, &request).await.expect("the retry");
+        let first = first.expect("the first");
+        assert_eq!(second.expect("the second").token, first.token);
+        assert_eq!(retried.token, first.token);
+        assert!(first.join_command.is_some(), "{first:?}");
+        assert_eq!(tokens().await, before + 1, "one token for one request");
+
+        // Another request ID, the same ID asking for something else, another user: new tokens.
+        let another_id = NewJoinToken {
+            request_id: Some("form-fedcba9876543210".into()),
+            ..request.clone()
+        };
+        let changed = NewJoinToken {
+            description: "rack 3".into(),
+            ..request.clone()
+        };
+        let someone_else = SignedInUser::new("bob".into(), vec![], String::new(), &sim.admin_token);
+        let mut made = BTreeSet::from([first.id.clone()]);
+        for (who, asked) in [
+            (&user, &another_id),
+            (&user, &changed),
+            (&someone_else, &request),
+        ] {
+            let token = service.create(who, asked).await.expect("a new token");
+            assert!(made.insert(token.id.clone()), "{} again", token.id);
+        }
+        assert_eq!(tokens().await, before + 4);
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_first_id_is_anothers_takes_the_next_and_its_retry_finds_it() {
+        let (_sim, user, service) = against_sim().await;
+        let request = NewJoinToken {
+            request_id: Some("form-0123456789abcdef".into()),
+            ..Default::default()
+        };
+        let valid = token::validate(&request).expect("valid");
+        let digest = token::request_digest(&user.username, &valid).expect("a digest");
+        let taken = token::derived_id(&digest, 0);
+        let unrelated = NewJoinToken::default();
+        service
+            .create_with(&user, &unrelated, || {
+                (taken.clone(), "0123456789abcdef".into())
+            })
+            .await
+            .expect("a token without a request ID on the request's first ID");
+        let made = service.create(&user, &request).await.expect("made");
+        assert_eq!(made.id, token::derived_id(&digest, 1));
+        let retried = service.create(&user, &request).await.expect("retried");
+        assert_eq!(retried.token, made.token);
+        let kept = service.reveal(&user, &taken).await.expect("the other");
+        assert_eq!(
+            kept.token,
+            format!("{taken}.0123456789abcdef"),
+            "not touched"
+        );
     }
 }

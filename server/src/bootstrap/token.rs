@@ -5,13 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use frontend::contract::join::{
-    JoinToken, MAX_DESCRIPTION_CHARS, MAX_GROUPS, NewJoinToken, Signing, TokenStatus, TokenUsage,
+    JoinToken, MAX_DESCRIPTION_CHARS, MAX_GROUPS, NewJoinToken, REQUEST_ID_CHARS, Signing,
+    TokenStatus, TokenUsage,
 };
 use frontend::contract::{FieldError, Refusal};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 /// Where bootstrap-token Secrets live (the authenticator and signer look nowhere else).
 pub const NAMESPACE: &str = "kube-system";
@@ -23,24 +25,50 @@ pub const SIGNATURE_PREFIX: &str = "jws-kubeconfig-";
 const USAGE_PREFIX: &str = "usage-bootstrap-";
 /// kubeadm's alphabet for IDs and secrets.
 const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+/// The annotation on a token's Secret that names the request that made it ([`request_digest`]).
+pub const REQUEST_ANNOTATION: &str = "gpuboard.io/request";
 /// The longest lifetime accepted: ten years (a token that should outlive that should never expire).
 pub const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
 /// `len` characters of kubeadm's alphabet from the OS-seeded CSPRNG; bytes of 252 and above are
 /// dropped, as kubeadm drops them, so every character is equally likely (256 = 7 * 36 + 4).
 pub fn random_part(len: usize, rng: &mut impl RngCore) -> String {
-    let mut out = String::with_capacity(len);
-    let mut buffer = [0u8; 32];
-    while out.len() < len {
-        rng.fill_bytes(&mut buffer);
-        for &byte in buffer.iter().filter(|&&b| b < 252) {
-            if out.len() == len {
-                break;
-            }
-            out.push(char::from(ALPHABET[usize::from(byte) % ALPHABET.len()]));
-        }
-    }
-    out
+    let blocks = std::iter::repeat_with(|| {
+        let mut block = [0u8; 32];
+        rng.fill_bytes(&mut block);
+        block
+    });
+    of_bytes(len, blocks.flatten())
+}
+
+/// `len` characters of kubeadm's alphabet from `bytes`, dropping bytes of 252 and above.
+fn of_bytes(len: usize, bytes: impl Iterator<Item = u8>) -> String {
+    bytes
+        .filter(|&b| b < 252)
+        .take(len)
+        .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]))
+        .collect()
+}
+
+/// Names one create request: who sent it, its request ID and what it asked for, hashed (so the
+/// Secret's annotation says nothing of them). None without a request ID.
+pub fn request_digest(username: &str, token: &ValidToken) -> Option<String> {
+    token.request_id.as_ref()?;
+    let body = serde_json::to_string(&(token, username)).ok()?;
+    Some(format!("{:x}", Sha256::digest(body.as_bytes())))
+}
+
+/// The token ID the `attempt`th try of the request `digest` uses: the same for every retry of
+/// it, so a retry meets the token its first try made.
+pub fn derived_id(digest: &str, attempt: usize) -> String {
+    let blocks = (0u64..).flat_map(|block| {
+        let mut hash = Sha256::new();
+        hash.update(digest.as_bytes());
+        hash.update((attempt as u64).to_le_bytes());
+        hash.update(block.to_le_bytes());
+        hash.finalize()
+    });
+    of_bytes(6, blocks)
 }
 
 /// A fresh `(id, secret)`.
@@ -79,13 +107,23 @@ pub fn is_group(group: &str) -> bool {
 }
 
 /// A request that passed every rule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ValidToken {
     /// None: never expires.
     pub ttl_seconds: Option<u64>,
     pub description: String,
     pub usages: BTreeSet<TokenUsage>,
     pub groups: Vec<String>,
+    pub request_id: Option<String>,
+}
+
+/// Whether `id` is a request ID: [`REQUEST_ID_CHARS`] of letters, digits, `-`, `_`, `.`.
+fn is_request_id(id: &str) -> bool {
+    let (min, max) = REQUEST_ID_CHARS;
+    (min..=max).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Checks `request` as `kubeadm token create` checks its flags, in kubeadm's words.
@@ -152,11 +190,21 @@ pub fn validate(request: &NewJoinToken) -> Result<ValidToken, FieldError> {
             },
         ));
     }
+    if let Some(id) = &request.request_id
+        && !is_request_id(id)
+    {
+        let (min, max) = REQUEST_ID_CHARS;
+        return Err(FieldError::new(
+            "requestId",
+            Refusal::NotARequestId { min, max },
+        ));
+    }
     Ok(ValidToken {
         ttl_seconds: (request.ttl_seconds > 0).then_some(request.ttl_seconds),
         description,
         usages,
         groups,
+        request_id: request.request_id.clone(),
     })
 }
 
@@ -173,8 +221,15 @@ pub fn expiration(now: jiff::Timestamp, ttl_seconds: u64) -> String {
         .to_string()
 }
 
-/// The Secret that makes `id.secret` a token with `token`'s settings, as kubeadm writes it.
-pub fn secret_for(id: &str, secret: &str, token: &ValidToken, now: jiff::Timestamp) -> Secret {
+/// The Secret that makes `id.secret` a token with `token`'s settings, as kubeadm writes it, with
+/// the digest of the request that makes it (when it has an ID) as an annotation.
+pub fn secret_for(
+    id: &str,
+    secret: &str,
+    token: &ValidToken,
+    request: Option<&str>,
+    now: jiff::Timestamp,
+) -> Secret {
     let mut data = BTreeMap::new();
     let mut put = |key: String, value: &str| {
         data.insert(key, ByteString(value.as_bytes().to_vec()));
@@ -197,6 +252,8 @@ pub fn secret_for(id: &str, secret: &str, token: &ValidToken, now: jiff::Timesta
         metadata: ObjectMeta {
             name: Some(format!("{SECRET_PREFIX}{id}")),
             namespace: Some(NAMESPACE.into()),
+            annotations: request
+                .map(|digest| BTreeMap::from([(REQUEST_ANNOTATION.into(), digest.into())])),
             ..Default::default()
         },
         type_: Some(SECRET_TYPE.into()),
@@ -358,6 +415,62 @@ mod tests {
     }
 
     #[test]
+    fn a_request_id_gives_the_same_token_ids_for_the_same_request_only() {
+        let asked = |id: &str, description: &str| NewJoinToken {
+            request_id: Some(id.into()),
+            description: description.into(),
+            ..Default::default()
+        };
+        let digest = |user: &str, request: &NewJoinToken| {
+            request_digest(user, &validate(request).expect("valid")).expect("a digest")
+        };
+        let first = digest("alice", &asked("0123456789abcdef", ""));
+        assert_eq!(first, digest("alice", &asked("0123456789abcdef", "")));
+        for other in [
+            digest("bob", &asked("0123456789abcdef", "")),
+            digest("alice", &asked("0123456789abcdeF", "")),
+            digest("alice", &asked("0123456789abcdef", "rack 3")),
+        ] {
+            assert_ne!(first, other);
+        }
+        assert_eq!(
+            request_digest("alice", &validate(&NewJoinToken::default()).unwrap()),
+            None
+        );
+        let ids: BTreeSet<String> = (0..5).map(|attempt| derived_id(&first, attempt)).collect();
+        assert_eq!(ids.len(), 5, "each attempt its own ID: {ids:?}");
+        assert!(ids.iter().all(|id| is_id(id)), "{ids:?}");
+        assert_eq!(derived_id(&first, 3), derived_id(&first, 3));
+    }
+
+    #[test]
+    fn a_request_id_is_16_to_128_plain_characters() {
+        let with = |id: String| NewJoinToken {
+            request_id: Some(id),
+            ..Default::default()
+        };
+        let uuid = "6f1c2b1e-4c1a-4a8e-9f55-0d2f1f6b8e21".to_string();
+        for good in [
+            uuid,
+            "a".repeat(16),
+            "A_b-c.9".repeat(19)[..128].to_string(),
+        ] {
+            assert!(validate(&with(good.clone())).is_ok(), "{good}");
+        }
+        for bad in [
+            "a".repeat(15),
+            "a".repeat(129),
+            "0123456789abcdef ".into(),
+            "0123456789abcdef/".into(),
+            "请求请求请求请求请求请求".into(),
+        ] {
+            let (field, message) = refusal(&with(bad.clone()));
+            assert_eq!(field, "requestId", "{bad}");
+            assert!(message.contains("16 to 128"), "{message}");
+        }
+    }
+
+    #[test]
     fn ids_secrets_and_groups_follow_kubeadms_patterns() {
         assert!(is_id("abcdef") && is_id("0a1b2c"));
         assert!(!is_id("ABCDEF") && !is_id("abcde") && !is_id("abcdefg") && !is_id("abc-ef"));
@@ -440,7 +553,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        let secret = secret_for("abcdef", "0123456789abcdef", &token, now);
+        let secret = secret_for("abcdef", "0123456789abcdef", &token, None, now);
         assert_eq!(
             secret.metadata.name.as_deref(),
             Some("bootstrap-token-abcdef")
@@ -472,13 +585,13 @@ mod tests {
     fn malformed_secrets_are_flagged_with_why() {
         let now = jiff::Timestamp::now();
         let token = validate(&NewJoinToken::default()).unwrap();
-        let mut wrong_name = secret_for("abcdef", "0123456789abcdef", &token, now);
+        let mut wrong_name = secret_for("abcdef", "0123456789abcdef", &token, None, now);
         wrong_name.metadata.name = Some("bootstrap-token-zzzzzz".into());
         let read_back = read(&wrong_name, now, false);
         assert_eq!(read_back.status, TokenStatus::Invalid);
         assert!(read_back.problem.unwrap().contains("not of the form"));
 
-        let mut bad_expiry = secret_for("abcdef", "0123456789abcdef", &token, now);
+        let mut bad_expiry = secret_for("abcdef", "0123456789abcdef", &token, None, now);
         bad_expiry
             .data
             .as_mut()
@@ -488,7 +601,7 @@ mod tests {
         assert_eq!(read_back.status, TokenStatus::Invalid);
         assert!(read_back.problem.unwrap().contains("RFC 3339"));
 
-        let mut no_secret = secret_for("abcdef", "0123456789abcdef", &token, now);
+        let mut no_secret = secret_for("abcdef", "0123456789abcdef", &token, None, now);
         no_secret.data.as_mut().unwrap().remove("token-secret");
         assert_eq!(read(&no_secret, now, false).status, TokenStatus::Invalid);
         assert_eq!(full_token(&no_secret), None);

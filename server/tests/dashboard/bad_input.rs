@@ -172,12 +172,25 @@ async fn hostile_input_gets_no_5xx_a_message_and_leaves_nothing_in_the_cluster()
             .api(&token, "POST", "/api/v1/workloads/fit", &body)
             .await;
     }
-    let join = json!({"ttlSeconds": 3600, "description": "d", "usages": ["signing"], "groups": []});
+    let join = json!({"ttlSeconds": 3600, "description": "d", "usages": ["signing"], "groups": [],
+        "requestId": "bad-input-0123456789"});
     for (_, body) in mutations(&join, wrong_types, false) {
         let reply = checked
             .api(&token, "POST", "/api/v1/join-tokens", &body)
             .await;
         assert!(reply.status >= 400, "{body}: {}", reply.body);
+    }
+    for value in hostile_values().into_iter().filter(|v| !v.is_null()) {
+        let mut body = join.clone();
+        body["requestId"] = value;
+        let body = body.to_string();
+        let reply = checked
+            .api(&token, "POST", "/api/v1/join-tokens", &body)
+            .await;
+        assert!(reply.status >= 400, "{body:.200}: {}", reply.body);
+        if reply.status == 422 {
+            assert!(reply.body.contains("requestId"), "{}", reply.body);
+        }
     }
     let access = json!({"namespace": "default", "name": "hostile", "role": "view", "expirationSeconds": 3600});
     for (field, body) in mutations(&access, |_| hostile_values(), true) {

@@ -281,6 +281,7 @@ impl Backend for ChineseCluster {
             may_list: true,
             may_create: false,
             may_delete: false,
+            request_id: "0123456789abcdef0123456789abcdef".into(),
         })
     }
     async fn create_join_token(
