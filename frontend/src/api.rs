@@ -153,17 +153,22 @@ pub async fn mint_token(
         .await
 }
 
-/// Replaces the legacy token of `namespace/name`; the old one stops working.
+/// Replaces the legacy token of `namespace/name`; the old one stops working. `request_id` is
+/// the page's (empty: none).
 #[server]
 pub async fn regenerate_legacy_token(
     csrf: String,
     namespace: String,
     name: String,
+    request_id: String,
 ) -> Result<IssuedToken, PageError> {
     let _ = csrf;
     let user = ssr::user().await?;
+    let request = crate::contract::access::RegenerateToken {
+        request_id: Some(request_id).filter(|id| !id.is_empty()),
+    };
     ssr::backend()?
-        .regenerate_legacy_token(&user, &namespace, &name)
+        .regenerate_legacy_token(&user, &namespace, &name, &request)
         .await
 }
 

@@ -9,7 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 
-use crate::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
+use crate::contract::access::{IssuedToken, NewAccess, NewToken, RegenerateToken, ServiceAccounts};
 use crate::contract::doctor::Diagnosis;
 use crate::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use crate::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
@@ -72,6 +72,7 @@ pub trait Backend: Send + Sync + 'static {
         user: &SignedInUser,
         namespace: &str,
         name: &str,
+        request: &RegenerateToken,
     ) -> Result<IssuedToken, PageError>;
     /// A new service account bound to a role, and its first token.
     async fn grant_access(

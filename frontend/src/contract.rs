@@ -66,6 +66,10 @@ impl FieldError {
     }
 }
 
+/// A request ID's shortest and longest length (`requestId` of the requests that may be sent
+/// twice): long enough that two requests do not share one by chance; a UUID fits.
+pub const REQUEST_ID_CHARS: (usize, usize) = (16, 128);
+
 /// Why a field was refused; each says it in both languages (`pages::refusal_text`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "reason")]

@@ -5,7 +5,8 @@
 //! (service accounts and their tokens), [`doctor`] (why a GPU node will not join or offer its
 //! GPUs), [`api`] (the JSON
 //! API for scripts), [`headers`] (the security headers of every answer), [`app`] (the router
-//! that serves it all), [`push`] (the live-update channel), [`transport`] (HTTPS or not). With the `demo`
+//! that serves it all), [`push`] (the live-update channel), [`transport`] (HTTPS or not), [`retries`] (requests
+//! sent twice make one object). With the `demo`
 //! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
 pub mod access;
@@ -19,6 +20,7 @@ pub mod demo;
 pub mod doctor;
 pub mod headers;
 pub mod push;
+pub mod retries;
 pub mod telemetry;
 pub mod transport;
 pub mod views;

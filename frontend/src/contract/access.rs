@@ -45,6 +45,18 @@ pub struct ServiceAccounts {
     pub may_grant: bool,
     /// Whether the user may replace legacy token Secrets (create and delete secrets).
     pub may_regenerate: bool,
+    /// A fresh request ID for the page's next regeneration (see [`RegenerateToken`]).
+    pub request_id: String,
+}
+
+/// A legacy token to regenerate; `{}` (or no body) will do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct RegenerateToken {
+    /// Makes regenerating idempotent: the same request sent again by the same user (a retry
+    /// after a lost answer, a double click) is answered with the token the first made, never
+    /// replaced again. 16 to 128 of letters, digits, `-`, `_`, `.`; a fresh one each time.
+    pub request_id: Option<String>,
 }
 
 /// A token to mint for an account.

@@ -11,9 +11,6 @@ pub const DEFAULT_TTL_SECONDS: u64 = 24 * 3600;
 pub const MAX_DESCRIPTION_CHARS: usize = 256;
 /// At most this many extra groups on one token.
 pub const MAX_GROUPS: usize = 16;
-/// A request ID's shortest and longest length: long enough that two requests do not share one
-/// by chance (a UUID fits).
-pub const REQUEST_ID_CHARS: (usize, usize) = (16, 128);
 
 /// What a bootstrap token may be used for (`usage-bootstrap-<usage>` in its Secret).
 #[derive(

@@ -225,6 +225,9 @@ fn AccountsTable(
     let confirming = RwSignal::new(None::<(String, String)>);
     let lifetime = RwSignal::new(DEFAULT_TOKEN_SECONDS);
     let csrf = StoredValue::new(csrf);
+    // One per load of the list, which reloads after each token: a second send of the same
+    // confirmation makes no second token.
+    let request_id = StoredValue::new(list.request_id.clone());
     let may_mint = list.may_mint;
     let may_regenerate = list.may_regenerate;
     let rows = list
@@ -277,7 +280,7 @@ fn AccountsTable(
                                         " "
                                         <button class="danger" data-testid="confirm-regenerate-yes" on:click=move |_| {
                                             confirming.set(None);
-                                            regenerate.dispatch(RegenerateLegacyToken { csrf: csrf.get_value(), namespace: confirm.0.clone(), name: confirm.1.clone() });
+                                            regenerate.dispatch(RegenerateLegacyToken { csrf: csrf.get_value(), namespace: confirm.0.clone(), name: confirm.1.clone(), request_id: request_id.get_value() });
                                         }>{t("Regenerate")}</button>
                                         <button on:click=move |_| confirming.set(None)>{t("Cancel")}</button>
                                     </span>

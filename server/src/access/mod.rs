@@ -12,7 +12,7 @@ use std::time::Duration;
 use frontend::backend::SignedInUser;
 use frontend::contract::access::{
     GrantedRole, IssuedToken, LegacyToken, MAX_TOKEN_SECONDS, MIN_TOKEN_SECONDS, NewAccess,
-    NewToken, ServiceAccountRow,
+    NewToken, RegenerateToken, ServiceAccountRow,
 };
 use frontend::contract::{FieldError, PageError, Refusal};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -23,6 +23,7 @@ use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, PostParams};
 use crate::cluster::clients::UserClients;
 use crate::cluster::names::{is_dns_label, is_dns_subdomain};
 use crate::cluster::refusal::page_error;
+use crate::retries;
 
 /// The type of a legacy token Secret.
 pub const LEGACY_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
@@ -31,6 +32,11 @@ const LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
 const INVALID_SINCE_LABEL: &str = "kubernetes.io/legacy-token-invalid-since";
 /// How long a new legacy Secret may wait for the token controller to fill it.
 const TOKEN_FILL_WAIT: Duration = Duration::from_secs(10);
+/// An object name's longest length, and the characters the API server adds to a generateName.
+const MAX_NAME_CHARS: usize = 253;
+const GENERATED_SUFFIX_CHARS: usize = 5;
+/// Names derived from a request ID that are taken by others are passed over this many times.
+const NAME_ATTEMPTS: usize = 5;
 
 /// The access operations.
 pub struct AccessService {
@@ -182,17 +188,25 @@ impl AccessService {
 
     /// Replaces the account's legacy token: a new token Secret is made and filled first, then
     /// every older one is deleted, so the old token stops working and the account is never left
-    /// without one. The steps run to the end even if the caller goes away.
+    /// without one. The steps run to the end even if the caller goes away. A request with an ID
+    /// names its Secret from it, so the same request sent again meets that Secret and is
+    /// answered with its token, replacing nothing more.
     pub async fn regenerate_legacy(
         &self,
         user: &SignedInUser,
         namespace: &str,
         name: &str,
+        request: &RegenerateToken,
     ) -> Result<IssuedToken, PageError> {
         check_names(namespace, name)?;
+        retries::check(request.request_id.as_deref()).map_err(PageError::Invalid)?;
+        let digest = request.request_id.as_deref().map(|id| {
+            let account = (namespace, name);
+            retries::digest("regenerate legacy token", &user.username, id, &account)
+        });
         let client = self.client(user)?;
         let (ns, account) = (namespace.to_string(), name.to_string());
-        let (token, replaced) = run_to_end(regenerate_steps(client, ns, account)).await?;
+        let (token, replaced) = run_to_end(regenerate_steps(client, ns, account, digest)).await?;
         tracing::info!(user = %user.username, %namespace, service_account = %name, replaced, "regenerated a legacy token");
         Ok(token)
     }
@@ -303,11 +317,13 @@ async fn mint_with(
     })
 }
 
-/// The legacy-token replacement; (the new token, how many old Secrets went).
+/// The legacy-token replacement; (the new token, how many old Secrets went). `request` is the
+/// digest of the request, when it has an ID.
 async fn regenerate_steps(
     client: kube::Client,
     namespace: String,
     name: String,
+    request: Option<String>,
 ) -> Result<(IssuedToken, usize), PageError> {
     Api::<ServiceAccount>::namespaced(client.clone(), &namespace)
         .get(&name)
@@ -315,7 +331,7 @@ async fn regenerate_steps(
         .map_err(page_error)?;
     let secrets: Api<Secret> = Api::namespaced(client, &namespace);
     let legacy = ListParams::default().fields(&format!("type={LEGACY_TOKEN_TYPE}"));
-    let old: Vec<String> = secrets
+    let mut old: Vec<String> = secrets
         .list(&legacy)
         .await
         .map_err(page_error)?
@@ -330,24 +346,10 @@ async fn regenerate_steps(
         })
         .filter_map(|s| s.metadata.name)
         .collect();
-    let fresh = Secret {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{name}-token-")),
-            namespace: Some(namespace.clone()),
-            annotations: Some(BTreeMap::from([(
-                ACCOUNT_ANNOTATION.to_string(),
-                name.clone(),
-            )])),
-            ..Default::default()
-        },
-        type_: Some(LEGACY_TOKEN_TYPE.into()),
-        ..Default::default()
-    };
-    let created = secrets
-        .create(&PostParams::default(), &fresh)
-        .await
-        .map_err(page_error)?;
-    let created_name = created.metadata.name.clone().unwrap_or_default();
+    let created_name =
+        create_legacy_secret(&secrets, &namespace, &name, request.as_deref()).await?;
+    // A second send of the request finds the first's Secret among the old ones: it stays.
+    old.retain(|old_name| *old_name != created_name);
     let token = match wait_for_token(&secrets, &created_name).await {
         Ok(token) => token,
         Err(e) => {
@@ -381,6 +383,63 @@ async fn regenerate_steps(
         granted_seconds: None,
     };
     Ok((token, old.len()))
+}
+
+/// Makes the account's new legacy token Secret and says its name: named by the API server, or
+/// for a request with an ID from its digest, when a Secret of that name made by the same
+/// request is taken as made (another's moves the request to its next name).
+async fn create_legacy_secret(
+    secrets: &Api<Secret>,
+    namespace: &str,
+    name: &str,
+    request: Option<&str>,
+) -> Result<String, PageError> {
+    let prefix = format!("{name}-token-");
+    let fresh = |secret_name: Option<String>| Secret {
+        metadata: ObjectMeta {
+            name: secret_name,
+            generate_name: Some(prefix.clone()),
+            namespace: Some(namespace.to_string()),
+            annotations: Some(BTreeMap::from_iter(
+                [(ACCOUNT_ANNOTATION.to_string(), name.to_string())]
+                    .into_iter()
+                    .chain(request.map(retries::annotations).into_iter().flatten()),
+            )),
+            ..Default::default()
+        },
+        type_: Some(LEGACY_TOKEN_TYPE.into()),
+        ..Default::default()
+    };
+    let Some(digest) = request else {
+        let created = secrets
+            .create(&PostParams::default(), &fresh(None))
+            .await
+            .map_err(page_error)?;
+        return Ok(created.metadata.name.unwrap_or_default());
+    };
+    for attempt in 0..NAME_ATTEMPTS {
+        // As the API server shortens a generateName to leave room for its five characters.
+        let mut secret_name = prefix.clone();
+        secret_name.truncate(MAX_NAME_CHARS - GENERATED_SUFFIX_CHARS);
+        secret_name.push_str(&retries::derived(digest, attempt, GENERATED_SUFFIX_CHARS));
+        match secrets
+            .create(&PostParams::default(), &fresh(Some(secret_name.clone())))
+            .await
+        {
+            Ok(_) => return Ok(secret_name),
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                let existing = secrets.get_opt(&secret_name).await.map_err(page_error)?;
+                if existing.is_some_and(|s| retries::made_by(&s.metadata, digest)) {
+                    tracing::info!(secret = %secret_name, "the same request made this legacy token before");
+                    return Ok(secret_name);
+                }
+            }
+            Err(e) => return Err(page_error(e)),
+        }
+    }
+    Err(PageError::Refused(format!(
+        "{NAME_ATTEMPTS} names for the new token Secret were all taken; try again"
+    )))
 }
 
 /// The access grant: account, binding, first token; undone whole when a step fails.

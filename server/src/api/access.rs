@@ -6,10 +6,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use frontend::backend::SignedInUser;
-use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
+use frontend::contract::access::{
+    IssuedToken, NewAccess, NewToken, RegenerateToken, ServiceAccounts,
+};
 use serde::Deserialize;
 
-use super::{ApiResult, Endpoint, JsonObject, object_from_bytes};
+use super::{ApiResult, Endpoint, JsonObject, object_or_default};
 use crate::app::AppState;
 
 /// The endpoints of service accounts, tokens, accesses, under `/api/v1`.
@@ -51,11 +53,7 @@ async fn mint(
     Path((namespace, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<IssuedToken> {
-    let request = if body.is_empty() {
-        NewToken::default()
-    } else {
-        object_from_bytes::<NewToken>(&body)?
-    };
+    let request = object_or_default::<NewToken>(&body)?;
     let token = state
         .backend
         .mint_token(&user, &namespace, &name, request)
@@ -63,15 +61,17 @@ async fn mint(
     Ok((StatusCode::CREATED, axum::Json(token)))
 }
 
-/// 201 with the new legacy token; the old one no longer works.
+/// `{"requestId"?}` (or no body); 201 with the new legacy token; the old one no longer works.
 async fn regenerate(
     State(state): State<AppState>,
     user: SignedInUser,
     Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
 ) -> ApiResult<IssuedToken> {
+    let request = object_or_default::<RegenerateToken>(&body)?;
     let token = state
         .backend
-        .regenerate_legacy_token(&user, &namespace, &name)
+        .regenerate_legacy_token(&user, &namespace, &name, &request)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(token)))
 }

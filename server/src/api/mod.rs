@@ -168,6 +168,17 @@ pub fn object_from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result
     Ok(axum::Json::<T>::from_bytes(bytes)?.0)
 }
 
+/// As [`object_from_bytes`], where no body at all means `T`'s defaults.
+pub fn object_or_default<T: serde::de::DeserializeOwned + Default>(
+    bytes: &[u8],
+) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        Ok(T::default())
+    } else {
+        object_from_bytes(bytes)
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     /// A body that is not the JSON asked for; axum's text names the field that failed.
     fn from(e: JsonRejection) -> Self {

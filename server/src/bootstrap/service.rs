@@ -18,6 +18,7 @@ use super::discovery::{self, DiscoveryError};
 use super::token::{self, NAMESPACE, SECRET_PREFIX, SECRET_TYPE, SIGNATURE_PREFIX};
 use crate::cluster::clients::UserClients;
 use crate::cluster::refusal::page_error;
+use crate::retries;
 
 /// A fresh ID that collides with an existing token is retried this many times in all.
 const CREATE_ATTEMPTS: usize = 5;
@@ -134,7 +135,7 @@ impl JoinTokenService {
             may_list,
             may_create: false,
             may_delete: false,
-            request_id: token::random_part(32, &mut rand::rng()),
+            request_id: retries::fresh(),
         })
     }
 
@@ -204,13 +205,7 @@ impl JoinTokenService {
         else {
             return Ok(None);
         };
-        let made_by_request = existing
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(token::REQUEST_ANNOTATION))
-            .is_some_and(|made_by| made_by == digest);
-        if !made_by_request {
+        if !retries::made_by(&existing.metadata, digest) {
             return Ok(None);
         }
         self.revealed_from(&existing).await.map(Some)

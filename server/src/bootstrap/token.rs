@@ -5,15 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use frontend::contract::join::{
-    JoinToken, MAX_DESCRIPTION_CHARS, MAX_GROUPS, NewJoinToken, REQUEST_ID_CHARS, Signing,
-    TokenStatus, TokenUsage,
+    JoinToken, MAX_DESCRIPTION_CHARS, MAX_GROUPS, NewJoinToken, Signing, TokenStatus, TokenUsage,
 };
 use frontend::contract::{FieldError, Refusal};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
+
+use crate::retries;
 
 /// Where bootstrap-token Secrets live (the authenticator and signer look nowhere else).
 pub const NAMESPACE: &str = "kube-system";
@@ -25,8 +25,6 @@ pub const SIGNATURE_PREFIX: &str = "jws-kubeconfig-";
 const USAGE_PREFIX: &str = "usage-bootstrap-";
 /// kubeadm's alphabet for IDs and secrets.
 const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-/// The annotation on a token's Secret that names the request that made it ([`request_digest`]).
-pub const REQUEST_ANNOTATION: &str = "gpuboard.io/request";
 /// The longest lifetime accepted: ten years (a token that should outlive that should never expire).
 pub const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 3600;
 
@@ -38,37 +36,29 @@ pub fn random_part(len: usize, rng: &mut impl RngCore) -> String {
         rng.fill_bytes(&mut block);
         block
     });
-    of_bytes(len, blocks.flatten())
-}
-
-/// `len` characters of kubeadm's alphabet from `bytes`, dropping bytes of 252 and above.
-fn of_bytes(len: usize, bytes: impl Iterator<Item = u8>) -> String {
-    bytes
+    blocks
+        .flatten()
         .filter(|&b| b < 252)
         .take(len)
         .map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()]))
         .collect()
 }
 
-/// Names one create request: who sent it, its request ID and what it asked for, hashed (so the
-/// Secret's annotation says nothing of them). None without a request ID.
+/// Names one create request (who sent it, its request ID, what it asked for); None without a
+/// request ID.
 pub fn request_digest(username: &str, token: &ValidToken) -> Option<String> {
-    token.request_id.as_ref()?;
-    let body = serde_json::to_string(&(token, username)).ok()?;
-    Some(format!("{:x}", Sha256::digest(body.as_bytes())))
+    let request_id = token.request_id.as_deref()?;
+    Some(retries::digest(
+        "create join token",
+        username,
+        request_id,
+        token,
+    ))
 }
 
-/// The token ID the `attempt`th try of the request `digest` uses: the same for every retry of
-/// it, so a retry meets the token its first try made.
+/// The token ID the `attempt`th try of the request `digest` uses (hex is of kubeadm's alphabet).
 pub fn derived_id(digest: &str, attempt: usize) -> String {
-    let blocks = (0u64..).flat_map(|block| {
-        let mut hash = Sha256::new();
-        hash.update(digest.as_bytes());
-        hash.update((attempt as u64).to_le_bytes());
-        hash.update(block.to_le_bytes());
-        hash.finalize()
-    });
-    of_bytes(6, blocks)
+    retries::derived(digest, attempt, 6)
 }
 
 /// A fresh `(id, secret)`.
@@ -115,15 +105,6 @@ pub struct ValidToken {
     pub usages: BTreeSet<TokenUsage>,
     pub groups: Vec<String>,
     pub request_id: Option<String>,
-}
-
-/// Whether `id` is a request ID: [`REQUEST_ID_CHARS`] of letters, digits, `-`, `_`, `.`.
-fn is_request_id(id: &str) -> bool {
-    let (min, max) = REQUEST_ID_CHARS;
-    (min..=max).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Checks `request` as `kubeadm token create` checks its flags, in kubeadm's words.
@@ -190,15 +171,7 @@ pub fn validate(request: &NewJoinToken) -> Result<ValidToken, FieldError> {
             },
         ));
     }
-    if let Some(id) = &request.request_id
-        && !is_request_id(id)
-    {
-        let (min, max) = REQUEST_ID_CHARS;
-        return Err(FieldError::new(
-            "requestId",
-            Refusal::NotARequestId { min, max },
-        ));
-    }
+    retries::check(request.request_id.as_deref())?;
     Ok(ValidToken {
         ttl_seconds: (request.ttl_seconds > 0).then_some(request.ttl_seconds),
         description,
@@ -252,8 +225,7 @@ pub fn secret_for(
         metadata: ObjectMeta {
             name: Some(format!("{SECRET_PREFIX}{id}")),
             namespace: Some(NAMESPACE.into()),
-            annotations: request
-                .map(|digest| BTreeMap::from([(REQUEST_ANNOTATION.into(), digest.into())])),
+            annotations: request.map(retries::annotations),
             ..Default::default()
         },
         type_: Some(SECRET_TYPE.into()),
@@ -441,33 +413,6 @@ mod tests {
         assert_eq!(ids.len(), 5, "each attempt its own ID: {ids:?}");
         assert!(ids.iter().all(|id| is_id(id)), "{ids:?}");
         assert_eq!(derived_id(&first, 3), derived_id(&first, 3));
-    }
-
-    #[test]
-    fn a_request_id_is_16_to_128_plain_characters() {
-        let with = |id: String| NewJoinToken {
-            request_id: Some(id),
-            ..Default::default()
-        };
-        let uuid = "6f1c2b1e-4c1a-4a8e-9f55-0d2f1f6b8e21".to_string();
-        for good in [
-            uuid,
-            "a".repeat(16),
-            "A_b-c.9".repeat(19)[..128].to_string(),
-        ] {
-            assert!(validate(&with(good.clone())).is_ok(), "{good}");
-        }
-        for bad in [
-            "a".repeat(15),
-            "a".repeat(129),
-            "0123456789abcdef ".into(),
-            "0123456789abcdef/".into(),
-            "请求请求请求请求请求请求".into(),
-        ] {
-            let (field, message) = refusal(&with(bad.clone()));
-            assert_eq!(field, "requestId", "{bad}");
-            assert!(message.contains("16 to 128"), "{message}");
-        }
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use frontend::backend::{Backend, LogStream, SignedInUser};
 use frontend::contract::Alert;
-use frontend::contract::access::{IssuedToken, NewAccess, NewToken, ServiceAccounts};
+use frontend::contract::access::{
+    IssuedToken, NewAccess, NewToken, RegenerateToken, ServiceAccounts,
+};
 use frontend::contract::doctor::{CheckKind, CheckStatus, Diagnosis, Seen};
 use frontend::contract::join::{JoinTokens, NewJoinToken, RevealedJoinToken};
 use frontend::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
@@ -386,6 +388,7 @@ impl Backend for KubeBackend {
             may_mint,
             may_grant,
             may_regenerate,
+            request_id: crate::retries::fresh(),
         })
     }
 
@@ -404,8 +407,11 @@ impl Backend for KubeBackend {
         user: &SignedInUser,
         namespace: &str,
         name: &str,
+        request: &RegenerateToken,
     ) -> Result<IssuedToken, PageError> {
-        self.access.regenerate_legacy(user, namespace, name).await
+        self.access
+            .regenerate_legacy(user, namespace, name, request)
+            .await
     }
 
     async fn grant_access(

@@ -211,6 +211,88 @@ async fn regenerating_a_legacy_token_stops_the_old_one() {
     assert_eq!(secrets[0]["invalidSince"], serde_json::Value::Null);
 }
 
+/// The names of `namespace/account`'s legacy token Secrets, as the dashboard lists them.
+async fn legacy_secrets(
+    addr: std::net::SocketAddr,
+    token: &str,
+    namespace: &str,
+    account: &str,
+) -> Vec<String> {
+    let path = format!("/api/v1/serviceaccounts?namespace={namespace}");
+    let list = json_of(&api(addr, token, "GET", &path, "").await);
+    list["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["name"] == account)
+        .flat_map(|a| a["legacyTokens"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["secret"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_regeneration_sent_again_gets_the_token_it_made_and_replaces_nothing_more() {
+    let sim = start_sim().await;
+    let addr = start_dashboard(&sim, DashboardSettings::default()).await;
+    let (admin, k) = (&sim.admin_token, &sim.kubeconfig);
+    kubectl(k, &["-n", "default", "create", "serviceaccount", "ci-bot"]).await;
+    let path = "/api/v1/namespaces/default/serviceaccounts/ci-bot/legacy-token";
+    let body = r#"{"requestId": "retry-0123456789abcdef"}"#;
+    let token_of = |reply: &gpuboard_testkit::http::Reply| {
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        json_of(reply)["token"].as_str().unwrap().to_string()
+    };
+
+    // Sent twice at once (a double click), then again (a retry after a lost answer).
+    let (first, second) = tokio::join!(
+        api(addr, admin, "POST", path, body),
+        api(addr, admin, "POST", path, body)
+    );
+    let third = api(addr, admin, "POST", path, body).await;
+    let token = token_of(&first);
+    // Compared, not printed: a failure must not put a token in the log.
+    assert!(
+        token_of(&second) == token,
+        "the second send got another token"
+    );
+    assert!(token_of(&third) == token, "the retry got another token");
+    assert_eq!(
+        legacy_secrets(addr, admin, "default", "ci-bot").await.len(),
+        1
+    );
+    assert_eq!(
+        whoami(k, &token).await.as_deref(),
+        Some("system:serviceaccount:default:ci-bot"),
+        "the token answered is the one kept"
+    );
+
+    // A fresh request ID replaces it; a malformed one is refused, naming the field.
+    let fresh = api(
+        addr,
+        admin,
+        "POST",
+        path,
+        r#"{"requestId": "retry-fedcba9876543210"}"#,
+    )
+    .await;
+    assert!(
+        token_of(&fresh) != token,
+        "a fresh request ID made no new token"
+    );
+    assert_eq!(
+        whoami(k, &token).await,
+        None,
+        "the one before stopped working"
+    );
+    assert_eq!(
+        legacy_secrets(addr, admin, "default", "ci-bot").await.len(),
+        1
+    );
+    let refused = api(addr, admin, "POST", path, r#"{"requestId": "short"}"#).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(json_of(&refused)["field"], "requestId", "{}", refused.body);
+}
+
 #[tokio::test]
 async fn access_for_a_teammate_has_exactly_its_role_and_a_refusal_leaves_nothing() {
     let sim = start_sim().await;

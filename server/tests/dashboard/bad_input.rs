@@ -205,6 +205,12 @@ async fn hostile_input_gets_no_5xx_a_message_and_leaves_nothing_in_the_cluster()
         let body = json!({"expirationSeconds": value}).to_string();
         checked.api(&token, "POST", mint, &body).await;
     }
+    let regenerate = "/api/v1/namespaces/default/serviceaccounts/default/legacy-token";
+    for value in hostile_values().into_iter().filter(|v| !v.is_null()) {
+        let body = json!({"requestId": value}).to_string();
+        let reply = checked.api(&token, "POST", regenerate, &body).await;
+        assert!(reply.status >= 400, "{body:.200}: {}", reply.body);
+    }
 
     // Bodies that are no JSON, at every JSON door.
     let posts = [
@@ -213,6 +219,7 @@ async fn hostile_input_gets_no_5xx_a_message_and_leaves_nothing_in_the_cluster()
         "/api/v1/join-tokens",
         "/api/v1/access",
         mint,
+        regenerate,
     ];
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(300 * 1024));
     let not_json = [
@@ -228,7 +235,7 @@ async fn hostile_input_gets_no_5xx_a_message_and_leaves_nothing_in_the_cluster()
     for path in posts {
         for body in not_json {
             // No body at all is a request for the defaults where every field is optional.
-            if body.is_empty() && (path == "/api/v1/join-tokens" || path == mint) {
+            if body.is_empty() && [mint, regenerate, "/api/v1/join-tokens"].contains(&path) {
                 continue;
             }
             let reply = checked.api(&token, "POST", path, body).await;
@@ -238,12 +245,17 @@ async fn hostile_input_gets_no_5xx_a_message_and_leaves_nothing_in_the_cluster()
                 reply.head
             );
         }
+        // Regenerating reads its body leniently (no body: the defaults), and would replace a
+        // token: it is not sent as text.
+        if path == regenerate {
+            continue;
+        }
         let headers = [
             format!("Authorization: Bearer {token}"),
             "Content-Type: text/plain".into(),
         ];
         let reply = checked.send("POST", path, &headers, "{}").await;
-        // Minting reads its body leniently (no body: a day's token); it makes no object.
+        // Minting reads its body leniently too; it makes no object.
         if path != mint {
             assert!(reply.status >= 400, "{path} as text/plain: {}", reply.head);
         }

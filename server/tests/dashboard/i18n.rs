@@ -9,7 +9,8 @@ use std::sync::Arc;
 use frontend::backend::LogStream;
 use frontend::backend::{Backend, SharedBackend, SignedInUser};
 use frontend::contract::access::{
-    IssuedToken, LegacyToken, NewAccess, NewToken, ServiceAccountRow, ServiceAccounts,
+    IssuedToken, LegacyToken, NewAccess, NewToken, RegenerateToken, ServiceAccountRow,
+    ServiceAccounts,
 };
 use frontend::contract::doctor::{Check, CheckKind, CheckStatus, Diagnosis, Seen};
 use frontend::contract::join::{
@@ -321,6 +322,7 @@ impl Backend for ChineseCluster {
             may_mint: false,
             may_grant: false,
             may_regenerate: false,
+            request_id: "0123456789abcdef0123456789abcdef".into(),
         })
     }
     async fn mint_token(
@@ -337,6 +339,7 @@ impl Backend for ChineseCluster {
         _: &SignedInUser,
         _: &str,
         _: &str,
+        _: &RegenerateToken,
     ) -> Result<IssuedToken, PageError> {
         Err(PageError::Forbidden("禁止".into()))
     }
@@ -732,6 +735,7 @@ impl Backend for UnreachableCluster {
         _: &SignedInUser,
         _: &str,
         _: &str,
+        _: &RegenerateToken,
     ) -> Result<IssuedToken, PageError> {
         unreachable()
     }
