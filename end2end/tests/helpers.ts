@@ -14,8 +14,16 @@ export const test = base.extend<{ contentSecurityPolicy: void }>({
     page.on('console', (message) => {
       if (message.text().includes('Content Security Policy')) refused.push(message.text());
     });
+    // Each page loaded and the policy it came with, to say which answer lacked its policy.
+    const documents: string[] = [];
+    page.on('response', (response) => {
+      if (response.request().isNavigationRequest()) {
+        documents.push(`${response.status()} ${response.url()}: ${response.headers()['content-security-policy']}`);
+      }
+    });
     await use();
-    expect(refused, 'nothing the pages use is refused by their Content-Security-Policy').toEqual([]);
+    expect(refused, `nothing the pages use is refused by their Content-Security-Policy; pages:\n${documents.join('\n')}`)
+      .toEqual([]);
   }, { auto: true }],
 });
 
