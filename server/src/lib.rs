@@ -3,11 +3,10 @@
 //! accounting), [`telemetry`] (the exporters' GPU samples and their history), [`views`] (what each
 //! page shows, for one user), [`bootstrap`] (join tokens and the join command), [`access`]
 //! (service accounts and their tokens), [`doctor`] (why a GPU node will not join or offer its
-//! GPUs), [`api`] (the JSON
-//! API for scripts), [`headers`] (the security headers of every answer), [`app`] (the router
-//! that serves it all), [`push`] (the live-update channel), [`transport`] (HTTPS or not), [`retries`] (requests
-//! sent twice make one object). With the `demo`
-//! feature, [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
+//! GPUs), [`api`] (the JSON API for scripts), [`headers`] (the security headers of every answer),
+//! [`app`] (the router that serves it all), [`push`] (the live-update channel), [`transport`]
+//! (HTTPS or not), [`retries`] (requests sent twice make one object). With the `demo` feature,
+//! [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
 pub mod access;
 pub mod api;

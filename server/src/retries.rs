@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 
 use frontend::contract::{FieldError, REQUEST_ID_CHARS, Refusal};
-use kube::api::ObjectMeta;
+use kube::Resource;
+use kube::api::{Api, ObjectMeta, PostParams};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 /// The annotation naming the request that made an object: its [`digest`].
@@ -61,6 +63,81 @@ pub fn made_by(meta: &ObjectMeta, digest: &str) -> bool {
         .as_ref()
         .and_then(|a| a.get(ANNOTATION))
         .is_some_and(|made_by| made_by == digest)
+}
+
+/// What [`create_once`] found: the object made now, or the one an earlier send of the request made.
+#[derive(Debug)]
+pub enum Made<K> {
+    Now(K),
+    Before(K),
+}
+
+impl<K> Made<K> {
+    pub fn object(&self) -> &K {
+        match self {
+            Made::Now(k) | Made::Before(k) => k,
+        }
+    }
+
+    pub fn now(&self) -> bool {
+        matches!(self, Made::Now(_))
+    }
+}
+
+/// Why [`create_once`] made nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum OnceError {
+    /// The cluster refused a call (its error as it came).
+    #[error(transparent)]
+    Cluster(#[from] kube::Error),
+    /// Every name derived from the request is another object's.
+    #[error(
+        "the {0} names derived from the request are all taken by other objects; send it with another requestId"
+    )]
+    AllTaken(usize),
+}
+
+/// Makes the request `digest`'s object once: `names` are its derived names, in order, and
+/// `object_named` the object under one of them (annotated with [`annotations`]). An earlier
+/// send's object under any of the names is answered, whichever name another's object pushed it
+/// to; otherwise the first free name is taken. An object that cannot be read (403) cannot be
+/// told apart: it counts as another's.
+pub async fn create_once<K>(
+    api: &Api<K>,
+    digest: &str,
+    names: &[String],
+    object_named: impl Fn(&str) -> K,
+) -> Result<Made<K>, OnceError>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let earlier = async |name: &str| match api.get_opt(name).await {
+        Ok(found) => Ok(found.filter(|k| made_by(k.meta(), digest))),
+        Err(kube::Error::Api(status)) if status.code == 403 => Ok(None),
+        Err(e) => Err(e),
+    };
+    for name in names {
+        if let Some(found) = earlier(name).await? {
+            return Ok(Made::Before(found));
+        }
+    }
+    for name in names {
+        match api
+            .create(&PostParams::default(), &object_named(name))
+            .await
+        {
+            Ok(made) => return Ok(Made::Now(made)),
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                // A send at the same moment made it, or another's object has the name.
+                if let Some(found) = earlier(name).await? {
+                    return Ok(Made::Before(found));
+                }
+                tracing::info!(object = %name, "a name derived from the request is taken; trying the next");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(OnceError::AllTaken(names.len()))
 }
 
 /// A fresh request ID for a form (each load of its page gets one).

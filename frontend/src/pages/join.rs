@@ -125,6 +125,7 @@ pub fn JoinPage() -> impl IntoView {
     let reveal = ServerAction::<RevealJoinToken>::new();
     let delete = ServerAction::<DeleteJoinToken>::new();
     let action_error = RwSignal::new(None::<PageError>);
+    let form = TokenForm::default();
     Effect::new(move |_| {
         if let Some(result) = create.value().get() {
             match result {
@@ -175,7 +176,7 @@ pub fn JoinPage() -> impl IntoView {
                                 <DiscoveryLine list=list.clone()/>
                                 {move || action_error.get().map(|error| view! { <ErrorView error/> })}
                                 <Revealed revealed/>
-                                <CreateForm create may=list.may_create csrf=csrf.clone() request_id=list.request_id.clone()/>
+                                <CreateForm create form may=list.may_create csrf=csrf.clone() request_id=list.request_id.clone()/>
                                 {if list.may_list {
                                     view! {
                                         <p class="summary" data-testid="token-summary">{move || summary(lang.get(), &counts)}</p>
@@ -249,21 +250,48 @@ fn Revealed(revealed: RwSignal<Option<RevealedJoinToken>>) -> impl IntoView {
     }
 }
 
+/// What the token form holds; kept by the page, so the list reloading (after a token is made
+/// or revoked) leaves what the user typed.
+#[derive(Clone, Copy)]
+struct TokenForm {
+    ttl: RwSignal<u64>,
+    description: RwSignal<String>,
+    authentication: RwSignal<bool>,
+    signing: RwSignal<bool>,
+    groups: RwSignal<String>,
+}
+
+impl Default for TokenForm {
+    /// kubeadm's defaults.
+    fn default() -> Self {
+        TokenForm {
+            ttl: RwSignal::new(DEFAULT_TTL_SECONDS),
+            description: RwSignal::new(String::new()),
+            authentication: RwSignal::new(true),
+            signing: RwSignal::new(true),
+            groups: RwSignal::new(KUBEADM_NODE_GROUP.to_string()),
+        }
+    }
+}
+
 /// The form that creates a token: kubeadm's defaults, its refusals next to the field.
 /// `request_id` is the same for every send of this form (a double click, a retry), so they
 /// make one token; the list reloads after a token is made, bringing a fresh one.
 #[component]
 fn CreateForm(
     create: ServerAction<CreateJoinToken>,
+    form: TokenForm,
     may: bool,
     csrf: String,
     request_id: String,
 ) -> impl IntoView {
-    let ttl = RwSignal::new(DEFAULT_TTL_SECONDS);
-    let description = RwSignal::new(String::new());
-    let authentication = RwSignal::new(true);
-    let signing = RwSignal::new(true);
-    let groups = RwSignal::new(KUBEADM_NODE_GROUP.to_string());
+    let TokenForm {
+        ttl,
+        description,
+        authentication,
+        signing,
+        groups,
+    } = form;
     let refusal_for = move |field: &'static str| field_refusal(create.value(), field);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -296,7 +324,7 @@ fn CreateForm(
                     }>
                         {TTL_CHOICES.iter().map(|(seconds, label)| {
                             let seconds = *seconds;
-                            view! { <option value=seconds.to_string() selected=seconds == DEFAULT_TTL_SECONDS>{t(label)}</option> }
+                            view! { <option value=seconds.to_string() selected=seconds == DEFAULT_TTL_SECONDS prop:selected=move || ttl.get() == seconds>{t(label)}</option> }
                         }).collect_view()}
                     </select>
                     {refusal_for("ttlSeconds")}

@@ -32,8 +32,8 @@ const LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
 const INVALID_SINCE_LABEL: &str = "kubernetes.io/legacy-token-invalid-since";
 /// How long a new legacy Secret may wait for the token controller to fill it.
 const TOKEN_FILL_WAIT: Duration = Duration::from_secs(10);
-/// An object name's longest length, and the characters the API server adds to a generateName.
-const MAX_NAME_CHARS: usize = 253;
+/// What the API server keeps of a generateName, and the characters it adds (63 in all).
+const GENERATE_NAME_BASE_CHARS: usize = 58;
 const GENERATED_SUFFIX_CHARS: usize = 5;
 /// Names derived from a request ID that are taken by others are passed over this many times.
 const NAME_ATTEMPTS: usize = 5;
@@ -346,29 +346,41 @@ async fn regenerate_steps(
         })
         .filter_map(|s| s.metadata.name)
         .collect();
-    let created_name =
-        create_legacy_secret(&secrets, &namespace, &name, request.as_deref()).await?;
+    let made = create_legacy_secret(&secrets, &namespace, &name, request.as_deref()).await?;
+    let created_name = made.object().metadata.name.clone().unwrap_or_default();
     // A second send of the request finds the first's Secret among the old ones: it stays.
     old.retain(|old_name| *old_name != created_name);
+    // Only what this call made is taken back; another send may be answering with it.
+    let undo_made = async |error: PageError| {
+        let left = if made.now() {
+            undo(&secrets, &created_name).await
+        } else {
+            None
+        };
+        with_leftovers(error, vec![left])
+    };
     let token = match wait_for_token(&secrets, &created_name).await {
         Ok(token) => token,
-        Err(e) => {
-            // Nothing half-made: the new Secret goes, the old token stays.
-            let left = undo(&secrets, &created_name).await;
-            return Err(with_leftovers(e, vec![left]));
-        }
+        // Nothing half-made: the new Secret goes, the old token stays.
+        Err(e) => return Err(undo_made(e).await),
     };
     for old_name in &old {
         match secrets.delete(old_name, &DeleteParams::default()).await {
             // Already gone (removed by someone else since the list): what was wanted.
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(e) => {
-                // The old token still works: take the new one back rather than leave a token
-                // no one saw.
-                let left = undo(&secrets, &created_name).await;
-                return Err(with_leftovers(page_error(e), vec![left]));
+            // With a request ID the new Secret stays: sending the request again finishes.
+            Err(e) if request.is_some() => {
+                return Err(with_leftovers(
+                    page_error(e),
+                    vec![Some(format!(
+                        "; the new token {created_name} was kept: send the same request again to delete the old ones"
+                    ))],
+                ));
             }
+            // The old token still works: take the new one back rather than leave a token
+            // no one saw.
+            Err(e) => return Err(undo_made(page_error(e)).await),
         }
     }
     let token = IssuedToken {
@@ -385,19 +397,19 @@ async fn regenerate_steps(
     Ok((token, old.len()))
 }
 
-/// Makes the account's new legacy token Secret and says its name: named by the API server, or
-/// for a request with an ID from its digest, when a Secret of that name made by the same
-/// request is taken as made (another's moves the request to its next name).
+/// Makes the account's new legacy token Secret: named by the API server, or for a request with
+/// an ID under a name derived from it ([`retries::create_once`]), where a second send of the
+/// request finds the Secret the first made (`Made::Before`).
 async fn create_legacy_secret(
     secrets: &Api<Secret>,
     namespace: &str,
     name: &str,
     request: Option<&str>,
-) -> Result<String, PageError> {
+) -> Result<retries::Made<Secret>, PageError> {
     let prefix = format!("{name}-token-");
-    let fresh = |secret_name: Option<String>| Secret {
+    let fresh = |secret_name: Option<&str>| Secret {
         metadata: ObjectMeta {
-            name: secret_name,
+            name: secret_name.map(str::to_string),
             generate_name: Some(prefix.clone()),
             namespace: Some(namespace.to_string()),
             annotations: Some(BTreeMap::from_iter(
@@ -415,31 +427,25 @@ async fn create_legacy_secret(
             .create(&PostParams::default(), &fresh(None))
             .await
             .map_err(page_error)?;
-        return Ok(created.metadata.name.unwrap_or_default());
+        return Ok(retries::Made::Now(created));
     };
-    for attempt in 0..NAME_ATTEMPTS {
-        // As the API server shortens a generateName to leave room for its five characters.
-        let mut secret_name = prefix.clone();
-        secret_name.truncate(MAX_NAME_CHARS - GENERATED_SUFFIX_CHARS);
-        secret_name.push_str(&retries::derived(digest, attempt, GENERATED_SUFFIX_CHARS));
-        match secrets
-            .create(&PostParams::default(), &fresh(Some(secret_name.clone())))
-            .await
-        {
-            Ok(_) => return Ok(secret_name),
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                let existing = secrets.get_opt(&secret_name).await.map_err(page_error)?;
-                if existing.is_some_and(|s| retries::made_by(&s.metadata, digest)) {
-                    tracing::info!(secret = %secret_name, "the same request made this legacy token before");
-                    return Ok(secret_name);
-                }
-            }
-            Err(e) => return Err(page_error(e)),
-        }
-    }
-    Err(PageError::Refused(format!(
-        "{NAME_ATTEMPTS} names for the new token Secret were all taken; try again"
-    )))
+    // As the API server names a generateName: the prefix cut to 58, then 5 characters.
+    let mut base = prefix.clone();
+    base.truncate(GENERATE_NAME_BASE_CHARS);
+    let names: Vec<String> = (0..NAME_ATTEMPTS)
+        .map(|attempt| {
+            format!(
+                "{base}{}",
+                retries::derived(digest, attempt, GENERATED_SUFFIX_CHARS)
+            )
+        })
+        .collect();
+    retries::create_once(secrets, digest, &names, |n| fresh(Some(n)))
+        .await
+        .map_err(|e| match e {
+            retries::OnceError::Cluster(e) => page_error(e),
+            all_taken => PageError::Refused(all_taken.to_string()),
+        })
 }
 
 /// The access grant: account, binding, first token; undone whole when a step fails.

@@ -101,7 +101,8 @@ impl JoinTokenService {
     }
 
     /// Every token the user may list, as `kubeadm token list` reads them, with the join command's
-    /// endpoint and pins (what the user may change is the caller's to add).
+    /// endpoint and pins (what the user may change, and the form's request ID, are the caller's
+    /// to add).
     pub async fn list(&self, user: &SignedInUser) -> Result<JoinTokens, PageError> {
         let params = ListParams::default().fields(&format!("type={SECRET_TYPE}"));
         let api = self.secrets(user)?;
@@ -135,7 +136,7 @@ impl JoinTokenService {
             may_list,
             may_create: false,
             may_delete: false,
-            request_id: retries::fresh(),
+            request_id: String::new(),
         })
     }
 
@@ -159,28 +160,45 @@ impl JoinTokenService {
         mut generate: impl FnMut() -> (String, String),
     ) -> Result<RevealedJoinToken, PageError> {
         let valid = token::validate(request).map_err(PageError::Invalid)?;
-        let digest = token::request_digest(&user.username, &valid);
         let secrets = self.secrets(user)?;
-        for attempt in 0..CREATE_ATTEMPTS {
-            let (random_id, secret) = generate();
-            let id = match &digest {
-                Some(digest) => token::derived_id(digest, attempt),
-                None => random_id,
+        let now = jiff::Timestamp::now();
+        if let Some(digest) = token::request_digest(&user.username, &valid) {
+            let (_, secret) = generate();
+            let names: Vec<String> = (0..CREATE_ATTEMPTS)
+                .map(|attempt| format!("{SECRET_PREFIX}{}", token::derived_id(&digest, attempt)))
+                .collect();
+            let made = retries::create_once(&secrets, &digest, &names, |name| {
+                let id = name.strip_prefix(SECRET_PREFIX).unwrap_or(name);
+                token::secret_for(id, &secret, &valid, Some(&digest), now)
+            })
+            .await
+            .map_err(|e| match e {
+                retries::OnceError::Cluster(e) => page_error(e),
+                all_taken => PageError::Refused(all_taken.to_string()),
+            })?;
+            let id = made
+                .object()
+                .metadata
+                .name
+                .as_deref()
+                .and_then(token::id_of_name);
+            let said = if made.now() {
+                "created a join token"
+            } else {
+                "the same request made this join token before"
             };
-            let now = jiff::Timestamp::now();
-            let object = token::secret_for(&id, &secret, &valid, digest.as_deref(), now);
+            tracing::info!(user = %user.username, token_id = id.unwrap_or_default(), "{said}");
+            return self.revealed_from(made.object()).await;
+        }
+        for _ in 0..CREATE_ATTEMPTS {
+            let (id, secret) = generate();
+            let object = token::secret_for(&id, &secret, &valid, None, now);
             match secrets.create(&PostParams::default(), &object).await {
                 Ok(created) => {
                     tracing::info!(user = %user.username, token_id = %id, "created a join token");
                     return self.revealed_from(&created).await;
                 }
                 Err(kube::Error::Api(status)) if status.code == 409 => {
-                    if let Some(digest) = &digest
-                        && let Some(made) = self.made_by(&secrets, &id, digest).await?
-                    {
-                        tracing::info!(user = %user.username, token_id = %id, "the same request made this join token before");
-                        return Ok(made);
-                    }
                     tracing::info!(token_id = %id, "a token with this ID exists; trying another");
                 }
                 Err(e) => return Err(page_error(e)),
@@ -189,26 +207,6 @@ impl JoinTokenService {
         Err(PageError::Refused(format!(
             "{CREATE_ATTEMPTS} generated token IDs were all taken; try again"
         )))
-    }
-
-    /// The token `id`, when the request `digest` made it (None when it is another's, or gone).
-    async fn made_by(
-        &self,
-        secrets: &Api<Secret>,
-        id: &str,
-        digest: &str,
-    ) -> Result<Option<RevealedJoinToken>, PageError> {
-        let Some(existing) = secrets
-            .get_opt(&format!("{SECRET_PREFIX}{id}"))
-            .await
-            .map_err(page_error)?
-        else {
-            return Ok(None);
-        };
-        if !retries::made_by(&existing.metadata, digest) {
-            return Ok(None);
-        }
-        self.revealed_from(&existing).await.map(Some)
     }
 
     /// A token's Secret as its secret and join command; refused when it holds no valid token.
@@ -358,9 +356,13 @@ mod tests {
         );
         let retried = service.create(&user, &request).await.expect("the retry");
         let first = first.expect("the first");
-        assert_eq!(second.expect("the second").token, first.token);
-        assert_eq!(retried.token, first.token);
-        assert!(first.join_command.is_some(), "{first:?}");
+        // Compared, not printed: a failure must not put a token in the log.
+        assert!(
+            second.expect("the second").token == first.token,
+            "the second send got another token"
+        );
+        assert!(retried.token == first.token, "the retry got another token");
+        assert!(first.join_command.is_some(), "no join command");
         assert_eq!(tokens().await, before + 1, "one token for one request");
 
         // Another request ID, the same ID asking for something else, another user: new tokens.
@@ -405,12 +407,18 @@ mod tests {
         let made = service.create(&user, &request).await.expect("made");
         assert_eq!(made.id, token::derived_id(&digest, 1));
         let retried = service.create(&user, &request).await.expect("retried");
-        assert_eq!(retried.token, made.token);
+        assert!(retried.token == made.token, "the retry got another token");
         let kept = service.reveal(&user, &taken).await.expect("the other");
-        assert_eq!(
-            kept.token,
-            format!("{taken}.0123456789abcdef"),
-            "not touched"
+        assert!(
+            kept.token == format!("{taken}.0123456789abcdef"),
+            "the other was touched"
+        );
+        // The other token gone, the first name is free: a retry still finds its own.
+        service.delete(&user, &taken).await.expect("revoked");
+        let again = service.create(&user, &request).await.expect("again");
+        assert!(
+            again.token == made.token,
+            "a retry made a second token on the freed name"
         );
     }
 }

@@ -343,6 +343,7 @@ impl Backend for KubeBackend {
         Ok(JoinTokens {
             may_create,
             may_delete,
+            request_id: crate::retries::fresh(),
             ..list?
         })
     }
