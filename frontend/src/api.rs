@@ -37,14 +37,14 @@ mod ssr {
 }
 
 /// Every node of the cluster, sorted by name.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "list_nodes")]
 pub async fn list_nodes() -> Result<Vec<NodeSummary>, PageError> {
     let user = ssr::user().await?;
     ssr::backend()?.nodes(&user).await
 }
 
 /// The signed-in user, or None on pages served without a session (the sign-in page).
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<CurrentUser>, PageError> {
     Ok(ssr::user().await.ok().map(|u| CurrentUser {
         username: u.username,
@@ -54,28 +54,28 @@ pub async fn whoami() -> Result<Option<CurrentUser>, PageError> {
 }
 
 /// One page of the GPUs the exporters report, filtered and sorted as asked.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "list_gpus")]
 pub async fn list_gpus(#[server(default)] query: GpuQuery) -> Result<GpuPage, PageError> {
     let user = ssr::user().await?;
     ssr::backend()?.gpus(&user, &query).await
 }
 
 /// One node's page; None when there is no such node.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_node_detail")]
 pub async fn get_node_detail(name: String) -> Result<Option<NodeDetail>, PageError> {
     let user = ssr::user().await?;
     ssr::backend()?.node(&user, &name).await
 }
 
 /// The overview page's data.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_overview")]
 pub async fn get_overview() -> Result<Overview, PageError> {
     let user = ssr::user().await?;
     ssr::backend()?.overview(&user).await
 }
 
 /// The join tokens, the join command's endpoint and CA pins, and what the user may change.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_join_tokens")]
 pub async fn get_join_tokens() -> Result<JoinTokens, PageError> {
     let user = ssr::user().await?;
     ssr::backend()?.join_tokens(&user).await
@@ -84,7 +84,7 @@ pub async fn get_join_tokens() -> Result<JoinTokens, PageError> {
 /// Creates a join token. `usages` and `groups` are comma-separated (as kubeadm's flags take
 /// them); `request_id` is the form's (empty: none); `csrf` is the session's CSRF token, which
 /// the server checks before this runs.
-#[server]
+#[server(endpoint = "create_join_token")]
 pub async fn create_join_token(
     csrf: String,
     ttl_seconds: u64,
@@ -106,7 +106,7 @@ pub async fn create_join_token(
 }
 
 /// The token `id` with its secret and join command (a POST: the answer is a secret).
-#[server]
+#[server(endpoint = "reveal_join_token")]
 pub async fn reveal_join_token(csrf: String, id: String) -> Result<RevealedJoinToken, PageError> {
     let _ = csrf;
     let user = ssr::user().await?;
@@ -114,7 +114,7 @@ pub async fn reveal_join_token(csrf: String, id: String) -> Result<RevealedJoinT
 }
 
 /// Revokes the token `id`.
-#[server]
+#[server(endpoint = "delete_join_token")]
 pub async fn delete_join_token(csrf: String, id: String) -> Result<(), PageError> {
     let _ = csrf;
     let user = ssr::user().await?;
@@ -130,7 +130,7 @@ pub fn split_list(text: &str) -> Vec<String> {
 }
 
 /// The service accounts of `namespace` (empty: every namespace) with their legacy tokens.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_service_accounts")]
 pub async fn get_service_accounts(namespace: String) -> Result<ServiceAccounts, PageError> {
     let user = ssr::user().await?;
     let namespace = Some(namespace.trim()).filter(|ns| !ns.is_empty());
@@ -138,7 +138,7 @@ pub async fn get_service_accounts(namespace: String) -> Result<ServiceAccounts, 
 }
 
 /// Mints a token for `namespace/name` (TokenRequest), shown once.
-#[server]
+#[server(endpoint = "mint_token")]
 pub async fn mint_token(
     csrf: String,
     namespace: String,
@@ -155,7 +155,7 @@ pub async fn mint_token(
 
 /// Replaces the legacy token of `namespace/name`; the old one stops working. `request_id` is
 /// the page's (empty: none).
-#[server]
+#[server(endpoint = "regenerate_legacy_token")]
 pub async fn regenerate_legacy_token(
     csrf: String,
     namespace: String,
@@ -173,7 +173,7 @@ pub async fn regenerate_legacy_token(
 }
 
 /// A new service account bound to `role`, and its first token.
-#[server]
+#[server(endpoint = "grant_access")]
 pub async fn grant_access(
     csrf: String,
     namespace: String,
@@ -193,7 +193,7 @@ pub async fn grant_access(
 }
 
 /// One page of the GPU queue: pending in the scheduler's order, then running, then finished.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_queue")]
 pub async fn get_queue(
     #[server(default)] query: crate::contract::workloads::QueueQuery,
 ) -> Result<crate::contract::workloads::Queue, PageError> {
@@ -202,7 +202,7 @@ pub async fn get_queue(
 }
 
 /// What the submit form offers the user.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_submit_options")]
 pub async fn get_submit_options() -> Result<crate::contract::workloads::SubmitOptions, PageError> {
     let user = ssr::user().await?;
     ssr::backend()?.submit_options(&user).await
@@ -224,7 +224,7 @@ fn workload_of(request: &str) -> Result<crate::contract::workloads::NewWorkload,
 
 /// The YAML the form would send and its fit check: a read (nothing is sent to the cluster), so a
 /// GET without the CSRF token.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "preview_workload")]
 pub async fn preview_workload(
     request: String,
 ) -> Result<crate::contract::workloads::Preview, PageError> {
@@ -235,7 +235,7 @@ pub async fn preview_workload(
 }
 
 /// Submits the form's Job or workspace (`dry_run`: the cluster only checks it).
-#[server]
+#[server(endpoint = "submit_workload")]
 pub async fn submit_workload(
     csrf: String,
     request: String,
@@ -249,7 +249,7 @@ pub async fn submit_workload(
 }
 
 /// Deletes a Job or workspace and what it made.
-#[server]
+#[server(endpoint = "delete_workload")]
 pub async fn delete_workload(
     csrf: String,
     namespace: String,
@@ -263,7 +263,7 @@ pub async fn delete_workload(
 }
 
 /// One Job or workspace: its state, pods, problems explained, GPUs and events.
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_workload")]
 pub async fn get_workload(
     namespace: String,
     name: String,
@@ -273,7 +273,7 @@ pub async fn get_workload(
 }
 
 /// A Job's or workspace's logs at once (following them is the JSON API's event stream).
-#[server(input = GetUrl)]
+#[server(input = GetUrl, endpoint = "get_workload_logs")]
 pub async fn get_workload_logs(
     namespace: String,
     name: String,
