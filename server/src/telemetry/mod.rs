@@ -132,10 +132,7 @@ async fn fetch(
                 })
             })?
             .to_bytes();
-        let answer = serde_json::from_slice::<NodeGpus>(&body)
-            .map_err(|e| ExporterError::Invalid(shortened(e.to_string())))?;
-        bounds::check(&answer).map_err(ExporterError::Invalid)?;
-        Ok(answer)
+        read_answer(&body)
     })
     .await
     .map_err(|_| ExporterError::Timeout {
@@ -144,6 +141,14 @@ async fn fetch(
     if answer.node != target.node {
         return Err(ExporterError::WrongNode(answer.node));
     }
+    Ok(answer)
+}
+
+/// An exporter's answer from its bytes: its JSON, refused whole when over a bound.
+fn read_answer(body: &[u8]) -> Result<NodeGpus, ExporterError> {
+    let answer = serde_json::from_slice::<NodeGpus>(body)
+        .map_err(|e| ExporterError::Invalid(shortened(e.to_string())))?;
+    bounds::check(&answer).map_err(ExporterError::Invalid)?;
     Ok(answer)
 }
 
@@ -294,5 +299,74 @@ impl Telemetry {
             .get(uuid)
             .map(|h| h.samples())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gpuboard_exporter_api::Gpu;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A real answer's bytes: two GPUs, one of them busy.
+    fn real_answer() -> Vec<u8> {
+        let mut gpus = vec![Gpu::default(), Gpu::default()];
+        for (i, gpu) in gpus.iter_mut().enumerate() {
+            gpu.identity.uuid = format!("GPU-{i}");
+            gpu.identity.name = "NVIDIA GeForce GTX 1080 Ti".into();
+        }
+        let answer = NodeGpus {
+            node: "node-110".into(),
+            gpus,
+            ..Default::default()
+        };
+        serde_json::to_vec(&answer).expect("JSON")
+    }
+
+    /// Whatever the bytes, an answer within the bounds or a short refusal; never a panic.
+    fn read_is_total(body: &[u8]) -> Result<(), TestCaseError> {
+        match read_answer(body) {
+            Ok(answer) => prop_assert!(bounds::check(&answer).is_ok()),
+            Err(ExporterError::Invalid(why)) => prop_assert!(why.len() <= 204, "{}", why.len()),
+            Err(other) => prop_assert!(false, "not a refusal of the answer: {other:?}"),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn a_real_answer_changed_anywhere_is_read_or_refused(
+            edits in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let mut body = real_answer();
+            for (at, byte) in edits {
+                let at = at.index(body.len());
+                body[at] = byte;
+            }
+            read_is_total(&body)?;
+            read_is_total(&body[..cut.index(body.len())])?;
+        }
+
+        #[test]
+        fn any_bytes_are_read_or_refused(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            read_is_total(&body)?;
+        }
+
+        #[test]
+        fn any_json_is_read_or_refused(
+            text in "[\\[\\]{}\",:0-9a-zA-Z .eE+-]{0,200}",
+        ) {
+            read_is_total(text.as_bytes())?;
+        }
+    }
+
+    #[test]
+    fn the_real_answer_is_read() {
+        let answer = read_answer(&real_answer()).expect("read");
+        assert_eq!((answer.node.as_str(), answer.gpus.len()), ("node-110", 2));
     }
 }
