@@ -5,12 +5,14 @@
 
 use std::collections::BTreeMap;
 
-use frontend::contract::{FieldError, REQUEST_ID_CHARS, Refusal};
+use frontend::contract::{FieldError, PageError, REQUEST_ID_CHARS, Refusal};
 use kube::Resource;
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+
+use crate::cluster::refusal::page_error;
 
 /// The annotation naming the request that made an object: its [`digest`].
 pub const ANNOTATION: &str = "gpuboard.io/request";
@@ -65,10 +67,12 @@ pub fn made_by(meta: &ObjectMeta, digest: &str) -> bool {
         .is_some_and(|made_by| made_by == digest)
 }
 
-/// What [`create_once`] found: the object made now, or the one an earlier send of the request made.
+/// What [`create_once`] found.
 #[derive(Debug)]
 pub enum Made<K> {
+    /// Made by this call.
     Now(K),
+    /// Made by an earlier (or simultaneous) send of the same request.
     Before(K),
 }
 
@@ -95,13 +99,29 @@ pub enum OnceError {
         "the {0} names derived from the request are all taken by other objects; send it with another requestId"
     )]
     AllTaken(usize),
+    /// The name is taken by an object the user may not read: it may be this request's.
+    #[error(
+        "{0} exists and your account may not read it, so whether this request made it cannot be told; nothing more was made"
+    )]
+    Unreadable(String),
+}
+
+impl From<OnceError> for PageError {
+    fn from(e: OnceError) -> Self {
+        match e {
+            OnceError::Cluster(e) => page_error(e),
+            OnceError::Unreadable(_) => PageError::Forbidden(e.to_string()),
+            OnceError::AllTaken(_) => PageError::Refused(e.to_string()),
+        }
+    }
 }
 
 /// Makes the request `digest`'s object once: `names` are its derived names, in order, and
 /// `object_named` the object under one of them (annotated with [`annotations`]). An earlier
 /// send's object under any of the names is answered, whichever name another's object pushed it
-/// to; otherwise the first free name is taken. An object that cannot be read (403) cannot be
-/// told apart: it counts as another's.
+/// to; otherwise the first free name is taken. A taken name whose object the user may not read
+/// cannot be told apart from this request's: refused ([`OnceError::Unreadable`]), never made
+/// twice.
 pub async fn create_once<K>(
     api: &Api<K>,
     digest: &str,
@@ -111,26 +131,32 @@ pub async fn create_once<K>(
 where
     K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
 {
-    let earlier = async |name: &str| match api.get_opt(name).await {
-        Ok(found) => Ok(found.filter(|k| made_by(k.meta(), digest))),
-        Err(kube::Error::Api(status)) if status.code == 403 => Ok(None),
-        Err(e) => Err(e),
-    };
+    // An earlier send's object, whichever name it took (unreadable ones are met below).
     for name in names {
-        if let Some(found) = earlier(name).await? {
-            return Ok(Made::Before(found));
+        match api.get_opt(name).await {
+            Ok(Some(found)) if made_by(found.meta(), digest) => return Ok(Made::Before(found)),
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 403 => break,
+            Err(e) => return Err(e.into()),
         }
     }
     for name in names {
-        match api
+        let made = api
             .create(&PostParams::default(), &object_named(name))
-            .await
-        {
+            .await;
+        match made {
             Ok(made) => return Ok(Made::Now(made)),
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 // A send at the same moment made it, or another's object has the name.
-                if let Some(found) = earlier(name).await? {
-                    return Ok(Made::Before(found));
+                match api.get_opt(name).await {
+                    Ok(Some(found)) if made_by(found.meta(), digest) => {
+                        return Ok(Made::Before(found));
+                    }
+                    Ok(_) => {}
+                    Err(kube::Error::Api(status)) if status.code == 403 => {
+                        return Err(OnceError::Unreadable(name.clone()));
+                    }
+                    Err(e) => return Err(e.into()),
                 }
                 tracing::info!(object = %name, "a name derived from the request is taken; trying the next");
             }

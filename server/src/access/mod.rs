@@ -350,7 +350,7 @@ async fn regenerate_steps(
     let created_name = made.object().metadata.name.clone().unwrap_or_default();
     // A second send of the request finds the first's Secret among the old ones: it stays.
     old.retain(|old_name| *old_name != created_name);
-    // Only what this call made is taken back; another send may be answering with it.
+    // Only what this call made is taken back: a Secret an earlier send made is that send's.
     let undo_made = async |error: PageError| {
         let left = if made.now() {
             undo(&secrets, &created_name).await
@@ -369,18 +369,19 @@ async fn regenerate_steps(
             // Already gone (removed by someone else since the list): what was wanted.
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => {}
-            // With a request ID the new Secret stays: sending the request again finishes.
-            Err(e) if request.is_some() => {
-                return Err(with_leftovers(
-                    page_error(e),
-                    vec![Some(format!(
+            Err(e) => {
+                let error = page_error(e);
+                // The cluster did not answer: with a request ID the new Secret stays, and
+                // sending the same request again finishes. A refusal would refuse again: the
+                // new token, which no one saw, is taken back and the old one keeps working.
+                if request.is_some() && matches!(error, PageError::Unreachable(_)) {
+                    let kept = format!(
                         "; the new token {created_name} was kept: send the same request again to delete the old ones"
-                    ))],
-                ));
+                    );
+                    return Err(with_leftovers(error, vec![Some(kept)]));
+                }
+                return Err(undo_made(error).await);
             }
-            // The old token still works: take the new one back rather than leave a token
-            // no one saw.
-            Err(e) => return Err(undo_made(page_error(e)).await),
         }
     }
     let token = IssuedToken {
@@ -440,12 +441,7 @@ async fn create_legacy_secret(
             )
         })
         .collect();
-    retries::create_once(secrets, digest, &names, |n| fresh(Some(n)))
-        .await
-        .map_err(|e| match e {
-            retries::OnceError::Cluster(e) => page_error(e),
-            all_taken => PageError::Refused(all_taken.to_string()),
-        })
+    Ok(retries::create_once(secrets, digest, &names, |n| fresh(Some(n))).await?)
 }
 
 /// The access grant: account, binding, first token; undone whole when a step fails.

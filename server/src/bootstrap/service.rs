@@ -171,23 +171,19 @@ impl JoinTokenService {
                 let id = name.strip_prefix(SECRET_PREFIX).unwrap_or(name);
                 token::secret_for(id, &secret, &valid, Some(&digest), now)
             })
-            .await
-            .map_err(|e| match e {
-                retries::OnceError::Cluster(e) => page_error(e),
-                all_taken => PageError::Refused(all_taken.to_string()),
-            })?;
+            .await?;
             let id = made
                 .object()
                 .metadata
                 .name
                 .as_deref()
                 .and_then(token::id_of_name);
-            let said = if made.now() {
-                "created a join token"
+            let (user, token_id) = (&user.username, id.unwrap_or_default());
+            if made.now() {
+                tracing::info!(%user, token_id, "created a join token");
             } else {
-                "the same request made this join token before"
-            };
-            tracing::info!(user = %user.username, token_id = id.unwrap_or_default(), "{said}");
+                tracing::info!(%user, token_id, "the same request made this join token before");
+            }
             return self.revealed_from(made.object()).await;
         }
         for _ in 0..CREATE_ATTEMPTS {

@@ -144,11 +144,12 @@ async fn fetch(
     Ok(answer)
 }
 
-/// An exporter's answer from its bytes: its JSON, refused whole when over a bound.
+/// An exporter's answer from its bytes: its JSON, refused whole when over a bound (either
+/// refusal said in at most 200 bytes).
 fn read_answer(body: &[u8]) -> Result<NodeGpus, ExporterError> {
     let answer = serde_json::from_slice::<NodeGpus>(body)
         .map_err(|e| ExporterError::Invalid(shortened(e.to_string())))?;
-    bounds::check(&answer).map_err(ExporterError::Invalid)?;
+    bounds::check(&answer).map_err(|why| ExporterError::Invalid(shortened(why)))?;
     Ok(answer)
 }
 
@@ -309,7 +310,7 @@ mod tests {
 
     use super::*;
 
-    /// A real answer's bytes: two GPUs, one of them busy.
+    /// A real answer's bytes: two GPUs.
     fn real_answer() -> Vec<u8> {
         let mut gpus = vec![Gpu::default(), Gpu::default()];
         for (i, gpu) in gpus.iter_mut().enumerate() {
@@ -349,6 +350,36 @@ mod tests {
             }
             read_is_total(&body)?;
             read_is_total(&body[..cut.index(body.len())])?;
+        }
+
+        #[test]
+        fn an_answer_is_kept_exactly_when_within_its_bounds(
+            node in "[a-z0-9.名é-]{0,270}",
+            uuids in proptest::collection::vec("[A-Z0-9-]{1,8}|[a-f0-9]{250,256}", 0..70),
+            pods_on_first in 0usize..70,
+        ) {
+            let mut gpus: Vec<Gpu> = uuids.iter().map(|uuid| {
+                let mut gpu = Gpu::default();
+                gpu.identity.uuid = uuid.clone();
+                gpu
+            }).collect();
+            if let Some(first) = gpus.first_mut() {
+                first.pods = (0..pods_on_first)
+                    .map(|i| gpuboard_exporter_api::PodRef {
+                        namespace: "team-a".into(),
+                        pod: format!("train-{i}"),
+                        container: "main".into(),
+                    })
+                    .collect();
+            }
+            let within = node.len() <= bounds::MAX_NAME_BYTES
+                && gpus.len() <= bounds::MAX_GPUS
+                && uuids.iter().all(|u| u.len() <= bounds::MAX_NAME_BYTES)
+                && (gpus.is_empty() || pods_on_first <= bounds::MAX_PODS_PER_GPU);
+            let answer = NodeGpus { node, gpus, ..Default::default() };
+            let body = serde_json::to_vec(&answer).expect("JSON");
+            read_is_total(&body)?;
+            prop_assert_eq!(read_answer(&body).is_ok(), within);
         }
 
         #[test]
