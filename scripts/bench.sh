@@ -2,10 +2,12 @@
 # Benchmarks, printed as tables with a same-run baseline next to each figure.
 #   scripts/bench.sh             the exporter: encoding and serving /metrics for 1, 8 and 64 GPUs
 #   scripts/bench.sh dashboard   the dashboard against a 1,000-node sim (scripts/bench_dashboard.py)
+#   scripts/bench.sh load        200 signed-in users against it for 60 s (scripts/bench_load.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-exporter}" in
   exporter) cargo bench -p gpuboard-exporter --bench exporter ;;
   dashboard) shift; exec python3 scripts/bench_dashboard.py "$@" ;;
-  *) echo "usage: scripts/bench.sh [exporter|dashboard]" >&2; exit 2 ;;
+  load) shift; exec python3 scripts/bench_load.py "$@" ;;
+  *) echo "usage: scripts/bench.sh [exporter|dashboard|load]" >&2; exit 2 ;;
 esac

@@ -126,14 +126,15 @@ def dashboard_stats(addr, metrics):
     return {s.name: s.value for family in metrics(body.decode()) for s in family.samples}
 
 
-def sign_in(addr):
+def sign_in(addr, token=None):
+    """Signs in through the sign-in form with `token` (the admin's by default); the session cookie."""
     conn = http.client.HTTPConnection(*addr, timeout=30)
-    status, headers, _ = request(conn, "POST", "/login", body=f"token={admin_token()}",
+    status, headers, _ = request(conn, "POST", "/login", body=f"token={token or admin_token()}",
                                  headers={"Content-Type": "application/x-www-form-urlencoded",
                                           "Origin": f"http://{addr[0]}:{addr[1]}"})
     cookie = headers.get("set-cookie", "").split(";")[0]
-    if not cookie.startswith("gpuboard_session="):
-        fail(f"sign-in failed: {status} {headers}")
+    if not cookie.startswith("__Host-gpuboard_session="):
+        fail(f"sign-in failed: {status} {headers.get('location')}")
     return cookie
 
 
@@ -241,13 +242,18 @@ def serve(sim_dir, log_name, extra):
     return p, p.address(60)
 
 
-def main():
+def build():
+    """The release site, server and sim (the tools first, as the demo installs them)."""
     tools = os.path.join(ROOT, "tools", "node_modules", ".bin")
     env = dict(os.environ, PATH=f"{tools}:{os.environ['PATH']}")
+    subprocess.run([os.path.join(ROOT, "scripts", "setup.sh"), "demo"], cwd=ROOT, env=env, check=True)
+    subprocess.run([os.path.join(ROOT, "scripts", "build-site.sh"), "--release"], cwd=ROOT, env=env, check=True)
+    subprocess.run(["cargo", "build", "--release", "-p", "gpuboard", "-p", "gpuboard-sim"], cwd=ROOT, env=env, check=True)
+
+
+def main():
     if "--no-build" not in sys.argv:
-        subprocess.run([os.path.join(ROOT, "scripts", "setup.sh"), "demo"], cwd=ROOT, env=env, check=True)
-        subprocess.run([os.path.join(ROOT, "scripts", "build-site.sh"), "--release"], cwd=ROOT, env=env, check=True)
-        subprocess.run(["cargo", "build", "--release", "-p", "gpuboard", "-p", "gpuboard-sim"], cwd=ROOT, env=env, check=True)
+        build()
     metrics = parser()
     os.makedirs(STATE, exist_ok=True)
     procs = []
