@@ -17,7 +17,7 @@ use frontend::contract::{PageError, SessionEnd, SignInRefusal};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-use super::signin::{SignInError, check_token};
+use super::signin::SignInError;
 use super::{Auth, SESSION_KEY, StoredUser, now_ms, session_end, to_login};
 
 /// A session's last activity is written at most this often (each write extends the store's expiry).
@@ -174,7 +174,7 @@ async fn session_user(auth: &Auth, session: &Session) -> Result<StoredUser, Opti
     }
     let mut changed = false;
     if now - user.verified_at_ms >= auth.settings.revalidate_every.as_millis() as i64 {
-        let answer = check_token(&auth.clients, &user.token).await.map(|_| ());
+        let answer = auth.check_in_turn(&user.token).await.map(|_| ());
         match recheck(
             answer,
             now - user.verified_at_ms,

@@ -35,7 +35,8 @@ pub const COOKIE_NAME: &str = "__Host-gpuboard_session";
 /// How long a bearer-header token's check is reused.
 const BEARER_CACHE_FOR: Duration = Duration::from_secs(60);
 const BEARER_CACHE_MAX: u64 = 10_000;
-/// Token checks with the cluster at once, at most (sign-ins and new bearer tokens); more wait.
+/// Token checks with the cluster at once, at most (sign-ins, new bearer tokens and sessions'
+/// re-checks); more wait.
 const MAX_CONCURRENT_CHECKS: usize = 32;
 
 /// How sessions behave.
@@ -155,14 +156,18 @@ impl Auth {
         if !self.attempts.begin(client) {
             return Err(SignInError::RateLimited);
         }
-        let result = {
-            let _turn = self.checks.acquire().await;
-            check_token(&self.clients, token).await
-        };
+        let result = self.check_in_turn(token).await;
         if matches!(result, Ok(_) | Err(SignInError::Unreachable(_))) {
             self.attempts.forgive(client);
         }
         result
+    }
+
+    /// Asks the cluster about `token` (a TokenReview), waiting its turn among the checks at once
+    /// ([`MAX_CONCURRENT_CHECKS`]): sign-ins, new bearer tokens and sessions' re-checks alike.
+    async fn check_in_turn(&self, token: &str) -> Result<Identity, SignInError> {
+        let _turn = self.checks.acquire().await;
+        check_token(&self.clients, token).await
     }
 
     /// Checks a bearer-header token, reusing a recent answer (either way) for the same token.
