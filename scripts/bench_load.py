@@ -6,7 +6,7 @@ Each user is a service account of its own (namespace `load`, allowed to view thr
 namespace's group), signed in through the sign-in form, as a browser is. For LOAD_SECONDS every
 user reads a page every PAUSE seconds (overview, nodes, GPUs, queue, in turn from a random
 start) and keeps the live-update channel (/events) open; on each update it pushes, the user
-fetches the fresh numbers as the open page does (the page's server function). Before the
+fetches the fresh numbers as the open page does (the page's server function, within a second). Before the
 users come, each page and each fetch is timed with one user of the same kind (the idle
 baseline, same run) and the server's RSS is read.
 
@@ -36,7 +36,9 @@ USERS = 200
 LOAD_SECONDS = 60
 PAUSE = 5.0
 PAGES = ["/", "/nodes", "/gpus", "/queue"]
-# What an open page fetches when the channel says there are fresh numbers (its server function).
+# What an open page fetches when the channel says there are fresh numbers (its server function),
+# at a random moment within SPREAD seconds of the update (frontend/src/live.rs).
+SPREAD = 1.0
 REFETCHES = ["/api/get_overview", "/api/list_nodes", "/api/list_gpus", "/api/get_queue"]
 IDLE_VIEWS = 100
 NAMESPACE = "load"
@@ -165,7 +167,9 @@ def follow_updates(addr, cookie, tally, user):
                     with tally.lock:
                         tally.events[user] += 1
                         count = tally.events[user]
-                    refetch(addr, cookie, tally, user, count)
+                    # As the page does: at a random moment within a second of the update.
+                    threading.Timer(random.uniform(0, SPREAD), refetch,
+                                    args=(addr, cookie, tally, user, count)).start()
         except (OSError, http.client.HTTPException) as e:
             tally.error(began if time.time() < tally.end else tally.end, f"/events: {e!r}")
             time.sleep(1)

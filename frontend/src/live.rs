@@ -1,8 +1,14 @@
 //! The push channel's browser end: one `EventSource` on `/events` per tab bumps a counter after
 //! every telemetry cycle on the server; pages key their data on it and so refetch without reload.
+//! Each tab bumps it at a random moment within `SPREAD` of the update, so the tabs of many users
+//! do not all fetch in the same instant (the load benchmark found that burst most of the cost).
 //! On the server (and before hydration) the counter stays 0, so both render alike.
 
 use leptos::prelude::*;
+
+/// How long after an update a tab may wait before fetching (uniformly at random).
+#[cfg(feature = "hydrate")]
+const SPREAD: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// The counter pages key their resources on.
 #[derive(Clone, Copy)]
@@ -40,7 +46,8 @@ fn connect(updates: RwSignal<u64>) {
     };
     let on_message =
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_: web_sys::MessageEvent| {
-            updates.update(|n| *n += 1);
+            let wait = SPREAD.mul_f64(js_sys::Math::random());
+            set_timeout(move || updates.update(|n| *n += 1), wait);
         });
     source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The channel lives as long as the page: the handler and the source are kept, not dropped.
