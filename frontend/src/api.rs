@@ -212,8 +212,7 @@ pub async fn get_submit_options() -> Result<crate::contract::workloads::SubmitOp
 /// carries the CSRF token.
 #[cfg(feature = "ssr")]
 fn workload_of(request: &str) -> Result<crate::contract::workloads::NewWorkload, PageError> {
-    // An object only: serde would read an array as the fields in order (`[]` as every default).
-    if !request.trim_start().starts_with('{') {
+    if !crate::contract::is_json_object(request.as_bytes()) {
         return Err(PageError::BadRequest(
             "the form's request must be a JSON object".into(),
         ));

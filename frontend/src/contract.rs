@@ -66,6 +66,12 @@ impl FieldError {
     }
 }
 
+/// Whether `body` is JSON text of an object (its first non-blank byte `{`): request bodies must
+/// be, where serde would read an array as a struct's fields in order (`[]` as every default).
+pub fn is_json_object(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
 /// A request ID's shortest and longest length (`requestId` of the requests that may be sent
 /// twice): long enough that two requests do not share one by chance; a UUID fits.
 pub const REQUEST_ID_CHARS: (usize, usize) = (16, 128);

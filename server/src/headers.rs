@@ -48,8 +48,9 @@ pub struct Hsts(pub bool);
 
 /// Adds the headers to every answer (those a page's render set are kept).
 pub async fn secure(State(hsts): State<Hsts>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
-    let static_site = path.starts_with("/pkg/");
+    // The URI's parts are shared buffers: keeping it for the warning below copies no text.
+    let uri = request.uri().clone();
+    let static_site = uri.path().starts_with("/pkg/");
     let mut response = next.run(request).await;
     let headers = response.headers();
     let html = headers
@@ -57,7 +58,7 @@ pub async fn secure(State(hsts): State<Hsts>, request: Request, next: Next) -> R
         .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
     if html && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         // Its scripts will be refused: the page will not come alive in the browser.
-        tracing::warn!(%path, status = %response.status(), "a page was rendered without its script policy");
+        tracing::warn!(path = uri.path(), status = %response.status(), "a page was rendered without its script policy");
     }
     add(response.headers_mut(), static_site, hsts);
     response

@@ -96,12 +96,12 @@ pub enum OnceError {
     Cluster(#[from] kube::Error),
     /// Every name derived from the request is another object's.
     #[error(
-        "the {0} names derived from the request are all taken by other objects; send it with another requestId"
+        "the {0} names derived from the request are all taken by other objects; send it with another requestId (on a page: reload it and send the form again)"
     )]
     AllTaken(usize),
     /// The name is taken by an object the user may not read: it may be this request's.
     #[error(
-        "{0} exists and your account may not read it, so whether this request made it cannot be told; nothing more was made"
+        "{0} exists and your account may not read it, so whether this request made it cannot be told; nothing more was made. Ask an admin for get on Secrets in its namespace, so that a retry can find what it made"
     )]
     Unreadable(String),
 }

@@ -55,7 +55,8 @@ pub struct ServiceAccounts {
 pub struct RegenerateToken {
     /// Makes regenerating idempotent: the same request sent again by the same user (a retry
     /// after a lost answer, a double click) is answered with the token the first made while its
-    /// Secret exists, never replaced again. 16 to 128 of letters, digits, `-`, `_`, `.`; a fresh one each time.
+    /// Secret exists, never replaced again. 16 to 128 of letters, digits, `-`, `_`, `.`; a fresh
+    /// one each time.
     pub request_id: Option<String>,
 }
 

@@ -150,8 +150,8 @@ pub struct NewJoinToken {
     pub groups: Vec<String>,
     /// Makes creating idempotent: the same request sent again by the same user (a retry after a
     /// lost answer, a double click) is answered with the token the first one made, while it
-    /// exists, never a second token. 16 to 128 of letters, digits, `-`, `_`, `.` (a UUID will do); a fresh one
-    /// for each token wanted. Without it every request makes a token.
+    /// exists, never a second token. 16 to 128 of letters, digits, `-`, `_`, `.` (a UUID will
+    /// do); a fresh one for each token wanted. Without it every request makes a token.
     pub request_id: Option<String>,
 }
 

@@ -120,8 +120,8 @@ impl ApiError {
     }
 }
 
-/// A JSON body that must be an object: axum's `Json`, but `[]` or `"text"` is refused, where
-/// serde would otherwise read an array as a struct's fields in order (`[]` as every default).
+/// A JSON body that must be an object ([`frontend::contract::is_json_object`]): axum's `Json`,
+/// but `[]` or `"text"` is refused.
 pub struct JsonObject<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for JsonObject<T>
@@ -158,8 +158,7 @@ where
 
 /// `bytes` read as a JSON object of type `T`; anything but an object is refused.
 pub fn object_from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') {
+    if !frontend::contract::is_json_object(bytes) {
         return Err(ApiError::bad_request(
             "the body must be a JSON object ({...})".into(),
         ));

@@ -144,6 +144,9 @@ async fn fetch(
     Ok(answer)
 }
 
+/// The longest refusal of an exporter's answer, before the ellipsis that says it was cut.
+const MAX_MESSAGE_BYTES: usize = 200;
+
 /// An exporter's answer from its bytes: its JSON, refused whole when over a bound (either
 /// refusal said in at most 200 bytes).
 fn read_answer(body: &[u8]) -> Result<NodeGpus, ExporterError> {
@@ -155,9 +158,8 @@ fn read_answer(body: &[u8]) -> Result<NodeGpus, ExporterError> {
 
 /// A parse error quotes what it met; keep what the page shows of it short.
 fn shortened(mut message: String) -> String {
-    const MAX: usize = 200;
-    if message.len() > MAX {
-        let mut end = MAX;
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
         while !message.is_char_boundary(end) {
             end -= 1;
         }
@@ -329,7 +331,13 @@ mod tests {
     fn read_is_total(body: &[u8]) -> Result<(), TestCaseError> {
         match read_answer(body) {
             Ok(answer) => prop_assert!(bounds::check(&answer).is_ok()),
-            Err(ExporterError::Invalid(why)) => prop_assert!(why.len() <= 204, "{}", why.len()),
+            Err(ExporterError::Invalid(why)) => {
+                prop_assert!(
+                    why.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8(),
+                    "{}",
+                    why.len()
+                )
+            }
             Err(other) => prop_assert!(false, "not a refusal of the answer: {other:?}"),
         }
         Ok(())
