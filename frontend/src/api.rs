@@ -11,7 +11,7 @@ use crate::contract::access::{IssuedToken, ServiceAccounts};
 use crate::contract::join::NewJoinToken;
 use crate::contract::join::{JoinTokens, RevealedJoinToken};
 use crate::contract::{
-    CurrentUser, GpuPage, GpuQuery, NodeDetail, NodeSummary, Overview, PageError,
+    ClusterLink, CurrentUser, GpuPage, GpuQuery, NodeDetail, NodeSummary, Overview, PageError,
 };
 
 /// What every server function needs on the server: the backend, the user, and the backend's
@@ -65,6 +65,13 @@ pub async fn list_gpus(#[server(default)] query: GpuQuery) -> Result<GpuPage, Pa
 pub async fn get_node_detail(name: String) -> Result<Option<NodeDetail>, PageError> {
     let user = ssr::user().await?;
     ssr::backend()?.node(&user, &name).await
+}
+
+/// Whether the nodes, pods and jobs shown are live, or stale since when (every page's banner).
+#[server(input = GetUrl, endpoint = "cluster_link")]
+pub async fn get_cluster_link() -> Result<ClusterLink, PageError> {
+    let user = ssr::user().await?;
+    ssr::backend()?.cluster_link(&user).await
 }
 
 /// The overview page's data.

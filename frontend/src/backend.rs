@@ -16,7 +16,9 @@ use crate::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use crate::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, QueueQuery, SubmitOptions, Submitted,
 };
-use crate::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
+use crate::contract::{
+    ClusterLink, GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError,
+};
 
 /// Everything the pages read, for one signed-in user: what the user may see of it is the
 /// backend's to decide (the cluster's RBAC, asked with the user's token).
@@ -30,6 +32,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn gpu_rows(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, PageError>;
     /// One node with its GPUs' history, pods (where `user` may list them), conditions, taints and labels.
     async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError>;
+    /// Whether the cluster's objects the pages show are live, or stale since when.
+    async fn cluster_link(&self, user: &SignedInUser) -> Result<ClusterLink, PageError>;
     /// Counts, heat map and alerts for the overview.
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError>;
     /// The GPU-node doctor's checks of one node; None when there is no such node.

@@ -284,6 +284,21 @@ impl NodeSummary {
     }
 }
 
+/// Whether the nodes, pods and jobs the pages show are live: the dashboard's watches of the
+/// cluster and its probe of the API server say so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClusterLink {
+    Live,
+    /// The API server has not answered, or the watches have failed, since `since_utc` (UTC,
+    /// `2026-11-24 09:30:05`), `for_seconds` ago; what is shown is as it was then. `reason` is the latest
+    /// failure, in the server's words.
+    Stale {
+        since_utc: String,
+        for_seconds: i64,
+        reason: String,
+    },
+}
+
 /// Who is signed in, for the page header; the CSRF token goes into the sign-out form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrentUser {

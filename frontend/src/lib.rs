@@ -73,6 +73,7 @@ pub fn App() -> impl IntoView {
                     i18n::remember(next);
                 }>{move || lang.get().switch_label()}</button>
             </header>
+            <StaleClusterBanner/>
             <main>
                 <Routes fallback=move || view! { <p class="empty">{t("Page not found.")}</p> }>
                     <Route path=StaticSegment("") view=pages::overview::OverviewPage/>
@@ -108,6 +109,36 @@ fn SignedInAs() -> impl IntoView {
                         </form>
                     }
                 })
+            }}
+        </Suspense>
+    }
+}
+
+/// Every page's warning while the dashboard cannot reach the cluster's API server: since when,
+/// for how long and why, asked again after each live update (so it goes away by itself).
+#[component]
+fn StaleClusterBanner() -> impl IntoView {
+    let updates = live::use_updates();
+    let link = Resource::new(move || updates.get(), |_| api::get_cluster_link());
+    let lang = i18n::use_lang();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || match link.get() {
+                Some(Ok(contract::ClusterLink::Stale { since_utc, for_seconds, reason })) => {
+                    let text = i18n::trf(
+                        lang.get(),
+                        "The cluster's API server has not answered since {since} UTC ({ago} ago). Nodes, pods and jobs are shown as they were then; GPU numbers still come from the exporters. This goes away by itself when the API server answers again.",
+                        &[("since", &since_utc), ("ago", &format::age(for_seconds))],
+                    );
+                    let why = i18n::trf(lang.get(), "Last error: {reason}", &[("reason", &reason)]);
+                    Some(view! {
+                        <div class="banner stale" role="alert" data-testid="cluster-stale">
+                            <p>{text}</p>
+                            <p class="why">{why}</p>
+                        </div>
+                    })
+                }
+                _ => None,
             }}
         </Suspense>
     }

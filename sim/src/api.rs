@@ -569,6 +569,8 @@ impl Request<'_> {
             Err(_) => return Err(ApiError::path_not_found()),
         };
         let current = store.revision();
+        // Taken with the store held: an expiry after this watch's start is seen by it.
+        let mut expiry = self.sim.watch_expiry();
         drop(store);
         if initial_events {
             let bm = json!({"kind": def.kind, "apiVersion": def.api_version(),
@@ -613,6 +615,11 @@ impl Request<'_> {
                     _ = tick.tick(), if bookmarks => {
                         let bm = json!({"kind": def.kind, "apiVersion": def.api_version(), "metadata": {"resourceVersion": last_rv.to_string()}});
                         if tx.send(Ok(line("BOOKMARK", &bm))).await.is_err() { return; }
+                    },
+                    Ok(()) = expiry.changed() => {
+                        let status = ApiError::gone(format!("too old resource version: {last_rv}")).to_json();
+                        let _ = tx.send(Ok(Bytes::from(format!("{}\n", json!({"type": "ERROR", "object": status}))))).await;
+                        return;
                     },
                     _ = tokio::time::sleep_until(sleep_until) => {
                         if deadline.is_some() { return; }

@@ -135,11 +135,26 @@ pub struct Sim {
     /// Requests answered, by verb and resource (`GET /metrics`).
     pub requests: request_counts::RequestCounts,
     pub bookmark_interval: Duration,
+    /// Bumped by [`Sim::expire_watches`]: every open watch ends with `410 Gone`.
+    watches_expired: tokio::sync::watch::Sender<u64>,
 }
 
 impl Sim {
     pub fn lock_store(&self) -> MutexGuard<'_, Store> {
         self.store.lock()
+    }
+
+    /// A receiver that changes when open watches must end with `410 Gone`.
+    pub fn watch_expiry(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.watches_expired.subscribe()
+    }
+
+    /// What an API server does when its watch cache moves on without its clients: forgets the
+    /// change history (a watch resuming from an older resourceVersion is answered `410 Gone`)
+    /// and ends every open watch with a `410 Gone` error event. Clients must list again.
+    pub fn expire_watches(&self) {
+        self.lock_store().compact();
+        self.watches_expired.send_modify(|n| *n += 1);
     }
 
     pub fn lock_logs(&self) -> MutexGuard<'_, HashMap<(String, String), ContainerLogs>> {
@@ -302,14 +317,82 @@ pub struct SimHandle {
     pub sim: Arc<Sim>,
     /// (node, address) of each GPU node's simulated exporter.
     pub exporters: Vec<(String, SocketAddr)>,
-    server: tokio::task::JoinHandle<()>,
+    api: ApiServer,
     controllers: tokio::task::JoinHandle<()>,
     exporter_tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The state directory, when the sim made it and removes it with itself.
     _temporary: Option<tempfile::TempDir>,
 }
 
+/// The API server's listener and its open connections; a test can stop it and start it again.
+struct ApiServer {
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<()>,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    app: axum::Router,
+}
+
+impl ApiServer {
+    /// Serves `app` over TLS on `listener` until stopped.
+    fn serve(
+        listener: std::net::TcpListener,
+        tls: axum_server::tls_rustls::RustlsConfig,
+        app: axum::Router,
+    ) -> Result<ApiServer, SimError> {
+        let handle = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(listener, tls.clone())
+            .map_err(SimError::Tls)?
+            .handle(handle.clone());
+        let service = app.clone().into_make_service();
+        let task = tokio::spawn(async move {
+            if let Err(e) = server.serve(service).await {
+                tracing::error!(error = %e, "the sim's API server stopped");
+            }
+        });
+        Ok(ApiServer {
+            handle,
+            task,
+            tls,
+            app,
+        })
+    }
+}
+
+/// Binds `addr` for listening, also while connections closed on it before linger in TIME_WAIT
+/// (so an API server stopped by a test can listen on its port again).
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, SimError> {
+    let listen = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(1024)?.into_std()
+    };
+    listen().map_err(|source| SimError::Listen { addr, source })
+}
+
 impl SimHandle {
+    /// Stops the API server as if its process had died: open connections (watches too) are cut,
+    /// new ones refused, until [`Self::start_api_server`]. The cluster's state, its controllers
+    /// and the exporters go on.
+    pub async fn stop_api_server(&mut self) {
+        self.api.handle.shutdown();
+        let _ = (&mut self.api.task).await;
+        tracing::info!(url = %self.url, "the sim's API server is stopped");
+    }
+
+    /// Starts the API server again on its address, with the state it had and whatever changed
+    /// since; clients resume their watches (or are told `410 Gone` when history was expired).
+    pub async fn start_api_server(&mut self) -> Result<(), SimError> {
+        let listener = bind(self.addr)?;
+        self.api = ApiServer::serve(listener, self.api.tls.clone(), self.api.app.clone())?;
+        tracing::info!(url = %self.url, "the sim's API server is serving again");
+        Ok(())
+    }
+
     /// What a person needs to use it: address, kubeconfig, tokens, a few exporters, a kubectl line.
     pub fn summary(&self) -> String {
         let mut out = format!(
@@ -346,7 +429,7 @@ impl SimHandle {
 
 impl Drop for SimHandle {
     fn drop(&mut self) {
-        self.server.abort();
+        self.api.task.abort();
         self.controllers.abort();
         for task in &self.exporter_tasks {
             task.abort();
@@ -404,11 +487,7 @@ pub async fn start_temporary(config: SimConfig) -> Result<SimHandle, SimError> {
 
 /// Starts a sim: binds, seeds the cluster, writes the tokens and kubeconfig, runs the controllers.
 pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-    let listener =
-        std::net::TcpListener::bind(config.listen).map_err(|source| SimError::Listen {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = bind(config.listen)?;
     let addr = listener.local_addr().map_err(|source| SimError::Listen {
         addr: config.listen,
         source,
@@ -488,6 +567,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         devices: Mutex::new(HashMap::new()),
         requests: Default::default(),
         bookmark_interval: config.bookmark_interval,
+        watches_expired: tokio::sync::watch::Sender::new(0),
     });
 
     let kubeconfig_path = config.state_dir.join("kubeconfig");
@@ -522,14 +602,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     )
     .await
     .map_err(SimError::Tls)?;
-    listener.set_nonblocking(true).map_err(SimError::Tls)?;
-    let app = api::router(sim.clone());
-    let server_tls = axum_server::from_tcp_rustls(listener, tls).map_err(SimError::Tls)?;
-    let server = tokio::spawn(async move {
-        if let Err(e) = server_tls.serve(app.into_make_service()).await {
-            tracing::error!(error = %e, "the sim's API server stopped");
-        }
-    });
+    let api = ApiServer::serve(listener, tls, api::router(sim.clone()))?;
     let controllers = tokio::spawn(controllers::run(sim.clone(), config.tick));
     // Each GPU node's simulated exporter, on `NodeHardware::exporter_ip`.
     let exporters = match &config.exporters {
@@ -549,7 +622,7 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         viewer_token,
         researcher_token,
         sim,
-        server,
+        api,
         controllers,
         exporters: exporters.addresses,
         exporter_tasks: exporters.tasks,

@@ -395,6 +395,12 @@ impl Store {
         Ok((backlog, self.changes.subscribe()))
     }
 
+    /// Forgets the change history: a watch from any revision before now is `Gone`.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.compacted_to = self.revision;
+    }
+
     /// A receiver for changes from now on (controllers use it to wake up).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.changes.subscribe()

@@ -1,6 +1,7 @@
 //! The shared watch cache: kube-rs reflectors over nodes, pods and the exporter's pods, held with
 //! the server's own read-only identity. Pages read from it, so a page view costs no API call at
-//! steady state; the watchers reconnect with back-off on their own. Each object is slimmed to
+//! steady state; the watchers reconnect with back-off on their own and report each failure to
+//! the cache's [`Link`], which says whether what the pages show is live. Each object is slimmed to
 //! what the dashboard reads before it is stored (no managedFields, annotations, env, volumes,
 //! images), so the cache's memory follows the cluster's size, not its tenants' annotations.
 //! A generation number follows the pods, so what is computed from all of them can be kept
@@ -19,6 +20,8 @@ use kube::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
+use super::link::{Link, watch_backoff};
+
 /// How long a page waits for the first list after the server starts.
 const FIRST_SYNC_WAIT: Duration = Duration::from_secs(10);
 
@@ -35,6 +38,8 @@ pub struct ClusterCache {
     pub priority_classes: Store<PriorityClass>,
     /// Every Job (the queue shows those its quota holds back before they have a pod).
     pub jobs: Store<Job>,
+    /// Whether the watches and the API server answer: live, or stale since when.
+    pub link: Link,
     /// Bumped after each change the pods' watch stores: what is computed from every pod can be
     /// kept until it moves.
     pods_generation: Arc<AtomicU64>,
@@ -54,12 +59,14 @@ impl From<NotSynced> for frontend::contract::PageError {
 }
 
 /// Starts a reflector for `api` watched with `config`, running until the process ends, storing
-/// each object as `slim` leaves it; returns its store and a counter bumped after each change.
+/// each object as `slim` leaves it and telling `link` of each failure; returns its store and a
+/// counter bumped after each change.
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
     slim: fn(&mut K),
     what: &'static str,
+    link: &Link,
 ) -> (Store<K>, Arc<AtomicU64>)
 where
     K: kube::Resource<DynamicType = ()>
@@ -73,8 +80,9 @@ where
     let (store, writer) = reflector::store();
     let generation = Arc::new(AtomicU64::new(0));
     let bumped = generation.clone();
+    let link = link.clone();
     let stream = watcher(api, config)
-        .default_backoff()
+        .backoff(watch_backoff())
         .modify(slim)
         .reflect(writer);
     tokio::spawn(async move {
@@ -86,7 +94,8 @@ where
                     bumped.fetch_add(1, Ordering::Release);
                 }
                 Err(e) => {
-                    tracing::warn!(resource = what, error = %e, "watch failed; retrying with back-off")
+                    tracing::warn!(resource = what, error = %e, "watch failed; retrying with back-off");
+                    link.failed(&format!("watching {what}: {e}"));
                 }
             }
         }
@@ -167,51 +176,42 @@ impl ClusterCache {
     /// Starts watching nodes and pods (all namespaces) with `client`, and the exporter's pods in
     /// `exporter_namespace`.
     pub fn start(client: kube::Client, exporter_namespace: &str) -> Self {
+        let link = Link::default();
+        link.start_probe(client.clone());
         let exporters = watcher::Config::default().labels(&format!("{APP_LABEL}={APP_NAME}"));
-        let (pods, pods_generation) = reflect(
-            Api::all(client.clone()),
-            watcher::Config::default(),
-            slim_pod,
-            "pods",
-        );
+        let all = watcher::Config::default;
+        let (pods, pods_generation) =
+            reflect(Api::all(client.clone()), all(), slim_pod, "pods", &link);
         ClusterCache {
             pods,
             pods_generation,
-            nodes: reflect(
-                Api::all(client.clone()),
-                watcher::Config::default(),
-                slim_node,
-                "nodes",
-            )
-            .0,
+            nodes: reflect(Api::all(client.clone()), all(), slim_node, "nodes", &link).0,
             exporter_pods: reflect(
                 Api::namespaced(client.clone(), exporter_namespace),
                 exporters,
                 slim_pod,
                 "exporter pods",
+                &link,
             )
             .0,
             quotas: reflect(
                 Api::all(client.clone()),
-                watcher::Config::default(),
+                all(),
                 |q: &mut ResourceQuota| slim_meta(&mut q.metadata),
                 "resource quotas",
+                &link,
             )
             .0,
             priority_classes: reflect(
                 Api::all(client.clone()),
-                watcher::Config::default(),
+                all(),
                 |c: &mut PriorityClass| slim_meta(&mut c.metadata),
                 "priority classes",
+                &link,
             )
             .0,
-            jobs: reflect(
-                Api::all(client),
-                watcher::Config::default(),
-                slim_job,
-                "jobs",
-            )
-            .0,
+            jobs: reflect(Api::all(client), all(), slim_job, "jobs", &link).0,
+            link,
         }
     }
 

@@ -1,11 +1,12 @@
 //! The cluster as the dashboard sees it: the config made from the kubeconfig kubectl would use,
-//! the shared watch cache ([`cache`]), clients that act as a user ([`clients`]), what a user may
+//! the shared watch cache ([`cache`]) and whether it is live ([`link`]), clients that act as a user ([`clients`]), what a user may
 //! see ([`permissions`]), the GPU accounting every page agrees on ([`accounting`]) and the
 //! cluster's refusals in a page's terms ([`refusal`]) and its naming rules ([`names`]).
 
 pub mod accounting;
 pub mod cache;
 pub mod clients;
+pub mod link;
 pub mod names;
 pub mod permissions;
 pub mod refusal;

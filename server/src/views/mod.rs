@@ -22,7 +22,9 @@ use frontend::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use frontend::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, QueueQuery, SubmitOptions, Submitted,
 };
-use frontend::contract::{GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError};
+use frontend::contract::{
+    ClusterLink, GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError,
+};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
@@ -248,6 +250,10 @@ impl Backend for KubeBackend {
 
     async fn gpu_rows(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, PageError> {
         Ok(self.all_rows(user, &self.telemetry.snapshot()).await)
+    }
+
+    async fn cluster_link(&self, _user: &SignedInUser) -> Result<ClusterLink, PageError> {
+        Ok(self.cache.link.status())
     }
 
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {

@@ -27,8 +27,8 @@ use frontend::contract::workloads::{
     WorkloadKind, WorkloadState,
 };
 use frontend::contract::{
-    Alert, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint, NodeCondition,
-    NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew,
+    Alert, ClusterLink, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint,
+    NodeCondition, NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew,
 };
 use frontend::i18n::ZH;
 use gpuboard::app::AppState;
@@ -150,6 +150,14 @@ impl Backend for ChineseCluster {
 
     async fn gpu_rows(&self, _: &SignedInUser) -> Result<Vec<GpuRow>, PageError> {
         Ok(rows())
+    }
+
+    async fn cluster_link(&self, _: &SignedInUser) -> Result<ClusterLink, PageError> {
+        Ok(ClusterLink::Stale {
+            since_utc: "2026-11-24 09:30:05".into(),
+            for_seconds: 65,
+            reason: "连接被拒绝".into(),
+        })
     }
 
     async fn node(&self, _: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {
@@ -683,6 +691,9 @@ impl Backend for UnreachableCluster {
         unreachable()
     }
     async fn gpu_rows(&self, _: &SignedInUser) -> Result<Vec<GpuRow>, PageError> {
+        unreachable()
+    }
+    async fn cluster_link(&self, _: &SignedInUser) -> Result<ClusterLink, PageError> {
         unreachable()
     }
     async fn node(&self, _: &SignedInUser, _: &str) -> Result<Option<NodeDetail>, PageError> {

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod cache;
 mod doctor;
+mod faults;
 mod headers;
 mod i18n;
 mod join_tokens;

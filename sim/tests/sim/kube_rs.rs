@@ -504,6 +504,60 @@ async fn bootstrap_and_legacy_secret_tokens_authenticate_until_removed() {
 }
 
 #[tokio::test]
+async fn expiring_watches_ends_open_ones_with_gone_and_refuses_resuming_from_before() {
+    use kube::api::{WatchEvent, WatchParams};
+    let sim = start_sim().await;
+    let api: Api<ConfigMap> = Api::namespaced(admin_client(&sim).await, "default");
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut open = Box::pin(api.watch(&WatchParams::default(), &rv).await.unwrap());
+    api.create(&PostParams::default(), &config_map("before", "x"))
+        .await
+        .unwrap();
+    match tokio::time::timeout(Duration::from_secs(5), open.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        WatchEvent::Added(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("before")),
+        other => panic!("expected the config map, got {other:?}"),
+    }
+    sim.sim.expire_watches();
+    match tokio::time::timeout(Duration::from_secs(5), open.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), open.next())
+            .await
+            .unwrap()
+            .is_none(),
+        "the watch ends after its error"
+    );
+    let mut resumed = Box::pin(api.watch(&WatchParams::default(), &rv).await.unwrap());
+    match tokio::time::timeout(Duration::from_secs(5), resumed.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+    {
+        WatchEvent::Error(e) => assert_eq!(e.code, 410),
+        other => panic!("resuming from before the expiry: expected 410 Gone, got {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn expired_watch_versions_answer_gone_and_bookmarks_arrive() {
     use kube::api::{WatchEvent, WatchParams};
     let sim = start_sim_with(SimConfig {
