@@ -60,8 +60,19 @@ pub struct Gpu {
     /// Xid errors seen since the exporter started: Xid code -> count.
     pub xid_errors: BTreeMap<u64, u64>,
     /// Fields that failed on this GPU this round, with the reason (NotSupported fields are left out).
+    /// Under [`GPU_LOST`]: the whole GPU failed (lost, fallen off the bus), so it has no fields.
     pub field_errors: BTreeMap<String, String>,
 }
+
+impl Gpu {
+    /// Why the whole GPU failed this round, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.field_errors.get(GPU_LOST).map(String::as_str)
+    }
+}
+
+/// The `fieldErrors` key under which an exporter reports a GPU that failed whole.
+pub const GPU_LOST: &str = "gpu";
 
 /// Static facts, read once per NVML initialisation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use gpuboard_exporter_api::{Gpu, GpuFields, GpuIdentity, GpuProcess, NodeGpus};
+use gpuboard_exporter_api::{GPU_LOST, Gpu, GpuFields, GpuIdentity, GpuProcess, NodeGpus};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::attribution::AttributionMap;
@@ -189,12 +189,12 @@ impl Collector {
     /// others, and re-initialise after a back-off.
     fn lose_gpu(&self, state: &mut State, index: usize, e: &SourceError) {
         if let Some(gpu) = state.gpus.get_mut(index) {
-            if !gpu.field_errors.contains_key("gpu") {
+            if !gpu.field_errors.contains_key(GPU_LOST) {
                 tracing::warn!(node = %self.node, gpu = index, error = %e, "GPU lost; re-initialising NVML");
             }
             gpu.fields = GpuFields::default();
             gpu.processes.clear();
-            gpu.field_errors.insert("gpu".into(), e.to_string());
+            gpu.field_errors.insert(GPU_LOST.into(), e.to_string());
         }
         if state.reinit_at.is_none() {
             state.reinit_at = Some(Instant::now() + state.backoff);

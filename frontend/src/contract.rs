@@ -330,6 +330,8 @@ pub struct GpuRow {
     /// The node's exporter is not answering; the values are from `sampled_at_ms`.
     pub stale: bool,
     pub sampled_at_ms: i64,
+    /// Why the GPU itself failed (lost, fallen off the bus), by its exporter; it then has no numbers.
+    pub failure: Option<String>,
 }
 
 /// What the GPU inventory can be sorted by.
@@ -443,6 +445,12 @@ pub enum Alert {
         node: String,
         allocatable: u32,
         seen: u32,
+    },
+    /// A GPU fails whole (its exporter cannot read it); `error` is the exporter's reason.
+    GpuFailed {
+        node: String,
+        index: u32,
+        error: String,
     },
     /// The doctor fails these checks on the node (those the other alerts do not already say).
     DoctorFails {

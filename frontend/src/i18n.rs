@@ -574,6 +574,11 @@ pub const ZH: &[(&str, &str)] = &[
     ),
     ("{node} is NotReady", "{node} 未就绪"),
     (
+        "{node}: GPU {index} fails ({error}); it has no numbers and is not counted",
+        "{node}：GPU {index} 故障（{error}），没有数据，不计入统计",
+    ),
+    ("failed", "故障"),
+    (
         "The cluster's API server has not answered since {since} UTC ({ago} ago). Nodes, pods and jobs are shown as they were then; GPU numbers still come from the exporters. This goes away by itself when the API server answers again.",
         "集群的 API Server 自 {since} (UTC) 起（{ago} 前）没有响应。节点、Pod 和作业显示的是当时的状态；GPU 数据仍来自采集器。API Server 恢复响应后，此提示会自动消失。",
     ),

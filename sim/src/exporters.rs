@@ -193,6 +193,11 @@ impl GpuSource for SimGpuSource {
         }
     }
 
+    fn drain_xids(&self) -> Vec<(usize, u64)> {
+        self.hardware(|sim, hw| Ok(sim.drain_xids(&hw.name)))
+            .unwrap_or_default()
+    }
+
     fn processes(&self, index: usize) -> Result<Vec<GpuProcess>, SourceError> {
         let gpu = self.gpu(index)?;
         Ok(match &gpu.holder {
@@ -233,6 +238,11 @@ impl SimGpuSource {
                 .gpus
                 .get(index)
                 .ok_or_else(|| SourceError::Lost(format!("GPU {index} is gone")))?;
+            if sim.gpu_failed(&hw.name, index) {
+                return Err(SourceError::Lost(
+                    "GPU is lost (it has fallen off the bus)".into(),
+                ));
+            }
             let holder = sim.gpu_holder(&hw.name, index);
             Ok(GpuNow {
                 model: gpu.model.clone(),
@@ -360,6 +370,30 @@ struct Running {
     collector: Arc<Collector>,
 }
 
+/// A middleware for `node`'s exporter that never answers while the sim says it hangs
+/// ([`Sim::hang_exporter`]).
+fn hang_when_told(
+    sim: Weak<Sim>,
+    node: String,
+) -> impl Fn(
+    axum::extract::Request,
+    axum::middleware::Next,
+) -> std::pin::Pin<Box<dyn Future<Output = axum::response::Response> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |request, next| {
+        let hung = sim.upgrade().is_some_and(|sim| sim.exporter_hung(&node));
+        Box::pin(async move {
+            if hung {
+                std::future::pending::<()>().await;
+            }
+            next.run(request).await
+        })
+    }
+}
+
 /// The running simulated exporters.
 pub struct Started {
     /// (node, address) of each exporter.
@@ -395,7 +429,9 @@ pub async fn start(sim: &Arc<Sim>, config: &SimExporterConfig) -> Result<Started
             hw.name.clone(),
             Arc::new(SimGpuSource::new(sim, node)),
         ));
-        let app = server::router(collector.clone());
+        let app = server::router(collector.clone()).layer(axum::middleware::from_fn(
+            hang_when_told(Arc::downgrade(sim), hw.name.clone()),
+        ));
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::warn!(error = %e, "a simulated exporter stopped");

@@ -135,6 +135,10 @@ pub struct Sim {
     /// Requests answered, by verb and resource (`GET /metrics`).
     pub requests: request_counts::RequestCounts,
     pub bookmark_interval: Duration,
+    /// GPUs that have failed (node, index), and whether their exporter was told the Xid yet.
+    failed_gpus: Mutex<HashMap<(String, usize), bool>>,
+    /// Nodes whose exporter accepts connections but never answers.
+    hung_exporters: Mutex<std::collections::HashSet<String>>,
     /// Bumped by [`Sim::expire_watches`]: every open watch ends with `410 Gone`.
     watches_expired: tokio::sync::watch::Sender<u64>,
 }
@@ -155,6 +159,55 @@ impl Sim {
     pub fn expire_watches(&self) {
         self.lock_store().compact();
         self.watches_expired.send_modify(|n| *n += 1);
+    }
+
+    /// GPU `index` of `node` falls off the bus, as NVML reports it: every reading fails with
+    /// "GPU is lost", and the exporter sees Xid 79 once. Until [`Sim::mend_gpu`].
+    pub fn fail_gpu(&self, node: &str, index: usize) {
+        self.failed_gpus
+            .lock()
+            .entry((node.to_string(), index))
+            .or_insert(false);
+    }
+
+    /// GPU `index` of `node` works again.
+    pub fn mend_gpu(&self, node: &str, index: usize) {
+        self.failed_gpus.lock().remove(&(node.to_string(), index));
+    }
+
+    /// Whether GPU `index` of `node` has failed.
+    pub fn gpu_failed(&self, node: &str, index: usize) -> bool {
+        self.failed_gpus
+            .lock()
+            .contains_key(&(node.to_string(), index))
+    }
+
+    /// The Xids (79, fallen off the bus) of `node`'s failed GPUs not yet reported: (index, Xid).
+    pub fn drain_xids(&self, node: &str) -> Vec<(usize, u64)> {
+        let mut failed = self.failed_gpus.lock();
+        failed
+            .iter_mut()
+            .filter(|((n, _), reported)| n == node && !**reported)
+            .map(|((_, index), reported)| {
+                *reported = true;
+                (*index, 79)
+            })
+            .collect()
+    }
+
+    /// `node`'s exporter hangs (`true`: accepts connections, never answers) or answers again.
+    pub fn hang_exporter(&self, node: &str, hung: bool) {
+        let mut hung_exporters = self.hung_exporters.lock();
+        if hung {
+            hung_exporters.insert(node.to_string());
+        } else {
+            hung_exporters.remove(node);
+        }
+    }
+
+    /// Whether `node`'s exporter hangs.
+    pub fn exporter_hung(&self, node: &str) -> bool {
+        self.hung_exporters.lock().contains(node)
     }
 
     pub fn lock_logs(&self) -> MutexGuard<'_, HashMap<(String, String), ContainerLogs>> {
@@ -567,6 +620,8 @@ pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         devices: Mutex::new(HashMap::new()),
         requests: Default::default(),
         bookmark_interval: config.bookmark_interval,
+        failed_gpus: Mutex::default(),
+        hung_exporters: Mutex::default(),
         watches_expired: tokio::sync::watch::Sender::new(0),
     });
 

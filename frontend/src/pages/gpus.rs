@@ -42,10 +42,13 @@ fn GpuRowView(row: GpuRow) -> impl IntoView {
             )
         )
     });
+    let failure = row.failure.clone().map(|why| {
+        view! { " " <span class="bad" title=why data-testid="gpu-failed">{move || tr(lang.get(), "failed")}</span> }
+    });
     let holder = row.clone();
     view! {
         <tr data-gpu=row.uuid.clone() data-node=row.node.clone() class=if row.stale { "stale" } else { "" }>
-            <td class="name"><a href=format!("/nodes/{}", row.node)>{row.node.clone()}</a>{stale_note}</td>
+            <td class="name"><a href=format!("/nodes/{}", row.node)>{row.node.clone()}</a>{stale_note}{failure}</td>
             <td class="num">{row.index}</td>
             <td>{row.model.clone()}</td>
             <td class="mono">{row.uuid.clone()}</td>

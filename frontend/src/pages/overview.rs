@@ -51,6 +51,11 @@ fn alert_text(lang: Lang, alert: &Alert, now_ms: i64) -> String {
             "{node}: the GPU exporter has never answered ({error})",
             &[("node", node), ("error", &exporter_error_text(lang, error))],
         ),
+        Alert::GpuFailed { node, index, error } => trf(
+            lang,
+            "{node}: GPU {index} fails ({error}); it has no numbers and is not counted",
+            &[("node", node), ("index", index), ("error", error)],
+        ),
         Alert::DeviceMismatch {
             node,
             allocatable,

@@ -58,6 +58,7 @@ pub fn gpu_rows<'a>(
                 hidden_pods: hidden.len(),
                 stale: telemetry.is_stale(),
                 sampled_at_ms: answer.sampled_at_ms,
+                failure: gpu.failure().map(str::to_string),
             });
         }
     }
@@ -153,7 +154,7 @@ fn opt(v: Option<f64>) -> String {
 /// The rows as CSV, with units in the header.
 pub fn to_csv(rows: &[GpuRow]) -> String {
     let mut out = String::from(
-        "node,index,model,uuid,memory_total_bytes,memory_used_bytes,utilization_percent,temperature_celsius,power_watts,in_use,pods,hidden_pods,stale\n",
+        "node,index,model,uuid,memory_total_bytes,memory_used_bytes,utilization_percent,temperature_celsius,power_watts,in_use,pods,hidden_pods,stale,failure\n",
     );
     for r in rows {
         let fields = [
@@ -178,6 +179,7 @@ pub fn to_csv(rows: &[GpuRow]) -> String {
             ),
             r.hidden_pods.to_string(),
             r.stale.to_string(),
+            csv_field(r.failure.as_deref().unwrap_or_default()),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');

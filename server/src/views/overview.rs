@@ -27,6 +27,19 @@ fn alerts_of(node: &NodeSummary, telemetry: &TelemetrySnapshot, out: &mut Vec<Al
             error: error.clone(),
         });
     }
+    let fresh = exporter.filter(|t| t.error.is_none());
+    for gpu in fresh
+        .and_then(|t| t.last_good.as_ref())
+        .map_or(&[][..], |g| &g.gpus)
+    {
+        if let Some(error) = gpu.failure() {
+            out.push(Alert::GpuFailed {
+                node: node.name.clone(),
+                index: gpu.identity.index,
+                error: error.to_string(),
+            });
+        }
+    }
     let seen = exporter
         .and_then(|t| t.last_good.as_ref())
         .map(|g| g.gpus.len() as u32);

@@ -1,14 +1,17 @@
 //! Faults of the cluster under a running dashboard: the API server gone for a minute while the
-//! cluster changes and its watch history is compacted, and open watches expired with `410 Gone`.
-//! In each, the pages go on with what they had and say since when it is stale, GPU numbers stay
-//! live from the exporters, and once the API server is back the pages are live and right again
-//! within 5 s, with no restart.
+//! cluster changes and its watch history is compacted, open watches expired with `410 Gone`, a
+//! GPU failing and an exporter hanging. In each, the pages go on with what they had and say
+//! what is stale and since when, the rest stays live and right, and once the fault is gone the
+//! pages are live again by themselves (within 5 s of the API server's return), with no restart.
+//! (An exporter down, lying about its node, malformed or too large: `telemetry.rs`.)
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use frontend::contract::{ClusterLink, GpuRow, NodeSummary};
+use frontend::contract::{Alert, ClusterLink, ExporterError, GpuRow, NodeSummary, Overview};
 use gpuboard::DashboardSettings;
+use gpuboard::telemetry::TelemetrySettings;
+use gpuboard_sim::SimConfig;
 use gpuboard_sim::resources::by_kind;
 use gpuboard_testkit::eventually;
 use gpuboard_testkit::http::request;
@@ -200,5 +203,136 @@ async fn the_api_server_gone_for_a_minute_is_said_with_since_when_and_the_pages_
             }
         },
     )
+    .await;
+}
+
+/// The row of GPU `index` of `node`.
+fn row<'a>(rows: &'a [GpuRow], node: &str, index: u32) -> Result<&'a GpuRow, String> {
+    rows.iter()
+        .find(|r| r.node == node && r.index == index)
+        .ok_or_else(|| format!("no row for GPU {index} of {node}"))
+}
+
+/// Whether `row` is live with numbers.
+fn live(row: &GpuRow) -> Result<(), String> {
+    if !row.stale && row.failure.is_none() && row.utilization_percent.is_some() {
+        Ok(())
+    } else {
+        Err(format!("{row:?}"))
+    }
+}
+
+#[tokio::test]
+async fn a_failing_gpu_and_a_hung_exporter_are_said_and_the_rest_stays_live() {
+    let sim = gpuboard_sim::start_temporary(SimConfig {
+        nodes: Some(2),
+        gpus_per_node: 2,
+        ..Default::default()
+    })
+    .await
+    .expect("the sim starts");
+    let settings = DashboardSettings {
+        telemetry: TelemetrySettings {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let addr = start_dashboard(&sim, settings).await;
+    let cookie = sign_in(addr, &sim.admin_token).await;
+    let (failing, hanging) = ("gpu-node-0001", "gpu-node-0002");
+    eventually("every GPU live", WAIT, || async {
+        let rows = gpus(addr, &cookie).await;
+        if rows.len() != 4 {
+            return Err(format!("{} rows", rows.len()));
+        }
+        rows.iter().try_for_each(live)
+    })
+    .await;
+
+    sim.sim.fail_gpu(failing, 1);
+    sim.sim.hang_exporter(hanging, true);
+    let hung_numbers = row(&gpus(addr, &cookie).await, hanging, 0)
+        .expect("a row")
+        .utilization_percent;
+    eventually(
+        "the failed GPU and the hung exporter said",
+        WAIT,
+        || async {
+            let rows = gpus(addr, &cookie).await;
+            let failed = row(&rows, failing, 1)?;
+            if failed.failure.is_none() || failed.utilization_percent.is_some() {
+                return Err(format!("not failed: {failed:?}"));
+            }
+            for index in 0..2 {
+                let stale = row(&rows, hanging, index)?;
+                if !stale.stale {
+                    return Err(format!("not stale: {stale:?}"));
+                }
+            }
+            Ok(())
+        },
+    )
+    .await;
+
+    // The rest stays live: the failed GPU's neighbour keeps fresh numbers.
+    let neighbour = row(&gpus(addr, &cookie).await, failing, 0)
+        .expect("a row")
+        .sampled_at_ms;
+    eventually("the neighbour's next sample", WAIT, || async {
+        let rows = gpus(addr, &cookie).await;
+        let now = row(&rows, failing, 0)?;
+        live(now)?;
+        if now.sampled_at_ms > neighbour {
+            Ok(())
+        } else {
+            Err("no newer sample".to_string())
+        }
+    })
+    .await;
+    let rows = gpus(addr, &cookie).await;
+    let failed = row(&rows, failing, 1).expect("a row");
+    assert!(
+        failed
+            .failure
+            .as_deref()
+            .is_some_and(|why| why.contains("lost")),
+        "{failed:?}"
+    );
+    let stale = row(&rows, hanging, 0).expect("a row");
+    assert_eq!(
+        stale.utilization_percent, hung_numbers,
+        "a stale node keeps its last numbers"
+    );
+
+    // The overview says both, with the reasons, and does not count them.
+    let overview: Overview = read(addr, &cookie, "/api/get_overview").await;
+    assert!(
+        overview.alerts.iter().any(|a| matches!(a,
+            Alert::GpuFailed { node, index: 1, error } if node == failing && error.contains("lost"))),
+        "{:?}",
+        overview.alerts
+    );
+    assert!(
+        overview.alerts.iter().any(|a| matches!(a,
+            Alert::StaleExporter { node, error: ExporterError::Timeout { .. }, .. } if node == hanging)),
+        "{:?}",
+        overview.alerts
+    );
+    assert_eq!(overview.gpus_total, 4);
+    let page = request(addr, "GET", "/gpus", std::slice::from_ref(&cookie), "").await;
+    assert!(
+        page.body.contains("data-testid=\"gpu-failed\""),
+        "{}",
+        page.body
+    );
+
+    // Both mended: live again by themselves.
+    sim.sim.mend_gpu(failing, 1);
+    sim.sim.hang_exporter(hanging, false);
+    eventually("every GPU live again", WAIT, || async {
+        gpus(addr, &cookie).await.iter().try_for_each(live)
+    })
     .await;
 }

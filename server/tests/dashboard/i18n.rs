@@ -58,6 +58,7 @@ fn gpu(node: &str, index: u32, stale: bool, pods: &[&str], hidden: usize) -> Gpu
         hidden_pods: hidden,
         stale,
         sampled_at_ms: 1_700_000_000_000,
+        failure: (index == 0).then(|| "显卡已丢失".to_string()),
     }
 }
 
@@ -239,6 +240,11 @@ impl Backend for ChineseCluster {
                     node: "节点己".into(),
                     since_ms: None,
                     error: ExporterError::WrongNode("节点庚".into()),
+                },
+                Alert::GpuFailed {
+                    node: NODE.into(),
+                    index: 1,
+                    error: "显卡已丢失".into(),
                 },
                 Alert::DeviceMismatch {
                     node: NODE.into(),
