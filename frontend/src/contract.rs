@@ -289,14 +289,26 @@ impl NodeSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ClusterLink {
     Live,
-    /// The API server has not answered, or the watches have failed, since `since_utc` (UTC,
-    /// `2026-11-24 09:30:05`), `for_seconds` ago; what is shown is as it was then. `reason` is the latest
-    /// failure, in the server's words.
+    /// Out of date since `since_utc` (UTC, `2026-11-24 09:30:05`), `for_seconds` ago; what is
+    /// shown is as it was then.
     Stale {
         since_utc: String,
         for_seconds: i64,
-        reason: String,
+        reason: StaleReason,
     },
+}
+
+/// Why what the pages show of the cluster is out of date, most serious first. The server's own
+/// error text stays in its log.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum StaleReason {
+    /// The API server does not answer (connections refused or cut, or no answer in time).
+    Unreachable,
+    /// The API server answers the dashboard's watch of `resource` with HTTP `code` (403: the
+    /// dashboard's account may not list and watch them).
+    Refused { resource: String, code: u16 },
+    /// The watch of `resource` expired (410 Gone): the dashboard is listing them again.
+    Relisting { resource: String },
 }
 
 /// Who is signed in, for the page header; the CSRF token goes into the sign-out form.

@@ -574,15 +574,22 @@ pub const ZH: &[(&str, &str)] = &[
     ),
     ("{node} is NotReady", "{node} 未就绪"),
     (
-        "{node}: GPU {index} fails ({error}); it has no numbers and is not counted",
-        "{node}：GPU {index} 故障（{error}），没有数据，不计入统计",
+        "{node}: GPU {index} fails ({error}); it has no numbers, so it is not counted as busy or in the average",
+        "{node}：GPU {index} 故障（{error}），没有数据，因此不计入繁忙数和平均利用率",
     ),
     ("failed", "故障"),
     (
         "The cluster's API server has not answered since {since} UTC ({ago} ago). Nodes, pods and jobs are shown as they were then; GPU numbers still come from the exporters. This goes away by itself when the API server answers again.",
         "集群的 API Server 自 {since} (UTC) 起（{ago} 前）没有响应。节点、Pod 和作业显示的是当时的状态；GPU 数据仍来自采集器。API Server 恢复响应后，此提示会自动消失。",
     ),
-    ("Last error: {reason}", "最近的错误：{reason}"),
+    (
+        "Since {since} UTC ({ago} ago) the cluster refuses the dashboard's watch of {resource} (HTTP {code}): its account may lack list and watch on them (re-apply deploy/dashboard-rbac.yaml). They are shown as they were then.",
+        "自 {since} (UTC) 起（{ago} 前），集群拒绝仪表盘监视 {resource}（HTTP {code}）：仪表盘的账号可能缺少对它们的 list 和 watch 权限（请重新应用 deploy/dashboard-rbac.yaml）。它们显示的是当时的状态。",
+    ),
+    (
+        "Since {since} UTC ({ago} ago) the dashboard has been reading {resource} from the cluster anew (its watch expired); until it has, they are shown as they were then.",
+        "自 {since} (UTC) 起（{ago} 前），仪表盘正在从集群重新读取 {resource}（其监视已过期）；读取完成前，它们显示的是当时的状态。",
+    ),
     (
         "{node}: the GPU exporter stopped answering {ago} ago ({error}); values shown are from then",
         "{node}：GPU 采集器已 {ago} 未响应（{error}），显示的是当时的数据",

@@ -114,8 +114,8 @@ fn SignedInAs() -> impl IntoView {
     }
 }
 
-/// Every page's warning while the dashboard cannot reach the cluster's API server: since when,
-/// for how long and why, asked again after each live update (so it goes away by itself).
+/// Every page's warning while what it shows of the cluster is out of date: since when, for how
+/// long and why, asked again after each live update (so it goes away by itself).
 #[component]
 fn StaleClusterBanner() -> impl IntoView {
     let updates = live::use_updates();
@@ -125,23 +125,54 @@ fn StaleClusterBanner() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || match link.get() {
                 Some(Ok(contract::ClusterLink::Stale { since_utc, for_seconds, reason })) => {
-                    let text = i18n::trf(
-                        lang.get(),
-                        "The cluster's API server has not answered since {since} UTC ({ago} ago). Nodes, pods and jobs are shown as they were then; GPU numbers still come from the exporters. This goes away by itself when the API server answers again.",
-                        &[("since", &since_utc), ("ago", &format::age(for_seconds))],
-                    );
-                    let why = i18n::trf(lang.get(), "Last error: {reason}", &[("reason", &reason)]);
+                    let text = stale_text(lang.get(), &since_utc, for_seconds, &reason);
                     Some(view! {
-                        <div class="banner stale" role="alert" data-testid="cluster-stale">
-                            <p>{text}</p>
-                            <p class="why">{why}</p>
-                        </div>
+                        <div class="banner stale" role="alert" data-testid="cluster-stale">{text}</div>
                     })
                 }
                 _ => None,
             }}
         </Suspense>
     }
+}
+
+/// The banner's words for `reason`, stale since `since` (UTC) for `seconds`.
+fn stale_text(
+    lang: i18n::Lang,
+    since: &str,
+    seconds: i64,
+    reason: &contract::StaleReason,
+) -> String {
+    use contract::StaleReason;
+    let ago = format::age(seconds);
+    let (template, resource) = match reason {
+        StaleReason::Unreachable => (
+            "The cluster's API server has not answered since {since} UTC ({ago} ago). Nodes, pods and jobs are shown as they were then; GPU numbers still come from the exporters. This goes away by itself when the API server answers again.",
+            "",
+        ),
+        StaleReason::Refused { resource, .. } => (
+            "Since {since} UTC ({ago} ago) the cluster refuses the dashboard's watch of {resource} (HTTP {code}): its account may lack list and watch on them (re-apply deploy/dashboard-rbac.yaml). They are shown as they were then.",
+            resource.as_str(),
+        ),
+        StaleReason::Relisting { resource } => (
+            "Since {since} UTC ({ago} ago) the dashboard has been reading {resource} from the cluster anew (its watch expired); until it has, they are shown as they were then.",
+            resource.as_str(),
+        ),
+    };
+    let code = match reason {
+        StaleReason::Refused { code, .. } => *code,
+        _ => 0,
+    };
+    i18n::trf(
+        lang,
+        template,
+        &[
+            ("since", &since),
+            ("ago", &ago),
+            ("resource", &resource),
+            ("code", &code),
+        ],
+    )
 }
 
 /// Browser entry point: hydrates the server-rendered page.

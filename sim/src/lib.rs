@@ -157,7 +157,9 @@ impl Sim {
     /// change history (a watch resuming from an older resourceVersion is answered `410 Gone`)
     /// and ends every open watch with a `410 Gone` error event. Clients must list again.
     pub fn expire_watches(&self) {
-        self.lock_store().compact();
+        let mut store = self.lock_store();
+        store.compact();
+        // With the store held, as a watch takes its receiver: none starts in between.
         self.watches_expired.send_modify(|n| *n += 1);
     }
 

@@ -51,6 +51,18 @@ impl RequestCounts {
         *self.0.lock().entry(series).or_default() += 1;
     }
 
+    /// Requests answered for `resource` (any group and subresource) with the authorization
+    /// `verb` (`list`, `watch`, ...).
+    pub fn count(&self, verb: &str, resource: &str) -> u64 {
+        let verb = metric_verb(verb);
+        self.0
+            .lock()
+            .iter()
+            .filter(|(s, _)| s.verb == verb && s.resource == resource)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// The counts in the Prometheus text format.
     pub fn render(&self) -> String {
         let counts = self.0.lock();

@@ -53,7 +53,7 @@ fn alert_text(lang: Lang, alert: &Alert, now_ms: i64) -> String {
         ),
         Alert::GpuFailed { node, index, error } => trf(
             lang,
-            "{node}: GPU {index} fails ({error}); it has no numbers and is not counted",
+            "{node}: GPU {index} fails ({error}); it has no numbers, so it is not counted as busy or in the average",
             &[("node", node), ("index", index), ("error", error)],
         ),
         Alert::DeviceMismatch {

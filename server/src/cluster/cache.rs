@@ -1,6 +1,6 @@
 //! The shared watch cache: kube-rs reflectors over nodes, pods and the exporter's pods, held with
 //! the server's own read-only identity. Pages read from it, so a page view costs no API call at
-//! steady state; the watchers reconnect with back-off on their own and report each failure to
+//! steady state; the watchers reconnect with back-off on their own and report what they do to
 //! the cache's [`Link`], which says whether what the pages show is live. Each object is slimmed to
 //! what the dashboard reads before it is stored (no managedFields, annotations, env, volumes,
 //! images), so the cache's memory follows the cluster's size, not its tenants' annotations.
@@ -59,8 +59,8 @@ impl From<NotSynced> for frontend::contract::PageError {
 }
 
 /// Starts a reflector for `api` watched with `config`, running until the process ends, storing
-/// each object as `slim` leaves it and telling `link` of each failure; returns its store and a
-/// counter bumped after each change.
+/// each object as `slim` leaves it and telling `link` of each event and failure; returns its
+/// store and a counter bumped after each change.
 fn reflect<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -80,7 +80,7 @@ where
     let (store, writer) = reflector::store();
     let generation = Arc::new(AtomicU64::new(0));
     let bumped = generation.clone();
-    let link = link.clone();
+    let link = link.watch(what);
     let stream = watcher(api, config)
         .backoff(watch_backoff())
         .modify(slim)
@@ -90,12 +90,13 @@ where
         while let Some(event) = stream.next().await {
             match event {
                 // The store has taken the event by the time it is yielded here.
-                Ok(_) => {
+                Ok(event) => {
                     bumped.fetch_add(1, Ordering::Release);
+                    link.saw(matches!(event, watcher::Event::InitDone));
                 }
                 Err(e) => {
                     tracing::warn!(resource = what, error = %e, "watch failed; retrying with back-off");
-                    link.failed(&format!("watching {what}: {e}"));
+                    link.failed(&e);
                 }
             }
         }
@@ -190,7 +191,7 @@ impl ClusterCache {
                 Api::namespaced(client.clone(), exporter_namespace),
                 exporters,
                 slim_pod,
-                "exporter pods",
+                "pods",
                 &link,
             )
             .0,
@@ -198,7 +199,7 @@ impl ClusterCache {
                 Api::all(client.clone()),
                 all(),
                 |q: &mut ResourceQuota| slim_meta(&mut q.metadata),
-                "resource quotas",
+                "resourcequotas",
                 &link,
             )
             .0,
@@ -206,7 +207,7 @@ impl ClusterCache {
                 Api::all(client.clone()),
                 all(),
                 |c: &mut PriorityClass| slim_meta(&mut c.metadata),
-                "priority classes",
+                "priorityclasses",
                 &link,
             )
             .0,

@@ -1,14 +1,20 @@
-//! Whether the watch cache is live. The cache's watches report each failure here, and a probe
-//! asks the API server for its version every [`PROBE_EVERY`] (a watch on a server that hangs
-//! reports nothing for minutes). The cache is stale from the first failure until the API server
-//! answers again and no watch has failed for longer than a watch waits between its retries
-//! ([`watch_backoff`]), so the pages say so, and since when, within seconds either way.
+//! Whether the watch cache is live. Each of the cache's watches reports here what it last did
+//! ([`WatchLink`]), and a probe asks the API server for its version every [`PROBE_EVERY`] (a
+//! watch on a server that hangs reports nothing for minutes). The cache is stale from the first
+//! failure until every watch is live again and the probe answers; the pages say so, since when
+//! and why ([`StaleReason`]), within seconds either way.
+//!
+//! A watch that must list again (its first list failed, or it was told `410 Gone`) is live
+//! once that list is in. One that only resumes yields nothing when it succeeds (kube resumes
+//! from its last resourceVersion silently), so it counts as live once the API server has
+//! answered since its last failure and it has not failed for longer than it waits between
+//! retries ([`QUIET`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use frontend::contract::ClusterLink;
-use kube::runtime::watcher::ExponentialBackoff;
+use frontend::contract::{ClusterLink, StaleReason};
+use kube::runtime::watcher::{self, ExponentialBackoff};
 use parking_lot::Mutex;
 
 /// How often the probe asks the API server.
@@ -19,11 +25,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const RETRY_FIRST: Duration = Duration::from_millis(200);
 /// ...up to this, plus as much again at random (so retries of many watches spread out).
 const RETRY_MOST: Duration = Duration::from_millis(700);
-/// Longer than any wait between a watch's retries: a watch that has not failed for this long
-/// since the API server last answered has come back.
+/// Longer than a watch ever waits between retries (`RETRY_MOST` and its jitter, 1.4 s): a
+/// resuming watch that has not failed for this long, with the API server answering since its
+/// last failure, has resumed.
 const QUIET: Duration = Duration::from_millis(2 * 700 + 500);
-/// The longest reason kept (an error's text can quote what the server sent).
-const MAX_REASON_BYTES: usize = 300;
 
 /// The back-off of the cache's watches. kube's default waits up to 30 s between retries, so the
 /// pages would stay stale for as long after the API server is back. The dashboard's six watches
@@ -47,82 +52,122 @@ pub struct Link {
 
 #[derive(Default)]
 struct LinkState {
-    /// The failure that began the current outage, and the latest one; None while live.
-    outage: Option<Outage>,
+    /// What each watch last did, by [`WatchLink::slot`].
+    watches: Vec<WatchState>,
+    /// Whether the probe's last question went unanswered.
+    probe_failing: bool,
     /// When the API server last answered the probe.
     last_answer: Option<Instant>,
+    /// Since when something has been failing; None while live.
+    outage: Option<Outage>,
+}
+
+#[derive(Clone)]
+enum WatchState {
+    Live,
+    Failing {
+        at: Instant,
+        reason: StaleReason,
+        /// It lists again before it is live (it says so with `InitDone`).
+        must_list: bool,
+    },
 }
 
 struct Outage {
     since: jiff::Timestamp,
     began: Instant,
-    last_failure: Instant,
-    reason: String,
 }
 
 impl LinkState {
-    /// Ends the outage when the API server has answered since its last failure and the quiet
-    /// time has passed.
+    /// Marks live the resumed watches the API server has answered after, once quiet; ends the
+    /// outage when nothing fails any more.
     fn settle(&mut self, now: Instant) {
-        let Some(outage) = &self.outage else { return };
-        let answered_since = self.last_answer.is_some_and(|at| at > outage.last_failure);
-        if answered_since && now.duration_since(outage.last_failure) >= QUIET {
-            tracing::info!(
-                stale_for = ?outage.began.elapsed(),
-                "the cluster's API server answers again; the cache is live"
-            );
+        let last_answer = self.last_answer;
+        for watch in &mut self.watches {
+            if let WatchState::Failing {
+                at,
+                must_list: false,
+                ..
+            } = *watch
+                && last_answer.is_some_and(|answer| answer > at)
+                && now.duration_since(at) >= QUIET
+            {
+                *watch = WatchState::Live;
+            }
+        }
+        if let Some(outage) = &self.outage
+            && self.reason().is_none()
+        {
+            tracing::info!(stale_for = ?outage.began.elapsed(), "the cluster's API server answers again; the cache is live");
             self.outage = None;
+        }
+    }
+
+    /// The most serious reason anything fails now.
+    fn reason(&self) -> Option<StaleReason> {
+        let watches = self.watches.iter().filter_map(|w| match w {
+            WatchState::Failing { reason, .. } => Some(reason.clone()),
+            WatchState::Live => None,
+        });
+        let probe = self.probe_failing.then_some(StaleReason::Unreachable);
+        watches.chain(probe).min()
+    }
+
+    /// Something failed: the outage begins now, unless it already has.
+    fn failed(&mut self, now: Instant) {
+        if self.outage.is_none() {
+            self.outage = Some(Outage {
+                since: jiff::Timestamp::now(),
+                began: now,
+            });
         }
     }
 }
 
 impl Link {
-    /// A watch or the probe failed: the cache is stale from now, if it was not already.
-    pub fn failed(&self, reason: &str) {
-        let reason = cut(reason, MAX_REASON_BYTES);
-        let now = Instant::now();
+    /// A slot for the watch of `resource` (a plural, as `pods`), live until it says otherwise.
+    pub fn watch(&self, resource: &'static str) -> WatchLink {
         let mut state = self.state.lock();
-        match &mut state.outage {
-            Some(outage) => {
-                outage.last_failure = now;
-                outage.reason = reason;
-            }
-            None => {
-                tracing::warn!(%reason, "the cluster's API server fails; pages show the cache as stale");
-                state.outage = Some(Outage {
-                    since: jiff::Timestamp::now(),
-                    began: now,
-                    last_failure: now,
-                    reason,
-                });
-            }
+        state.watches.push(WatchState::Live);
+        WatchLink {
+            link: self.clone(),
+            slot: state.watches.len() - 1,
+            resource,
         }
     }
 
-    /// The API server answered the probe.
+    /// The API server answered the probe (a refusal too: it is there).
     pub fn answered(&self) {
         let now = Instant::now();
         let mut state = self.state.lock();
         state.last_answer = Some(now);
+        state.probe_failing = false;
         state.settle(now);
+    }
+
+    /// The probe got no answer.
+    pub fn unanswered(&self) {
+        let mut state = self.state.lock();
+        state.probe_failing = true;
+        state.failed(Instant::now());
     }
 
     /// Live, or stale since when and why.
     pub fn status(&self) -> ClusterLink {
         let mut state = self.state.lock();
         state.settle(Instant::now());
-        match &state.outage {
-            None => ClusterLink::Live,
-            Some(outage) => ClusterLink::Stale {
+        match (&state.outage, state.reason()) {
+            (Some(outage), Some(reason)) => ClusterLink::Stale {
                 since_utc: outage.since.strftime("%Y-%m-%d %H:%M:%S").to_string(),
                 for_seconds: outage.began.elapsed().as_secs() as i64,
-                reason: outage.reason.clone(),
+                reason,
             },
+            _ => ClusterLink::Live,
         }
     }
 
     /// Asks the API server for its version every [`PROBE_EVERY`] with `client`, until the
-    /// process ends. Any answer counts, a refusal too: the server is there.
+    /// process ends.
     pub fn start_probe(&self, client: kube::Client) {
         let link = self.clone();
         tokio::spawn(async move {
@@ -132,88 +177,193 @@ impl Link {
                 every.tick().await;
                 match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
                     Ok(Ok(_)) | Ok(Err(kube::Error::Api(_))) => link.answered(),
-                    Ok(Err(e)) => link.failed(&format!("the API server does not answer: {e}")),
-                    Err(_) => link.failed(&format!(
-                        "the API server did not answer within {} s",
-                        PROBE_TIMEOUT.as_secs()
-                    )),
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "the API server does not answer");
+                        link.unanswered();
+                    }
+                    Err(_) => link.unanswered(),
                 }
             }
         });
     }
 }
 
-/// `text` cut to at most `max` bytes, at a character boundary.
-fn cut(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
+/// One watch's place in the [`Link`].
+pub struct WatchLink {
+    link: Link,
+    slot: usize,
+    resource: &'static str,
+}
+
+impl WatchLink {
+    /// The watch yielded an event; `listed` when it is the end of a (re)list (`InitDone`).
+    pub fn saw(&self, listed: bool) {
+        let mut state = self.link.state.lock();
+        if let Some(watch) = state.watches.get_mut(self.slot)
+            && (listed
+                || matches!(
+                    watch,
+                    WatchState::Failing {
+                        must_list: false,
+                        ..
+                    }
+                ))
+        {
+            *watch = WatchState::Live;
+        }
+        state.settle(Instant::now());
     }
-    text[..end].to_string()
+
+    /// The watch failed with `error` (its text goes to the log, not to the pages).
+    pub fn failed(&self, error: &watcher::Error) {
+        let (reason, must_list) = classify(self.resource, error);
+        let now = Instant::now();
+        let mut state = self.link.state.lock();
+        if let Some(watch) = state.watches.get_mut(self.slot) {
+            *watch = WatchState::Failing {
+                at: now,
+                reason,
+                must_list,
+            };
+        }
+        state.failed(now);
+    }
+}
+
+/// Why a watch failed, and whether kube lists again before it watches (as its state machine
+/// does after a failed list or a `410 Gone`; after a failed watch it resumes).
+fn classify(resource: &str, error: &watcher::Error) -> (StaleReason, bool) {
+    let answered = |e: &kube::Error| match e {
+        kube::Error::Api(status) => StaleReason::Refused {
+            resource: resource.to_string(),
+            code: status.code,
+        },
+        _ => StaleReason::Unreachable,
+    };
+    match error {
+        watcher::Error::InitialListFailed(e) => (answered(e), true),
+        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
+            (answered(e), false)
+        }
+        watcher::Error::WatchError(status) if status.code == 410 => (
+            StaleReason::Relisting {
+                resource: resource.to_string(),
+            },
+            true,
+        ),
+        watcher::Error::WatchError(status) => (
+            StaleReason::Refused {
+                resource: resource.to_string(),
+                code: status.code,
+            },
+            false,
+        ),
+        watcher::Error::NoResourceVersion => (
+            StaleReason::Relisting {
+                resource: resource.to_string(),
+            },
+            true,
+        ),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn stale_since(link: &Link) -> Option<String> {
+    fn gone() -> watcher::Error {
+        watcher::Error::WatchError(Box::new(
+            kube::core::Status::failure("too old", "Expired").with_code(410),
+        ))
+    }
+
+    fn refused() -> watcher::Error {
+        watcher::Error::WatchStartFailed(kube::Error::Api(Box::new(
+            kube::core::Status::failure("forbidden", "Forbidden").with_code(403),
+        )))
+    }
+
+    fn since(link: &Link) -> Option<(String, StaleReason)> {
         match link.status() {
             ClusterLink::Live => None,
-            ClusterLink::Stale { since_utc, .. } => Some(since_utc),
+            ClusterLink::Stale {
+                since_utc, reason, ..
+            } => Some((since_utc, reason)),
+        }
+    }
+
+    /// Moves a failing watch's last failure back by the quiet time, as if it had passed.
+    fn age(link: &Link, slot: usize) {
+        let mut state = link.state.lock();
+        if let WatchState::Failing { at, .. } = &mut state.watches[slot] {
+            *at = at.checked_sub(QUIET).expect("the clock is older than that");
         }
     }
 
     #[test]
-    fn stale_from_the_first_failure_until_an_answer_after_a_quiet_time() {
+    fn a_resumed_watch_is_live_after_an_answer_and_a_quiet_time_and_the_outage_keeps_its_start() {
         let link = Link::default();
-        link.answered();
+        let (pods, nodes) = (link.watch("pods"), link.watch("nodes"));
         assert_eq!(link.status(), ClusterLink::Live);
-        link.failed("watching pods: connection refused");
-        let since = stale_since(&link).expect("stale after a failure");
-        link.failed("watching nodes: connection refused");
+        link.unanswered();
+        let (start, reason) = since(&link).expect("stale");
+        assert_eq!(reason, StaleReason::Unreachable);
+        pods.failed(&refused());
+        nodes.failed(&refused());
+        assert_eq!(since(&link).map(|s| s.0), Some(start.clone()), "one outage");
+        // The server answers; the watches have not failed since, but may still be waiting.
+        link.answered();
+        let (_, reason) = since(&link).expect("still stale");
         assert_eq!(
-            stale_since(&link),
-            Some(since.clone()),
-            "a later failure keeps the outage's start"
-        );
-        match link.status() {
-            ClusterLink::Stale { reason, .. } => {
-                assert_eq!(reason, "watching nodes: connection refused")
+            reason,
+            StaleReason::Refused {
+                resource: "nodes".into(),
+                code: 403
             }
-            ClusterLink::Live => panic!("stale"),
-        }
-        // An answer right after a failure is not enough: a watch may still be waiting to retry.
-        link.answered();
-        assert_eq!(stale_since(&link), Some(since));
-        // The quiet time has passed since the last failure, but the server has not answered since.
-        {
-            let mut state = link.state.lock();
-            let failed_at = Instant::now()
-                .checked_sub(QUIET)
-                .expect("the clock is older than the quiet time");
-            state.outage.as_mut().expect("an outage").last_failure = failed_at;
-            state.last_answer = failed_at.checked_sub(Duration::from_millis(1));
-        }
-        assert!(
-            stale_since(&link).is_some(),
-            "no answer since the last failure"
         );
-        // It answers: live.
+        // Quiet for long enough, but the answer came before the last failure: still stale.
+        age(&link, 0);
+        age(&link, 1);
+        link.state.lock().last_answer = Some(Instant::now() - QUIET * 2);
+        assert!(since(&link).is_some());
         link.answered();
         assert_eq!(link.status(), ClusterLink::Live);
     }
 
     #[test]
-    fn a_reason_is_kept_short_and_whole_characters() {
+    fn a_watch_that_must_list_again_is_stale_until_its_list_is_in() {
         let link = Link::default();
-        link.failed(&"é".repeat(400));
-        match link.status() {
-            ClusterLink::Stale { reason, .. } => {
-                assert!(reason.len() <= MAX_REASON_BYTES);
-                assert!(reason.chars().all(|c| c == 'é'));
+        let pods = link.watch("pods");
+        pods.failed(&gone());
+        let (_, reason) = since(&link).expect("stale");
+        assert_eq!(
+            reason,
+            StaleReason::Relisting {
+                resource: "pods".into()
             }
-            ClusterLink::Live => panic!("stale"),
-        }
+        );
+        link.answered();
+        age(&link, 0);
+        link.answered();
+        pods.saw(false);
+        assert!(
+            since(&link).is_some(),
+            "quiet time and events mid-list are not enough"
+        );
+        pods.saw(true);
+        assert_eq!(link.status(), ClusterLink::Live);
+    }
+
+    #[test]
+    fn an_event_after_a_failed_resume_is_live_at_once() {
+        let link = Link::default();
+        let pods = link.watch("pods");
+        pods.failed(&watcher::Error::WatchFailed(
+            kube::Error::LinesCodecMaxLineLengthExceeded,
+        ));
+        assert_eq!(since(&link).map(|s| s.1), Some(StaleReason::Unreachable));
+        pods.saw(false);
+        assert_eq!(link.status(), ClusterLink::Live);
     }
 
     #[test]

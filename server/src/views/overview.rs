@@ -1,6 +1,6 @@
 //! The overview's counts and alerts: nodes Ready, GPUs seen, allocatable, allocated and busy (by
 //! the accounting rules the nodes table uses too), and the alerts (NotReady nodes, stale
-//! exporters, allocatable GPUs that differ from what the exporter sees), and the GPU work a lab
+//! exporters, failed GPUs, allocatable GPUs that differ from what the exporter sees), and the GPU work a lab
 //! admin checks first: the head of the queue and what runs.
 
 use frontend::contract::workloads::Queue;
@@ -9,8 +9,8 @@ use frontend::contract::{Alert, GpuRow, HeatMap, NodeSummary, Overview};
 use crate::cluster::accounting::{self, BUSY_PERCENT};
 use crate::telemetry::TelemetrySnapshot;
 
-/// The alerts of one node: NotReady, its exporter stale, its allocatable GPUs not what the
-/// exporter sees.
+/// The alerts of one node: NotReady, its exporter stale, a GPU failed (by the exporter's last
+/// answer, as the GPU rows say), its allocatable GPUs not what the exporter sees.
 fn alerts_of(node: &NodeSummary, telemetry: &TelemetrySnapshot, out: &mut Vec<Alert>) {
     if !node.ready {
         out.push(Alert::NotReady {

@@ -8,7 +8,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use frontend::contract::{Alert, ClusterLink, ExporterError, GpuRow, NodeSummary, Overview};
+use frontend::contract::{
+    Alert, ClusterLink, ExporterError, GpuRow, NodeSummary, Overview, StaleReason,
+};
 use gpuboard::DashboardSettings;
 use gpuboard::telemetry::TelemetrySettings;
 use gpuboard_sim::SimConfig;
@@ -98,7 +100,7 @@ async fn the_api_server_gone_for_a_minute_is_said_with_since_when_and_the_pages_
         (-1.0..5.0).contains(&off),
         "stale since {since}, stopped at {stopped_at}"
     );
-    assert!(!reason.is_empty());
+    assert_eq!(reason, StaleReason::Unreachable);
 
     // Meanwhile the cluster changes, and the API server forgets the history the watches would
     // resume from: they must list again when it is back.
@@ -115,6 +117,7 @@ async fn the_api_server_gone_for_a_minute_is_said_with_since_when_and_the_pages_
             .expect("deleted");
     }
     sim.sim.expire_watches();
+    let lists = sim.sim.requests.count("list", "nodes");
 
     // Every page answers from what it had, with the banner saying since when.
     for page in ["/", "/nodes", "/gpus", "/queue", "/nodes/node-110"] {
@@ -171,6 +174,10 @@ async fn the_api_server_gone_for_a_minute_is_said_with_since_when_and_the_pages_
         }
     })
     .await;
+    assert!(
+        sim.sim.requests.count("list", "nodes") > lists,
+        "the watch of nodes was told 410 Gone and listed again"
+    );
     eprintln!(
         "live and right {:.1} s after the API server's return",
         back.elapsed().as_secs_f64()
@@ -179,6 +186,7 @@ async fn the_api_server_gone_for_a_minute_is_said_with_since_when_and_the_pages_
     assert!(!reply.body.contains("cluster-stale"), "the banner is gone");
 
     // Open watches expire (410 Gone): the cache lists again and follows what changes next.
+    let lists = sim.sim.requests.count("list", "nodes");
     sim.sim.expire_watches();
     let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
     let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
@@ -198,8 +206,14 @@ async fn the_api_server_gone_for_a_minute_is_said_with_since_when_and_the_pages_
                 .iter()
                 .any(|n| n.name == "node-106" && n.unschedulable);
             match link(addr, &cookie).await {
-                ClusterLink::Live if cordoned => Ok(()),
-                other => Err(format!("node-106 cordoned {cordoned}, {other:?}")),
+                ClusterLink::Live
+                    if cordoned && sim.sim.requests.count("list", "nodes") > lists =>
+                {
+                    Ok(())
+                }
+                other => Err(format!(
+                    "node-106 cordoned {cordoned}, {other:?}, listed again?"
+                )),
             }
         },
     )
@@ -306,7 +320,7 @@ async fn a_failing_gpu_and_a_hung_exporter_are_said_and_the_rest_stays_live() {
         "a stale node keeps its last numbers"
     );
 
-    // The overview says both, with the reasons, and does not count them.
+    // The overview says both, with the reasons (neither is counted as busy or in the average).
     let overview: Overview = read(addr, &cookie, "/api/get_overview").await;
     assert!(
         overview.alerts.iter().any(|a| matches!(a,

@@ -28,7 +28,7 @@ use frontend::contract::workloads::{
 };
 use frontend::contract::{
     Alert, ClusterLink, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint,
-    NodeCondition, NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew,
+    NodeCondition, NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew, StaleReason,
 };
 use frontend::i18n::ZH;
 use gpuboard::app::AppState;
@@ -157,7 +157,10 @@ impl Backend for ChineseCluster {
         Ok(ClusterLink::Stale {
             since_utc: "2026-11-24 09:30:05".into(),
             for_seconds: 65,
-            reason: "连接被拒绝".into(),
+            reason: StaleReason::Refused {
+                resource: "节点".into(),
+                code: 403,
+            },
         })
     }
 
