@@ -27,11 +27,9 @@ fn alerts_of(node: &NodeSummary, telemetry: &TelemetrySnapshot, out: &mut Vec<Al
             error: error.clone(),
         });
     }
-    let fresh = exporter.filter(|t| t.error.is_none());
-    for gpu in fresh
-        .and_then(|t| t.last_good.as_ref())
-        .map_or(&[][..], |g| &g.gpus)
-    {
+    let last_answer = exporter.and_then(|t| t.last_good.as_ref());
+    // As the GPU rows do: from the exporter's last answer (when stale, the alert above says so).
+    for gpu in last_answer.map_or(&[][..], |g| &g.gpus) {
         if let Some(error) = gpu.failure() {
             out.push(Alert::GpuFailed {
                 node: node.name.clone(),
@@ -40,10 +38,7 @@ fn alerts_of(node: &NodeSummary, telemetry: &TelemetrySnapshot, out: &mut Vec<Al
             });
         }
     }
-    let seen = exporter
-        .and_then(|t| t.last_good.as_ref())
-        .map(|g| g.gpus.len() as u32);
-    if let Some(seen) = seen
+    if let Some(seen) = last_answer.map(|g| g.gpus.len() as u32)
         && seen != node.gpus_allocatable
     {
         out.push(Alert::DeviceMismatch {
@@ -169,6 +164,41 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn a_failed_gpu_is_said_from_the_last_answer_as_its_row_is_also_when_stale() {
+        let failed = |error: Option<ExporterError>| {
+            let mut t = seen(2, error);
+            let gpus = Arc::make_mut(t.last_good.as_mut().expect("an answer"));
+            gpus.gpus[1].identity.index = 1;
+            gpus.gpus[1]
+                .field_errors
+                .insert(gpuboard_exporter_api::GPU_LOST.into(), "GPU is lost".into());
+            t
+        };
+        let nodes = vec![node("a", true, 2), node("b", true, 2)];
+        let telemetry = Arc::new(HashMap::from([
+            ("a".to_string(), failed(None)),
+            (
+                "b".to_string(),
+                failed(Some(ExporterError::Timeout { ms: 2000 })),
+            ),
+        ]));
+        let o = overview(&nodes, &telemetry, vec![], vec![]);
+        let failed_on: Vec<&str> = o
+            .alerts
+            .iter()
+            .filter_map(|a| match a {
+                Alert::GpuFailed {
+                    node,
+                    index: 1,
+                    error,
+                } if error == "GPU is lost" => Some(node.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed_on, ["a", "b"], "{:?}", o.alerts);
     }
 
     #[test]
