@@ -144,25 +144,24 @@ fn stale_text(
     reason: &contract::StaleReason,
 ) -> String {
     use contract::StaleReason;
-    let ago = format::age(seconds);
-    let (template, resource) = match reason {
+    let (template, resource, code) = match reason {
         StaleReason::Unreachable => (
             "The cluster's API server has not answered since {since} UTC ({ago} ago). Nodes, pods and jobs are shown as they were then; GPU numbers still come from the exporters. This goes away by itself when the API server answers again.",
             "",
+            0,
         ),
-        StaleReason::Refused { resource, .. } => (
+        StaleReason::Refused { resource, code } => (
             "Since {since} UTC ({ago} ago) the cluster refuses the dashboard's watch of {resource} (HTTP {code}): its account may lack list and watch on them (re-apply deploy/dashboard-rbac.yaml). They are shown as they were then.",
             resource.as_str(),
+            *code,
         ),
         StaleReason::Relisting { resource } => (
             "Since {since} UTC ({ago} ago) the dashboard has been reading {resource} from the cluster anew (its watch expired); until it has, they are shown as they were then.",
             resource.as_str(),
+            0,
         ),
     };
-    let code = match reason {
-        StaleReason::Refused { code, .. } => *code,
-        _ => 0,
-    };
+    let ago = format::age(seconds);
     i18n::trf(
         lang,
         template,

@@ -106,11 +106,11 @@ impl LinkState {
     /// The most serious reason anything fails now.
     fn reason(&self) -> Option<StaleReason> {
         let watches = self.watches.iter().filter_map(|w| match w {
-            WatchState::Failing { reason, .. } => Some(reason.clone()),
+            WatchState::Failing { reason, .. } => Some(reason),
             WatchState::Live => None,
         });
-        let probe = self.probe_failing.then_some(StaleReason::Unreachable);
-        watches.chain(probe).min()
+        let probe = self.probe_failing.then_some(&StaleReason::Unreachable);
+        watches.chain(probe).min().cloned()
     }
 
     /// Something failed: the outage begins now, unless it already has.
@@ -197,21 +197,16 @@ pub struct WatchLink {
 
 impl WatchLink {
     /// The watch yielded an event; `listed` when it is the end of a (re)list (`InitDone`).
+    /// Called for every event, so a live watch costs one lock and a look at its slot.
     pub fn saw(&self, listed: bool) {
         let mut state = self.link.state.lock();
-        if let Some(watch) = state.watches.get_mut(self.slot)
-            && (listed
-                || matches!(
-                    watch,
-                    WatchState::Failing {
-                        must_list: false,
-                        ..
-                    }
-                ))
-        {
-            *watch = WatchState::Live;
+        let Some(WatchState::Failing { must_list, .. }) = state.watches.get(self.slot) else {
+            return;
+        };
+        if listed || !must_list {
+            state.watches[self.slot] = WatchState::Live;
+            state.settle(Instant::now());
         }
-        state.settle(Instant::now());
     }
 
     /// The watch failed with `error` (its text goes to the log, not to the pages).
