@@ -5,7 +5,7 @@
 //! (service accounts and their tokens), [`doctor`] (why a GPU node will not join or offer its
 //! GPUs), [`api`] (the JSON API for scripts), [`headers`] (the security headers of every answer),
 //! [`app`] (the router that serves it all), [`push`] (the live-update channel), [`transport`]
-//! (HTTPS or not), [`retries`] (requests sent twice make one object). With the `demo` feature,
+//! (HTTPS or not), [`retries`] (requests sent twice make one object), [`hex`] (bytes as text). With the `demo` feature,
 //! [`demo`] embeds `gpuboard-sim` for `gpuboard serve --demo`.
 
 pub mod access;
@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod demo;
 pub mod doctor;
 pub mod headers;
+pub mod hex;
 pub mod push;
 pub mod retries;
 pub mod telemetry;

@@ -168,9 +168,7 @@ where
 
 /// A fresh request ID for a form (each load of its page gets one).
 pub fn fresh() -> String {
-    use rand::Rng;
-    let bytes: [u8; 16] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::random::<16>()
 }
 
 #[cfg(test)]

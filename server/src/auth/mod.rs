@@ -104,9 +104,7 @@ fn now_ms() -> i64 {
 
 /// 32 random bytes as hex: a CSRF token.
 fn random_token() -> String {
-    use rand::Rng;
-    let bytes: [u8; 32] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::random::<32>()
 }
 
 impl Auth {

@@ -34,7 +34,10 @@ pub fn pin_of_der(der: &[u8]) -> Result<String, DiscoveryError> {
     let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| DiscoveryError::Certificate(e.to_string()))?;
     let spki = cert.public_key().raw;
-    Ok(format!("sha256:{}", hex(&Sha256::digest(spki))))
+    Ok(format!(
+        "sha256:{}",
+        crate::hex::encode(&Sha256::digest(spki))
+    ))
 }
 
 /// One pin per certificate of a PEM bundle.
@@ -50,10 +53,6 @@ pub fn pins_of_pem(bundle: &[u8]) -> Result<Vec<String>, DiscoveryError> {
         return Err(DiscoveryError::NoCa);
     }
     Ok(pins)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `host:port` of a server URL, as kubeadm strips `https://`.

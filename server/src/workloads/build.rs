@@ -79,7 +79,7 @@ pub fn owner_label(username: &str) -> String {
 fn request_hash(valid: &Valid, owner: &str) -> String {
     let body = serde_json::to_string(&(&valid.request, owner)).unwrap_or_default();
     let digest = Sha256::digest(body.as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&digest[..16])
 }
 
 fn meta(valid: &Valid, owner: &str, hash: &str) -> ObjectMeta {
