@@ -376,7 +376,7 @@ async fn regenerate_steps(
                 // new token, which no one saw, is taken back and the old one keeps working.
                 if request.is_some() && matches!(error, PageError::Unreachable(_)) {
                     let kept = format!(
-                        "; the new token {created_name} was kept: send the same request again to delete the old ones"
+                        "; the new token {created_name} was kept: send the same request again to delete the old ones (on a page: press Regenerate again without reloading)"
                     );
                     return Err(with_leftovers(error, vec![Some(kept)]));
                 }
@@ -410,8 +410,9 @@ async fn create_legacy_secret(
     let prefix = format!("{name}-token-");
     let fresh = |secret_name: Option<&str>| Secret {
         metadata: ObjectMeta {
+            // A name of its own when the request has one; else the API server makes one.
+            generate_name: secret_name.is_none().then(|| prefix.clone()),
             name: secret_name.map(str::to_string),
-            generate_name: Some(prefix.clone()),
             namespace: Some(namespace.to_string()),
             annotations: Some(BTreeMap::from_iter(
                 [(ACCOUNT_ANNOTATION.to_string(), name.to_string())]
