@@ -503,6 +503,17 @@ async fn bootstrap_and_legacy_secret_tokens_authenticate_until_removed() {
     assert_eq!(whoami(&legacy_client).await.unwrap_err(), 401);
 }
 
+/// The next event of a watch: fails the test when none comes within 5 s or the stream ends.
+async fn next_event<K>(
+    stream: &mut (impl futures::Stream<Item = kube::Result<kube::api::WatchEvent<K>>> + Unpin),
+) -> kube::api::WatchEvent<K> {
+    tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("an event within 5 s")
+        .expect("the watch goes on")
+        .expect("an event, not an error")
+}
+
 #[tokio::test]
 async fn expiring_watches_ends_open_ones_with_gone_and_refuses_resuming_from_before() {
     use kube::api::{WatchEvent, WatchParams};
@@ -519,22 +530,12 @@ async fn expiring_watches_ends_open_ones_with_gone_and_refuses_resuming_from_bef
     api.create(&PostParams::default(), &config_map("before", "x"))
         .await
         .unwrap();
-    match tokio::time::timeout(Duration::from_secs(5), open.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-    {
+    match next_event(&mut open).await {
         WatchEvent::Added(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("before")),
         other => panic!("expected the config map, got {other:?}"),
     }
     sim.sim.expire_watches();
-    match tokio::time::timeout(Duration::from_secs(5), open.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-    {
+    match next_event(&mut open).await {
         WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected 410 Gone, got {other:?}"),
     }
@@ -546,12 +547,7 @@ async fn expiring_watches_ends_open_ones_with_gone_and_refuses_resuming_from_bef
         "the watch ends after its error"
     );
     let mut resumed = Box::pin(api.watch(&WatchParams::default(), &rv).await.unwrap());
-    match tokio::time::timeout(Duration::from_secs(5), resumed.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-    {
+    match next_event(&mut resumed).await {
         WatchEvent::Error(e) => assert_eq!(e.code, 410),
         other => panic!("resuming from before the expiry: expected 410 Gone, got {other:?}"),
     }
@@ -573,12 +569,7 @@ async fn expired_watch_versions_answer_gone_and_bookmarks_arrive() {
             .unwrap();
     }
     let mut stream = Box::pin(api.watch(&WatchParams::default(), "1").await.unwrap());
-    match tokio::time::timeout(Duration::from_secs(5), stream.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-    {
+    match next_event(&mut stream).await {
         WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected 410 Gone, got {other:?}"),
     }
@@ -600,12 +591,7 @@ async fn expired_watch_versions_answer_gone_and_bookmarks_arrive() {
         .await
         .unwrap(),
     );
-    match tokio::time::timeout(Duration::from_secs(5), stream.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-    {
+    match next_event(&mut stream).await {
         WatchEvent::Bookmark(b) => assert!(!b.metadata.resource_version.is_empty()),
         other => panic!("expected a bookmark, got {other:?}"),
     }
