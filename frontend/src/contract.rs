@@ -224,6 +224,7 @@ impl leptos::server_fn::error::FromServerFnError for PageError {
 
 /// Why a node's exporter has no fresh data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ExporterError {
     /// No answer within the timeout, in milliseconds.
     Timeout { ms: u64 },
@@ -322,6 +323,7 @@ pub struct CurrentUser {
 /// One GPU as the GPUs page shows it: identity from the exporter, the latest sample, and who
 /// uses it (pod names only where the user may list pods in that namespace).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GpuRow {
     pub node: String,
     pub index: u32,
@@ -388,6 +390,7 @@ pub struct GpuPage {
 
 /// One point of a GPU's history, for the node page's charts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HistoryPoint {
     /// Unix seconds.
     pub at_s: i64,
@@ -399,6 +402,7 @@ pub struct HistoryPoint {
 
 /// A GPU card on the node page: the row plus its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GpuCard {
     pub gpu: GpuRow,
     pub history: Vec<HistoryPoint>,

@@ -86,9 +86,9 @@ impl FromRef<AppState> for Arc<Auth> {
 /// pending forever (leptos-rs/leptos#4773); the tests start many dashboards in one process.
 static PAGE_ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(App));
 
-/// The routes beside the pages and their server functions: sign-in and out, health, the push
-/// channel, the CSV export, the dashboard's metrics, and the JSON API. The router is made from
-/// this list, and the access tests walk it.
+/// The routes beside the pages, their server functions and the JSON API ([`crate::api::routes`]):
+/// sign-in and out, health, the push channel, the CSV export, the dashboard's metrics. The router
+/// is made from this list, and the access tests walk it.
 pub fn endpoints() -> Vec<(String, MethodRouter<AppState>)> {
     let own: [(&str, MethodRouter<AppState>); 6] = [
         ("/login", post(auth::login)),
@@ -100,7 +100,6 @@ pub fn endpoints() -> Vec<(String, MethodRouter<AppState>)> {
     ];
     own.into_iter()
         .map(|(path, methods)| (path.to_string(), methods))
-        .chain(crate::api::endpoints())
         .collect()
 }
 
@@ -133,6 +132,7 @@ pub fn router(state: AppState) -> Router {
                     router.route(&path, methods)
                 }),
         )
+        .merge(crate::api::routes().0)
         // The not-found page gets no backend (nothing of the cluster can render there).
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

@@ -13,6 +13,7 @@ pub const DEFAULT_TOKEN_SECONDS: u64 = 24 * 3600;
 /// A legacy token Secret (`kubernetes.io/service-account-token`) and what the cluster says of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LegacyToken {
     pub secret: String,
     /// Seconds since the Secret was made.
@@ -26,6 +27,7 @@ pub struct LegacyToken {
 /// A service account as the page lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServiceAccountRow {
     pub namespace: String,
     pub name: String,
@@ -36,6 +38,7 @@ pub struct ServiceAccountRow {
 /// The page's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServiceAccounts {
     /// Sorted by namespace, then name.
     pub accounts: Vec<ServiceAccountRow>,
@@ -52,6 +55,7 @@ pub struct ServiceAccounts {
 /// A legacy token to regenerate; `{}` (or no body) will do.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RegenerateToken {
     /// Makes regenerating idempotent: the same request sent again by the same user (a retry
     /// after a lost answer, a double click) is answered with the token the first made while its
@@ -63,6 +67,11 @@ pub struct RegenerateToken {
 /// A token to mint for an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(utoipa::ToSchema),
+    schema(example = json!({"expirationSeconds": 3600}))
+)]
 pub struct NewToken {
     #[serde(default = "default_seconds")]
     pub expiration_seconds: u64,
@@ -83,6 +92,7 @@ impl Default for NewToken {
 /// A token, shown once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IssuedToken {
     pub namespace: String,
     pub service_account: String,
@@ -111,6 +121,7 @@ pub struct IssuedToken {
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum GrantedRole {
     /// Read most objects in the namespace (not Secrets).
     View,
@@ -137,6 +148,11 @@ impl GrantedRole {
 /// "Give a teammate access": a new service account bound to a role, and its first token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(utoipa::ToSchema),
+    schema(example = json!({"namespace": "ai", "name": "alice", "role": "edit", "expirationSeconds": 86400}))
+)]
 pub struct NewAccess {
     pub namespace: String,
     pub name: String,

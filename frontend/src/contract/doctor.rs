@@ -9,6 +9,7 @@ use super::ExporterError;
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum CheckStatus {
     Pass,
     Warn,
@@ -32,6 +33,7 @@ pub enum CheckStatus {
 )]
 #[serde(rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum CheckKind {
     /// The Ready condition.
     Ready,
@@ -63,6 +65,7 @@ pub enum CheckKind {
 /// reader's language ([`Seen::english`] for scripts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Seen {
     /// The cluster's words or values as they are (conditions, phases, taints, Xid codes).
     Text {
@@ -162,6 +165,7 @@ impl Seen {
 /// One check's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Check {
     pub check: CheckKind,
     pub status: CheckStatus,
@@ -171,6 +175,7 @@ pub struct Check {
 /// A node's checks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Diagnosis {
     pub node: String,
     /// Whether the node carries GPUs (GPU checks are skipped on the others).

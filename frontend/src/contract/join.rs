@@ -30,6 +30,7 @@ pub const MAX_GROUPS: usize = 16;
 )]
 #[serde(rename_all = "lowercase")]
 #[strum(serialize_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TokenUsage {
     /// The token authenticates as `system:bootstrap:<id>` (a joining kubelet needs it).
     Authentication,
@@ -47,6 +48,7 @@ impl TokenUsage {
 /// Whether a token can still be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TokenStatus {
     Valid,
     /// Past its expiration (the token cleaner will delete it).
@@ -58,6 +60,7 @@ pub enum TokenStatus {
 /// Whether `kube-public/cluster-info` carries this token's signature (`jws-kubeconfig-<id>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Signing {
     /// Not a signing token (or not a valid one): no signature is expected.
     NotRequested,
@@ -69,6 +72,7 @@ pub enum Signing {
 /// One bootstrap token, as `kubeadm token list` shows it; the secret half is not here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JoinToken {
     pub id: String,
     /// When it expires (RFC 3339, UTC); None: never.
@@ -87,6 +91,7 @@ pub struct JoinToken {
 /// Where `kubeadm join` finds the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum DiscoverySource {
     /// `kube-public/cluster-info`, as kubeadm itself reads it.
     ClusterInfo,
@@ -97,6 +102,7 @@ pub enum DiscoverySource {
 /// The endpoint and CA pins a join command carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Discovery {
     /// `host:port` of the API server, as nodes reach it.
     pub endpoint: String,
@@ -120,6 +126,7 @@ impl Discovery {
 /// The join-token page's data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct JoinTokens {
     /// Sorted by expiry, the longest-lived last; tokens that never expire at the end.
     pub tokens: Vec<JoinToken>,
@@ -140,6 +147,11 @@ pub struct JoinTokens {
 /// A token to create. Every field may be left out: `{}` is `kubeadm token create`'s defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(utoipa::ToSchema),
+    schema(example = json!({"ttlSeconds": 3600, "description": "rack 4"}))
+)]
 pub struct NewJoinToken {
     /// Lifetime in seconds; 0: never expires.
     pub ttl_seconds: u64,
@@ -170,6 +182,7 @@ impl Default for NewJoinToken {
 /// A token with its secret half: shown once after creating, or when asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RevealedJoinToken {
     /// `id.secret`.
     pub token: String,

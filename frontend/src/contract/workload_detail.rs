@@ -16,6 +16,7 @@ pub const DEFAULT_TAIL_LINES: u32 = 500;
 /// A condition of the Job, Deployment or pod, as `kubectl describe` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Condition {
     #[serde(rename = "type")]
     pub kind: String,
@@ -27,6 +28,7 @@ pub struct Condition {
 /// How a container ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Termination {
     /// `Completed`, `Error`, `OOMKilled`, ...
     pub reason: String,
@@ -39,6 +41,7 @@ pub struct Termination {
 /// What a container is doing, as the kubelet reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all_fields = "camelCase", tag = "state")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ContainerState {
     /// Not running: `ContainerCreating`, `ImagePullBackOff`, `CrashLoopBackOff`, ...
     Waiting {
@@ -58,6 +61,7 @@ pub enum ContainerState {
 /// One container of a pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ContainerRow {
     pub name: String,
     pub image: String,
@@ -71,6 +75,7 @@ pub struct ContainerRow {
 /// One pod of the workload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PodRow {
     pub name: String,
     pub node: Option<String>,
@@ -84,6 +89,7 @@ pub struct PodRow {
 /// A problem found in the state, said in plain words by the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all_fields = "camelCase", tag = "what")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Explanation {
     /// The seeds' case: the program finished, but the pod's `restartPolicy: Always` (a
     /// Deployment's, or a bare pod's) starts it again, and the kubelet backs off.
@@ -143,6 +149,7 @@ pub enum Explanation {
 
 /// `Normal` or `Warning`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum EventType {
     Normal,
     Warning,
@@ -151,6 +158,7 @@ pub enum EventType {
 /// An event of the workload or one of its pods.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EventRow {
     /// When it last happened (RFC 3339).
     pub at: String,
@@ -166,6 +174,7 @@ pub struct EventRow {
 /// A NodePort of a workspace and the addresses it is reached on (the nodes' InternalIPs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Exposed {
     pub port: NodePort,
     /// `192.168.0.110:31234`, one per node running the workspace.
@@ -175,6 +184,7 @@ pub struct Exposed {
 /// One Job or workspace as its page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WorkloadDetail {
     pub kind: WorkloadKind,
     pub namespace: String,
@@ -223,6 +233,11 @@ impl WorkloadDetail {
 /// What a logs request asks for (the query of `.../logs`; camelCase as kubectl's API has it).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 pub struct LogQuery {
     /// A pod of the workload; empty: its newest.
     pub pod: String,
@@ -239,6 +254,7 @@ pub struct LogQuery {
 /// Logs read at once.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Logs {
     pub pod: String,
     pub container: String,

@@ -19,6 +19,7 @@ pub const REQUEST_HASH_ANNOTATION: &str = "gpuboard.io/request-hash";
 /// What runs: a Job runs to completion; a workspace stays up (a Deployment of one replica, and a
 /// NodePort Service when ports are asked for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum WorkloadKind {
     #[default]
     Job,
@@ -28,6 +29,7 @@ pub enum WorkloadKind {
 /// An image the form offers with its defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::VariantArray)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ImagePreset {
     TensorFlow,
     PyTorch,
@@ -61,6 +63,7 @@ impl ImagePreset {
 /// One environment variable.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EnvVar {
     pub name: String,
     #[serde(default)]
@@ -70,6 +73,7 @@ pub struct EnvVar {
 /// An existing PersistentVolumeClaim mounted into the container.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ClaimMount {
     pub claim: String,
     pub mount_path: String,
@@ -79,6 +83,11 @@ pub struct ClaimMount {
 /// and `gpus` may be left out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(utoipa::ToSchema),
+    schema(example = json!({"kind": "Job", "name": "train-mnist", "namespace": "ai", "image": "pytorch/pytorch:latest", "gpus": 1, "command": ["python", "train.py"]}))
+)]
 pub struct NewWorkload {
     pub kind: WorkloadKind,
     pub name: String,
@@ -151,6 +160,7 @@ impl Default for NewWorkload {
 /// A node port given to a workspace port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NodePort {
     pub port: u32,
     pub node_port: u32,
@@ -159,6 +169,7 @@ pub struct NodePort {
 /// The answer to a submit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Submitted {
     pub kind: WorkloadKind,
     pub namespace: String,
@@ -177,6 +188,7 @@ pub struct Submitted {
 /// What a delete took away.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Deleted {
     pub namespace: String,
     pub name: String,
@@ -187,6 +199,7 @@ pub struct Deleted {
 /// Why a request waits for GPUs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all_fields = "camelCase", tag = "reason")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum WaitReason {
     /// Every GPU of the wanted model (or any, when `model` is None) on a suitable node is taken.
     GpusInUse { model: Option<String> },
@@ -201,6 +214,7 @@ pub enum WaitReason {
 /// Why a request can never run as it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all_fields = "camelCase", tag = "reason")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum NeverReason {
     /// It needs more GPUs than any one node has.
     TooManyGpus { wanted: u64, largest: u64 },
@@ -217,6 +231,7 @@ pub enum NeverReason {
 /// Where a request stands before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all_fields = "camelCase", tag = "verdict")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Fit {
     /// Fits now on these nodes.
     Now {
@@ -235,6 +250,7 @@ pub enum Fit {
 /// The fit check's answer, with the figures it used.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FitCheck {
     pub fit: Fit,
     /// The most GPUs any one schedulable GPU node has (the form's upper bound).
@@ -246,6 +262,7 @@ pub struct FitCheck {
 /// The form's live check: the objects it would send, and where they would stand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Preview {
     /// Exactly what a submit sends, as YAML.
     pub manifest: String,
@@ -255,6 +272,7 @@ pub struct Preview {
 /// What the form offers: where the user may submit, and the cluster's models, classes and claims.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SubmitOptions {
     /// Namespaces where the user may create Jobs (a SelfSubjectAccessReview each).
     pub job_namespaces: Vec<String>,
@@ -269,6 +287,7 @@ pub struct SubmitOptions {
 
 /// A workload's state, as the queue shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum WorkloadState {
     Pending,
     Running,
@@ -279,6 +298,7 @@ pub enum WorkloadState {
 /// Why nodes turned a pod down, one entry of the scheduler's histogram in plain terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all_fields = "camelCase", tag = "why")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum NodeMisfit {
     /// `Insufficient <resource>`.
     NotEnough { resource: String },
@@ -297,6 +317,7 @@ pub enum NodeMisfit {
 /// One entry of the histogram: how many nodes, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MisfitCount {
     pub nodes: u32,
     pub misfit: NodeMisfit,
@@ -305,6 +326,7 @@ pub struct MisfitCount {
 /// Why a pod is Pending, parsed from its PodScheduled condition; `raw` is the scheduler's text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PendingReason {
     pub counts: Vec<MisfitCount>,
     pub raw: String,
@@ -313,6 +335,7 @@ pub struct PendingReason {
 /// One row of the queue: one GPU pod (a Job's or a workspace's, or a bare pod).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QueueRow {
     pub namespace: String,
     /// The workload's name (its Job or Deployment, else the pod); None where the user may not
@@ -347,6 +370,7 @@ pub struct QueueRow {
 /// The quota that holds a Job back: its name, GPUs in use and its limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QuotaHold {
     pub quota: String,
     pub used: u64,
@@ -359,6 +383,11 @@ pub const QUEUE_PAGE_SIZE: usize = 200;
 /// Which page of the queue to show; every field may be left out (`?mineOnly=true&page=2`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "ssr",
+    derive(utoipa::ToSchema, utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
 pub struct QueueQuery {
     /// Only what the signed-in user submitted (the owner label).
     pub mine_only: bool,
@@ -371,6 +400,7 @@ pub struct QueueQuery {
 /// panel is not paged: its head and running rows, `matching` the whole queue, `pageSize` 0.)
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Queue {
     pub rows: Vec<QueueRow>,
     /// Rows the query keeps, over all pages.

@@ -1,9 +1,8 @@
 //! `/api/v1/nodes/{name}/doctor`: a node's checks, each `pass`, `warn` or `fail`, with what was
 //! seen and, in English, what the check is and what to do.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use frontend::backend::SignedInUser;
 use frontend::contract::PageError;
 use frontend::contract::doctor::{CheckKind, CheckStatus};
@@ -11,38 +10,54 @@ use frontend::i18n::Lang;
 use frontend::pages::doctor::{advice, title};
 use serde::Serialize;
 
-use super::{ApiResult, Endpoint};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiPath, ApiResult, Refusals};
 use crate::app::AppState;
 
-/// The endpoints of the doctor, under `/api/v1`.
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![("/nodes/{name}/doctor", get(diagnose))]
+/// The doctor's operation, under `/api/v1`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(diagnose))
 }
 
-#[derive(Debug, Serialize)]
+/// One check of the node.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CheckOut {
     check: CheckKind,
     status: CheckStatus,
+    /// What the cluster says (versions, counts, condition messages).
     seen: String,
+    /// What the check is, in English.
+    #[schema(value_type = String)]
     title: &'static str,
-    /// What to do; None when the check passes.
+    /// What to do; null when the check passes.
+    #[schema(value_type = Option<String>)]
     advice: Option<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
+/// The node's checks.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DiagnosisOut {
     node: String,
+    /// Whether the GPU checks apply.
     gpu_node: bool,
+    /// The worst status of the checks.
     worst: CheckStatus,
     checks: Vec<CheckOut>,
 }
 
+/// The GPU-node doctor: the node's checks, each `pass`, `warn` or `fail`, with what was seen
+/// and what to do.
+#[utoipa::path(get, path = "/nodes/{name}/doctor", tag = "doctor",
+    params(("name" = String, Path, description = "The node's name")),
+    responses((status = 200, body = DiagnosisOut), Refusals))]
 async fn diagnose(
     State(state): State<AppState>,
     user: SignedInUser,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<DiagnosisOut> {
     let diagnosis = state
         .backend

@@ -3,64 +3,207 @@
 //! send `Authorization: Bearer <token>` (no cookie, no CSRF token); a signed-in browser may call it
 //! too, with the session's CSRF token on changes. Bodies and answers are camelCase JSON; every
 //! error is `{"reason", "message"}` (and `field` for a refused field); nothing is cached (`crate::headers`).
+//!
+//! Each handler's `#[utoipa::path]` gives its method and path to both the router and the OpenAPI
+//! document (`/api/v1/openapi.json`), so nothing is served that the document does not describe.
 
 mod access;
 mod doctor;
 mod join_tokens;
 mod workloads;
 
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
 use frontend::contract::PageError;
 use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 
-/// One endpoint of the API: its path under `/api/v1` and the handlers of its methods.
-type Endpoint = (&'static str, MethodRouter<AppState>);
+/// The document's frame; the operations come from the routes ([`routes`]).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "gpuboard",
+        description = "The dashboard's JSON API: join tokens, service-account tokens and access, the GPU-node doctor, GPU work. Every call acts with the caller's own token, so the cluster's RBAC decides. See docs/api.md."
+    ),
+    modifiers(&BearerToken),
+    security(("bearer" = [])),
+    components(schemas(ApiError))
+)]
+struct Frame;
 
-/// Every endpoint of the API, with its whole path: the router is made from this list, and the
-/// access tests walk it.
-pub fn endpoints() -> Vec<(String, MethodRouter<AppState>)> {
-    [
-        join_tokens::endpoints(),
-        access::endpoints(),
-        doctor::endpoints(),
-        workloads::endpoints(),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|(path, methods)| (format!("/api/v1{path}"), methods))
-    .collect()
+/// Every operation takes `Authorization: Bearer <token>`, a token the cluster accepts.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_default()
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
+
+/// The API's routes and the OpenAPI document describing them, made together.
+pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .merge(join_tokens::routes())
+        .merge(access::routes())
+        .merge(doctor::routes())
+        .merge(workloads::routes());
+    OpenApiRouter::with_openapi(Frame::openapi())
+        .nest("/api/v1", api)
+        .split_for_parts()
+}
+
+/// The OpenAPI document alone (what `/api/v1/openapi.json` serves; the access tests walk it).
+pub fn document() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+/// The document as served, made once.
+static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
+    document().to_pretty_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document cannot be written as JSON");
+        String::from("{}")
+    })
+});
+
+/// This document: OpenAPI 3.1, generated from the API's types and routes.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"), Refusals))]
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT_JSON.as_str(),
+    )
+        .into_response()
+}
+
+/// The path of a namespaced object: `/namespaces/{namespace}/.../{name}`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ObjectPath {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// The refusals any operation may answer, each (but 413's) an [`ApiError`].
+pub struct Refusals;
+
+impl utoipa::IntoResponses for Refusals {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        const REFUSALS: [(u16, &str); 10] = [
+            (
+                400,
+                "BadRequest: the body or query is not what the operation reads",
+            ),
+            (
+                401,
+                "Unauthorized: no token, or the cluster does not accept it",
+            ),
+            (403, "Forbidden: the cluster's RBAC refused the caller"),
+            (404, "NotFound: no such object"),
+            (409, "Refused: the cluster refused (it exists already, say)"),
+            (415, "BadRequest: the body is not sent as application/json"),
+            (
+                422,
+                "Invalid (a field, named in `field`), Rejected (the cluster found the request invalid) or BadRequest (a field of the wrong type)",
+            ),
+            (
+                429,
+                "TooManyRequests: too many failed attempts with tokens from this client",
+            ),
+            (503, "ServiceUnavailable: the cluster could not be reached"),
+            (413, "The body is over 256 KiB"),
+        ];
+        REFUSALS
+            .into_iter()
+            .map(|(status, description)| {
+                let response = ResponseBuilder::new().description(description);
+                let response = if status == 413 {
+                    response.content("text/plain", ContentBuilder::new().build())
+                } else {
+                    response.content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ApiError")))
+                            .build(),
+                    )
+                };
+                (status.to_string(), response.build().into())
+            })
+            .collect()
+    }
+}
+
+/// What kind of refusal an [`ApiError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub enum Reason {
+    /// The body, query or path is not what the operation reads.
+    BadRequest,
+    /// A field was refused before the cluster was asked (named in `field`).
+    Invalid,
+    /// No token, or the cluster does not accept it.
+    Unauthorized,
+    /// The cluster's RBAC refused the caller.
+    Forbidden,
+    /// No such object.
+    NotFound,
+    /// The cluster found the request invalid.
+    Rejected,
+    /// The cluster refused otherwise (it exists already, say).
+    Refused,
+    /// Too many failed token checks from this client.
+    TooManyRequests,
+    /// The cluster could not be reached.
+    ServiceUnavailable,
+    /// The dashboard failed.
+    InternalError,
 }
 
 /// An error as the API answers it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiError {
     #[serde(skip)]
     status: StatusCode,
-    reason: &'static str,
+    reason: Reason,
+    /// In words, for a person.
     message: String,
+    /// The field refused, when one was (`Invalid`).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<String>,
 }
 
 /// The HTTP status and reason word of a [`PageError`]: one rule for the JSON API and the
 /// pages' server functions.
-pub fn status_of(e: &PageError) -> (StatusCode, &'static str) {
+pub fn status_of(e: &PageError) -> (StatusCode, Reason) {
     match e {
-        PageError::SignedOut => (StatusCode::UNAUTHORIZED, "Unauthorized"),
-        PageError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"),
-        PageError::Refused(_) => (StatusCode::CONFLICT, "Refused"),
-        PageError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Rejected"),
-        PageError::Server(_) => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
-        PageError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequest"),
-        PageError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
-        PageError::NotFound(_) => (StatusCode::NOT_FOUND, "NotFound"),
-        PageError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid"),
+        PageError::SignedOut => (StatusCode::UNAUTHORIZED, Reason::Unauthorized),
+        PageError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, Reason::ServiceUnavailable),
+        PageError::Refused(_) => (StatusCode::CONFLICT, Reason::Refused),
+        PageError::Rejected(_) => (StatusCode::UNPROCESSABLE_ENTITY, Reason::Rejected),
+        PageError::Server(_) => (StatusCode::INTERNAL_SERVER_ERROR, Reason::InternalError),
+        PageError::BadRequest(_) => (StatusCode::BAD_REQUEST, Reason::BadRequest),
+        PageError::Forbidden(_) => (StatusCode::FORBIDDEN, Reason::Forbidden),
+        PageError::NotFound(_) => (StatusCode::NOT_FOUND, Reason::NotFound),
+        PageError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, Reason::Invalid),
     }
 }
 
@@ -109,14 +252,19 @@ impl From<PageError> for ApiError {
 }
 
 impl ApiError {
-    /// A request the API cannot read (a query string, say), in axum's words.
-    pub fn bad_request(message: String) -> Self {
+    /// A refusal with its status, reason word and message.
+    pub fn new(status: StatusCode, reason: Reason, message: impl Into<String>) -> Self {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            reason: "BadRequest",
-            message,
+            status,
+            reason,
+            message: message.into(),
             field: None,
         }
+    }
+
+    /// A request the API cannot read (a query string, say), in axum's words.
+    pub fn bad_request(message: String) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, Reason::BadRequest, message)
     }
 }
 
@@ -144,7 +292,7 @@ where
         if !is_json {
             return Err(ApiError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                reason: "BadRequest",
+                reason: Reason::BadRequest,
                 message: "expected a body with Content-Type: application/json".into(),
                 field: None,
             });
@@ -153,6 +301,48 @@ where
             .await
             .map_err(|e| ApiError::bad_request(e.body_text()))?;
         Ok(JsonObject(object_from_bytes(&bytes)?))
+    }
+}
+
+/// axum's `Path`, its refusal an [`ApiError`] (a path that is not UTF-8 once decoded, say).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(e) => Err(ApiError::new(e.status(), Reason::BadRequest, e.body_text())),
+        }
+    }
+}
+
+/// axum's `Query`, its refusal an [`ApiError`] that names the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
     }
 }
 
@@ -183,7 +373,7 @@ impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
         ApiError {
             status: e.status(),
-            reason: "BadRequest",
+            reason: Reason::BadRequest,
             message: e.body_text(),
             field: None,
         }

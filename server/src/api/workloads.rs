@@ -2,48 +2,54 @@
 //! read one with its logs (followed as a stream), delete one. The body is the submit form's
 //! ([`NewWorkload`]).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use frontend::backend::SignedInUser;
-use frontend::contract::workload_detail::{LogQuery, WorkloadDetail};
+use frontend::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use frontend::contract::workloads::{Deleted, FitCheck, NewWorkload, Queue, QueueQuery, Submitted};
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::{ApiError, ApiResult, Endpoint, JsonObject};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, ApiPath, ApiQuery, ApiResult, JsonObject, ObjectPath, Refusals};
 use crate::app::AppState;
 
-/// The endpoints of GPU work, under `/api/v1`.
-pub fn endpoints() -> Vec<Endpoint> {
-    vec![
-        ("/workloads", get(queue).post(submit)),
-        ("/workloads/fit", post(fit)),
-        (
-            "/namespaces/{namespace}/workloads/{name}",
-            get(one).delete(remove),
-        ),
-        ("/namespaces/{namespace}/workloads/{name}/logs", get(logs)),
-    ]
+/// The operations on GPU work, under `/api/v1`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(queue, submit))
+        .routes(routes!(fit))
+        .routes(routes!(one, remove))
+        .routes(routes!(logs))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 struct SubmitQuery {
+    /// Only check: the cluster dry-runs it, nothing is made.
     #[serde(default)]
     dry_run: bool,
 }
 
-/// 201 when made, 200 when the same request had made it already (or on a dry run).
+/// Submits a Job or a workspace: 201 when made, 200 when the same request had made it already
+/// (a retry or double click makes one object) or on a dry run.
+#[utoipa::path(post, path = "/workloads", tag = "workloads", params(SubmitQuery),
+    request_body = NewWorkload,
+    responses(
+        (status = 201, description = "Made", body = Submitted),
+        (status = 200, description = "Made already by the same request, or a dry run", body = Submitted),
+        Refusals))]
 async fn submit(
     State(state): State<AppState>,
     user: SignedInUser,
-    query: Result<Query<SubmitQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
     JsonObject(request): JsonObject<NewWorkload>,
 ) -> ApiResult<Submitted> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let submitted = state
         .backend
         .submit_workload(&user, &request, query.dry_run)
@@ -56,6 +62,10 @@ async fn submit(
     Ok((status, axum::Json(submitted)))
 }
 
+/// The fit check for a submit body: fits now (on which nodes), waits (why, and how many are
+/// ahead), or never fits (why).
+#[utoipa::path(post, path = "/workloads/fit", tag = "workloads", request_body = NewWorkload,
+    responses((status = 200, body = FitCheck), Refusals))]
 async fn fit(
     State(state): State<AppState>,
     _user: SignedInUser,
@@ -65,21 +75,26 @@ async fn fit(
     Ok((StatusCode::OK, axum::Json(check)))
 }
 
-/// One page of the queue (`?mineOnly=true&page=N`, 200 rows a page; the counts cover it all).
+/// One page of the queue (`?mineOnly=true&page=N`, 200 rows a page; the counts cover it all):
+/// pending first in the scheduler's order, then held by quota, running, finished.
+#[utoipa::path(get, path = "/workloads", tag = "workloads", params(QueueQuery),
+    responses((status = 200, body = Queue), Refusals))]
 async fn queue(
     State(state): State<AppState>,
     user: SignedInUser,
-    query: Result<Query<QueueQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<QueueQuery>,
 ) -> ApiResult<Queue> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let queue = state.backend.queue(&user, &query).await?;
     Ok((StatusCode::OK, axum::Json(queue)))
 }
 
+/// Deletes the Job (its pods go too), else gpuboard's Deployment and Service of that name.
+#[utoipa::path(delete, path = "/namespaces/{namespace}/workloads/{name}", tag = "workloads",
+    params(ObjectPath), responses((status = 200, body = Deleted), Refusals))]
 async fn remove(
     State(state): State<AppState>,
     user: SignedInUser,
-    Path((namespace, name)): Path<(String, String)>,
+    ApiPath(ObjectPath { namespace, name }): ApiPath<ObjectPath>,
 ) -> ApiResult<Deleted> {
     let deleted = state
         .backend
@@ -88,10 +103,14 @@ async fn remove(
     Ok((StatusCode::OK, axum::Json(deleted)))
 }
 
+/// One Job (else Deployment): its state, pods, why it waits, its GPUs, events, and the form
+/// that makes it again.
+#[utoipa::path(get, path = "/namespaces/{namespace}/workloads/{name}", tag = "workloads",
+    params(ObjectPath), responses((status = 200, body = WorkloadDetail), Refusals))]
 async fn one(
     State(state): State<AppState>,
     user: SignedInUser,
-    Path((namespace, name)): Path<(String, String)>,
+    ApiPath(ObjectPath { namespace, name }): ApiPath<ObjectPath>,
 ) -> ApiResult<WorkloadDetail> {
     let detail = state.backend.workload(&user, &namespace, &name).await?;
     Ok((StatusCode::OK, axum::Json(detail)))
@@ -106,17 +125,25 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
         .any(|v| v.split(',').any(|t| t.trim().starts_with(media_type)))
 }
 
-/// The logs as `text/plain` (as `kubectl logs` prints them), or `Logs` as JSON when asked
+/// The logs as `text/plain` (as `kubectl logs` prints them), or as JSON when asked
 /// (`Accept: application/json`); with `follow=true` a stream that ends with the container, as
-/// text, or as server-sent events (one line per event, a `failure` event if the stream breaks, then an `end` event) for `EventSource`.
+/// text, or as server-sent events (one line per event, a `failure` event if the stream breaks,
+/// then an `end` event) for `EventSource`.
+#[utoipa::path(get, path = "/namespaces/{namespace}/workloads/{name}/logs", tag = "workloads",
+    params(ObjectPath, LogQuery),
+    responses(
+        (status = 200, description = "The log lines", content(
+            (String = "text/plain"),
+            (Logs = "application/json"),
+            (String = "text/event-stream"))),
+        Refusals))]
 async fn logs(
     State(state): State<AppState>,
     user: SignedInUser,
-    Path((namespace, name)): Path<(String, String)>,
-    query: Result<Query<LogQuery>, axum::extract::rejection::QueryRejection>,
+    ApiPath(ObjectPath { namespace, name }): ApiPath<ObjectPath>,
+    ApiQuery(query): ApiQuery<LogQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     if !query.follow {
         let logs = state
             .backend

@@ -19,6 +19,7 @@ use tower_sessions::Session;
 
 use super::signin::SignInError;
 use super::{Auth, SESSION_KEY, StoredUser, now_ms, session_end, to_login};
+use crate::api::{ApiError, Reason};
 
 /// A session's last activity is written at most this often (each write extends the store's expiry).
 const TOUCH_EVERY: Duration = Duration::from_secs(30);
@@ -71,13 +72,18 @@ const CHALLENGE: (header::HeaderName, &str) =
 /// the session ended).
 fn unauthorized(path: &str, ended: Option<SessionEnd>) -> Response {
     if path.starts_with("/api/v1/") {
-        let reason: Option<&str> = ended.map(Into::into);
-        (
+        let message = match ended {
+            Some(ended) => {
+                let word: &str = ended.into();
+                format!("the session ended ({word}): send Authorization: Bearer <token>")
+            }
+            None => "sign in first: send Authorization: Bearer <token>".to_string(),
+        };
+        with_challenge(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            [CHALLENGE],
-            axum::Json(serde_json::json!({"error": "sign in first", "reason": reason})),
-        )
-            .into_response()
+            Reason::Unauthorized,
+            message,
+        ))
     } else if is_api(path) {
         (
             StatusCode::UNAUTHORIZED,
@@ -88,6 +94,48 @@ fn unauthorized(path: &str, ended: Option<SessionEnd>) -> Response {
     } else {
         to_login(ended)
     }
+}
+
+/// An API refusal, with the challenge when it is a 401.
+fn with_challenge(error: ApiError) -> Response {
+    let mut response = error.into_response();
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            CHALLENGE.0,
+            axum::http::HeaderValue::from_static(CHALLENGE.1),
+        );
+    }
+    response
+}
+
+/// A bearer header's token refused, in the JSON API's error shape (whatever the path).
+fn bearer_refused(refusal: SignInRefusal) -> Response {
+    let (status, reason, message) = match refusal {
+        SignInRefusal::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Reason::TooManyRequests,
+            "too many failed attempts with tokens from this client: wait a minute",
+        ),
+        SignInRefusal::Unreachable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Reason::ServiceUnavailable,
+            "the cluster could not be reached to check the token",
+        ),
+        SignInRefusal::Anonymous => (
+            StatusCode::UNAUTHORIZED,
+            Reason::Unauthorized,
+            "the token signs in as an anonymous user",
+        ),
+        SignInRefusal::Empty
+        | SignInRefusal::Rejected
+        | SignInRefusal::CrossSite
+        | SignInRefusal::SessionsFull => (
+            StatusCode::UNAUTHORIZED,
+            Reason::Unauthorized,
+            "the cluster does not accept the token",
+        ),
+    };
+    with_challenge(ApiError::new(status, reason, message))
 }
 
 fn forbidden(why: &'static str) -> Response {
@@ -125,26 +173,14 @@ async fn authenticate(
                 String::new(),
                 &token,
             )),
-            Err(refusal) => {
-                let status = match refusal {
-                    SignInRefusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-                    SignInRefusal::Unreachable => StatusCode::SERVICE_UNAVAILABLE,
-                    _ => StatusCode::UNAUTHORIZED,
-                };
-                let word: &str = refusal.into();
-                let mut refused =
-                    (status, axum::Json(serde_json::json!({"error": word}))).into_response();
-                if status == StatusCode::UNAUTHORIZED {
-                    refused.headers_mut().insert(
-                        CHALLENGE.0,
-                        axum::http::HeaderValue::from_static(CHALLENGE.1),
-                    );
-                }
-                Err(refused)
-            }
+            Err(refusal) => Err(bearer_refused(refusal)),
         };
     }
     if !is_safe(&request.method) && !is_same_origin(&request.headers) {
+        // Without a session there is nothing to protect from the other site: say so (401).
+        if !matches!(session.get::<StoredUser>(SESSION_KEY).await, Ok(Some(_))) {
+            return Err(unauthorized(path, None));
+        }
         return Err(forbidden(
             "refused: a state-changing request from another site\n",
         ));

@@ -226,7 +226,16 @@ async fn scripts_may_send_a_bearer_header_instead() {
     assert!(ok.body.contains("kubernetes-admin"));
     let bad = request(addr, "GET", "/", &["Authorization: Bearer nope".into()], "").await;
     assert_eq!(bad.status, 401);
-    assert!(bad.body.contains("\"rejected\""), "{}", bad.body);
+    assert!(
+        bad.body.contains("\"reason\":\"Unauthorized\""),
+        "{}",
+        bad.body
+    );
+    assert!(
+        bad.body.contains("does not accept the token"),
+        "{}",
+        bad.body
+    );
 }
 
 #[tokio::test]
@@ -297,7 +306,11 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
     )
     .await;
     assert_eq!(guess.status, 429, "{}", guess.body);
-    assert!(guess.body.contains("rate-limited"));
+    assert!(
+        guess.body.contains("\"reason\":\"TooManyRequests\""),
+        "{}",
+        guess.body
+    );
 }
 
 #[tokio::test]

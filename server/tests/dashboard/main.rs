@@ -12,6 +12,7 @@ mod faults;
 mod headers;
 mod i18n;
 mod join_tokens;
+mod openapi;
 mod push;
 mod routes;
 mod telemetry;

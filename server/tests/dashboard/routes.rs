@@ -1,5 +1,6 @@
-//! Every route the router serves, found from it (its endpoint list, its pages, the registered
-//! server functions; each endpoint's methods from its own 405 `Allow`), is refused without a
+//! Every route the router serves, found from it (its endpoint list, the JSON API's OpenAPI
+//! document, made with the API's routes, its pages, the registered server functions; each
+//! endpoint's methods from its own 405 `Allow`), is refused without a
 //! session, but sign-in and health; every state-changing one is refused without the session's
 //! CSRF token, and from another site even with it. Refused by the guard, so nothing is made.
 
@@ -56,7 +57,9 @@ async fn every_route_needs_a_session_and_every_change_its_csrf_token_from_this_s
     // What the router serves: each endpoint with the methods its 405 names, the pages, and the
     // server functions with theirs.
     let mut routes: BTreeSet<(String, String)> = BTreeSet::new();
-    for (path, _) in gpuboard::app::endpoints() {
+    let api_paths = gpuboard::api::document().paths.paths.into_keys();
+    let endpoint_paths = gpuboard::app::endpoints().into_iter().map(|(path, _)| path);
+    for path in endpoint_paths.chain(api_paths) {
         let path = concrete(&path);
         let probe = request(addr, "PROPFIND", &path, std::slice::from_ref(&bearer), "").await;
         assert_eq!(probe.status, 405, "{path}: {}", probe.head);
@@ -74,6 +77,7 @@ async fn every_route_needs_a_session_and_every_change_its_csrf_token_from_this_s
     for expected in [
         ("POST", "/api/v1/workloads"),
         ("DELETE", "/api/v1/join-tokens/x"),
+        ("GET", "/api/v1/openapi.json"),
         ("POST", "/logout"),
         ("GET", "/nodes/x"),
         ("GET", "/api/list_nodes"),
