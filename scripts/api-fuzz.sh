@@ -30,8 +30,10 @@ done
 GPUBOARD_FUZZ_TOKEN="$(cat "$state/admin.token")"
 export GPUBOARD_FUZZ_TOKEN
 
-# One workload for the operations that read, follow or delete one by name.
-curl -sf -o /dev/null -H "Authorization: Bearer $GPUBOARD_FUZZ_TOKEN" -H 'Content-Type: application/json' \
+# One workload for the operations that read, follow or delete one by name (the token goes to
+# curl in a file, not on its command line).
+printf 'Authorization: Bearer %s\n' "$GPUBOARD_FUZZ_TOKEN" > "$state/authorization.header"
+curl -sf -o /dev/null -H @"$state/authorization.header" -H 'Content-Type: application/json' \
   -d '{"kind": "Job", "name": "fuzz-target", "namespace": "ai", "image": "busybox", "gpus": 1, "command": ["sh", "-c", "echo hello"]}' \
   "$base/api/v1/workloads" || { echo "could not submit the workload the fuzzing reads"; exit 1; }
 

@@ -29,7 +29,7 @@ use crate::views::gpus::to_csv;
 use gpuboard_listener::Limits;
 
 /// No form or server-function call of the dashboard is anywhere near this.
-const MAX_BODY_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
 /// A request body (a form, a submitted workload) arrives within this.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// A handler begins its answer within this (streams, once begun, run on).

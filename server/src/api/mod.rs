@@ -103,23 +103,29 @@ pub struct ObjectPath {
     pub name: String,
 }
 
-/// The refusals any operation may answer, each (but 413's) an [`ApiError`].
+/// The refusals any operation may answer (not every one can give each), as [`ApiError`]s;
+/// 413 also in plain text, when the body's declared length is over the limit.
 pub struct Refusals;
 
 impl utoipa::IntoResponses for Refusals {
     fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
-        const REFUSALS: [(u16, &str); 10] = [
+        let too_large = format!("The body is over {} KiB", crate::app::MAX_BODY_BYTES / 1024);
+        let refusals: [(u16, &str); 10] = [
             (
                 400,
-                "BadRequest: the body or query is not what the operation reads",
+                "BadRequest: the body, query or path is not what the operation reads",
             ),
             (
                 401,
                 "Unauthorized: no token, or the cluster does not accept it",
             ),
-            (403, "Forbidden: the cluster's RBAC refused the caller"),
+            (
+                403,
+                "Forbidden: the cluster's RBAC refused the caller, or a browser's change lacked its CSRF token",
+            ),
             (404, "NotFound: no such object"),
             (409, "Refused: the cluster refused (it exists already, say)"),
+            (413, &too_large),
             (415, "BadRequest: the body is not sent as application/json"),
             (
                 422,
@@ -130,22 +136,19 @@ impl utoipa::IntoResponses for Refusals {
                 "TooManyRequests: too many failed attempts with tokens from this client",
             ),
             (503, "ServiceUnavailable: the cluster could not be reached"),
-            (413, "The body is over 256 KiB"),
         ];
-        REFUSALS
+        refusals
             .into_iter()
             .map(|(status, description)| {
-                let response = ResponseBuilder::new().description(description);
-                let response = if status == 413 {
-                    response.content("text/plain", ContentBuilder::new().build())
-                } else {
-                    response.content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name("ApiError")))
-                            .build(),
-                    )
-                };
+                let error = ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ApiError")))
+                    .build();
+                let mut response = ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", error);
+                if status == 413 {
+                    response = response.content("text/plain", ContentBuilder::new().build());
+                }
                 (status.to_string(), response.build().into())
             })
             .collect()
@@ -290,16 +293,16 @@ where
                 v == "application/json" || v.ends_with("+json")
             });
         if !is_json {
-            return Err(ApiError {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                reason: Reason::BadRequest,
-                message: "expected a body with Content-Type: application/json".into(),
-                field: None,
-            });
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Reason::BadRequest,
+                "expected a body with Content-Type: application/json",
+            ));
         }
+        // Too large (a body without a length that the limit cut off) stays a 413.
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+            .map_err(|e| ApiError::new(e.status(), Reason::BadRequest, e.body_text()))?;
         Ok(JsonObject(object_from_bytes(&bytes)?))
     }
 }
@@ -325,7 +328,7 @@ where
     }
 }
 
-/// axum's `Query`, its refusal an [`ApiError`] that names the parameter.
+/// axum's `Query`, its refusal an [`ApiError`] in axum's words (an unknown parameter is named).
 pub struct ApiQuery<T>(pub T);
 
 impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
@@ -371,12 +374,7 @@ pub fn object_or_default<T: serde::de::DeserializeOwned + Default>(
 impl From<JsonRejection> for ApiError {
     /// A body that is not the JSON asked for; axum's text names the field that failed.
     fn from(e: JsonRejection) -> Self {
-        ApiError {
-            status: e.status(),
-            reason: Reason::BadRequest,
-            message: e.body_text(),
-            field: None,
-        }
+        ApiError::new(e.status(), Reason::BadRequest, e.body_text())
     }
 }
 

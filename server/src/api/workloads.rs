@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct SubmitQuery {
     /// Only check: the cluster dry-runs it, nothing is made.
     #[serde(default)]

@@ -85,20 +85,15 @@ fn unauthorized(path: &str, ended: Option<SessionEnd>) -> Response {
             message,
         ))
     } else if is_api(path) {
-        (
-            StatusCode::UNAUTHORIZED,
-            [CHALLENGE],
-            axum::Json(PageError::SignedOut),
-        )
-            .into_response()
+        with_challenge((StatusCode::UNAUTHORIZED, axum::Json(PageError::SignedOut)).into_response())
     } else {
         to_login(ended)
     }
 }
 
-/// An API refusal, with the challenge when it is a 401.
-fn with_challenge(error: ApiError) -> Response {
-    let mut response = error.into_response();
+/// A refusal, with the challenge when it is a 401.
+fn with_challenge(refusal: impl IntoResponse) -> Response {
+    let mut response = refusal.into_response();
     if response.status() == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             CHALLENGE.0,
@@ -126,10 +121,12 @@ fn bearer_refused(refusal: SignInRefusal) -> Response {
             Reason::Unauthorized,
             "the token signs in as an anonymous user",
         ),
-        SignInRefusal::Empty
-        | SignInRefusal::Rejected
-        | SignInRefusal::CrossSite
-        | SignInRefusal::SessionsFull => (
+        SignInRefusal::Empty => (
+            StatusCode::UNAUTHORIZED,
+            Reason::Unauthorized,
+            "the Authorization header has no token after \"Bearer \"",
+        ),
+        SignInRefusal::Rejected | SignInRefusal::CrossSite | SignInRefusal::SessionsFull => (
             StatusCode::UNAUTHORIZED,
             Reason::Unauthorized,
             "the cluster does not accept the token",
@@ -138,8 +135,13 @@ fn bearer_refused(refusal: SignInRefusal) -> Response {
     with_challenge(ApiError::new(status, reason, message))
 }
 
-fn forbidden(why: &'static str) -> Response {
-    (StatusCode::FORBIDDEN, why).into_response()
+/// A refused change: for the JSON API in its error shape, else in words.
+fn forbidden(path: &str, why: &'static str) -> Response {
+    if path.starts_with("/api/v1/") {
+        ApiError::new(StatusCode::FORBIDDEN, Reason::Forbidden, why.trim_end()).into_response()
+    } else {
+        (StatusCode::FORBIDDEN, why).into_response()
+    }
 }
 
 /// The token of an `Authorization: Bearer` header.
@@ -182,6 +184,7 @@ async fn authenticate(
             return Err(unauthorized(path, None));
         }
         return Err(forbidden(
+            path,
             "refused: a state-changing request from another site\n",
         ));
     }
@@ -265,8 +268,10 @@ fn recheck(answer: Result<(), SignInError>, since_ms: i64, grace: Duration) -> R
 /// `X-CSRF-Token` header or as the `csrf` field of a URL-encoded form (a form body read to find
 /// it is put back whole).
 async fn require_csrf(request: Request, expected: &str) -> Result<Request, Response> {
+    let path = request.uri().path().to_owned();
     let refusal = || {
         forbidden(
+            &path,
             "refused: a state-changing request must carry this session's CSRF token (reload the page)\n",
         )
     };

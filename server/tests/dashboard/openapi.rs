@@ -31,6 +31,7 @@ async fn the_api_publishes_a_whole_openapi_document_of_itself() {
 
     let anonymous = request(addr, "GET", "/api/v1/openapi.json", &[], "").await;
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
+    assert_eq!(json_of(&anonymous)["reason"], "Unauthorized");
 
     let reply = api(addr, &sim.admin_token, "GET", "/api/v1/openapi.json", "").await;
     assert_eq!(reply.status, 200, "{}", reply.body);

@@ -36,7 +36,23 @@ fn is_safe(method: &str) -> bool {
 }
 
 /// Refused by the guard: no user (401, or the sign-in page) or a refused change (403 in words).
-fn refused_by_the_guard(reply: &Reply) -> bool {
+/// On the JSON API's paths, in its error shape, the words in its message.
+fn refused_by_the_guard(path: &str, reply: &Reply) -> bool {
+    if path.starts_with("/api/v1/") {
+        let Ok(error) = serde_json::from_str::<serde_json::Value>(&reply.body) else {
+            return false;
+        };
+        return match reply.status {
+            401 => reply.header("www-authenticate").is_some() && error["reason"] == "Unauthorized",
+            403 => {
+                error["reason"] == "Forbidden"
+                    && error["message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("refused:"))
+            }
+            _ => false,
+        };
+    }
     match reply.status {
         // The guard's own 401 carries its challenge; a handler's would not.
         401 => reply.header("www-authenticate").is_some(),
@@ -100,7 +116,7 @@ async fn every_route_needs_a_session_and_every_change_its_csrf_token_from_this_s
         }
         let anonymous = request(addr, method, path, std::slice::from_ref(&json), "{}").await;
         assert!(
-            refused_by_the_guard(&anonymous),
+            refused_by_the_guard(path, &anonymous),
             "{method} {path} without a session: {}\n{}",
             anonymous.head,
             anonymous.body
@@ -109,11 +125,23 @@ async fn every_route_needs_a_session_and_every_change_its_csrf_token_from_this_s
             continue;
         }
         changes += 1;
+        // From another site without a session: nothing to protect, so no user (401 or sign-in).
+        let stranger = [json.clone(), "Sec-Fetch-Site: cross-site".into()];
+        let reply = request(addr, method, path, &stranger, "{}").await;
+        assert_ne!(
+            reply.status, 403,
+            "{method} {path} from another site, no session"
+        );
+        assert!(
+            refused_by_the_guard(path, &reply),
+            "{method} {path} from another site, no session: {}",
+            reply.body
+        );
         let without_csrf = [cookie.clone(), origin(addr), json.clone()];
         let reply = request(addr, method, path, &without_csrf, "{}").await;
         assert_eq!(reply.status, 403, "{method} {path} without the CSRF token");
         assert!(
-            refused_by_the_guard(&reply),
+            refused_by_the_guard(path, &reply),
             "{method} {path}: {}",
             reply.body
         );
@@ -128,7 +156,7 @@ async fn every_route_needs_a_session_and_every_change_its_csrf_token_from_this_s
         let reply = request(addr, method, path, &cross_site, "{}").await;
         assert_eq!(reply.status, 403, "{method} {path} from another site");
         assert!(
-            refused_by_the_guard(&reply),
+            refused_by_the_guard(path, &reply),
             "{method} {path}: {}",
             reply.body
         );
