@@ -305,9 +305,13 @@ pub enum ClusterLink {
 pub enum StaleReason {
     /// The API server does not answer (connections refused or cut, or no answer in time).
     Unreachable,
-    /// The API server answers the dashboard's watch of `resource` with HTTP `code` (403: the
-    /// dashboard's account may not list and watch them).
+    /// The API server refuses the dashboard's watch of `resource` with HTTP `code`, a 4xx
+    /// (401: it does not accept the dashboard's credentials; 403: the dashboard's account may not
+    /// list and watch them). It lasts until an admin acts.
     Refused { resource: String, code: u16 },
+    /// The API server fails the dashboard's watch of `resource` with HTTP `code` (429, or a 5xx:
+    /// overloaded or failing). It passes when the server answers again.
+    Failing { resource: String, code: u16 },
     /// The watch of `resource` expired (410 Gone): the dashboard is listing them again.
     Relisting { resource: String },
 }

@@ -587,6 +587,14 @@ pub const ZH: &[(&str, &str)] = &[
         "自 {since} (UTC) 起（{ago} 前），集群拒绝仪表盘监视 {resource}（HTTP {code}）：仪表盘的账号可能缺少对它们的 list 和 watch 权限（请重新应用 deploy/dashboard-rbac.yaml）。它们显示的是当时的状态。",
     ),
     (
+        "Since {since} UTC ({ago} ago) the cluster does not accept the dashboard's own credentials for its watch of {resource} (HTTP 401): its service-account token or kubeconfig is no longer valid; restart the dashboard with valid ones. They are shown as they were then.",
+        "自 {since} (UTC) 起（{ago} 前），集群不再接受仪表盘监视 {resource} 时所用的自身凭据（HTTP 401）：其服务账号令牌或 kubeconfig 已失效，请用有效的凭据重启仪表盘。它们显示的是当时的状态。",
+    ),
+    (
+        "Since {since} UTC ({ago} ago) the cluster's API server fails the dashboard's watch of {resource} (HTTP {code}: overloaded or failing). They are shown as they were then; this goes away by itself when it answers again.",
+        "自 {since} (UTC) 起（{ago} 前），集群的 API Server 对仪表盘监视 {resource} 的请求返回错误（HTTP {code}：过载或故障）。它们显示的是当时的状态；API Server 恢复正常后，此提示会自动消失。",
+    ),
+    (
         "Since {since} UTC ({ago} ago) the dashboard has been reading {resource} from the cluster anew (its watch expired); until it has, they are shown as they were then.",
         "自 {since} (UTC) 起（{ago} 前），仪表盘正在从集群重新读取 {resource}（其监视已过期）；读取完成前，它们显示的是当时的状态。",
     ),

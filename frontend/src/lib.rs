@@ -150,6 +150,19 @@ fn stale_text(
             "",
             0,
         ),
+        StaleReason::Refused {
+            resource,
+            code: 401,
+        } => (
+            "Since {since} UTC ({ago} ago) the cluster does not accept the dashboard's own credentials for its watch of {resource} (HTTP 401): its service-account token or kubeconfig is no longer valid; restart the dashboard with valid ones. They are shown as they were then.",
+            resource.as_str(),
+            401,
+        ),
+        StaleReason::Failing { resource, code } => (
+            "Since {since} UTC ({ago} ago) the cluster's API server fails the dashboard's watch of {resource} (HTTP {code}: overloaded or failing). They are shown as they were then; this goes away by itself when it answers again.",
+            resource.as_str(),
+            *code,
+        ),
         StaleReason::Refused { resource, code } => (
             "Since {since} UTC ({ago} ago) the cluster refuses the dashboard's watch of {resource} (HTTP {code}): its account may lack list and watch on them (re-apply deploy/dashboard-rbac.yaml). They are shown as they were then.",
             resource.as_str(),
@@ -180,4 +193,58 @@ fn stale_text(
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(App);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contract::StaleReason;
+
+    #[test]
+    fn each_stale_reason_has_its_own_words_in_both_languages() {
+        let resource = || "nodes".to_string();
+        let reasons = [
+            StaleReason::Unreachable,
+            StaleReason::Refused {
+                resource: resource(),
+                code: 401,
+            },
+            StaleReason::Refused {
+                resource: resource(),
+                code: 403,
+            },
+            StaleReason::Failing {
+                resource: resource(),
+                code: 503,
+            },
+            StaleReason::Relisting {
+                resource: resource(),
+            },
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for reason in &reasons {
+            let english = stale_text(i18n::Lang::En, "2026-11-24 09:30:05", 65, reason);
+            let chinese = stale_text(i18n::Lang::Zh, "2026-11-24 09:30:05", 65, reason);
+            assert!(
+                english.contains("09:30:05") && !english.contains('{'),
+                "{english}"
+            );
+            assert_ne!(english, chinese, "{reason:?} is translated");
+            assert!(
+                !chinese.contains("Since") && !chinese.contains('{'),
+                "{chinese}"
+            );
+            assert!(seen.insert(english), "{reason:?} has words of its own");
+        }
+        let failing = stale_text(i18n::Lang::En, "x", 1, &reasons[3]);
+        assert!(
+            failing.contains("503") && failing.contains("by itself"),
+            "{failing}"
+        );
+        let refused = stale_text(i18n::Lang::En, "x", 1, &reasons[2]);
+        assert!(
+            refused.contains("403") && refused.contains("dashboard-rbac.yaml"),
+            "{refused}"
+        );
+    }
 }

@@ -28,7 +28,9 @@ const RETRY_MOST: Duration = Duration::from_millis(700);
 /// Longer than a watch ever waits between retries (`RETRY_MOST` and its jitter, 1.4 s): a
 /// resuming watch that has not failed for this long, with the API server answering since its
 /// last failure, has resumed.
-const QUIET: Duration = Duration::from_millis(2 * 700 + 500);
+const QUIET: Duration = RETRY_MOST
+    .saturating_mul(2)
+    .saturating_add(Duration::from_millis(500));
 
 /// The back-off of the cache's watches. kube's default waits up to 30 s between retries, so the
 /// pages would stay stale for as long after the API server is back. The dashboard's six watches
@@ -228,37 +230,33 @@ impl WatchLink {
 /// Why a watch failed, and whether kube lists again before it watches (as its state machine
 /// does after a failed list or a `410 Gone`; after a failed watch it resumes).
 fn classify(resource: &str, error: &watcher::Error) -> (StaleReason, bool) {
-    let answered = |e: &kube::Error| match e {
-        kube::Error::Api(status) => StaleReason::Refused {
-            resource: resource.to_string(),
-            code: status.code,
-        },
-        _ => StaleReason::Unreachable,
-    };
+    let resource = resource.to_string();
+    let answered = |code: u16| answered_with(resource.clone(), code);
     match error {
-        watcher::Error::InitialListFailed(e) => (answered(e), true),
-        watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => {
-            (answered(e), false)
+        watcher::Error::WatchError(status) if status.code == 410 => {
+            (StaleReason::Relisting { resource }, true)
         }
-        watcher::Error::WatchError(status) if status.code == 410 => (
-            StaleReason::Relisting {
-                resource: resource.to_string(),
-            },
-            true,
-        ),
-        watcher::Error::WatchError(status) => (
-            StaleReason::Refused {
-                resource: resource.to_string(),
-                code: status.code,
-            },
-            false,
-        ),
-        watcher::Error::NoResourceVersion => (
-            StaleReason::Relisting {
-                resource: resource.to_string(),
-            },
-            true,
-        ),
+        watcher::Error::NoResourceVersion => (StaleReason::Relisting { resource }, true),
+        watcher::Error::WatchError(status) => (answered(status.code), false),
+        watcher::Error::InitialListFailed(kube::Error::Api(status)) => {
+            (answered(status.code), true)
+        }
+        watcher::Error::InitialListFailed(_) => (StaleReason::Unreachable, true),
+        watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => (answered(status.code), false),
+        watcher::Error::WatchStartFailed(_) | watcher::Error::WatchFailed(_) => {
+            (StaleReason::Unreachable, false)
+        }
+    }
+}
+
+/// The API server answered a watch of `resource` with HTTP `code`: 429 and 5xx pass by
+/// themselves, other codes are refusals.
+fn answered_with(resource: String, code: u16) -> StaleReason {
+    if code == 429 || code >= 500 {
+        StaleReason::Failing { resource, code }
+    } else {
+        StaleReason::Refused { resource, code }
     }
 }
 
@@ -276,6 +274,34 @@ mod tests {
         watcher::Error::WatchStartFailed(kube::Error::Api(Box::new(
             kube::core::Status::failure("forbidden", "Forbidden").with_code(403),
         )))
+    }
+
+    #[test]
+    fn refusals_last_and_server_errors_pass_by_themselves() {
+        let api = |code: u16| {
+            watcher::Error::WatchFailed(kube::Error::Api(Box::new(
+                kube::core::Status::failure("no", "No").with_code(code),
+            )))
+        };
+        let nodes = "nodes".to_string();
+        for code in [401, 403, 404] {
+            let refused = StaleReason::Refused {
+                resource: nodes.clone(),
+                code,
+            };
+            assert_eq!(classify("nodes", &api(code)), (refused, false));
+        }
+        for code in [429, 500, 503] {
+            let failing = StaleReason::Failing {
+                resource: nodes.clone(),
+                code,
+            };
+            assert_eq!(classify("nodes", &api(code)), (failing, false));
+        }
+        assert_eq!(
+            classify("nodes", &gone()),
+            (StaleReason::Relisting { resource: nodes }, true)
+        );
     }
 
     fn since(link: &Link) -> Option<(String, StaleReason)> {
