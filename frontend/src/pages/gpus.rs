@@ -7,7 +7,7 @@ use crate::api::list_gpus;
 use crate::contract::{GpuPage, GpuQuery, GpuRow, GpuSortKey};
 use crate::format::{gib, with_unit};
 use crate::i18n::{Lang, t, tr, trf, use_lang};
-use crate::pages::{ErrorView, Pager, TableBox, gpu_holders, sort_header};
+use crate::pages::{ErrorView, GpuFailedMark, Pager, TableBox, gpu_holders, sort_header};
 
 fn summary(lang: Lang, page: &GpuPage) -> String {
     let average = with_unit(page.average_utilization_percent, "%");
@@ -42,13 +42,10 @@ fn GpuRowView(row: GpuRow) -> impl IntoView {
             )
         )
     });
-    let failure = row.failure.clone().map(|why| {
-        view! { " " <span class="bad" title=why data-testid="gpu-failed">{move || tr(lang.get(), "failed")}</span> }
-    });
     let holder = row.clone();
     view! {
         <tr data-gpu=row.uuid.clone() data-node=row.node.clone() class=if row.stale { "stale" } else { "" }>
-            <td class="name"><a href=format!("/nodes/{}", row.node)>{row.node.clone()}</a>{stale_note}{failure}</td>
+            <td class="name"><a href=format!("/nodes/{}", row.node)>{row.node.clone()}</a>{stale_note}<GpuFailedMark failure=row.failure.clone()/></td>
             <td class="num">{row.index}</td>
             <td>{row.model.clone()}</td>
             <td class="mono">{row.uuid.clone()}</td>

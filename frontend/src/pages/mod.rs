@@ -85,6 +85,16 @@ pub fn Pager(
     }
 }
 
+/// "failed" beside a GPU whose exporter cannot read it, with the reason on hover (GPU rows and
+/// the node page's cards); nothing for a GPU that works.
+#[component]
+pub fn GpuFailedMark(failure: Option<String>) -> impl IntoView {
+    let lang = use_lang();
+    failure.map(|why| {
+        view! { " " <span class="bad" title=why data-testid="gpu-failed">{move || tr(lang.get(), "failed")}</span> }
+    })
+}
+
 /// Who holds a GPU: the pods the user may see, how many the user may not, or whether it is idle.
 pub fn gpu_holders(lang: Lang, row: &GpuRow) -> String {
     let mut parts = row.pods.clone();

@@ -10,7 +10,7 @@ use crate::contract::{GpuCard, HistoryPoint, NodeDetail};
 use crate::format::{gib, with_unit};
 use crate::i18n::{t, tr, trf, use_lang};
 use crate::pages::doctor::DoctorView;
-use crate::pages::{ErrorView, TableBox, exporter_error_text, gpu_holders};
+use crate::pages::{ErrorView, GpuFailedMark, TableBox, exporter_error_text, gpu_holders};
 
 const CHART_W: f64 = 240.0;
 const CHART_H: f64 = 56.0;
@@ -86,6 +86,7 @@ pub fn GpuCardView(card: GpuCard) -> impl IntoView {
         <article class="gpu-card" data-gpu=gpu.uuid.clone()>
             <header>
                 <strong>{format!("GPU {} · {}", gpu.index, gpu.model)}</strong>
+                <GpuFailedMark failure=gpu.failure.clone()/>
                 <span class="mono">{gpu.uuid.clone()}</span>
             </header>
             <p class="now">
