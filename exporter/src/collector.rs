@@ -498,7 +498,7 @@ mod tests {
         c.collect_fast();
         let snap = c.snapshot();
         assert_eq!(utilizations(&c), [Some(10.0), None, Some(30.0)]);
-        assert!(snap.gpus.gpus[1].field_errors.contains_key("gpu"));
+        assert!(snap.gpus.gpus[1].failure().is_some());
         assert!(!snap.health.last_success);
         assert!(
             crate::metrics::render(&snap, crate::metrics::Format::Prometheus).starts_with("# HELP")

@@ -67,7 +67,7 @@ pub fn made_by(meta: &ObjectMeta, digest: &str) -> bool {
         .is_some_and(|made_by| made_by == digest)
 }
 
-/// What [`create_once`] found.
+/// What a create-once call found (this module's [`create_once`], and the submit's own).
 #[derive(Debug)]
 pub enum Made<K> {
     /// Made by this call.

@@ -618,7 +618,7 @@ impl Request<'_> {
                     },
                     Ok(()) = expiry.changed() => {
                         let status = ApiError::gone(format!("too old resource version: {last_rv}")).to_json();
-                        let _ = tx.send(Ok(Bytes::from(format!("{}\n", json!({"type": "ERROR", "object": status}))))).await;
+                        let _ = tx.send(Ok(line("ERROR", &status))).await;
                         return;
                     },
                     _ = tokio::time::sleep_until(sleep_until) => {

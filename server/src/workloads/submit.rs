@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use super::build::Manifests;
 use crate::cluster::refusal::page_error;
+use crate::retries::Made;
 
 /// The form field a cluster refusal concerns, from the field path of its causes or its text.
 fn field_of(status: &Status) -> Option<&'static str> {
@@ -87,13 +88,6 @@ fn dry_run() -> PostParams {
     }
 }
 
-/// What became of one object.
-enum Made<K> {
-    New(K),
-    /// The same request had made it already.
-    Existing(K),
-}
-
 /// Who holds an object's name.
 enum NameState<K> {
     Free,
@@ -144,10 +138,10 @@ where
     K: kube::Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
 {
     match api.create(&PostParams::default(), object).await {
-        Ok(made) => Ok(Made::New(made)),
+        Ok(made) => Ok(Made::Now(made)),
         Err(kube::Error::Api(status)) if status.code == 409 => match name_state(api, object).await?
         {
-            NameState::Ours(existing) => Ok(Made::Existing(existing)),
+            NameState::Ours(existing) => Ok(Made::Before(existing)),
             NameState::Taken => Err(name_taken(object)),
             // Deleted between the two calls: the cluster's refusal stands.
             NameState::Free => Err(page_error(kube::Error::Api(status))),
@@ -302,7 +296,7 @@ pub async fn submit(
             if !only_check {
                 let made =
                     create_once(&Api::<Job>::namespaced(client.clone(), namespace), job).await?;
-                answer.created = matches!(made, Made::New(_));
+                answer.created = made.now();
             }
         }
         Manifests::Workspace {
@@ -318,13 +312,13 @@ pub async fn submit(
             }
             let deployments = Api::<Deployment>::namespaced(client.clone(), namespace);
             let made = create_once(&deployments, deployment).await?;
-            answer.created = matches!(made, Made::New(_));
+            answer.created = made.now();
             if let Some(service) = service {
                 let services = Api::<Service>::namespaced(client.clone(), namespace);
                 match create_once(&services, service).await {
-                    Ok(Made::New(s) | Made::Existing(s)) => answer.node_ports = node_ports(&s),
+                    Ok(service) => answer.node_ports = node_ports(service.object()),
                     Err(e) => {
-                        if matches!(made, Made::New(_)) {
+                        if made.now() {
                             // Nothing half-made: the Deployment goes with the refused Service.
                             let _ = deployments.delete(name, &DeleteParams::background()).await;
                         }

@@ -6,14 +6,24 @@
 //! a job submitted): each secret made is in the one answer that hands it over, in no other
 //! answer and no log line, and the demo's admin token only where the demo prints it.
 
+use std::cell::RefCell;
+
 use gpuboard_testkit::client_for;
-use gpuboard_testkit::http::{form, request};
+use gpuboard_testkit::http::{Reply, form, request};
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
 use super::{DemoServer, csrf_of, json_of};
+
+/// The `token` of a JSON answer (a failure names no secret).
+fn token_of(reply: &Reply) -> String {
+    json_of(reply)["token"]
+        .as_str()
+        .expect("a token in the answer")
+        .to_string()
+}
 
 #[tokio::test]
 async fn the_token_is_in_no_response_and_no_log_line() {
@@ -187,7 +197,8 @@ async fn a_whole_run_shows_each_secret_only_in_the_answer_that_hands_it_over() {
     )
     .await;
     let cookie = login.session_cookie().expect("signed in");
-    let mut answers: Vec<(&'static str, String)> = vec![("sign-in", login.raw())];
+    let answers: RefCell<Vec<(&'static str, String)>> =
+        RefCell::new(vec![("sign-in", login.raw())]);
     let with_cookie = [origin, cookie];
     let csrf = csrf_of(&request(addr, "GET", "/", &with_cookie, "").await.body);
     // A form sent to a server function, as the page sends it; its answer is kept under `label`.
@@ -196,7 +207,8 @@ async fn a_whole_run_shows_each_secret_only_in_the_answer_that_hands_it_over() {
         fields.push(("csrf", &csrf));
         let reply = request(addr, "POST", path, &with_cookie, &form(&fields)).await;
         assert_eq!(reply.status, 200, "{label}: {}", reply.head);
-        (label, reply)
+        answers.borrow_mut().push((label, reply.raw()));
+        reply
     };
     use frontend::api::{
         CreateJoinToken, GrantAccess, MintToken, RegenerateLegacyToken, RevealJoinToken,
@@ -211,81 +223,67 @@ async fn a_whole_run_shows_each_secret_only_in_the_answer_that_hands_it_over() {
         ("groups", "system:bootstrappers:kubeadm:default-node-token"),
         ("request_id", "whole-run-0123456789"),
     ];
-    let (label, created) = send("create join token", CreateJoinToken::PATH, &join_form).await;
-    let join = json_of(&created);
-    let join_token = join["token"].as_str().expect("a join token").to_string();
-    let join_id = join["id"].as_str().unwrap().to_string();
-    answers.push((label, created.raw()));
+    let created = send("create join token", CreateJoinToken::PATH, &join_form).await;
+    let join_token = token_of(&created);
+    let join_id = json_of(&created)["id"].as_str().unwrap().to_string();
     // Sent again (a double click): the same token, found rather than made.
-    let (label, again) = send("create join token", CreateJoinToken::PATH, &join_form).await;
+    let again = send("create join token", CreateJoinToken::PATH, &join_form).await;
     assert!(
-        json_of(&again)["token"] == join_token.as_str(),
+        token_of(&again) == join_token,
         "a second send made another token"
     );
-    answers.push((label, again.raw()));
-    let (label, revealed) = send(
+    send(
         "reveal join token",
         RevealJoinToken::PATH,
         &[("id", &join_id)],
     )
     .await;
-    answers.push((label, revealed.raw()));
 
-    let (label, minted) = send(
-        "mint token",
-        MintToken::PATH,
-        &[
-            ("namespace", "default"),
-            ("name", "ci-bot"),
-            ("expiration_seconds", "3600"),
-        ],
-    )
-    .await;
-    let minted_token = json_of(&minted)["token"]
-        .as_str()
-        .expect("minted")
-        .to_string();
-    answers.push((label, minted.raw()));
-    let (label, granted) = send(
-        "grant access",
-        GrantAccess::PATH,
-        &[
-            ("namespace", "default"),
-            ("name", "teammate"),
-            ("role", "view"),
-            ("expiration_seconds", "3600"),
-        ],
-    )
-    .await;
-    let granted_token = json_of(&granted)["token"]
-        .as_str()
-        .expect("granted")
-        .to_string();
-    answers.push((label, granted.raw()));
-    let (label, regenerated) = send(
-        "regenerate legacy token",
-        RegenerateLegacyToken::PATH,
-        &[
-            ("namespace", "default"),
-            ("name", "ci-bot"),
-            ("request_id", "whole-run-0123456789"),
-        ],
-    )
-    .await;
-    let legacy_token = json_of(&regenerated)["token"]
-        .as_str()
-        .expect("legacy")
-        .to_string();
-    answers.push((label, regenerated.raw()));
+    let minted_token = token_of(
+        &send(
+            "mint token",
+            MintToken::PATH,
+            &[
+                ("namespace", "default"),
+                ("name", "ci-bot"),
+                ("expiration_seconds", "3600"),
+            ],
+        )
+        .await,
+    );
+    let granted_token = token_of(
+        &send(
+            "grant access",
+            GrantAccess::PATH,
+            &[
+                ("namespace", "default"),
+                ("name", "teammate"),
+                ("role", "view"),
+                ("expiration_seconds", "3600"),
+            ],
+        )
+        .await,
+    );
+    let legacy_token = token_of(
+        &send(
+            "regenerate legacy token",
+            RegenerateLegacyToken::PATH,
+            &[
+                ("namespace", "default"),
+                ("name", "ci-bot"),
+                ("request_id", "whole-run-0123456789"),
+            ],
+        )
+        .await,
+    );
     let job = json!({"kind": "Job", "name": "whole-run", "namespace": "default",
         "image": "tensorflow/tensorflow:latest-gpu", "command": ["python", "train.py"], "gpus": 1});
-    let (label, submitted) = send(
+    send(
         "submit",
         SubmitWorkload::PATH,
         &[("request", &job.to_string()), ("dry_run", "false")],
     )
     .await;
-    answers.push((label, submitted.raw()));
 
     // Every page, every list and the CSV afterwards, as the browser and a script read them.
     for path in gpuboard::app::page_paths() {
@@ -297,7 +295,7 @@ async fn a_whole_run_shows_each_secret_only_in_the_answer_that_hands_it_over() {
         };
         let page = request(addr, "GET", &path, &with_cookie, "").await;
         assert!(page.status < 500, "{path}: {}", page.head);
-        answers.push(("a page", page.raw()));
+        answers.borrow_mut().push(("a page", page.raw()));
     }
     for path in [
         "/gpus.csv",
@@ -314,20 +312,17 @@ async fn a_whole_run_shows_each_secret_only_in_the_answer_that_hands_it_over() {
         };
         let reply = request(addr, "GET", path, &[bearer], "").await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.head);
-        answers.push((label, reply.raw()));
+        answers.borrow_mut().push((label, reply.raw()));
     }
-    answers.push((
-        "sign-out",
-        request(
-            addr,
-            "POST",
-            "/logout",
-            &with_cookie,
-            &form(&[("csrf", &csrf)]),
-        )
-        .await
-        .raw(),
-    ));
+    let signed_out = request(
+        addr,
+        "POST",
+        "/logout",
+        &with_cookie,
+        &form(&[("csrf", &csrf)]),
+    )
+    .await;
+    answers.borrow_mut().push(("sign-out", signed_out.raw()));
     server.wait_for_log("signed out").await;
     let logs = server.stop();
     assert!(
@@ -371,6 +366,7 @@ async fn a_whole_run_shows_each_secret_only_in_the_answer_that_hands_it_over() {
             allowed: vec!["regenerate legacy token"],
         },
     ];
+    let answers = answers.into_inner();
     for secret in &followed {
         let mut handed_over = false;
         for (label, answer) in &answers {

@@ -514,18 +514,18 @@ async fn next_event<K>(
         .expect("an event, not an error")
 }
 
+/// The resourceVersion a list answers at: a watch from it sees what comes after.
+async fn list_version(api: &Api<ConfigMap>) -> String {
+    let list = api.list(&ListParams::default()).await.expect("a list");
+    list.metadata.resource_version.expect("a list's version")
+}
+
 #[tokio::test]
 async fn expiring_watches_ends_open_ones_with_gone_and_refuses_resuming_from_before() {
     use kube::api::{WatchEvent, WatchParams};
     let sim = start_sim().await;
     let api: Api<ConfigMap> = Api::namespaced(admin_client(&sim).await, "default");
-    let rv = api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&api).await;
     let mut open = Box::pin(api.watch(&WatchParams::default(), &rv).await.unwrap());
     api.create(&PostParams::default(), &config_map("before", "x"))
         .await
@@ -573,13 +573,7 @@ async fn expired_watch_versions_answer_gone_and_bookmarks_arrive() {
         WatchEvent::Error(e) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
         other => panic!("expected 410 Gone, got {other:?}"),
     }
-    let rv = api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_version(&api).await;
     let mut stream = Box::pin(
         api.watch(
             &WatchParams {
