@@ -3,7 +3,8 @@
 //! steady state; the watchers reconnect with back-off on their own and report what they do to
 //! the cache's [`Link`], which says whether what the pages show is live. Each object is slimmed to
 //! what the dashboard reads before it is stored (no managedFields, annotations, env, volumes,
-//! images), so the cache's memory follows the cluster's size, not its tenants' annotations.
+//! images, and of a pod's or Job's labels only gpuboard's), so the cache's memory follows the
+//! cluster's size, not its tenants' annotations and labels.
 //! A generation number follows the pods, so what is computed from all of them can be kept
 //! until they change.
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use frontend::contract::workloads::{OWNER_LABEL, WORKLOAD_LABEL};
 use futures::StreamExt;
 use gpuboard_exporter_api::{APP_LABEL, APP_NAME};
 use k8s_openapi::api::batch::v1::Job;
@@ -111,6 +113,17 @@ pub fn slim_meta(meta: &mut kube::api::ObjectMeta) {
     meta.annotations = None;
 }
 
+/// The labels of pods and Jobs the pages read (the queue's owner and workspace); the rest are
+/// dropped, as a tenant can put any number on their pods.
+const READ_LABELS: [&str; 2] = [OWNER_LABEL, WORKLOAD_LABEL];
+
+/// Keeps of `meta`'s labels only [`READ_LABELS`].
+fn keep_read_labels(meta: &mut kube::api::ObjectMeta) {
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|key, _| READ_LABELS.contains(&key.as_str()));
+    }
+}
+
 /// Keeps of a node what the pages read: name, labels, creation time, unschedulable and taints,
 /// and status but its image list and volumes.
 pub fn slim_node(node: &mut Node) {
@@ -122,11 +135,12 @@ pub fn slim_node(node: &mut Node) {
     }
 }
 
-/// Keeps of a pod what the pages read: name, namespace, labels, owners, creation time; the node,
+/// Keeps of a pod what the pages read: name, namespace, gpuboard's labels, owners, creation time; the node,
 /// priority, node selector, tolerations and each container's name, resources and ports; the
 /// phase, addresses and conditions.
 pub fn slim_pod(pod: &mut Pod) {
     slim_meta(&mut pod.metadata);
+    keep_read_labels(&mut pod.metadata);
     if let Some(spec) = pod.spec.as_mut() {
         let slim_container = |c: &mut Container| {
             *c = Container {
@@ -152,10 +166,11 @@ pub fn slim_pod(pod: &mut Pod) {
     }
 }
 
-/// Keeps of a Job what the queue reads: name, namespace, uid, labels, creation time, suspend,
+/// Keeps of a Job what the queue reads: name, namespace, uid, gpuboard's labels, creation time, suspend,
 /// its pod template's (init) containers' resources, node selector and priority, and its status.
 pub fn slim_job(job: &mut Job) {
     slim_meta(&mut job.metadata);
+    keep_read_labels(&mut job.metadata);
     if let Some(spec) = job.spec.as_mut() {
         spec.template.metadata = None;
         if let Some(pod) = spec.template.spec.as_mut() {
@@ -294,25 +309,66 @@ mod tests {
     }
 
     #[test]
-    fn a_slim_pod_keeps_what_the_pages_read_and_drops_the_rest() {
-        let mut pod: Pod = serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "p", "namespace": "ns", "labels": {"a": "b"},
-                         "annotations": {"big": "x".repeat(100_000)},
-                         "managedFields": [{"manager": "kubectl"}]},
-            "spec": {"nodeName": "n", "priority": 5,
-                     "containers": [{"name": "c", "image": "i", "env": [{"name": "E", "value": "v"}],
-                                     "resources": {"limits": {"nvidia.com/gpu": "1"}},
-                                     "ports": [{"name": "metrics", "containerPort": 9400}]}],
-                     "volumes": [{"name": "v", "emptyDir": {}}]},
-            "status": {"phase": "Running", "podIP": "127.128.0.2",
-                       "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "image": "i", "imageID": ""}]}
+    fn a_slim_job_keeps_gpuboards_labels_and_its_pods_resources() {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "j", "namespace": "ns",
+                         "labels": {OWNER_LABEL: "alice", "tenant.example/team": "x".repeat(60)}},
+            "spec": {"template": {
+                "metadata": {"labels": {"big": "x".repeat(60)}},
+                "spec": {"containers": [{"name": "c", "image": "i", "args": ["x".repeat(10_000)],
+                                         "resources": {"limits": {"nvidia.com/gpu": "2"}}}]}}}
         }))
-        .expect("a pod");
-        slim_pod(&mut pod);
-        let json = serde_json::to_string(&pod).expect("serialises");
-        assert!(json.len() < 600, "{json}");
+        .expect("a job");
+        slim_job(&mut job);
+        let labels = job.metadata.labels.as_ref().expect("labels");
+        assert_eq!(labels.keys().collect::<Vec<_>>(), [OWNER_LABEL]);
+        let spec = job.spec.as_ref().expect("spec");
+        assert_eq!(spec.template.metadata, None);
+        let container = &spec.template.spec.as_ref().expect("pod spec").containers[0];
+        assert_eq!(container.args, None);
+        assert!(container.resources.is_some());
+    }
+
+    /// A pod's JSON holding only what the pages read.
+    fn small_pod() -> serde_json::Value {
+        serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns",
+                         "labels": {OWNER_LABEL: "alice", WORKLOAD_LABEL: "w"}},
+            "spec": {"nodeName": "n", "priority": 5,
+                     "containers": [{"name": "c", "image": "i",
+                                     "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                                     "ports": [{"name": "metrics", "containerPort": 9400}]}]},
+            "status": {"phase": "Running", "podIP": "127.128.0.2"}
+        })
+    }
+
+    #[test]
+    fn a_slim_pod_keeps_what_the_pages_read_and_drops_the_rest() {
+        let mut large = small_pod();
+        let labels = large["metadata"]["labels"].as_object_mut().expect("labels");
+        for i in 0..200 {
+            labels.insert(format!("tenant.example/label-{i}"), "v".repeat(60).into());
+        }
+        large["metadata"]["annotations"] = serde_json::json!({"big": "x".repeat(100_000)});
+        large["metadata"]["managedFields"] = serde_json::json!([{"manager": "kubectl"}]);
+        let container = &mut large["spec"]["containers"][0];
+        container["env"] = (0..200)
+            .map(|i| serde_json::json!({"name": format!("E{i}"), "value": "x".repeat(100)}))
+            .collect();
+        container["command"] = serde_json::json!(["python", "x".repeat(10_000)]);
+        large["spec"]["volumes"] = serde_json::json!([{"name": "v", "emptyDir": {}}]);
+        large["status"]["containerStatuses"] = serde_json::json!([
+            {"name": "c", "ready": true, "restartCount": 0, "image": "i", "imageID": ""}
+        ]);
+        let pod = |json| serde_json::from_value::<Pod>(json).expect("a pod");
+        let (mut large, mut small) = (pod(large), pod(small_pod()));
+        slim_pod(&mut large);
+        slim_pod(&mut small);
+        assert_eq!(large, small, "a large pod slims to its small twin");
+        let json = serde_json::to_string(&large).expect("serialises");
         for kept in [
-            "\"labels\"",
+            OWNER_LABEL,
+            WORKLOAD_LABEL,
             "nvidia.com/gpu",
             "metrics",
             "127.128.0.2",
@@ -323,7 +379,9 @@ mod tests {
         for dropped in [
             "annotations",
             "managedFields",
+            "tenant.example",
             "env",
+            "command",
             "volumes",
             "containerStatuses",
             "\"image\"",
