@@ -582,6 +582,8 @@ pub enum SignInRefusal {
     CrossSite,
     /// The dashboard holds as many sessions as it may.
     SessionsFull,
+    /// The shared session store (Redis) could not be reached.
+    StoreUnreachable,
 }
 
 /// Why a session ended: `/login?reason=<word>`.

@@ -400,6 +400,10 @@ pub const ZH: &[(&str, &str)] = &[
         "gpuboard 的会话数已达上限。请待部分会话结束后再试，或请管理员调高 --max-sessions。",
     ),
     (
+        "The dashboard's session store (Redis) cannot be reached, so no sign-in can be kept now. Try again in a moment: sessions made before resume once it is back.",
+        "gpuboard 的会话存储（Redis）无法连接，暂时无法保持登录。请稍后再试：之前的会话会在其恢复后继续有效。",
+    ),
+    (
         "The cluster could not be reached to check the token. Try again; if it persists, check the dashboard's logs.",
         "无法连接集群以校验令牌。请重试；如仍失败，请查看 gpuboard 的日志。",
     ),

@@ -65,6 +65,15 @@ impl Default for DashboardSettings {
     }
 }
 
+/// Why the dashboard could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Cluster(#[from] kube::Error),
+    #[error("the session store: {0}")]
+    Sessions(#[from] tower_sessions::session_store::Error),
+}
+
 /// Starts the dashboard's parts against the cluster of `config` (the server's own identity, which
 /// reads; users' clients take its URL and CA with their own tokens): the watch cache, the
 /// telemetry collector, and the state the router serves.
@@ -72,7 +81,7 @@ pub fn start(
     config: kube::Config,
     settings: &DashboardSettings,
     leptos: LeptosOptions,
-) -> Result<AppState, kube::Error> {
+) -> Result<AppState, StartError> {
     let client = kube::Client::try_from(config.clone())?;
     let clients = Arc::new(UserClients::new(config.clone()));
     let join_tokens = bootstrap::JoinTokenService::new(clients.clone(), client.clone(), &config);
@@ -87,7 +96,7 @@ pub fn start(
         workloads: workloads::WorkloadService::new(clients.clone(), cache, telemetry.clone()),
         client,
     });
-    let auth = Auth::new(clients, settings.auth.clone());
+    let auth = Auth::new(clients, settings.auth.clone())?;
     let mut state = AppState::new(leptos, backend, auth, telemetry);
     state.hsts = headers::Hsts(settings.hsts);
     Ok(state)

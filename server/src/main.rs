@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use gpuboard::DashboardSettings;
 use gpuboard::auth::AuthSettings;
 use gpuboard::auth::attempts::TrustedProxies;
+use gpuboard::auth::store::{RedisSettings, SealingKey, SessionBackend};
 use gpuboard::telemetry::TelemetrySettings;
 use gpuboard::transport::{Transport, TransportFlags};
 use leptos::prelude::get_configuration;
@@ -69,6 +70,20 @@ struct ServeArgs {
     /// client waits until a minute passes without one.
     #[arg(long, default_value_t = 20)]
     signins_per_minute: u32,
+    /// Keep sessions in this Redis (redis://[:password@]host[:port][/db]), so that replicas share
+    /// them and a restart loses none; without it, in memory. Best given in the environment, as
+    /// it may hold a password.
+    #[arg(
+        long,
+        env = "GPUBOARD_SESSION_STORE",
+        hide_env_values = true,
+        requires = "session_key_file"
+    )]
+    session_store: Option<String>,
+    /// With --session-store: a file with the key sessions are sealed with in Redis, 32 random
+    /// bytes in base64 (`openssl rand -base64 32`), the same for every replica.
+    #[arg(long, env = "GPUBOARD_SESSION_KEY_FILE", requires = "session_store")]
+    session_key_file: Option<PathBuf>,
     /// Sessions the dashboard holds at most (a user holds at most 20); past it, sign-in is refused
     /// with a message until some end.
     #[arg(long, default_value_t = 10_000, env = "GPUBOARD_MAX_SESSIONS")]
@@ -115,14 +130,26 @@ impl ServeArgs {
         )
     }
 
-    fn settings(&self, transport: &Transport) -> DashboardSettings {
-        DashboardSettings {
+    /// Where sessions live: Redis with the key file's key, or memory.
+    fn session_backend(&self) -> anyhow::Result<SessionBackend> {
+        let (Some(url), Some(key_file)) = (&self.session_store, &self.session_key_file) else {
+            return Ok(SessionBackend::Memory);
+        };
+        let key = std::fs::read_to_string(key_file)
+            .with_context(|| format!("reading --session-key-file {}", key_file.display()))?;
+        let key = SealingKey::from_base64(&key).context("--session-key-file")?;
+        Ok(SessionBackend::Redis(RedisSettings::new(url, key)?))
+    }
+
+    fn settings(&self, transport: &Transport) -> anyhow::Result<DashboardSettings> {
+        Ok(DashboardSettings {
             auth: AuthSettings {
                 idle_timeout: self.session_idle_timeout,
                 lifetime: self.session_lifetime,
                 signins_per_minute: self.signins_per_minute,
                 trusted_proxies: self.trusted_proxies.clone(),
                 max_sessions: self.max_sessions.max(1),
+                session_backend: self.session_backend()?,
                 ..Default::default()
             },
             telemetry: TelemetrySettings {
@@ -134,7 +161,7 @@ impl ServeArgs {
             exporter_namespace: self.exporter_namespace.clone(),
             hsts: transport.sends_hsts(),
             ..Default::default()
-        }
+        })
     }
 }
 
@@ -175,7 +202,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "serving HTTPS; browsers can check the certificate by its SHA-256 fingerprint"
         );
     }
-    let settings = args.settings(&transport);
+    let settings = args.settings(&transport)?;
+    match &settings.auth.session_backend {
+        SessionBackend::Memory => tracing::info!("sessions are kept in memory"),
+        SessionBackend::Redis(_) => {
+            tracing::info!(
+                "sessions are kept in Redis (--session-store), sealed with the key file's key"
+            )
+        }
+    }
     let (config, _demo) = cluster(&args).await?;
     let mut leptos = get_configuration(None)?.leptos_options;
     leptos.site_addr = args.listen;

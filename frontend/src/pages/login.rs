@@ -47,6 +47,9 @@ impl Notice {
             Notice::Refused(Some(SignInRefusal::SessionsFull)) => {
                 "The dashboard holds as many sessions as it may. Try again when some have ended, or ask its admin to raise --max-sessions."
             }
+            Notice::Refused(Some(SignInRefusal::StoreUnreachable)) => {
+                "The dashboard's session store (Redis) cannot be reached, so no sign-in can be kept now. Try again in a moment: sessions made before resume once it is back."
+            }
             Notice::Refused(None) => "Sign-in failed.",
             Notice::Ended(SessionEnd::Revoked) => {
                 "You were signed out: the cluster no longer accepts your token (it expired or was revoked)."

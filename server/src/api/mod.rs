@@ -135,7 +135,10 @@ impl utoipa::IntoResponses for Refusals {
                 429,
                 "TooManyRequests: too many failed attempts with tokens from this client",
             ),
-            (503, "ServiceUnavailable: the cluster could not be reached"),
+            (
+                503,
+                "ServiceUnavailable: the cluster, or the shared session store, could not be reached",
+            ),
         ];
         refusals
             .into_iter()

@@ -18,7 +18,10 @@ use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use super::signin::SignInError;
-use super::{Auth, SESSION_KEY, StoredUser, now_ms, session_end, to_login};
+use super::{
+    Auth, SESSION_KEY, StoredUser, now_ms, refused, session_end, signed_out_in_this_browser,
+    to_login,
+};
 use crate::api::{ApiError, Reason};
 
 /// A session's last activity is written at most this often (each write extends the store's expiry).
@@ -91,6 +94,31 @@ fn unauthorized(path: &str, ended: Option<SessionEnd>) -> Response {
     }
 }
 
+/// The session store could not be read (Redis away): the JSON API's 503, a page's server
+/// function's [`PageError`], a sign-out done by the browser dropping its cookie, else the sign-in
+/// page saying why. The session itself stands.
+fn store_unreachable(path: &str) -> Response {
+    const WHY: &str = "the session store (Redis) cannot be reached: retry in a moment, or send Authorization: Bearer <token>";
+    if path.starts_with("/api/v1/") {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Reason::ServiceUnavailable,
+            WHY,
+        )
+        .into_response()
+    } else if is_api(path) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(PageError::Unreachable(WHY.to_string())),
+        )
+            .into_response()
+    } else if path == "/logout" {
+        signed_out_in_this_browser()
+    } else {
+        refused(SignInRefusal::StoreUnreachable)
+    }
+}
+
 /// A refusal, with the challenge when it is a 401.
 fn with_challenge(refusal: impl IntoResponse) -> Response {
     let mut response = refusal.into_response();
@@ -125,6 +153,11 @@ fn bearer_refused(refusal: SignInRefusal) -> Response {
             StatusCode::UNAUTHORIZED,
             Reason::Unauthorized,
             "the Authorization header has no token after \"Bearer \"",
+        ),
+        SignInRefusal::StoreUnreachable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Reason::ServiceUnavailable,
+            "the session store cannot be reached",
         ),
         SignInRefusal::Rejected | SignInRefusal::CrossSite | SignInRefusal::SessionsFull => (
             StatusCode::UNAUTHORIZED,
@@ -190,7 +223,10 @@ async fn authenticate(
     }
     let user = session_user(auth, session)
         .await
-        .map_err(|ended| unauthorized(path, ended))?;
+        .map_err(|none| match none {
+            NoUser::Ended(ended) => unauthorized(path, ended),
+            NoUser::StoreUnreachable => store_unreachable(path),
+        })?;
     Ok(SignedInUser::new(
         user.username,
         user.groups,
@@ -199,17 +235,30 @@ async fn authenticate(
     ))
 }
 
+/// Why a request has no session user.
+enum NoUser {
+    /// The session ended (and why), or there is none.
+    Ended(Option<SessionEnd>),
+    /// The session store could not be read.
+    StoreUnreachable,
+}
+
 /// The session's user, once it is known to be still good: not older than the lifetime, not idle
 /// too long, and its token accepted by the cluster when last asked (every `revalidate_every`).
-/// Err: the session ended (and why) or there is none.
-async fn session_user(auth: &Auth, session: &Session) -> Result<StoredUser, Option<SessionEnd>> {
-    let Some(mut user) = session.get::<StoredUser>(SESSION_KEY).await.ok().flatten() else {
-        return Err(None);
+async fn session_user(auth: &Auth, session: &Session) -> Result<StoredUser, NoUser> {
+    let mut user = match session.get::<StoredUser>(SESSION_KEY).await {
+        Ok(Some(user)) => user,
+        Err(tower_sessions::session::Error::Store(e)) => {
+            tracing::error!(error = %e, "cannot read a session: the session store failed");
+            return Err(NoUser::StoreUnreachable);
+        }
+        // None, or a record this version cannot read: signed out.
+        Ok(None) | Err(_) => return Err(NoUser::Ended(None)),
     };
     let now = now_ms();
     if let Some(ended) = session_end(&user, &auth.settings, now) {
         let _ = session.flush().await;
-        return Err(Some(ended));
+        return Err(NoUser::Ended(Some(ended)));
     }
     let mut changed = false;
     if now - user.verified_at_ms >= auth.settings.revalidate_every.as_millis() as i64 {
@@ -229,7 +278,7 @@ async fn session_user(auth: &Auth, session: &Session) -> Result<StoredUser, Opti
             Recheck::End(ended) => {
                 tracing::info!(user = %user.username, ?ended, "the session's token is no longer accepted or could not be checked in time; session ended");
                 let _ = session.flush().await;
-                return Err(Some(ended));
+                return Err(NoUser::Ended(Some(ended)));
             }
         }
     }

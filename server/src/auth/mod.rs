@@ -26,7 +26,7 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use crate::cluster::clients::{UserClients, token_key};
 use attempts::{Client, FailedAttempts, TrustedProxies};
 use signin::{Identity, SignInError, check_token};
-use store::Sessions;
+use store::{SessionBackend, Sessions};
 
 const SESSION_KEY: &str = "user";
 /// The session cookie's name. `__Host-`: browsers take it only Secure, host-only and on `/`, so
@@ -52,6 +52,8 @@ pub struct AuthSettings {
     pub trusted_proxies: TrustedProxies,
     /// Sessions held at most; past it, sign-in is refused with a message.
     pub max_sessions: u64,
+    /// Where sessions live: this process's memory, or a Redis the replicas share.
+    pub session_backend: SessionBackend,
     /// How often a session's token is checked again with the cluster (a revoked token ends the session).
     pub revalidate_every: Duration,
     /// How long a session lives on while its token cannot be checked (the cluster unreachable,
@@ -67,6 +69,7 @@ impl Default for AuthSettings {
             signins_per_minute: 20,
             trusted_proxies: TrustedProxies::default(),
             max_sessions: 10_000,
+            session_backend: SessionBackend::Memory,
             revalidate_every: Duration::from_secs(60),
             unverified_grace: Duration::from_secs(5 * 60),
         }
@@ -108,22 +111,31 @@ fn random_token() -> String {
 }
 
 impl Auth {
-    /// Tokens are checked with `clients`, which act as the token's holder.
-    pub fn new(clients: Arc<UserClients>, settings: AuthSettings) -> Arc<Self> {
-        Arc::new(Auth {
+    /// Tokens are checked with `clients`, which act as the token's holder. Err: the session
+    /// store cannot be set up.
+    pub fn new(
+        clients: Arc<UserClients>,
+        settings: AuthSettings,
+    ) -> Result<Arc<Self>, tower_sessions::session_store::Error> {
+        let sessions = Sessions::new(
+            &settings.session_backend,
+            settings.max_sessions,
+            settings.lifetime,
+        )?;
+        Ok(Arc::new(Auth {
             clients,
             attempts: FailedAttempts::new(settings.signins_per_minute),
             checks: tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS),
-            sessions: Sessions::new(settings.max_sessions),
+            sessions,
             settings,
             bearer_cache: moka::sync::Cache::builder()
                 .max_capacity(BEARER_CACHE_MAX)
                 .time_to_live(BEARER_CACHE_FOR)
                 .build(),
-        })
+        }))
     }
 
-    /// The session layer: the in-memory [`Sessions`] store, cookie HttpOnly, SameSite=Strict,
+    /// The session layer: the [`Sessions`] store, cookie HttpOnly, SameSite=Strict,
     /// Secure (every transport is HTTPS to the browser, or loopback, where browsers keep Secure
     /// cookies over plain HTTP).
     pub fn session_layer(&self) -> SessionManagerLayer<Sessions> {
@@ -234,12 +246,19 @@ pub async fn login(
         return refused(SignInRefusal::CrossSite);
     }
     let client = auth.client_of(peer.ip(), &headers);
-    if auth.sessions.is_full().await {
-        tracing::error!(
-            sessions = auth.sessions.len(),
-            "sign-in refused: the session store is full (raise --max-sessions)"
-        );
-        return refused(SignInRefusal::SessionsFull);
+    match auth.sessions.is_full().await {
+        Ok(false) => {}
+        Ok(true) => {
+            tracing::error!(
+                sessions = auth.settings.max_sessions,
+                "sign-in refused: the session store is full (raise --max-sessions)"
+            );
+            return refused(SignInRefusal::SessionsFull);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in refused: the session store cannot be reached");
+            return refused(SignInRefusal::StoreUnreachable);
+        }
     }
     let identity = match auth.check(client, &form.token).await {
         Ok(identity) => identity,
@@ -251,7 +270,7 @@ pub async fn login(
     // A new session id at sign-in: a session id planted before sign-in is worth nothing after it.
     if let Err(e) = session.cycle_id().await {
         tracing::error!(error = %e, "cannot renew the session id");
-        return refused(SignInRefusal::Unreachable);
+        return refused(SignInRefusal::StoreUnreachable);
     }
     let now = now_ms();
     let user = StoredUser {
@@ -266,29 +285,55 @@ pub async fn login(
     // Saved now, not after the answer, so a refusal by the store reaches this user.
     if let Err(e) = session.insert(SESSION_KEY, user).await {
         tracing::error!(error = %e, "cannot store the session");
-        return refused(SignInRefusal::Unreachable);
+        return refused(SignInRefusal::StoreUnreachable);
     }
     if let Err(e) = session.save().await {
         tracing::error!(error = %e, "sign-in refused: the session was not stored");
         // Emptied, so the session layer does not try (and fail) to store it again.
         let _ = session.flush().await;
-        return refused(SignInRefusal::SessionsFull);
+        return refused(store_refusal(&auth.sessions).await);
     }
     tracing::info!(user = %identity.username, client = %client, "signed in");
     Redirect::to("/").into_response()
+}
+
+/// Why the store refused a new session: full, or (a shared store) not reachable.
+async fn store_refusal(sessions: &Sessions) -> SignInRefusal {
+    match (sessions, sessions.is_full().await) {
+        (_, Ok(true)) | (Sessions::Memory(_), _) => SignInRefusal::SessionsFull,
+        (Sessions::Redis(_), _) => SignInRefusal::StoreUnreachable,
+    }
 }
 
 /// `POST /logout`: destroys the session. The guard has already refused the request unless it
 /// came from this site with the session's CSRF token.
 pub async fn logout(session: Session) -> Response {
     match session.get::<StoredUser>(SESSION_KEY).await.ok().flatten() {
-        Some(user) => {
-            let _ = session.flush().await;
-            tracing::info!(user = %user.username, "signed out");
-            to_login(Some(SessionEnd::SignedOut))
-        }
+        Some(user) => match session.flush().await {
+            Ok(()) => {
+                tracing::info!(user = %user.username, "signed out");
+                to_login(Some(SessionEnd::SignedOut))
+            }
+            Err(e) => {
+                tracing::error!(user = %user.username, error = %e, "sign-out could not end the session in its store; the browser drops its cookie, and the session ends when idle");
+                signed_out_in_this_browser()
+            }
+        },
         None => to_login(None),
     }
+}
+
+/// Signed out by the browser dropping its session cookie, where the store cannot end the
+/// session (it ends when idle): the sign-in page, saying so.
+fn signed_out_in_this_browser() -> Response {
+    let mut response = to_login(Some(SessionEnd::SignedOut));
+    let removal = format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+    if let Ok(value) = axum::http::HeaderValue::from_str(&removal) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -948,7 +948,7 @@ async fn english_on(addr: std::net::SocketAddr, page: &str, token: &str) -> Vec<
 async fn dashboard(backend: SharedBackend) -> (std::net::SocketAddr, gpuboard_sim::SimHandle) {
     let sim = start_sim().await;
     let clients = Arc::new(UserClients::new(sim_config(&sim).await));
-    let auth = Auth::new(clients, AuthSettings::default());
+    let auth = Auth::new(clients, AuthSettings::default()).expect("the memory store");
     let state = AppState::new(
         leptos_options(),
         backend,

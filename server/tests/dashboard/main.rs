@@ -15,6 +15,7 @@ mod join_tokens;
 mod openapi;
 mod push;
 mod routes;
+mod sessions_redis;
 mod telemetry;
 mod token_secrecy;
 mod workloads;

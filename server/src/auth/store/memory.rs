@@ -1,10 +1,5 @@
-//! Where sessions live: in memory, each until its expiry (moka), with three rules the generic
-//! stores lack. A user holds at most [`MAX_PER_USER`] sessions (a new sign-in past it ends that
-//! user's oldest), so one token signed in over and over cannot fill the store. A full store
-//! refuses a new session (the sign-in page says so) instead of dropping it unseen. And only a
-//! sign-in creates a session: saving one that sign-out or revocation deleted meanwhile does
-//! nothing, so a request in flight cannot bring it back. Its `Debug` prints counts only: records
-//! hold tokens.
+//! Sessions in this process's memory (the default): each until its expiry (moka), with the
+//! store's rules (see [`super`]). They end with the process.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,24 +13,21 @@ use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
 
-use super::SESSION_KEY;
+use super::{MAX_PER_USER, user_of};
 
-/// Sessions one user holds at most (browsers, machines, scripts).
-pub const MAX_PER_USER: usize = 20;
-
-/// The dashboard's session store.
+/// The session store in memory.
 #[derive(Clone)]
-pub struct Sessions {
+pub struct MemorySessions {
     records: Cache<Id, Record>,
     /// Each user's session ids, oldest first.
     by_user: Arc<Mutex<HashMap<String, VecDeque<Id>>>>,
     capacity: u64,
 }
 
-impl Sessions {
+impl MemorySessions {
     /// A store for at most `capacity` sessions.
     pub fn new(capacity: u64) -> Self {
-        Sessions {
+        MemorySessions {
             records: Cache::builder()
                 // A backstop only: `create` refuses past `capacity` first.
                 .max_capacity(capacity.saturating_mul(2))
@@ -86,28 +78,20 @@ impl Sessions {
     }
 }
 
-impl std::fmt::Debug for Sessions {
+impl std::fmt::Debug for MemorySessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sessions")
+        f.debug_struct("MemorySessions")
             .field("held", &self.len())
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
     }
 }
 
-/// The username of a record's signed-in user, if it has one.
-fn user_of(record: &Record) -> Option<&str> {
-    record.data.get(SESSION_KEY)?.get("username")?.as_str()
-}
-
 #[async_trait::async_trait]
-impl SessionStore for Sessions {
+impl SessionStore for MemorySessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         if self.is_full().await {
-            return Err(session_store::Error::Backend(format!(
-                "the session store holds its most, {} sessions",
-                self.capacity
-            )));
+            return Err(super::full(self.capacity));
         }
         while self.records.contains_key(&record.id) {
             record.id = Id::default();
@@ -178,7 +162,7 @@ mod tests {
     fn record(user: &str) -> Record {
         let mut data = HashMap::new();
         data.insert(
-            SESSION_KEY.to_string(),
+            crate::auth::SESSION_KEY.to_string(),
             serde_json::json!({"username": user}),
         );
         Record {
@@ -191,7 +175,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_user_holds_at_most_their_share_the_oldest_goes() {
-        let sessions = Sessions::new(1_000);
+        let sessions = MemorySessions::new(1_000);
         let mut ids = Vec::new();
         for _ in 0..MAX_PER_USER + 2 {
             let mut r = record("alice");
@@ -209,7 +193,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_store_refuses_a_new_session_and_keeps_the_others() {
-        let sessions = Sessions::new(3);
+        let sessions = MemorySessions::new(3);
         for user in ["a", "b", "c"] {
             sessions.create(&mut record(user)).await.unwrap();
         }
@@ -219,14 +203,14 @@ mod tests {
         assert_eq!(sessions.len(), 3);
         assert_eq!(
             format!("{sessions:?}"),
-            "Sessions { held: 3, capacity: 3, .. }",
+            "MemorySessions { held: 3, capacity: 3, .. }",
             "printing the store shows no record"
         );
     }
 
     #[tokio::test]
     async fn a_deleted_session_is_not_brought_back_by_a_late_save() {
-        let sessions = Sessions::new(10);
+        let sessions = MemorySessions::new(10);
         let mut r = record("alice");
         sessions.create(&mut r).await.unwrap();
         let mut touched = r.clone();
