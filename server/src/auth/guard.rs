@@ -18,10 +18,7 @@ use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use super::signin::SignInError;
-use super::{
-    Auth, SESSION_KEY, StoredUser, now_ms, refused, session_end, signed_out_in_this_browser,
-    to_login,
-};
+use super::{Auth, SESSION_KEY, StoredUser, now_ms, refused, session_end, signed_out, to_login};
 use crate::api::{ApiError, Reason};
 
 /// A session's last activity is written at most this often (each write extends the store's expiry).
@@ -95,8 +92,7 @@ fn unauthorized(path: &str, ended: Option<SessionEnd>) -> Response {
 }
 
 /// The session store could not be read (Redis away): the JSON API's 503, a page's server
-/// function's [`PageError`], a sign-out done by the browser dropping its cookie, else the sign-in
-/// page saying why. The session itself stands.
+/// function's [`PageError`], else the sign-in page saying why. The session itself stands.
 fn store_unreachable(path: &str) -> Response {
     const WHY: &str = "the session store (Redis) cannot be reached: retry in a moment, or send Authorization: Bearer <token>";
     if path.starts_with("/api/v1/") {
@@ -112,8 +108,6 @@ fn store_unreachable(path: &str) -> Response {
             axum::Json(PageError::Unreachable(WHY.to_string())),
         )
             .into_response()
-    } else if path == "/logout" {
-        signed_out_in_this_browser()
     } else {
         refused(SignInRefusal::StoreUnreachable)
     }
@@ -221,12 +215,19 @@ async fn authenticate(
             "refused: a state-changing request from another site\n",
         ));
     }
-    let user = session_user(auth, session)
-        .await
-        .map_err(|none| match none {
-            NoUser::Ended(ended) => unauthorized(path, ended),
-            NoUser::StoreUnreachable => store_unreachable(path),
-        })?;
+    let user = match session_user(auth, session).await {
+        Ok(user) => user,
+        Err(NoUser::Ended(ended)) => return Err(unauthorized(path, ended)),
+        // A sign-out (from this site, as checked above) while the store cannot be read: the
+        // browser drops its cookie now, the store ends the session once it is back.
+        Err(NoUser::StoreUnreachable) if path == "/logout" && request.method == Method::POST => {
+            if let Some(id) = session.id() {
+                auth.end_session(id).await;
+            }
+            return Err(signed_out());
+        }
+        Err(NoUser::StoreUnreachable) => return Err(store_unreachable(path)),
+    };
     Ok(SignedInUser::new(
         user.username,
         user.groups,

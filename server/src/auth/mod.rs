@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use frontend::contract::{SessionEnd, SignInRefusal};
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer, SessionStore};
 
 use crate::cluster::clients::{UserClients, token_key};
 use attempts::{Client, FailedAttempts, TrustedProxies};
@@ -307,25 +307,44 @@ async fn store_refusal(sessions: &Sessions) -> SignInRefusal {
 
 /// `POST /logout`: destroys the session. The guard has already refused the request unless it
 /// came from this site with the session's CSRF token.
-pub async fn logout(session: Session) -> Response {
-    match session.get::<StoredUser>(SESSION_KEY).await.ok().flatten() {
-        Some(user) => match session.flush().await {
-            Ok(()) => {
-                tracing::info!(user = %user.username, "signed out");
-                to_login(Some(SessionEnd::SignedOut))
-            }
-            Err(e) => {
-                tracing::error!(user = %user.username, error = %e, "sign-out could not end the session in its store; the browser drops its cookie, and the session ends when idle");
-                signed_out_in_this_browser()
-            }
-        },
-        None => to_login(None),
+pub async fn logout(State(auth): State<Arc<Auth>>, session: Session) -> Response {
+    let (Some(user), Some(id)) = (
+        session.get::<StoredUser>(SESSION_KEY).await.ok().flatten(),
+        session.id(),
+    ) else {
+        return to_login(None);
+    };
+    tracing::info!(user = %user.username, "signed out");
+    auth.end_session(id).await;
+    signed_out()
+}
+
+impl Auth {
+    /// Ends session `id` in the store; while the store cannot be reached, keeps trying in the
+    /// background, for as long as the session could otherwise live unused.
+    pub(super) async fn end_session(&self, id: tower_sessions::session::Id) {
+        if let Err(e) = self.sessions.delete(&id).await {
+            tracing::error!(error = %e, "sign-out could not end the session in its store; trying again in the background");
+            let (sessions, idle) = (self.sessions.clone(), self.settings.idle_timeout);
+            tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + idle;
+                let mut wait = Duration::from_secs(1);
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(wait).await;
+                    if sessions.delete(&id).await.is_ok() {
+                        tracing::info!("a signed-out session has now ended in its store");
+                        return;
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            });
+        }
     }
 }
 
-/// Signed out by the browser dropping its session cookie, where the store cannot end the
-/// session (it ends when idle): the sign-in page, saying so.
-fn signed_out_in_this_browser() -> Response {
+/// The sign-in page saying "signed out", with a removal of the session cookie the browser takes
+/// (Secure, as a `__Host-` cookie's must be).
+pub(crate) fn signed_out() -> Response {
     let mut response = to_login(Some(SessionEnd::SignedOut));
     let removal = format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
     if let Ok(value) = axum::http::HeaderValue::from_str(&removal) {

@@ -19,7 +19,7 @@ use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
-use super::{WAIT, origin, start_sim};
+use super::{WAIT, origin, sign_in, start_sim};
 
 /// A `redis-server` on a free loopback port, with a password, keeping its data in a temporary
 /// directory across restarts (append-only file, written at every change).
@@ -152,6 +152,29 @@ async fn replica(kubeconfig: &Path, redis: &Redis, key: &Path) -> (SocketAddr, P
     (process.listening_address().await, process)
 }
 
+/// Every session cookie `head` sets is a removal the browser takes (Secure, as `__Host-` asks);
+/// there is at least one.
+fn assert_only_removals(head: &str) {
+    let sets: Vec<&str> = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, value)| {
+            name.eq_ignore_ascii_case("set-cookie") && value.contains("__Host-gpuboard_session=")
+        })
+        .map(|(_, value)| value.trim())
+        .collect();
+    assert!(
+        sets.iter()
+            .any(|c| c.contains("Max-Age=0") && c.contains("Secure")),
+        "no removal the browser takes: {head}"
+    );
+    assert!(
+        sets.iter()
+            .all(|c| c.starts_with("__Host-gpuboard_session=;")),
+        "a session cookie with a value: {head}"
+    );
+}
+
 /// The status and `Location` of `GET /` with `cookie`.
 async fn home(addr: SocketAddr, cookie: &str) -> (u16, String) {
     let reply = request(addr, "GET", "/", &[cookie.to_string()], "").await;
@@ -212,9 +235,11 @@ async fn replicas_share_sessions_through_redis_and_outlive_a_restart_and_an_outa
         "a restarted replica keeps the session"
     );
 
-    // Redis down: a clear refusal at sign-in and on pages, no panic.
+    // Redis down: a clear refusal at sign-in and on pages, no panic. A second session, to sign
+    // out during the outage.
+    let leaving = sign_in(a, &sim.admin_token).await;
     let csrf = super::csrf_of(
-        &request(a, "GET", "/", std::slice::from_ref(&cookie), "")
+        &request(a, "GET", "/", std::slice::from_ref(&leaving), "")
             .await
             .body,
     );
@@ -247,12 +272,13 @@ async fn replicas_share_sessions_through_redis_and_outlive_a_restart_and_an_outa
         page.body
     );
 
-    // Signing out while Redis is down: the browser drops its cookie, and hears it is signed out.
+    // Signing out while Redis is down: the browser drops its cookie and hears it is signed out;
+    // the session ends in Redis once it is back.
     let out = request(
         b,
         "POST",
         "/logout",
-        &[cookie.clone(), origin(b)],
+        &[leaving.clone(), origin(b)],
         &form(&[("csrf", &csrf)]),
     )
     .await;
@@ -262,17 +288,20 @@ async fn replicas_share_sessions_through_redis_and_outlive_a_restart_and_an_outa
         "{}",
         out.head
     );
-    let removal = out.header("set-cookie").unwrap_or_default();
-    assert!(
-        removal.starts_with("__Host-gpuboard_session=;") && removal.contains("Max-Age=0"),
-        "{removal}"
-    );
+    assert_only_removals(&out.head);
 
-    // Redis back: the same session, without signing in again.
+    // Redis back: the same session, without signing in again; the signed-out one ended.
     redis.run().await;
     gpuboard_testkit::eventually("the session back at both replicas", WAIT, || async {
         match (home(a, &cookie).await, home(b, &cookie).await) {
             ((200, _), (200, _)) => Ok(()),
+            other => Err(other),
+        }
+    })
+    .await;
+    gpuboard_testkit::eventually("the signed-out session ended in Redis", WAIT, || async {
+        match home(a, &leaving).await {
+            (303, location) if location == "/login" => Ok(()),
             other => Err(other),
         }
     })
@@ -289,10 +318,16 @@ async fn replicas_share_sessions_through_redis_and_outlive_a_restart_and_an_outa
         &form(&[("csrf", &csrf)]),
     )
     .await;
-    assert_eq!(out.status, 303, "sign-out: {}", out.head);
     assert_eq!(
-        home(b, &cookie).await.0,
-        303,
+        out.header("location").as_deref(),
+        Some("/login?reason=signed-out"),
+        "sign-out: {}",
+        out.head
+    );
+    assert_only_removals(&out.head);
+    assert_eq!(
+        home(b, &cookie).await,
+        (303, "/login".to_string()),
         "signed out at the other replica too"
     );
 

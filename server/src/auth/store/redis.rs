@@ -30,9 +30,10 @@ const POOL_SIZE: usize = 4;
 /// Every session's id, scored by its expiry (Unix seconds).
 const ALL_SESSIONS: &str = "gpuboard:sessions";
 
-/// A user's session ids, scored by their creation (Unix milliseconds).
-fn user_key(user: &str) -> String {
-    format!("gpuboard:user:{user}")
+/// A user's session ids, scored by their creation (Unix milliseconds), under a keyed hash of
+/// the username (so Redis does not tell who signed in when).
+fn user_key(sealer: &Sealer, user: &str) -> String {
+    format!("gpuboard:user:{}", sealer.stored_name(user))
 }
 
 /// A Redis URL refused.
@@ -108,6 +109,12 @@ impl RedisSessions {
             .with_config(|c| c.fail_fast = false)
             .with_performance_config(|c| c.default_command_timeout = COMMAND_TIMEOUT)
             .with_connection_config(|c| {
+                // A connection that stops answering (Redis's node gone without closing it) is
+                // closed and made again, instead of timing out every command for minutes.
+                c.unresponsive = fred::types::config::UnresponsiveConfig {
+                    max_timeout: Some(COMMAND_TIMEOUT * 2),
+                    interval: Duration::from_millis(500),
+                };
                 c.connection_timeout = COMMAND_TIMEOUT;
                 c.internal_command_timeout = COMMAND_TIMEOUT;
                 c.max_command_attempts = 1;
@@ -162,7 +169,7 @@ impl RedisSessions {
         let Some(user) = user_of(record) else {
             return Ok(());
         };
-        let key = user_key(user);
+        let key = user_key(&self.sealer, user);
         let now_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         let _: () = self
             .pool
@@ -238,7 +245,13 @@ impl SessionStore for RedisSessions {
             let stored = sealed.id;
             self.records.create(&mut sealed).await?;
             if sealed.id == stored {
-                return self.note(record, stored).await;
+                let noted = self.note(record, stored).await;
+                if noted.is_err() {
+                    // Not counted, so not kept: a sign-in that failed leaves nothing behind.
+                    let _ = self.records.delete(&stored).await;
+                    let _: Result<(), _> = self.pool.zrem(ALL_SESSIONS, stored.to_string()).await;
+                }
+                return noted;
             }
             // Its name was taken (the crate stored it under a random one instead, which no
             // lookup finds): drop that copy and draw another session id.
@@ -258,8 +271,15 @@ impl SessionStore for RedisSessions {
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         let stored = self.sealer.stored_id(*session_id);
-        let Some(sealed) = self.records.load(&stored).await? else {
-            return Ok(None);
+        let sealed = match self.records.load(&stored).await {
+            Ok(Some(sealed)) => sealed,
+            Ok(None) => return Ok(None),
+            // A record this version cannot read: signed out, not "Redis unreachable".
+            Err(session_store::Error::Decode(e)) => {
+                tracing::warn!(error = %e, "a session in Redis cannot be read: treated as signed out");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         };
         let opened = self.sealer.open(*session_id, sealed);
         if opened.is_none() {

@@ -71,6 +71,11 @@ impl Sealer {
         Id(i128::from_le_bytes(first))
     }
 
+    /// A name for `text` (a username) that only the key's holders can tell: its keyed hash, hex.
+    pub fn stored_name(&self, text: &str) -> String {
+        crate::hex::encode(&hmac::sign(&self.name, text.as_bytes()).as_ref()[..16])
+    }
+
     /// `record` as stored: under its [`Self::stored_id`], its data sealed to its id.
     pub fn seal(&self, record: &Record) -> Result<Record, session_store::Error> {
         let mut data = serde_json::to_vec(&record.data)
