@@ -152,6 +152,26 @@ async fn replica(kubeconfig: &Path, redis: &Redis, key: &Path) -> (SocketAddr, P
     (process.listening_address().await, process)
 }
 
+/// Signs out at `addr` with `cookie` and its `csrf` token: the sign-in page saying so, and only
+/// removals of the session cookie.
+async fn sign_out(addr: SocketAddr, cookie: &str, csrf: &str) {
+    let out = request(
+        addr,
+        "POST",
+        "/logout",
+        &[cookie.to_string(), origin(addr)],
+        &form(&[("csrf", csrf)]),
+    )
+    .await;
+    assert_eq!(
+        out.header("location").as_deref(),
+        Some("/login?reason=signed-out"),
+        "sign-out: {}",
+        out.head
+    );
+    assert_only_removals(&out.head);
+}
+
 /// Every session cookie `head` sets is a removal the browser takes (Secure, as `__Host-` asks);
 /// there is at least one.
 fn assert_only_removals(head: &str) {
@@ -274,21 +294,7 @@ async fn replicas_share_sessions_through_redis_and_outlive_a_restart_and_an_outa
 
     // Signing out while Redis is down: the browser drops its cookie and hears it is signed out;
     // the session ends in Redis once it is back.
-    let out = request(
-        b,
-        "POST",
-        "/logout",
-        &[leaving.clone(), origin(b)],
-        &form(&[("csrf", &csrf)]),
-    )
-    .await;
-    assert_eq!(
-        out.header("location").as_deref(),
-        Some("/login?reason=signed-out"),
-        "{}",
-        out.head
-    );
-    assert_only_removals(&out.head);
+    sign_out(b, &leaving, &csrf).await;
 
     // Redis back: the same session, without signing in again; the signed-out one ended.
     redis.run().await;
@@ -310,21 +316,7 @@ async fn replicas_share_sessions_through_redis_and_outlive_a_restart_and_an_outa
     // Signed out at one replica, signed out at both.
     let page = request(a, "GET", "/", std::slice::from_ref(&cookie), "").await;
     let csrf = super::csrf_of(&page.body);
-    let out = request(
-        a,
-        "POST",
-        "/logout",
-        &[cookie.clone(), origin(a)],
-        &form(&[("csrf", &csrf)]),
-    )
-    .await;
-    assert_eq!(
-        out.header("location").as_deref(),
-        Some("/login?reason=signed-out"),
-        "sign-out: {}",
-        out.head
-    );
-    assert_only_removals(&out.head);
+    sign_out(a, &cookie, &csrf).await;
     assert_eq!(
         home(b, &cookie).await,
         (303, "/login".to_string()),

@@ -153,19 +153,7 @@ impl RedisSessions {
     /// ends the user's sessions past [`MAX_PER_USER`], oldest first (ended ones not counted).
     async fn note(&self, record: &Record, stored: Id) -> Result<(), session_store::Error> {
         let stored = stored.to_string();
-        let expiry = record.expiry_date.unix_timestamp() as f64;
-        let _: () = self
-            .pool
-            .zadd(
-                ALL_SESSIONS,
-                None,
-                None,
-                false,
-                false,
-                (expiry, stored.as_str()),
-            )
-            .await
-            .map_err(backend)?;
+        self.note_expiry(record, &stored, None).await?;
         let Some(user) = user_of(record) else {
             return Ok(());
         };
@@ -307,21 +295,23 @@ impl RedisSessions {
     /// stays deleted), and its new expiry.
     async fn update(&self, record: &Record) -> session_store::Result<()> {
         let sealed = self.sealer.seal(record)?;
-        let stored = sealed.id.to_string();
         self.records.save(&sealed).await?;
-        let expiry = record.expiry_date.unix_timestamp() as f64;
-        let _: () = self
-            .pool
-            .zadd(
-                ALL_SESSIONS,
-                Some(SetOptions::XX),
-                None,
-                false,
-                false,
-                (expiry, stored.as_str()),
-            )
+        self.note_expiry(record, &sealed.id.to_string(), Some(SetOptions::XX))
             .await
-            .map_err(backend)?;
-        Ok(())
+    }
+
+    /// Notes when the session stored as `stored` expires, among every session; with `XX`, only
+    /// if it is noted already.
+    async fn note_expiry(
+        &self,
+        record: &Record,
+        stored: &str,
+        only: Option<SetOptions>,
+    ) -> session_store::Result<()> {
+        let expiry = record.expiry_date.unix_timestamp() as f64;
+        self.pool
+            .zadd(ALL_SESSIONS, only, None, false, false, (expiry, stored))
+            .await
+            .map_err(backend)
     }
 }
