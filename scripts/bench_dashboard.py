@@ -7,11 +7,15 @@ pointed at it, and waits until two telemetry cycles have read every exporter. Th
 the same run: server-side render time of the GPU inventory (/gpus) and the overview (/), each next
 to /healthz as a baseline; the API calls those page views make (the sim's apiserver_request_total);
 the telemetry cycle time over 1,000 exporters (the dashboard's own /metrics); the release WASM
-gzipped. Then it fills the cluster with 5,000 GPU pods (4,000 running on 2 GPUs each, every GPU
-taken, and 1,000 pending) and times the GPU queue page (/queue) and the fit check
-(POST /api/v1/workloads/fit), with the API calls they make. Then it restarts the server with a 250 ms interval and 3 min of history, which holds as
-many samples per GPU as the default 1 h at 5 s (720), waits until 720 cycles with no exporter
-failure have run, and reads the server's RSS.
+gzipped. Then it fills the cluster with 5,000 GPU pods: 4,000 running on 2 GPUs each (every GPU
+taken), the last 1,000 of them made large as tenants make them (a 32 KiB annotation, the
+last-applied configuration, 64 labels, 100 environment variables), then 1,000 pending, reading
+the server's RSS after each batch against the size of the pods' JSON as the API server lists them
+(review M6: a large pod should cost the server about what a small one of the same kind does). It times the GPU queue page (/queue) and
+the fit check (POST /api/v1/workloads/fit), with the API calls they make. Then it restarts the
+server with a 250 ms interval and 3 min of history, which holds as many samples per GPU as the
+default 1 h at 5 s (720), waits until 720 cycles with no exporter failure have run, and reads the
+server's RSS.
 
 Every figure it prints was measured: when a precondition is not met (a warm-up cycle never reads
 every exporter, the history never fills) it says which and exits 1 instead of printing figures.
@@ -40,6 +44,9 @@ NODES, GPUS = 1000, 8
 RUNNING_PODS, PENDING_PODS = NODES * GPUS // 2, 1000
 TIMED_VIEWS, WARMUP_VIEWS = 40, 5
 FULL_HISTORY = 720
+# Of the running pods, these are made large; the most one may cost the server's memory, as a
+# multiple of a small one's.
+LARGE_PODS, LARGE_POD_TARGET = 1000, 2.0
 
 
 def fail(why):
@@ -162,27 +169,60 @@ def sim_connection(sim_addr):
     return http.client.HTTPSConnection(*sim_addr, timeout=60, context=ssl.create_default_context(cadata=ca))
 
 
-def fill_with_gpu_pods(sim_addr):
-    """Creates RUNNING_PODS + PENDING_PODS pods of 2 GPUs each in namespace bench."""
+def gpu_pod(name):
+    """A pod of 2 GPUs in namespace bench, with only what a pod needs."""
+    return {"metadata": {"name": name, "namespace": "bench"},
+            "spec": {"containers": [{"name": "main", "image": "pytorch/pytorch:latest",
+                                     "command": ["sleep", "infinity"],
+                                     "resources": {"limits": {"nvidia.com/gpu": "2"}}}],
+                     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}}
+
+
+def large_gpu_pod(name):
+    """gpu_pod made large as tenants' pods are: kubectl's last-applied configuration, a 32 KiB
+    annotation, 64 labels and 100 environment variables (about 50 KiB of JSON)."""
+    pod = gpu_pod(name)
+    pod["metadata"]["annotations"] = {
+        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(gpu_pod(name)),
+        "bench.gpuboard.io/notes": "n" * 32 * 1024,
+    }
+    pod["metadata"]["labels"] = {f"tenant.example/label-{i:02d}": f"{i:02d}" + "v" * 58 for i in range(64)}
+    pod["spec"]["containers"][0]["env"] = [{"name": f"SETTING_{i:03d}", "value": "e" * 100} for i in range(100)]
+    return pod
+
+
+def fill_with_gpu_pods(sim_addr, first, count, make):
+    """Creates `count` pods `make(name)` named train-{first}... in namespace bench."""
     conn = sim_connection(sim_addr)
     headers = {"Authorization": f"Bearer {admin_token()}", "Content-Type": "application/json"}
     status, _, body = request(conn, "POST", "/api/v1/namespaces",
                               json.dumps({"metadata": {"name": "bench"}}), headers)
     if status not in (201, 409):
         fail(f"creating namespace bench answered {status}: {body[:200]}")
-    for i in range(RUNNING_PODS + PENDING_PODS):
-        pod = {"metadata": {"name": f"train-{i:05d}", "namespace": "bench"},
-               "spec": {"containers": [{"name": "main", "image": "pytorch/pytorch:latest",
-                                        "command": ["sleep", "infinity"],
-                                        "resources": {"limits": {"nvidia.com/gpu": "2"}}}],
-                        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}}
+    for i in range(first, first + count):
+        pod = make(f"train-{i:05d}")
         status, _, body = request(conn, "POST", "/api/v1/namespaces/bench/pods", json.dumps(pod), headers)
         if status != 201:
             fail(f"creating pod {i} answered {status}: {body[:200]}")
 
 
-def wait_queue(addr, seconds):
-    """Waits until the dashboard's queue shows every pod running or pending as expected."""
+def pods_json_mib(sim_addr, first, count):
+    """The JSON size (MiB) of pods train-{first}... as the API server lists them."""
+    conn = sim_connection(sim_addr)
+    status, _, body = request(conn, "GET", "/api/v1/namespaces/bench/pods",
+                              headers={"Authorization": f"Bearer {admin_token()}"})
+    if status != 200:
+        fail(f"listing the bench pods answered {status}: {body[:200]}")
+    wanted = {f"train-{i:05d}" for i in range(first, first + count)}
+    sizes = [len(json.dumps(p, separators=(",", ":"))) for p in json.loads(body)["items"]
+             if p["metadata"]["name"] in wanted]
+    if len(sizes) != count:
+        fail(f"the API server lists {len(sizes)} of the {count} pods made")
+    return sum(sizes) / 2**20
+
+
+def wait_queue(addr, running, pending, seconds):
+    """Waits until the dashboard's queue shows `running` pods running and `pending` pending."""
     headers = {"Authorization": f"Bearer {admin_token()}"}
     deadline = time.time() + seconds
     last = None
@@ -192,10 +232,10 @@ def wait_queue(addr, seconds):
         if status == 200:
             q = json.loads(body)
             last = (q["running"], q["pending"])
-            if last == (RUNNING_PODS, PENDING_PODS):
+            if last == (running, pending):
                 return
         time.sleep(2)
-    fail(f"the queue never showed {RUNNING_PODS} running and {PENDING_PODS} pending pods (last: {last})")
+    fail(f"the queue never showed {running} running and {pending} pending pods (last: {last})")
 
 
 def post_timings(addr, path, body, n, warmup=WARMUP_VIEWS):
@@ -281,9 +321,41 @@ def main():
         cycles, _ = wait_full_cycles(addr, metrics, 5, 120)
         rss_start = server.rss_mib()
 
-        # The GPU queue and the fit check with every GPU taken and 1,000 pods waiting.
-        fill_with_gpu_pods(sim_addr)
-        wait_queue(addr, 600)
+        # Memory per pod, small and large; then the GPU queue and the fit check with every GPU
+        # taken and 1,000 pods waiting.
+        large = LARGE_PODS
+        batches = [("running", 0, RUNNING_PODS - large, gpu_pod),
+                   ("large running", RUNNING_PODS - large, large, large_gpu_pod),
+                   ("pending", RUNNING_PODS, PENDING_PODS, gpu_pod)]
+        rss, running, pending = [rss_start], 0, 0
+        for kind, first, count, make in batches:
+            fill_with_gpu_pods(sim_addr, first, count, make)
+            if kind == "pending":
+                pending += count
+            else:
+                running += count
+            wait_queue(addr, running, pending, 600)
+            wait_full_cycles(addr, metrics, 2, 120)
+            rss.append(server.rss_mib())
+        per_pod = []
+        lines = []
+        for (kind, first, count, _), before, after in zip(batches, rss, rss[1:]):
+            json_mib = pods_json_mib(sim_addr, first, count)
+            per_pod.append((after - before) * 1024 / count)
+            lines.append(f"  {count} {kind} pods ({json_mib:.1f} MiB of JSON, {json_mib * 1024 / count:.1f} KiB each):"
+                         f" RSS {before:.0f} -> {after:.0f} MiB = {per_pod[-1]:.2f} KiB per pod")
+            if kind == "running":
+                small_json_kib = json_mib * 1024 / count
+            if kind == "large running":
+                large_json_kib = json_mib * 1024 / count
+        small_kib, large_kib = per_pod[0], per_pod[1]
+        if small_kib <= 0:
+            fail(f"the server's RSS did not grow with {RUNNING_PODS - large} running pods: {rss}")
+        lines.append(f"  a large running pod costs {large_kib / small_kib:.2f}x a small one's memory"
+                     f" (target: at most {LARGE_POD_TARGET:.0f}x) for {large_json_kib / small_json_kib:.0f}x its JSON")
+        # Printed now as well as at the end, so a later phase's failure does not lose them.
+        pod_memory = "\n".join(lines)
+        print(pod_memory, flush=True)
         fit_body = json.dumps({"kind": "Job", "name": "probe", "namespace": "bench", "image": "pytorch/pytorch:latest",
                                "command": ["python", "train.py"], "gpus": 2})
         calls_before = sim_request_counts(sim_addr, metrics)
@@ -321,14 +393,19 @@ def main():
         print(f"  telemetry cycle over {NODES} exporters: median {statistics.median(cycles) * 1e3:.0f} ms,"
               f" max {max(cycles) * 1e3:.0f} ms ({len(cycles)} cycles)")
         print(f"  server RSS after warm-up: {rss_start:.0f} MiB")
+        print(pod_memory)
         print(f"  server RSS with {FULL_HISTORY} samples per GPU (= 1 h at 5 s), after {fill:.0f} s at 250 ms"
-              f" with no exporter failure: {rss_full:.0f} MiB = {rss_full / rss_start:.2f}x after warm-up")
+              f" with no exporter failure, after listing those 5,000 pods at start: {rss_full:.0f} MiB"
+              f" = {rss_full / rss_start:.2f}x after warm-up")
         for w in wasm:
             raw = open(w, "rb").read()
             print(f"  {os.path.relpath(w, ROOT)} (release): {len(raw) / 1024:.0f} KiB, gzipped {len(gzip.compress(raw, 9)) / 1024:.0f} KiB")
     finally:
         for p in reversed(procs):
             p.stop()
+    if large_kib / small_kib > LARGE_POD_TARGET:
+        sys.exit(f"bench_dashboard: a large pod costs {large_kib / small_kib:.2f}x a small pod's memory,"
+                 f" over the target of {LARGE_POD_TARGET:.0f}x")
 
 
 if __name__ == "__main__":
