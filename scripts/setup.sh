@@ -6,7 +6,7 @@
 # so cargo-leptos (about 20 minutes to compile on 2 cores) is not needed: install it yourself for
 # `cargo leptos watch` (version 0.3.10, `--locked`: 0.3.11 needs rustc 1.96).
 #
-# Usage: scripts/setup.sh [demo|test]   (test also installs Chromium, redis-server, Playwright, kubectl and schemathesis)
+# Usage: scripts/setup.sh [demo|test]   (test also installs Chromium, redis-server, promtool, Playwright, kubectl and schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-demo}
@@ -39,6 +39,11 @@ if [ "$what" = test ]; then
     say "installing Chromium from Debian"
     sudo_if_needed apt-get update -qq
     DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium >/dev/null
+  fi
+  if ! command -v promtool >/dev/null 2>&1; then
+    say "installing prometheus (for promtool) from Debian"
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   fi
   if ! command -v redis-server >/dev/null 2>&1; then
     say "installing redis-server from Debian (the shared session store's tests)"

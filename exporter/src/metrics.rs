@@ -427,6 +427,62 @@ mod tests {
         }
     }
 
+    /// What promtool's linter says of dcgm-exporter's own conventions, kept on purpose so that
+    /// its dashboards and alerts work unchanged: its camelCase labels (`modelName`, `Hostname`,
+    /// `UUID`), and its counters' names, without `_total`.
+    fn is_dcgm_convention(problem: &str) -> bool {
+        let Some((metric, what)) = problem.split_once(' ') else {
+            return false;
+        };
+        what == "label names should be written in 'snake_case' not 'camelCase'"
+            || (metric.starts_with("DCGM_FI_")
+                && (what == "counter metrics should have \"_total\" suffix"
+                    || what == "metric name should not include type 'counter'"))
+    }
+
+    #[test]
+    fn promtool_reads_the_text_and_finds_nothing_but_dcgm_exporters_conventions() {
+        use std::io::Write as _;
+        use std::process::{Command, Stdio};
+        let text = render(&snapshot(node()), Format::Prometheus);
+        let mut promtool = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect(
+                "promtool runs (Debian's prometheus package: scripts/setup.sh test installs it)",
+            );
+        promtool
+            .stdin
+            .take()
+            .expect("its stdin")
+            .write_all(text.as_bytes())
+            .expect("written");
+        let out = promtool.wait_with_output().expect("it ends");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // 0: nothing to say; 3: lint problems only; anything else: the text did not parse.
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "promtool: {:?}\n{said}",
+            out.status
+        );
+        let others: Vec<&str> = said
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !is_dcgm_convention(l))
+            .collect();
+        assert!(others.is_empty(), "promtool found: {others:#?}");
+        assert!(
+            said.contains("DCGM_FI_DEV_GPU_UTIL"),
+            "promtool read the samples: {said}"
+        );
+    }
+
     #[test]
     fn prometheus_text_parses_back_with_dcgm_names_labels_and_units() {
         let text = render(&snapshot(node()), Format::Prometheus);
