@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use super::signin::SignInError;
-use super::{Auth, SESSION_KEY, StoredUser, now_ms, refused, session_end, signed_out, to_login};
+use super::{Auth, SESSION_KEY, StoredUser, now_ms, refused, session_end, to_login};
 use crate::api::{ApiError, Reason};
 
 /// A session's last activity is written at most this often (each write extends the store's expiry).
@@ -224,7 +224,7 @@ async fn authenticate(
             if let Some(id) = session.id() {
                 auth.end_session(id).await;
             }
-            return Err(signed_out());
+            return Err(to_login(Some(SessionEnd::SignedOut)));
         }
         Err(NoUser::StoreUnreachable) => return Err(store_unreachable(path)),
     };

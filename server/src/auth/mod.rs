@@ -212,15 +212,28 @@ fn session_end(user: &StoredUser, settings: &AuthSettings, now: i64) -> Option<S
     }
 }
 
-/// The sign-in page with the reason the last session ended, if given.
+/// The sign-in page with the reason the last session ended, if given; a session that ended
+/// also has its cookie removed. The session layer's own removal is not enough: it lacks
+/// `Secure`, and browsers ignore a `__Host-` cookie's removal without it.
 fn to_login(ended: Option<SessionEnd>) -> Response {
-    match ended {
-        Some(reason) => {
-            let word: &str = reason.into();
-            Redirect::to(&format!("/login?reason={word}")).into_response()
-        }
-        None => Redirect::to("/login").into_response(),
+    let Some(reason) = ended else {
+        return Redirect::to("/login").into_response();
+    };
+    let word: &str = reason.into();
+    let mut response = Redirect::to(&format!("/login?reason={word}")).into_response();
+    let removal = tower_sessions::cookie::Cookie::build((COOKIE_NAME, ""))
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .max_age(tower_sessions::cookie::time::Duration::ZERO)
+        .build();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&removal.to_string()) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
     }
+    response
 }
 
 fn refused(refusal: SignInRefusal) -> Response {
@@ -316,7 +329,7 @@ pub async fn logout(State(auth): State<Arc<Auth>>, session: Session) -> Response
     };
     tracing::info!(user = %user.username, "signed out");
     auth.end_session(id).await;
-    signed_out()
+    to_login(Some(SessionEnd::SignedOut))
 }
 
 impl Auth {
@@ -340,19 +353,6 @@ impl Auth {
             });
         }
     }
-}
-
-/// The sign-in page saying "signed out", with a removal of the session cookie the browser takes
-/// (Secure, as a `__Host-` cookie's must be).
-pub(crate) fn signed_out() -> Response {
-    let mut response = to_login(Some(SessionEnd::SignedOut));
-    let removal = format!("{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
-    if let Ok(value) = axum::http::HeaderValue::from_str(&removal) {
-        response
-            .headers_mut()
-            .append(axum::http::header::SET_COOKIE, value);
-    }
-    response
 }
 
 #[cfg(test)]
@@ -413,5 +413,19 @@ mod tests {
             Some("/login?reason=signed-out")
         );
         assert_eq!(location(to_login(None)).as_deref(), Some("/login"));
+        let set_cookie = |r: Response| {
+            r.headers()
+                .get(axum::http::header::SET_COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        let removal = set_cookie(to_login(Some(SessionEnd::Idle))).expect("a removal");
+        assert!(
+            removal.starts_with(&format!("{COOKIE_NAME}=;"))
+                && removal.contains("Max-Age=0")
+                && removal.contains("Secure"),
+            "{removal}"
+        );
+        assert_eq!(set_cookie(to_login(None)), None, "no session, no removal");
     }
 }
