@@ -82,16 +82,21 @@ fn origin(addr: SocketAddr) -> String {
     format!("Origin: http://{addr}")
 }
 
-/// Signs in at `addr` with `token`; the session cookie as a header line.
-async fn sign_in(addr: SocketAddr, token: &str) -> String {
-    let reply = request(
+/// The sign-in form sent at `addr` with `token`, from the dashboard's own page.
+async fn post_login(addr: SocketAddr, token: &str) -> Reply {
+    request(
         addr,
         "POST",
         "/login",
         &[origin(addr)],
         &form(&[("token", token)]),
     )
-    .await;
+    .await
+}
+
+/// Signs in at `addr` with `token`; the session cookie as a header line.
+async fn sign_in(addr: SocketAddr, token: &str) -> String {
+    let reply = post_login(addr, token).await;
     reply
         .session_cookie()
         .unwrap_or_else(|| panic!("sign-in failed: {}", reply.head))

@@ -19,7 +19,7 @@ use tower_sessions::SessionStore;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 
-use super::{WAIT, origin, sign_in, start_sim};
+use super::{WAIT, origin, post_login, sign_in, start_sim};
 
 /// A `redis-server` on a free loopback port, with a password, keeping its data in a temporary
 /// directory across restarts (append-only file, written at every change).
@@ -213,14 +213,7 @@ async fn replicas_share_sessions_through_redis_and_outlive_a_restart_and_an_outa
     let (b, b_process) = replica(&sim.kubeconfig, &redis, &key).await;
     let cookie =
         gpuboard_testkit::eventually("a sign-in at the replica started first", WAIT, || async {
-            let reply = request(
-                a,
-                "POST",
-                "/login",
-                &[origin(a)],
-                &form(&[("token", &sim.admin_token)]),
-            )
-            .await;
+            let reply = post_login(a, &sim.admin_token).await;
             reply.session_cookie().ok_or(reply.head)
         })
         .await;
@@ -270,14 +263,7 @@ async fn replicas_share_sessions_through_redis_and_outlive_a_restart_and_an_outa
         (303, "/login?error=store-unreachable"),
         "a page while Redis is down"
     );
-    let refused = request(
-        a,
-        "POST",
-        "/login",
-        &[origin(a)],
-        &form(&[("token", &sim.admin_token)]),
-    )
-    .await;
+    let refused = post_login(a, &sim.admin_token).await;
     assert_eq!(
         refused.header("location").as_deref(),
         Some("/login?error=store-unreachable"),

@@ -214,6 +214,30 @@ impl RedisSessions {
         Ok(())
     }
 
+    /// Stores `record`'s new state if it is still held (`SET ... XX`: a session deleted meanwhile
+    /// stays deleted), and its new expiry.
+    async fn update(&self, record: &Record) -> session_store::Result<()> {
+        let sealed = self.sealer.seal(record)?;
+        self.records.save(&sealed).await?;
+        self.note_expiry(record, &sealed.id.to_string(), Some(SetOptions::XX))
+            .await
+    }
+
+    /// Notes when the session stored as `stored` expires, among every session; with `XX`, only
+    /// if it is noted already.
+    async fn note_expiry(
+        &self,
+        record: &Record,
+        stored: &str,
+        only: Option<SetOptions>,
+    ) -> session_store::Result<()> {
+        let expiry = record.expiry_date.unix_timestamp() as f64;
+        self.pool
+            .zadd(ALL_SESSIONS, only, None, false, false, (expiry, stored))
+            .await
+            .map_err(backend)
+    }
+
     /// Takes the stored id `id` out of both indexes.
     async fn forget(&self, user_key: &str, id: &str) -> Result<(), session_store::Error> {
         let _: () = self.pool.zrem(ALL_SESSIONS, id).await.map_err(backend)?;
@@ -236,8 +260,7 @@ impl SessionStore for RedisSessions {
                 let noted = self.note(record, stored).await;
                 if noted.is_err() {
                     // Not counted, so not kept: a sign-in that failed leaves nothing behind.
-                    let _ = self.records.delete(&stored).await;
-                    let _: Result<(), _> = self.pool.zrem(ALL_SESSIONS, stored.to_string()).await;
+                    let _ = self.delete(&record.id).await;
                 }
                 return noted;
             }
@@ -287,31 +310,5 @@ impl SessionStore for RedisSessions {
             .await
             .map_err(backend)?;
         Ok(())
-    }
-}
-
-impl RedisSessions {
-    /// Stores `record`'s new state if it is still held (`SET ... XX`: a session deleted meanwhile
-    /// stays deleted), and its new expiry.
-    async fn update(&self, record: &Record) -> session_store::Result<()> {
-        let sealed = self.sealer.seal(record)?;
-        self.records.save(&sealed).await?;
-        self.note_expiry(record, &sealed.id.to_string(), Some(SetOptions::XX))
-            .await
-    }
-
-    /// Notes when the session stored as `stored` expires, among every session; with `XX`, only
-    /// if it is noted already.
-    async fn note_expiry(
-        &self,
-        record: &Record,
-        stored: &str,
-        only: Option<SetOptions>,
-    ) -> session_store::Result<()> {
-        let expiry = record.expiry_date.unix_timestamp() as f64;
-        self.pool
-            .zadd(ALL_SESSIONS, only, None, false, false, (expiry, stored))
-            .await
-            .map_err(backend)
     }
 }
