@@ -206,19 +206,22 @@ def fill_with_gpu_pods(sim_addr, first, count, make):
             fail(f"creating pod {i} answered {status}: {body[:200]}")
 
 
-def pods_json_mib(sim_addr, first, count):
-    """The JSON size (MiB) of pods train-{first}... as the API server lists them."""
+def pod_json_sizes(sim_addr):
+    """Each bench pod's JSON size in bytes, by name, as the API server lists them."""
     conn = sim_connection(sim_addr)
     status, _, body = request(conn, "GET", "/api/v1/namespaces/bench/pods",
                               headers={"Authorization": f"Bearer {admin_token()}"})
     if status != 200:
         fail(f"listing the bench pods answered {status}: {body[:200]}")
-    wanted = {f"train-{i:05d}" for i in range(first, first + count)}
-    sizes = [len(json.dumps(p, separators=(",", ":"))) for p in json.loads(body)["items"]
-             if p["metadata"]["name"] in wanted]
-    if len(sizes) != count:
-        fail(f"the API server lists {len(sizes)} of the {count} pods made")
-    return sum(sizes) / 2**20
+    return {p["metadata"]["name"]: len(json.dumps(p, separators=(",", ":"))) for p in json.loads(body)["items"]}
+
+
+def json_mib(sizes, first, count):
+    """The JSON size (MiB) of pods train-{first}... of `sizes`; fails unless all are listed."""
+    batch = [sizes[name] for name in (f"train-{i:05d}" for i in range(first, first + count)) if name in sizes]
+    if len(batch) != count:
+        fail(f"the API server lists {len(batch)} of the {count} pods made")
+    return sum(batch) / 2**20
 
 
 def wait_queue(addr, running, pending, seconds):
@@ -337,18 +340,15 @@ def main():
             wait_queue(addr, running, pending, 600)
             wait_full_cycles(addr, metrics, 2, 120)
             rss.append(server.rss_mib())
-        per_pod = []
-        lines = []
+        per_pod, json_kib, lines = [], [], []
+        sizes = pod_json_sizes(sim_addr)
         for (kind, first, count, _), before, after in zip(batches, rss, rss[1:]):
-            json_mib = pods_json_mib(sim_addr, first, count)
+            mib = json_mib(sizes, first, count)
             per_pod.append((after - before) * 1024 / count)
-            lines.append(f"  {count} {kind} pods ({json_mib:.1f} MiB of JSON, {json_mib * 1024 / count:.1f} KiB each):"
+            json_kib.append(mib * 1024 / count)
+            lines.append(f"  {count} {kind} pods ({mib:.1f} MiB of JSON, {json_kib[-1]:.1f} KiB each):"
                          f" RSS {before:.0f} -> {after:.0f} MiB = {per_pod[-1]:.2f} KiB per pod")
-            if kind == "running":
-                small_json_kib = json_mib * 1024 / count
-            if kind == "large running":
-                large_json_kib = json_mib * 1024 / count
-        small_kib, large_kib = per_pod[0], per_pod[1]
+        (small_kib, large_kib), (small_json_kib, large_json_kib) = per_pod[:2], json_kib[:2]
         if small_kib <= 0:
             fail(f"the server's RSS did not grow with {RUNNING_PODS - large} running pods: {rss}")
         lines.append(f"  a large running pod costs {large_kib / small_kib:.2f}x a small one's memory"
