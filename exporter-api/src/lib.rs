@@ -1,8 +1,10 @@
 //! The contract between `gpuboard-exporter` and its readers (the dashboard's telemetry collector,
 //! the simulated cluster): how an exporter is found and asked ([`APP_LABEL`], [`PORT_NAME`],
 //! [`GPUS_PATH`]), and its answer, `GET /api/v1/gpus`: one node's GPUs with identity, the latest
-//! sample of each field (units in the names), processes and attributed pods. Serde types only;
-//! defined once, here.
+//! sample of each field (units in the names), processes and attributed pods; and the
+//! dcgm-exporter series and labels those fields are exposed as ([`dcgm`]). Defined once, here.
+
+pub mod dcgm;
 
 use std::collections::BTreeMap;
 

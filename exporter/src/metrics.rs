@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 use gpuboard_exporter_api::{Attribution, Gpu, NodeGpus, PodRef};
 
-use crate::fields::{FIELDS, Kind};
 use crate::snapshot::{Health, Snapshot};
+use gpuboard_exporter_api::dcgm::{DCGM_FIELDS, Kind, gpuboard, labels};
 
 /// The content types of the two exposition formats.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -142,17 +142,17 @@ impl Labels {
 fn gpu_labels(node: &NodeGpus, gpu: &Gpu) -> Labels {
     let id = &gpu.identity;
     Labels::default()
-        .with("gpu", id.index)
-        .with("UUID", &id.uuid)
-        .with("pci_bus_id", &id.pci_bus_id)
+        .with(labels::GPU, id.index)
+        .with(labels::UUID, &id.uuid)
+        .with(labels::PCI_BUS_ID, &id.pci_bus_id)
         .with(
-            "device",
+            labels::DEVICE,
             format_args!("nvidia{}", id.minor_number.unwrap_or(id.index)),
         )
-        .with("modelName", &id.name)
-        .with("Hostname", &node.node)
+        .with(labels::MODEL_NAME, &id.name)
+        .with(labels::HOSTNAME, &node.node)
         .with(
-            "DCGM_FI_DRIVER_VERSION",
+            labels::DRIVER_VERSION,
             node.driver_version.as_deref().unwrap_or(""),
         )
 }
@@ -164,9 +164,9 @@ fn with_pod(labels: &Labels, pod: Option<&PodRef>) -> Labels {
         pod.map_or(("", "", ""), |p| (&*p.container, &*p.namespace, &*p.pod));
     labels
         .clone()
-        .with("container", container)
-        .with("namespace", namespace)
-        .with("pod", name)
+        .with(labels::CONTAINER, container)
+        .with(labels::NAMESPACE, namespace)
+        .with(labels::POD, name)
 }
 
 /// Renders a snapshot: its GPUs and the exporter's health. A family no GPU has a value for is
@@ -189,17 +189,17 @@ pub fn render(snapshot: &Snapshot, format: Format) -> String {
         })
         .collect();
 
-    for field in FIELDS {
+    for field in DCGM_FIELDS {
         if node
             .gpus
             .iter()
-            .all(|g| field.dcgm_value(&g.fields).is_none())
+            .all(|g| field.series_value(&g.fields).is_none())
         {
             continue;
         }
-        let name = w.family(field.dcgm.name, field.dcgm.kind, field.dcgm.help);
+        let name = w.family(field.series, field.kind, field.help);
         for (gpu, label_sets) in node.gpus.iter().zip(&series) {
-            if let Some(v) = field.dcgm_value(&gpu.fields) {
+            if let Some(v) = field.series_value(&gpu.fields) {
                 for labels in label_sets {
                     w.sample(&name, labels.as_str(), v);
                 }
@@ -216,31 +216,29 @@ pub fn render(snapshot: &Snapshot, format: Format) -> String {
 
 fn render_identity(w: &mut Writer, node: &NodeGpus, labels: &[Labels]) {
     let name = w.family(
-        "gpuboard_gpu_info",
+        gpuboard::GPU_INFO,
         Kind::Gauge,
         "Static identity of a GPU; the value is always 1.",
     );
-    let flag = |b: Option<bool>| match b {
-        Some(true) => "enabled",
-        Some(false) => "disabled",
-        None => "unsupported",
-    };
     for (gpu, base) in node.gpus.iter().zip(labels) {
         let id = &gpu.identity;
         let info = base
             .clone()
-            .with("serial", id.serial.as_deref().unwrap_or(""))
-            .with("cuda_version", node.cuda_version.as_deref().unwrap_or(""))
+            .with(gpuboard::SERIAL, id.serial.as_deref().unwrap_or(""))
             .with(
-                "compute_capability",
+                gpuboard::CUDA_VERSION,
+                node.cuda_version.as_deref().unwrap_or(""),
+            )
+            .with(
+                gpuboard::COMPUTE_CAPABILITY,
                 id.compute_capability.as_deref().unwrap_or(""),
             )
-            .with("mig_mode", flag(id.mig_enabled))
-            .with("ecc_mode", flag(id.ecc_enabled));
+            .with(gpuboard::MIG_MODE, gpuboard::mode(id.mig_enabled))
+            .with(gpuboard::ECC_MODE, gpuboard::mode(id.ecc_enabled));
         w.sample(&name, info.as_str(), 1.0);
     }
     let name = w.family(
-        "gpuboard_gpu_memory_total_bytes",
+        gpuboard::MEMORY_TOTAL_BYTES,
         Kind::Gauge,
         "Total frame buffer memory of a GPU, in bytes.",
     );
@@ -248,7 +246,7 @@ fn render_identity(w: &mut Writer, node: &NodeGpus, labels: &[Labels]) {
         w.sample(&name, base.as_str(), gpu.identity.memory_total_bytes as f64);
     }
     let name = w.family(
-        "gpuboard_gpu_power_limit_watts",
+        gpuboard::POWER_LIMIT_WATTS,
         Kind::Gauge,
         "Enforced power limit of a GPU, in watts.",
     );
@@ -258,13 +256,17 @@ fn render_identity(w: &mut Writer, node: &NodeGpus, labels: &[Labels]) {
         }
     }
     let name = w.family(
-        "gpuboard_gpu_xid_errors_total",
+        gpuboard::XID_ERRORS_TOTAL,
         Kind::Counter,
         "Xid errors reported by the driver since the exporter started, per GPU and Xid code.",
     );
     for (gpu, base) in node.gpus.iter().zip(labels) {
         for (xid, count) in &gpu.xid_errors {
-            w.sample(&name, base.clone().with("xid", xid).as_str(), *count as f64);
+            w.sample(
+                &name,
+                base.clone().with(gpuboard::XID, xid).as_str(),
+                *count as f64,
+            );
         }
     }
 }
@@ -480,6 +482,92 @@ mod tests {
         assert!(
             said.contains("DCGM_FI_DEV_GPU_UTIL"),
             "promtool read the samples: {said}"
+        );
+    }
+
+    /// Every query of the example Grafana dashboard in `deploy/prometheus/`: PromQL promtool
+    /// parses, over series this exporter writes.
+    #[test]
+    fn the_example_grafana_dashboard_asks_promql_over_series_the_exporter_writes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/prometheus/grafana-dashboard.json"
+        );
+        let dashboard: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("JSON");
+        let mut queries: Vec<String> = dashboard["panels"]
+            .as_array()
+            .expect("panels")
+            .iter()
+            .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
+            .map(|target| target["expr"].as_str().expect("an expr").to_string())
+            .collect();
+        // `label_values(SERIES, LABEL)` asks for SERIES too.
+        for variable in dashboard["templating"]["list"]
+            .as_array()
+            .expect("variables")
+        {
+            if let Some(definition) = variable["definition"].as_str() {
+                let inner = definition
+                    .strip_prefix("label_values(")
+                    .and_then(|d| d.split(',').next())
+                    .expect("label_values(series, label)");
+                queries.push(inner.to_string());
+            }
+        }
+        assert!(queries.len() >= 10, "{queries:?}");
+        // A GPU with every field, so that every family is written.
+        let mut full = node();
+        for field in DCGM_FIELDS {
+            (field.set)(&mut full.gpus[0].fields, Some(1.0));
+        }
+        let written: std::collections::HashSet<String> =
+            samples(&render(&snapshot(full), Format::Prometheus))
+                .into_iter()
+                .map(|s| s.metric)
+                .collect();
+        for query in &queries {
+            let mut rest = query.as_str();
+            while let Some(brace) = rest.find('{') {
+                let before = &rest[..brace];
+                let series = before
+                    .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                    .next()
+                    .unwrap_or_default();
+                assert!(
+                    written.contains(series),
+                    "{series:?} in {query:?} is not a series the exporter writes"
+                );
+                rest = &rest[brace + 1..];
+            }
+        }
+        // Grafana's variables, as Grafana would fill them in.
+        let rules: String = queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let q = q.replace("$node", ".*").replace("$__range", "1h");
+                let quoted = serde_json::to_string(&q).expect("a string");
+                format!("      - record: dashboard:query_{i}\n        expr: {quoted}\n")
+            })
+            .collect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("rules.yml");
+        std::fs::write(
+            &file,
+            format!("groups:\n  - name: dashboard\n    rules:\n{rules}"),
+        )
+        .expect("written");
+        let out = std::process::Command::new("promtool")
+            .args(["check", "rules"])
+            .arg(&file)
+            .output()
+            .expect("promtool runs (scripts/setup.sh test installs it)");
+        assert!(
+            out.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
         );
     }
 

@@ -81,16 +81,16 @@ fn record(
     errors: &mut FieldErrors,
 ) -> Result<(), SourceError> {
     match reading {
-        Ok(v) => (field.set)(fields, Some(v)),
+        Ok(v) => (field.dcgm.set)(fields, Some(v)),
         Err(NvmlError::NotSupported) | Err(NvmlError::FailedToLoadSymbol(_)) => {
-            (field.set)(fields, None)
+            (field.dcgm.set)(fields, None)
         }
         Err(e) if is_fatal(&e) => {
-            return Err(SourceError::Lost(format!("{}: {e}", field.name)));
+            return Err(SourceError::Lost(format!("{}: {e}", field.name())));
         }
         Err(e) => {
-            (field.set)(fields, None);
-            errors.insert(field.name.to_string(), e.to_string());
+            (field.dcgm.set)(fields, None);
+            errors.insert(field.name().to_string(), e.to_string());
         }
     }
     Ok(())
