@@ -222,7 +222,8 @@ impl leptos::server_fn::error::FromServerFnError for PageError {
     }
 }
 
-/// Why a node's exporter has no fresh data.
+/// Why a node's GPU samples are not fresh: its exporter failed, or Prometheus (when it is the
+/// source) did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ExporterError {
@@ -236,6 +237,11 @@ pub enum ExporterError {
     Invalid(String),
     /// It answered for another node.
     WrongNode(String),
+    /// Prometheus, the source of every node's samples, failed; why, as the dashboard saw it.
+    Prometheus(String),
+    /// Prometheus answers, but has no current series of this node's GPUs (its exporter is not
+    /// scraped, or stopped answering Prometheus).
+    NoSeries,
 }
 
 /// What sets a GPU node apart from most GPU nodes (the seeds warn about mixed kernels).

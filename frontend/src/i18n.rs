@@ -558,6 +558,14 @@ pub const ZH: &[(&str, &str)] = &[
         "the exporter answered for another node ({node})",
         "采集器返回的是另一个节点（{node}）的数据",
     ),
+    (
+        "Prometheus did not answer: {detail}",
+        "Prometheus 未响应：{detail}",
+    ),
+    (
+        "Prometheus has no current samples of this node's GPUs",
+        "Prometheus 中没有此节点 GPU 的当前样本",
+    ),
     // The overview.
     ("Nodes Ready", "就绪节点"),
     ("GPU total", "GPU 总数"),

@@ -72,6 +72,8 @@ pub enum StartError {
     Cluster(#[from] kube::Error),
     #[error("the session store: {0}")]
     Sessions(#[from] tower_sessions::session_store::Error),
+    #[error(transparent)]
+    Prometheus(#[from] telemetry::prometheus::PrometheusConfigError),
 }
 
 /// Starts the dashboard's parts against the cluster of `config` (the server's own identity, which
@@ -86,7 +88,7 @@ pub fn start(
     let clients = Arc::new(UserClients::new(config.clone()));
     let join_tokens = bootstrap::JoinTokenService::new(clients.clone(), client.clone(), &config);
     let cache = ClusterCache::start(client.clone(), &settings.exporter_namespace);
-    let telemetry = Telemetry::start(cache.exporter_pods.clone(), settings.telemetry.clone());
+    let telemetry = Telemetry::start(cache.exporter_pods.clone(), settings.telemetry.clone())?;
     let backend: SharedBackend = Arc::new(KubeBackend {
         cache: cache.clone(),
         telemetry: telemetry.clone(),

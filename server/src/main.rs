@@ -11,7 +11,8 @@ use gpuboard::DashboardSettings;
 use gpuboard::auth::AuthSettings;
 use gpuboard::auth::attempts::TrustedProxies;
 use gpuboard::auth::store::{RedisSettings, SealingKey, SessionBackend};
-use gpuboard::telemetry::TelemetrySettings;
+use gpuboard::telemetry::prometheus::PrometheusSettings;
+use gpuboard::telemetry::{GpuSource, TelemetrySettings};
 use gpuboard::transport::{Transport, TransportFlags};
 use leptos::prelude::get_configuration;
 
@@ -107,6 +108,21 @@ struct ServeArgs {
     /// The namespace of the exporter DaemonSet (gpuboard-exporter) whose pods are asked for GPUs.
     #[arg(long, default_value = "gpuboard", env = "GPUBOARD_EXPORTER_NAMESPACE")]
     exporter_namespace: String,
+    /// Take GPU samples from this Prometheus (http:// or https://, without /api/v1) instead of
+    /// asking the exporters: an instant query of the DCGM series every --telemetry-interval,
+    /// whether gpuboard-exporter or NVIDIA's dcgm-exporter wrote them.
+    #[arg(long, env = "GPUBOARD_PROMETHEUS_URL")]
+    prometheus_url: Option<http::Uri>,
+    /// A file holding the bearer token to send to Prometheus (re-read at every query).
+    #[arg(
+        long,
+        env = "GPUBOARD_PROMETHEUS_TOKEN_FILE",
+        requires = "prometheus_url"
+    )]
+    prometheus_token_file: Option<PathBuf>,
+    /// A PEM file of the CA certificates that sign Prometheus's (default: the system's roots).
+    #[arg(long, env = "GPUBOARD_PROMETHEUS_CA_FILE", requires = "prometheus_url")]
+    prometheus_ca_file: Option<PathBuf>,
 }
 
 /// The telemetry interval: at least a second (each cycle asks every exporter of the cluster).
@@ -157,6 +173,14 @@ impl ServeArgs {
                 concurrency: self.telemetry_concurrency.max(1),
                 timeout: self.telemetry_timeout,
                 history: self.telemetry_history,
+                source: match &self.prometheus_url {
+                    Some(url) => GpuSource::Prometheus(PrometheusSettings {
+                        url: url.clone(),
+                        token_file: self.prometheus_token_file.clone(),
+                        ca_file: self.prometheus_ca_file.clone(),
+                    }),
+                    None => GpuSource::Exporters,
+                },
             },
             exporter_namespace: self.exporter_namespace.clone(),
             hsts: transport.sends_hsts(),

@@ -140,6 +140,8 @@ impl Seen {
                 ExporterError::Unreachable(e) | ExporterError::Invalid(e) => e.clone(),
                 ExporterError::Status(code) => format!("HTTP {code}"),
                 ExporterError::WrongNode(other) => format!("answers for {other}"),
+                ExporterError::Prometheus(e) => format!("Prometheus: {e}"),
+                ExporterError::NoSeries => "no current series in Prometheus".into(),
             },
             Seen::Gpus { count } => format!("{count} GPU(s)"),
             Seen::Software { kernel, driver, os } => {

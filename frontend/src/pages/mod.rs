@@ -337,6 +337,16 @@ pub fn exporter_error_text(lang: Lang, error: &ExporterError) -> String {
             "the exporter answered for another node ({node})",
             &[("node", node)],
         ),
+        ExporterError::Prometheus(detail) => trf(
+            lang,
+            "Prometheus did not answer: {detail}",
+            &[("detail", detail)],
+        ),
+        ExporterError::NoSeries => tr(
+            lang,
+            "Prometheus has no current samples of this node's GPUs",
+        )
+        .to_string(),
     }
 }
 

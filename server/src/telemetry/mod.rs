@@ -1,12 +1,16 @@
-//! GPU telemetry for the dashboard: fetches each exporter's `/api/v1/gpus` every interval (which
-//! exporters: [`discovery`]) with bounded concurrency, a per-request timeout and a bounded answer,
-//! keeps a bounded history per GPU ([`history`]), and marks a node whose exporter fails as stale
-//! with the time of its last good sample (stale is never shown as zero). Readers get the whole
-//! latest state as one shared snapshot, never a copy.
+//! GPU telemetry for the dashboard. Every interval it gets each node's GPUs from its source
+//! ([`GpuSource`]): each exporter's `/api/v1/gpus` (which exporters: [`discovery`]) with bounded
+//! concurrency, a per-request timeout and a bounded answer; or one instant query of Prometheus
+//! ([`prometheus`], its samples made into nodes by [`dcgm`]). It keeps a bounded history per GPU
+//! ([`history`]), and marks a node whose exporter fails, or whose series Prometheus no longer
+//! has, as stale with the time of its last good sample (stale is never shown as zero). Readers get
+//! the whole latest state as one shared snapshot, never a copy.
 
 pub mod bounds;
+pub mod dcgm;
 pub mod discovery;
 pub mod history;
+pub mod prometheus;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -28,6 +32,17 @@ use parking_lot::RwLock;
 
 use discovery::{ExporterTarget, exporter_targets};
 use history::GpuHistory;
+use prometheus::{Prometheus, PrometheusConfigError, PrometheusSettings};
+
+/// Where the GPU samples come from.
+#[derive(Debug, Clone, Default)]
+pub enum GpuSource {
+    /// gpuboard-exporter's JSON, from each pod of the exporter DaemonSet.
+    #[default]
+    Exporters,
+    /// Prometheus's instant queries of the DCGM series (from gpuboard-exporter or dcgm-exporter).
+    Prometheus(PrometheusSettings),
+}
 
 /// How the collector runs (all are `gpuboard serve` flags).
 #[derive(Debug, Clone)]
@@ -37,6 +52,7 @@ pub struct TelemetrySettings {
     pub timeout: Duration,
     /// How much history to keep per GPU.
     pub history: Duration,
+    pub source: GpuSource,
 }
 
 impl Default for TelemetrySettings {
@@ -46,6 +62,7 @@ impl Default for TelemetrySettings {
             concurrency: 64,
             timeout: Duration::from_secs(2),
             history: Duration::from_secs(3600),
+            source: GpuSource::Exporters,
         }
     }
 }
@@ -156,6 +173,12 @@ fn read_answer(body: &[u8]) -> Result<NodeGpus, ExporterError> {
     Ok(answer)
 }
 
+/// The instant query of every series [`dcgm::Assembler`] reads.
+fn series_query() -> String {
+    let names: Vec<&str> = dcgm::series_names().collect();
+    format!("{{__name__=~\"{}\"}}", names.join("|"))
+}
+
 /// A parse error quotes what it met; keep what the page shows of it short.
 fn shortened(mut message: String) -> String {
     if message.len() > MAX_MESSAGE_BYTES {
@@ -170,12 +193,93 @@ fn shortened(mut message: String) -> String {
 }
 
 impl Telemetry {
-    /// Starts the collector over the exporter pods of `exporters`.
-    pub fn start(exporters: Store<Pod>, settings: TelemetrySettings) -> Arc<Self> {
+    /// Starts the collector: over the exporter pods of `exporters`, or over Prometheus when the
+    /// settings name it (refused at once when its settings cannot be used).
+    pub fn start(
+        exporters: Store<Pod>,
+        settings: TelemetrySettings,
+    ) -> Result<Arc<Self>, PrometheusConfigError> {
         let telemetry = Arc::new(Telemetry::default());
         let running = telemetry.clone();
-        tokio::spawn(async move { running.run(exporters, settings).await });
-        telemetry
+        match &settings.source {
+            GpuSource::Exporters => {
+                tokio::spawn(async move { running.run(exporters, settings).await });
+            }
+            GpuSource::Prometheus(prometheus) => {
+                let prometheus = Prometheus::new(prometheus, settings.timeout)?;
+                tokio::spawn(async move { running.run_prometheus(prometheus, settings).await });
+            }
+        }
+        Ok(telemetry)
+    }
+
+    async fn run_prometheus(&self, prometheus: Prometheus, settings: TelemetrySettings) {
+        let mut ticker = tokio::time::interval(settings.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tracing::info!(url = prometheus.url(), "GPU samples from Prometheus");
+        loop {
+            ticker.tick().await;
+            let answered = self.prometheus_cycle(&prometheus, &settings).await;
+            tracing::debug!(answered, "telemetry cycle over Prometheus");
+        }
+    }
+
+    /// One instant query of every series the pages read; returns how many nodes it had samples
+    /// of. A node it no longer has is kept, stale, for as long as history is kept; when the query
+    /// fails, every node is stale with the reason.
+    async fn prometheus_cycle(
+        &self,
+        prometheus: &Prometheus,
+        settings: &TelemetrySettings,
+    ) -> usize {
+        let started = Instant::now();
+        let answer = prometheus.instant(&series_query()).await;
+        let now = jiff::Timestamp::now().as_millisecond();
+        let previous = self.nodes.load();
+        let mut results: HashMap<String, Result<NodeGpus, ExporterError>> = match answer {
+            Ok(samples) => {
+                let mut assembler = dcgm::Assembler::default();
+                for sample in &samples {
+                    if let Some(value) = sample.number() {
+                        let node = dcgm::node_label(&sample.metric).unwrap_or_default();
+                        assembler.add(node, sample.name(), &sample.metric, value);
+                    }
+                }
+                if assembler.unplaced > 0 {
+                    tracing::debug!(
+                        samples = assembler.unplaced,
+                        "Prometheus samples without a node label or a UUID"
+                    );
+                }
+                assembler
+                    .finish(now)
+                    .into_iter()
+                    .map(|(node, gpus)| {
+                        let gpus = gpus.map_err(|dcgm::NodeRefusal::OverBound(why)| {
+                            ExporterError::Invalid(shortened(why))
+                        });
+                        (node, gpus)
+                    })
+                    .collect()
+            }
+            Err(error) => {
+                tracing::warn!(url = prometheus.url(), %error, "Prometheus did not answer");
+                let why = ExporterError::Prometheus(shortened(error.to_string()));
+                previous
+                    .keys()
+                    .map(|node| (node.clone(), Err(why.clone())))
+                    .collect()
+            }
+        };
+        let kept_for = settings.history.as_millis() as i64;
+        for (node, seen) in previous.iter() {
+            let recent = seen.last_good_at_ms.is_some_and(|at| now - at <= kept_for);
+            if recent && !results.contains_key(node) {
+                results.insert(node.clone(), Err(ExporterError::NoSeries));
+            }
+        }
+        let targets = results.len();
+        self.record(results.into_iter().collect(), settings, started, targets)
     }
 
     async fn run(&self, exporters: Store<Pod>, settings: TelemetrySettings) {
@@ -229,6 +333,19 @@ impl Telemetry {
                 .buffer_unordered(settings.concurrency.max(1))
                 .collect()
                 .await;
+        self.record(results, settings, started, targets.len())
+    }
+
+    /// Keeps one cycle's answers: each node's latest good answer or why it failed, and every GPU's
+    /// history; a node not among `results` leaves, and its GPUs' history with it. Returns how
+    /// many nodes answered.
+    fn record(
+        &self,
+        results: Vec<(String, Result<NodeGpus, ExporterError>)>,
+        settings: &TelemetrySettings,
+        started: Instant,
+        targets: usize,
+    ) -> usize {
         let now = jiff::Timestamp::now().as_millisecond();
         let previous = self.nodes.load();
         let mut nodes: HashMap<String, NodeTelemetry> = HashMap::with_capacity(results.len());
@@ -270,9 +387,7 @@ impl Telemetry {
         stats
             .last_duration_us
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        stats
-            .last_targets
-            .store(targets.len() as u64, Ordering::Relaxed);
+        stats.last_targets.store(targets as u64, Ordering::Relaxed);
         stats
             .last_answered
             .store(answered as u64, Ordering::Relaxed);

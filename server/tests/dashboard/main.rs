@@ -13,6 +13,7 @@ mod headers;
 mod i18n;
 mod join_tokens;
 mod openapi;
+mod prometheus;
 mod push;
 mod routes;
 mod sessions_redis;

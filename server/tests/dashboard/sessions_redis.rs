@@ -418,9 +418,9 @@ async fn the_redis_store_keeps_the_stores_rules() {
 }
 
 /// `deploy/` copied into `into`, with `uncomment` lines of its kustomization made live.
-fn deploy_copy(into: &Path, uncomment: &[&str]) {
+pub(crate) fn deploy_copy(into: &Path, uncomment: &[&str]) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy");
-    for dir in ["", "replicas"] {
+    for dir in ["", "replicas", "prometheus"] {
         std::fs::create_dir_all(into.join(dir)).expect("made");
         for entry in std::fs::read_dir(root.join(dir))
             .expect("readable")

@@ -1,0 +1,400 @@
+//! Prometheus as the source of GPU samples (`serve --prometheus-url`): its HTTP API's instant
+//! query, asked for exactly the series the pages read, over HTTP or HTTPS (a CA file, or the
+//! system's roots) with an optional bearer token read from a file at every request, so a rotated
+//! token is picked up. Answers are bounded in time and size, and an error says which part failed
+//! without the token.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+
+/// The most bytes one answer may have: about 700,000 samples with dcgm-exporter's labels.
+pub const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
+/// The longest error text of Prometheus's that is quoted.
+const MAX_QUOTED_BYTES: usize = 300;
+
+/// Where Prometheus answers and how to reach it (`serve` flags).
+#[derive(Debug, Clone)]
+pub struct PrometheusSettings {
+    /// Its base URL, `http://` or `https://`, without `/api/v1`.
+    pub url: Uri,
+    /// A file holding the bearer token to send; re-read at every request.
+    pub token_file: Option<PathBuf>,
+    /// A PEM file of the certificates that sign its serving certificate; the system's roots
+    /// when none is given.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Why Prometheus could not be asked, or its answer not used. The text never holds the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrometheusError {
+    #[error("no answer within {ms} ms")]
+    Timeout { ms: u64 },
+    #[error("cannot connect: {0}")]
+    Unreachable(String),
+    #[error("HTTP {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("its answer is not Prometheus's JSON: {0}")]
+    Invalid(String),
+    #[error("its answer is larger than {} MiB", MAX_ANSWER_BYTES / (1024 * 1024))]
+    TooLarge,
+    #[error("cannot read the bearer token file {path}: {why}")]
+    TokenFile { path: String, why: String },
+}
+
+/// Why the settings cannot be used (said at start).
+#[derive(Debug, thiserror::Error)]
+pub enum PrometheusConfigError {
+    #[error("--prometheus-url must be http:// or https:// with a host, not {0}")]
+    Url(String),
+    #[error("--prometheus-ca-file {path}: {why}")]
+    CaFile { path: String, why: String },
+    #[error("TLS for Prometheus: {0}")]
+    Tls(String),
+}
+
+/// One sample of an instant query's answer: the series' labels (`__name__` among them) and its value.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VectorSample {
+    pub metric: HashMap<String, String>,
+    /// Unix seconds and the value as Prometheus writes it (`"NaN"`, `"+Inf"` included).
+    pub value: (f64, String),
+}
+
+impl VectorSample {
+    /// The series' name.
+    pub fn name(&self) -> &str {
+        self.metric.get("__name__").map_or("", String::as_str)
+    }
+
+    /// The value as a number; None when Prometheus wrote something else.
+    pub fn number(&self) -> Option<f64> {
+        self.value.1.parse().ok()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer<T> {
+    status: String,
+    data: Option<T>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VectorData {
+    result_type: String,
+    result: Vec<VectorSample>,
+}
+
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+/// A client of one Prometheus server.
+#[derive(Clone)]
+pub struct Prometheus {
+    /// The base URL without a trailing `/`.
+    base: Arc<str>,
+    token_file: Option<PathBuf>,
+    client: HttpsClient,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Prometheus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prometheus")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prometheus {
+    /// A client of the server in `settings`, each request bounded by `timeout`.
+    pub fn new(
+        settings: &PrometheusSettings,
+        timeout: Duration,
+    ) -> Result<Self, PrometheusConfigError> {
+        let url = &settings.url;
+        let scheme_ok = matches!(url.scheme_str(), Some("http" | "https"));
+        if !scheme_ok || url.host().is_none() || url.query().is_some() {
+            return Err(PrometheusConfigError::Url(url.to_string()));
+        }
+        let tls = tls_config(settings.ca_file.as_deref())?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(timeout));
+        http.set_nodelay(true);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let base = url.to_string();
+        Ok(Prometheus {
+            base: base.trim_end_matches('/').into(),
+            token_file: settings.token_file.clone(),
+            client,
+            timeout,
+        })
+    }
+
+    /// The base URL, for the page and the logs (it holds no token).
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// The samples an instant query of `query` answers now.
+    pub async fn instant(&self, query: &str) -> Result<Vec<VectorSample>, PrometheusError> {
+        let path = format!(
+            "/api/v1/query?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("query", query)
+                .finish()
+        );
+        let body = self.get(&path).await?;
+        let data: VectorData = read_answer(&body)?;
+        if data.result_type != "vector" {
+            return Err(PrometheusError::Invalid(format!(
+                "a {} where a vector was asked for",
+                shortened(&data.result_type)
+            )));
+        }
+        Ok(data.result)
+    }
+
+    async fn get(&self, path_and_query: &str) -> Result<Bytes, PrometheusError> {
+        let uri: Uri = format!("{}{path_and_query}", self.base)
+            .parse()
+            .map_err(|e| PrometheusError::Invalid(format!("the request's address: {e}")))?;
+        let mut request = Request::get(uri).header(header::ACCEPT, "application/json");
+        if let Some(token) = self.bearer()? {
+            request = request.header(header::AUTHORIZATION, token);
+        }
+        let request = request
+            .body(Empty::new())
+            .map_err(|e| PrometheusError::Invalid(e.to_string()))?;
+        let ms = self.timeout.as_millis() as u64;
+        tokio::time::timeout(self.timeout, async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| PrometheusError::Unreachable(connect_error(&e)))?;
+            let status = response.status();
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        PrometheusError::TooLarge
+                    } else {
+                        PrometheusError::Unreachable(e.to_string())
+                    }
+                })?
+                .to_bytes();
+            if status != StatusCode::OK {
+                return Err(PrometheusError::Status {
+                    status: status.as_u16(),
+                    message: error_of(&body),
+                });
+            }
+            Ok(body)
+        })
+        .await
+        .map_err(|_| PrometheusError::Timeout { ms })?
+    }
+
+    /// The `Authorization` header from the token file, marked sensitive so it is never logged.
+    fn bearer(&self) -> Result<Option<HeaderValue>, PrometheusError> {
+        let Some(path) = &self.token_file else {
+            return Ok(None);
+        };
+        let refused = |why: String| PrometheusError::TokenFile {
+            path: path.display().to_string(),
+            why,
+        };
+        let token = std::fs::read_to_string(path).map_err(|e| refused(e.to_string()))?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(refused("it is empty".into()));
+        }
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| refused("it holds characters a header cannot carry".into()))?;
+        value.set_sensitive(true);
+        Ok(Some(value))
+    }
+}
+
+/// rustls with ring, trusting the CA file's certificates or else the system's roots.
+fn tls_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<rustls::ClientConfig, PrometheusConfigError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let refused = |why: String| PrometheusConfigError::CaFile {
+                path: path.display().to_string(),
+                why,
+            };
+            let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| refused(e.to_string()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| refused(e.to_string()))?;
+            if certificates.is_empty() {
+                return Err(refused("no PEM certificate in it".into()));
+            }
+            for certificate in certificates {
+                roots.add(certificate).map_err(|e| refused(e.to_string()))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for error in &found.errors {
+                tracing::warn!(%error, "a system root certificate could not be read");
+            }
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
+        .map_err(|e| PrometheusConfigError::Tls(e.to_string()))
+}
+
+/// A connection error with its cause (hyper's own text is only "client error (Connect)").
+fn connect_error(error: &hyper_util::client::legacy::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    shortened(&text)
+}
+
+/// The data of a successful answer.
+fn read_answer<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PrometheusError> {
+    let answer: Answer<T> = serde_json::from_slice(body)
+        .map_err(|e| PrometheusError::Invalid(shortened(&e.to_string())))?;
+    match (answer.status.as_str(), answer.data) {
+        ("success", Some(data)) => Ok(data),
+        _ => Err(PrometheusError::Invalid(shortened(
+            answer.error.as_deref().unwrap_or("no data"),
+        ))),
+    }
+}
+
+/// What an answer that is not 200 says: Prometheus's `error`, or the start of its body.
+fn error_of(body: &[u8]) -> String {
+    match serde_json::from_slice::<Answer<serde::de::IgnoredAny>>(body) {
+        Ok(Answer {
+            error: Some(error), ..
+        }) => shortened(&error),
+        _ => shortened(&String::from_utf8_lossy(body)),
+    }
+}
+
+/// A quoted text cut to [`MAX_QUOTED_BYTES`].
+fn shortened(text: &str) -> String {
+    if text.len() <= MAX_QUOTED_BYTES {
+        return text.to_string();
+    }
+    let mut end = MAX_QUOTED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instant_answer_is_read_and_errors_are_quoted_short() {
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"__name__":"DCGM_FI_DEV_GPU_UTIL","UUID":"GPU-1"},"value":[1700000000.5,"42"]},
+            {"metric":{"__name__":"DCGM_FI_DEV_GPU_TEMP","UUID":"GPU-1"},"value":[1700000000.5,"NaN"]}]}}"#;
+        let data: VectorData = read_answer(body).expect("read");
+        assert_eq!(data.result.len(), 2);
+        assert_eq!(data.result[0].name(), "DCGM_FI_DEV_GPU_UTIL");
+        assert_eq!(data.result[0].number(), Some(42.0));
+        assert!(data.result[1].number().is_some_and(f64::is_nan));
+        let refused =
+            br#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#;
+        assert_eq!(error_of(refused), "parse error at char 3");
+        assert!(matches!(
+            read_answer::<VectorData>(refused),
+            Err(PrometheusError::Invalid(why)) if why == "parse error at char 3"
+        ));
+        let long = "x".repeat(5000);
+        assert_eq!(
+            error_of(long.as_bytes()).len(),
+            MAX_QUOTED_BYTES + '…'.len_utf8()
+        );
+    }
+
+    #[test]
+    fn only_http_and_https_urls_with_a_host_are_taken() {
+        let settings = |url: &str| PrometheusSettings {
+            url: url.parse().expect("a URI"),
+            token_file: None,
+            ca_file: None,
+        };
+        let timeout = Duration::from_secs(1);
+        assert!(Prometheus::new(&settings("http://127.0.0.1:9090/"), timeout).is_ok());
+        for bad in ["ftp://127.0.0.1/", "/api", "http://127.0.0.1:9090/?x=1"] {
+            assert!(
+                matches!(
+                    Prometheus::new(&settings(bad), timeout),
+                    Err(PrometheusConfigError::Url(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_token_file_is_read_at_each_request_and_never_shown() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("token");
+        let prometheus = Prometheus::new(
+            &PrometheusSettings {
+                url: "http://127.0.0.1:9/".parse().expect("a URI"),
+                token_file: Some(path.clone()),
+                ca_file: None,
+            },
+            Duration::from_secs(1),
+        )
+        .expect("a client");
+        let missing = prometheus.bearer().expect_err("no file yet");
+        assert!(matches!(missing, PrometheusError::TokenFile { .. }));
+        std::fs::write(&path, "secret-token-1\n").expect("written");
+        let header = prometheus.bearer().expect("read").expect("a header");
+        assert!(header.is_sensitive());
+        assert_eq!(header, "Bearer secret-token-1");
+        std::fs::write(&path, "secret-token-2").expect("rotated");
+        assert_eq!(
+            prometheus.bearer().expect("read").expect("a header"),
+            "Bearer secret-token-2"
+        );
+        // Nothing is listening on port 9: the error names the failure, not the token.
+        let error = prometheus.instant("up").await.expect_err("refused");
+        assert!(!error.to_string().contains("secret-token"), "{error}");
+    }
+}

@@ -1,0 +1,309 @@
+//! The dashboard with Prometheus as its GPU source (`--prometheus-url`): Debian's real
+//! `prometheus` scrapes the sim's exporters (their `/metrics`, in dcgm-exporter's series and
+//! labels) through a generated config, and the GPU inventory then shows what the exporters' own
+//! JSON says. With Prometheus stopped every node is stale with the reason, and a node Prometheus
+//! does not scrape is stale with "no series".
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use frontend::contract::{GpuPage, GpuRow};
+use gpuboard::DashboardSettings;
+use gpuboard::cluster::cache::ClusterCache;
+use gpuboard::cluster::permissions::PodVisibility;
+use gpuboard::telemetry::discovery::{ExporterTarget, exporter_targets};
+use gpuboard::telemetry::prometheus::PrometheusSettings;
+use gpuboard::telemetry::{GpuSource, Telemetry, TelemetrySettings};
+use gpuboard_sim::seed::LAB_GPU_NODES;
+use gpuboard_testkit::eventually;
+use gpuboard_testkit::http::request;
+use gpuboard_testkit::process::Process;
+
+use super::{api, json_of, sign_in, start_dashboard, start_sim};
+
+/// Prometheus's start, its first scrapes and the dashboard's next cycle, on 2 busy cores.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A `prometheus` on a free loopback port, scraping the given exporters every second.
+struct PrometheusServer {
+    port: u16,
+    dir: tempfile::TempDir,
+    process: Option<Process>,
+}
+
+impl PrometheusServer {
+    fn new() -> PrometheusServer {
+        let found = Command::new("prometheus").arg("--version").output();
+        assert!(
+            found.is_ok_and(|o| o.status.success()),
+            "prometheus is not installed: `scripts/setup.sh test` installs it (Debian's prometheus)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        PrometheusServer {
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            process: None,
+        }
+    }
+
+    /// Starts it with a fresh database, scraping `targets` (`host:port`), and waits until it is
+    /// ready; a running one is stopped first.
+    async fn run(&mut self, targets: &[String]) {
+        self.stop();
+        let run = self
+            .dir
+            .path()
+            .join(format!("run-{}", rand::random::<u32>()));
+        std::fs::create_dir_all(&run).expect("a directory");
+        let quoted: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        // honor_labels keeps the exporter's own pod, namespace and container, as deploy/'s
+        // PodMonitor does.
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+             scrape_configs:\n  - job_name: gpuboard-exporter\n    honor_labels: true\n    \
+             static_configs:\n      - targets: [{}]\n",
+            quoted.join(", ")
+        );
+        let config_file = run.join("prometheus.yml");
+        std::fs::write(&config_file, config).expect("written");
+        let mut process = Process::spawn(
+            Command::new("prometheus")
+                .arg(format!("--config.file={}", config_file.display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    run.join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{}", self.port)),
+        );
+        process
+            .wait_for("Prometheus to be ready", WAIT, |line| {
+                line.contains("Server is ready to receive web requests")
+                    .then_some(())
+            })
+            .await;
+        self.process = Some(process);
+    }
+
+    fn stop(&mut self) {
+        if let Some(process) = self.process.take() {
+            process.stop();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Each exporter's `host:port`, by node.
+fn scrape_targets(targets: &[ExporterTarget]) -> BTreeMap<String, String> {
+    targets
+        .iter()
+        .map(|t| {
+            let address = t
+                .url
+                .trim_start_matches("http://")
+                .split('/')
+                .next()
+                .expect("an address");
+            (t.node.clone(), address.to_string())
+        })
+        .collect()
+}
+
+async fn gpus(addr: SocketAddr, cookie: &str) -> Vec<GpuRow> {
+    let reply = request(addr, "GET", "/api/list_gpus", &[cookie.to_string()], "").await;
+    assert_eq!(reply.status, 200, "{} {}", reply.head, reply.body);
+    let page: GpuPage = serde_json::from_value(json_of(&reply)).expect("a GPU page");
+    page.rows
+}
+
+/// What both sources must agree on of a GPU: where it is, what it is, and who holds it.
+fn identity(row: &GpuRow) -> (String, u32, String, String, u64, Option<u64>, Vec<String>) {
+    (
+        row.node.clone(),
+        row.index,
+        row.uuid.clone(),
+        row.model.clone(),
+        row.memory_total_bytes,
+        row.power_limit_watts.map(|w| w.round() as u64),
+        {
+            let mut pods = row.pods.clone();
+            pods.sort();
+            pods
+        },
+    )
+}
+
+/// The exporters' own JSON, read directly, as the rows the inventory would show.
+async fn rows_from_exporters(targets: &[ExporterTarget]) -> Vec<GpuRow> {
+    let telemetry = Telemetry::default();
+    telemetry
+        .cycle_once(targets, &TelemetrySettings::default())
+        .await;
+    let snapshot = telemetry.snapshot();
+    gpuboard::views::gpus::gpu_rows(snapshot.iter(), &PodVisibility::Everywhere)
+}
+
+#[tokio::test]
+async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_stops() {
+    let sim = start_sim().await;
+    let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
+    let cache = ClusterCache::start(client, gpuboard_sim::exporters::NAMESPACE);
+    cache
+        .exporter_pods
+        .wait_until_ready()
+        .await
+        .expect("synced");
+    let targets = exporter_targets(&cache.exporter_pods.state());
+    let scrape = scrape_targets(&targets);
+    assert_eq!(scrape.len(), LAB_GPU_NODES.len());
+
+    let mut prometheus = PrometheusServer::new();
+    prometheus
+        .run(&scrape.values().cloned().collect::<Vec<_>>())
+        .await;
+    let settings = DashboardSettings {
+        telemetry: TelemetrySettings {
+            interval: Duration::from_secs(1),
+            source: GpuSource::Prometheus(PrometheusSettings {
+                url: prometheus.url().parse().expect("a URI"),
+                token_file: None,
+                ca_file: None,
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let addr = start_dashboard(&sim, settings).await;
+    let cookie = sign_in(addr, &sim.admin_token).await;
+
+    // Every GPU of every node, live, and the same GPUs, models, sizes and holders as the
+    // exporters' JSON says (asked again until both are read in the same second).
+    eventually("the inventory from Prometheus", WAIT, || async {
+        let rows = gpus(addr, &cookie).await;
+        let live = rows
+            .iter()
+            .filter(|r| {
+                !r.stale && r.utilization_percent.is_some() && r.temperature_celsius.is_some()
+            })
+            .count();
+        let from_exporters = rows_from_exporters(&targets).await;
+        let mut ours: Vec<_> = rows.iter().map(identity).collect();
+        let mut theirs: Vec<_> = from_exporters.iter().map(identity).collect();
+        ours.sort();
+        theirs.sort();
+        if live == rows.len() && rows.len() == LAB_GPU_NODES.len() && ours == theirs {
+            Ok(())
+        } else {
+            Err(format!(
+                "{live} live of {}:\n{ours:?}\n{theirs:?}",
+                rows.len()
+            ))
+        }
+    })
+    .await;
+
+    // Prometheus stops: every node is stale, its last numbers kept, and the doctor says why.
+    let before = gpus(addr, &cookie).await;
+    prometheus.stop();
+    eventually("every node stale", WAIT, || async {
+        let rows = gpus(addr, &cookie).await;
+        if rows.len() == before.len()
+            && rows
+                .iter()
+                .all(|r| r.stale && r.utilization_percent.is_some())
+        {
+            Ok(())
+        } else {
+            Err(format!("{rows:?}"))
+        }
+    })
+    .await;
+    let doctor = api(
+        addr,
+        &sim.admin_token,
+        "GET",
+        "/api/v1/nodes/node-110/doctor",
+        "",
+    )
+    .await;
+    assert!(
+        doctor.body.contains("Prometheus") && doctor.body.contains("cannot connect"),
+        "{}",
+        doctor.body
+    );
+
+    // A Prometheus that does not scrape node-110: its GPUs stay stale, with "no series"; the
+    // others come back.
+    let without: Vec<String> = scrape
+        .iter()
+        .filter(|(node, _)| node.as_str() != "node-110")
+        .map(|(_, target)| target.clone())
+        .collect();
+    prometheus.run(&without).await;
+    eventually("node-110 stale, the others live", WAIT, || async {
+        let rows = gpus(addr, &cookie).await;
+        let wrong: Vec<&GpuRow> = rows
+            .iter()
+            .filter(|r| r.stale != (r.node == "node-110"))
+            .collect();
+        if wrong.is_empty() && rows.len() == before.len() {
+            Ok(())
+        } else {
+            Err(format!("{wrong:?}"))
+        }
+    })
+    .await;
+    let doctor = api(
+        addr,
+        &sim.admin_token,
+        "GET",
+        "/api/v1/nodes/node-110/doctor",
+        "",
+    )
+    .await;
+    assert!(
+        doctor.body.contains("no current series in Prometheus"),
+        "{}",
+        doctor.body
+    );
+}
+
+#[tokio::test]
+async fn the_prometheus_component_adds_a_pod_monitor_and_points_the_dashboard_at_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("no-cluster");
+    let with = dir.path().join("with");
+    super::sessions_redis::deploy_copy(&with, &["components:", "  - prometheus"]);
+    let rendered =
+        gpuboard_testkit::kubectl_ok(&kubeconfig, &["kustomize", &with.to_string_lossy()]).await;
+    for wanted in [
+        "kind: PodMonitor",
+        "honorLabels: true",
+        "targetLabel: node",
+        "port: metrics",
+        "name: GPUBOARD_PROMETHEUS_URL",
+        "replicas: 1",
+    ] {
+        assert!(rendered.contains(wanted), "{wanted:?} in:\n{rendered}");
+    }
+    // The PodMonitor selects the pods the exporter DaemonSet makes.
+    let daemonset_label = format!(
+        "{}: {}",
+        gpuboard_exporter_api::APP_LABEL,
+        gpuboard_exporter_api::APP_NAME
+    );
+    assert!(rendered.contains(&daemonset_label), "{rendered}");
+}
