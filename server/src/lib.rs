@@ -37,6 +37,7 @@ use auth::{Auth, AuthSettings};
 use cluster::cache::ClusterCache;
 use cluster::clients::UserClients;
 use cluster::permissions::Permissions;
+use telemetry::discovery::ExporterKind;
 use telemetry::{Telemetry, TelemetrySettings};
 use views::KubeBackend;
 
@@ -45,7 +46,8 @@ use views::KubeBackend;
 pub struct DashboardSettings {
     pub auth: AuthSettings,
     pub telemetry: TelemetrySettings,
-    /// The namespace of the exporter DaemonSet (`deploy/`'s is `gpuboard`).
+    /// The namespace of the exporter DaemonSet (`deploy/`'s is `gpuboard`; dcgm-exporter's where
+    /// it is the exporter).
     pub exporter_namespace: String,
     /// How long a user's access review is reused.
     pub permissions_cache_for: Duration,
@@ -87,7 +89,11 @@ pub fn start(
     let client = kube::Client::try_from(config.clone())?;
     let clients = Arc::new(UserClients::new(config.clone()));
     let join_tokens = bootstrap::JoinTokenService::new(clients.clone(), client.clone(), &config);
-    let cache = ClusterCache::start(client.clone(), &settings.exporter_namespace);
+    let exporters = match &settings.telemetry.source {
+        telemetry::GpuSource::Exporters(kind) => kind.selector(),
+        telemetry::GpuSource::Prometheus(_) => ExporterKind::Gpuboard.selector(),
+    };
+    let cache = ClusterCache::start(client.clone(), &settings.exporter_namespace, &exporters);
     let telemetry = Telemetry::start(cache.exporter_pods.clone(), settings.telemetry.clone())?;
     let backend: SharedBackend = Arc::new(KubeBackend {
         cache: cache.clone(),

@@ -11,6 +11,7 @@ use gpuboard::DashboardSettings;
 use gpuboard::auth::AuthSettings;
 use gpuboard::auth::attempts::TrustedProxies;
 use gpuboard::auth::store::{RedisSettings, SealingKey, SessionBackend};
+use gpuboard::telemetry::discovery::ExporterKind;
 use gpuboard::telemetry::prometheus::PrometheusSettings;
 use gpuboard::telemetry::{GpuSource, TelemetrySettings};
 use gpuboard::transport::{Transport, TransportFlags};
@@ -105,9 +106,20 @@ struct ServeArgs {
     /// How much history to keep per GPU for the charts.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     telemetry_history: Duration,
-    /// The namespace of the exporter DaemonSet (gpuboard-exporter) whose pods are asked for GPUs.
+    /// The namespace of the exporter DaemonSet (gpuboard-exporter, or dcgm-exporter with
+    /// --dcgm-exporter-selector) whose pods are asked for GPUs.
     #[arg(long, default_value = "gpuboard", env = "GPUBOARD_EXPORTER_NAMESPACE")]
     exporter_namespace: String,
+    /// Ask NVIDIA's dcgm-exporter instead of gpuboard-exporter: the pods this label selector
+    /// picks in --exporter-namespace (e.g. `app=nvidia-dcgm-exporter` with the GPU Operator in
+    /// gpu-operator), owned by a DaemonSet, at their port named `metrics` (else 9400), `/metrics`.
+    #[arg(
+        long,
+        env = "GPUBOARD_DCGM_EXPORTER_SELECTOR",
+        conflicts_with = "prometheus_url",
+        value_parser = label_selector
+    )]
+    dcgm_exporter_selector: Option<String>,
     /// Take GPU samples from this Prometheus (http:// or https://, without /api/v1) instead of
     /// asking the exporters: an instant query of the DCGM series every --telemetry-interval,
     /// whether gpuboard-exporter or NVIDIA's dcgm-exporter wrote them.
@@ -123,6 +135,20 @@ struct ServeArgs {
     /// A PEM file of the CA certificates that sign Prometheus's (default: the system's roots).
     #[arg(long, env = "GPUBOARD_PROMETHEUS_CA_FILE", requires = "prometheus_url")]
     prometheus_ca_file: Option<PathBuf>,
+}
+
+/// A label selector as Kubernetes writes one (`app=x`, `tier in (a,b)`, `!canary`): not empty,
+/// and only the characters selectors are made of; the API server judges the rest.
+fn label_selector(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._/-=!,() ".contains(c);
+    if text.is_empty() {
+        return Err("a label selector, e.g. app=nvidia-dcgm-exporter, is needed".into());
+    }
+    if let Some(bad) = text.chars().find(|c| !allowed(*c)) {
+        return Err(format!("{bad:?} cannot be in a label selector"));
+    }
+    Ok(text.to_string())
 }
 
 /// The telemetry interval: at least a second (each cycle asks every exporter of the cluster).
@@ -179,7 +205,12 @@ impl ServeArgs {
                         token_file: self.prometheus_token_file.clone(),
                         ca_file: self.prometheus_ca_file.clone(),
                     }),
-                    None => GpuSource::Exporters,
+                    None => GpuSource::Exporters(match &self.dcgm_exporter_selector {
+                        Some(selector) => ExporterKind::Dcgm {
+                            selector: selector.clone(),
+                        },
+                        None => ExporterKind::Gpuboard,
+                    }),
                 },
             },
             exporter_namespace: self.exporter_namespace.clone(),
@@ -288,4 +319,20 @@ async fn run() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
     }
     .context("gpuboard")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_selector_is_refused_empty_or_with_what_selectors_are_not_made_of() {
+        assert_eq!(
+            label_selector(" app=nvidia-dcgm-exporter ").as_deref(),
+            Ok("app=nvidia-dcgm-exporter")
+        );
+        assert!(label_selector("tier in (a,b),!canary").is_ok());
+        assert!(label_selector("  ").is_err());
+        assert!(label_selector("app=x;rm").is_err_and(|why| why.contains("';'")));
+    }
 }

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use frontend::contract::workloads::{OWNER_LABEL, WORKLOAD_LABEL};
 use futures::StreamExt;
-use gpuboard_exporter_api::{APP_LABEL, APP_NAME};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, Node, Pod, ResourceQuota};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
@@ -189,12 +188,12 @@ pub fn slim_job(job: &mut Job) {
 }
 
 impl ClusterCache {
-    /// Starts watching nodes and pods (all namespaces) with `client`, and the exporter's pods in
-    /// `exporter_namespace`.
-    pub fn start(client: kube::Client, exporter_namespace: &str) -> Self {
+    /// Starts watching nodes and pods (all namespaces) with `client`, and the exporter pods that
+    /// `exporter_selector` (a label selector) picks in `exporter_namespace`.
+    pub fn start(client: kube::Client, exporter_namespace: &str, exporter_selector: &str) -> Self {
         let link = Link::default();
         link.start_probe(client.clone());
-        let exporters = watcher::Config::default().labels(&format!("{APP_LABEL}={APP_NAME}"));
+        let exporters = watcher::Config::default().labels(exporter_selector);
         let all = watcher::Config::default;
         let (pods, pods_generation) =
             reflect(Api::all(client.clone()), all(), slim_pod, "pods", &link);

@@ -1,6 +1,6 @@
 //! Builds each node's [`NodeGpus`] from samples of dcgm-exporter's series, whoever wrote them
 //! (gpuboard-exporter or NVIDIA's dcgm-exporter) and however they came (Prometheus's answer to a
-//! query): a GPU is named by its `UUID` label, its node by the caller or by a node label, and the
+//! query, or an exporter's own text, [`read_text`]): a GPU is named by its `UUID` label, its node by the caller or by a node label, and the
 //! pod holding it by the `pod`, `namespace` and `container` labels. gpuboard-exporter's own series
 //! (identity, power limit, Xid counts) are used where present; without them the total memory is
 //! the sum of the frame buffer's used, free and reserved parts. The pages then read the result
@@ -39,6 +39,29 @@ pub const NODE_LABELS: [&str; 3] = ["node", labels::HOSTNAME, labels::HOSTNAME_L
 /// The node a sample belongs to, by [`NODE_LABELS`].
 pub fn node_label(sample: &impl LabelSet) -> Option<&str> {
     NODE_LABELS.iter().find_map(|name| sample.label(name))
+}
+
+/// One exporter's answer in the Prometheus text format, all of it on `node`: its GPUs, or None
+/// when it has no GPU series. Parsed by the `prometheus-parse` crate, which skips lines it cannot
+/// read (and splits label values at commas, which dcgm-exporter's GPU labels do not hold).
+pub fn read_text(
+    node: &str,
+    text: &str,
+    sampled_at_ms: i64,
+) -> Option<Result<NodeGpus, NodeRefusal>> {
+    let lines = text.lines().map(|line| Ok(line.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).ok()?;
+    let mut assembler = Assembler::default();
+    for sample in &scrape.samples {
+        let value = match sample.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => continue,
+        };
+        assembler.add(node, &sample.metric, &sample.labels, value);
+    }
+    assembler.finish(sampled_at_ms).remove(node)
 }
 
 /// Every series name the assembler reads, for a query that asks for exactly these.
@@ -380,6 +403,15 @@ DCGM_FI_DEV_GPU_TEMP{gpu="9",pci_bus_id="00000000:00:07.0",Hostname="node-7"} 40
         assert!(!nodes.contains_key("node-7"));
         assert_eq!(node.gpus[1].pods[0].pod, "bert-0");
         assert!(node.gpus[0].pods.is_empty());
+    }
+
+    #[test]
+    fn an_exporters_own_text_is_all_on_its_node() {
+        let node = read_text("node-9", DCGM_EXPORTER_TEXT, 1)
+            .expect("GPU series")
+            .expect("kept");
+        assert_eq!((node.node.as_str(), node.gpus.len()), ("node-9", 2));
+        assert!(read_text("node-9", "# nothing here\nup 1\n", 1).is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! GPU telemetry for the dashboard. Every interval it gets each node's GPUs from its source
-//! ([`GpuSource`]): each exporter's `/api/v1/gpus` (which exporters: [`discovery`]) with bounded
-//! concurrency, a per-request timeout and a bounded answer; or one instant query of Prometheus
+//! ([`GpuSource`]): each exporter's `/api/v1/gpus`, or each dcgm-exporter's `/metrics` (which
+//! exporters: [`discovery`]; the text read by [`dcgm`]), with bounded concurrency, a per-request timeout and a bounded answer; or one instant query of Prometheus
 //! ([`prometheus`], its samples made into nodes by [`dcgm`]). It keeps a bounded history per GPU
 //! ([`history`]), and marks a node whose exporter fails, or whose series Prometheus no longer
 //! has, as stale with the time of its last good sample (stale is never shown as zero). Readers get
@@ -30,16 +30,15 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::Store;
 use parking_lot::RwLock;
 
-use discovery::{ExporterTarget, exporter_targets};
+use discovery::{AnswerFormat, ExporterKind, ExporterTarget, exporter_targets};
 use history::GpuHistory;
 use prometheus::{Prometheus, PrometheusConfigError, PrometheusSettings};
 
 /// Where the GPU samples come from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub enum GpuSource {
-    /// gpuboard-exporter's JSON, from each pod of the exporter DaemonSet.
-    #[default]
-    Exporters,
+    /// Each exporter pod on the nodes: gpuboard-exporter's JSON, or dcgm-exporter's text.
+    Exporters(ExporterKind),
     /// Prometheus's instant queries of the DCGM series (from gpuboard-exporter or dcgm-exporter).
     Prometheus(PrometheusSettings),
 }
@@ -62,7 +61,7 @@ impl Default for TelemetrySettings {
             concurrency: 64,
             timeout: Duration::from_secs(2),
             history: Duration::from_secs(3600),
-            source: GpuSource::Exporters,
+            source: GpuSource::Exporters(ExporterKind::Gpuboard),
         }
     }
 }
@@ -149,7 +148,10 @@ async fn fetch(
                 })
             })?
             .to_bytes();
-        read_answer(&body)
+        match target.format {
+            AnswerFormat::GpuboardJson => read_answer(&body),
+            AnswerFormat::DcgmText => read_dcgm_text(&target.node, &body),
+        }
     })
     .await
     .map_err(|_| ExporterError::Timeout {
@@ -171,6 +173,24 @@ fn read_answer(body: &[u8]) -> Result<NodeGpus, ExporterError> {
         .map_err(|e| ExporterError::Invalid(shortened(e.to_string())))?;
     bounds::check(&answer).map_err(|why| ExporterError::Invalid(shortened(why)))?;
     Ok(answer)
+}
+
+/// A dcgm-exporter's answer: its text's GPUs, all on the target's node (an answer with no GPU
+/// series is a node without GPU data, saying so), refused whole when over a bound.
+fn read_dcgm_text(node: &str, body: &[u8]) -> Result<NodeGpus, ExporterError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ExporterError::Invalid(shortened(format!("not UTF-8 text: {e}"))))?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    match dcgm::read_text(node, text, now) {
+        Some(Ok(gpus)) => Ok(gpus),
+        Some(Err(dcgm::NodeRefusal::OverBound(why))) => Err(ExporterError::Invalid(shortened(why))),
+        None => Ok(NodeGpus {
+            node: node.to_string(),
+            sampled_at_ms: now,
+            unavailable: Some("its answer has no DCGM GPU series".into()),
+            ..Default::default()
+        }),
+    }
 }
 
 /// The instant query of every series [`dcgm::Assembler`] reads.
@@ -202,8 +222,9 @@ impl Telemetry {
         let telemetry = Arc::new(Telemetry::default());
         let running = telemetry.clone();
         match &settings.source {
-            GpuSource::Exporters => {
-                tokio::spawn(async move { running.run(exporters, settings).await });
+            GpuSource::Exporters(kind) => {
+                let kind = kind.clone();
+                tokio::spawn(async move { running.run(exporters, kind, settings).await });
             }
             GpuSource::Prometheus(prometheus) => {
                 let prometheus = Prometheus::new(prometheus, settings.timeout)?;
@@ -282,7 +303,7 @@ impl Telemetry {
         self.record(results.into_iter().collect(), settings, started, targets)
     }
 
-    async fn run(&self, exporters: Store<Pod>, settings: TelemetrySettings) {
+    async fn run(&self, exporters: Store<Pod>, kind: ExporterKind, settings: TelemetrySettings) {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.timeout));
         connector.set_nodelay(true);
@@ -297,7 +318,7 @@ impl Telemetry {
         }
         loop {
             ticker.tick().await;
-            let targets = exporter_targets(&exporters.state());
+            let targets = exporter_targets(&exporters.state(), &kind);
             let answered = self.cycle(&client, &targets, &settings).await;
             tracing::debug!(exporters = targets.len(), answered, "telemetry cycle");
         }
@@ -511,12 +532,61 @@ mod tests {
             read_is_total(&body)?;
         }
 
+        /// dcgm-exporter's text, changed anywhere: its GPUs on the target's node, or a short
+        /// refusal; never a panic, never another node.
+        #[test]
+        fn dcgm_text_changed_anywhere_is_read_or_refused(
+            edits in proptest::collection::vec((any::<proptest::sample::Index>(), any::<u8>()), 0..8),
+        ) {
+            let mut body = DCGM_TEXT.as_bytes().to_vec();
+            for (at, byte) in edits {
+                let at = at.index(body.len());
+                body[at] = byte;
+            }
+            match read_dcgm_text("node-7", &body) {
+                Ok(answer) => {
+                    prop_assert_eq!(answer.node.as_str(), "node-7");
+                    // An edited UUID makes another GPU; at most one per sample line.
+                    prop_assert!(answer.gpus.len() <= 3);
+                }
+                Err(ExporterError::Invalid(why)) => {
+                    prop_assert!(why.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8())
+                }
+                Err(other) => prop_assert!(false, "not a refusal of the answer: {other:?}"),
+            }
+        }
+
         #[test]
         fn any_json_is_read_or_refused(
             text in "[\\[\\]{}\",:0-9a-zA-Z .eE+-]{0,200}",
         ) {
             read_is_total(text.as_bytes())?;
         }
+    }
+
+    /// Two GPUs as dcgm-exporter writes them, one held by a pod.
+    const DCGM_TEXT: &str = r#"# TYPE DCGM_FI_DEV_GPU_UTIL gauge
+DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-a",device="nvidia0",modelName="NVIDIA H100 80GB HBM3",Hostname="dcgm-exporter-x1"} 3
+DCGM_FI_DEV_GPU_UTIL{gpu="1",UUID="GPU-b",device="nvidia1",modelName="NVIDIA H100 80GB HBM3",Hostname="dcgm-exporter-x1",pod="p",namespace="n",container="c"} 99
+# TYPE DCGM_FI_DEV_FB_USED gauge
+DCGM_FI_DEV_FB_USED{gpu="1",UUID="GPU-b",device="nvidia1",modelName="NVIDIA H100 80GB HBM3",Hostname="dcgm-exporter-x1",pod="p",namespace="n",container="c"} 1024
+"#;
+
+    #[test]
+    fn dcgm_text_is_the_targets_node_whatever_its_hostname_says() {
+        // Before NODE_NAME was wired in, dcgm-exporter's Hostname was its pod's name.
+        let answer = read_dcgm_text("node-7", DCGM_TEXT.as_bytes()).expect("read");
+        assert_eq!((answer.node.as_str(), answer.gpus.len()), ("node-7", 2));
+        assert_eq!(
+            answer.gpus[1].fields.memory_used_bytes,
+            Some(1024 * 1024 * 1024)
+        );
+        let none = read_dcgm_text("node-7", b"go_goroutines 12\n").expect("read");
+        assert!(none.gpus.is_empty() && none.unavailable.is_some());
+        assert!(matches!(
+            read_dcgm_text("node-7", &[0xff, 0xfe]),
+            Err(ExporterError::Invalid(why)) if why.contains("UTF-8")
+        ));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! by label in their namespace, and follows changes without being asked again.
 
 use gpuboard::cluster::cache::ClusterCache;
+use gpuboard::telemetry::discovery::ExporterKind;
 use gpuboard_sim::seed::{LAB_GPU_NODES, seed_lab};
 use gpuboard_testkit::eventually;
 use k8s_openapi::api::core::v1::Node;
@@ -14,7 +15,11 @@ use super::{WAIT, start_sim};
 async fn the_cache_syncs_and_follows_changes() {
     let sim = start_sim().await;
     let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
-    let cache = ClusterCache::start(client.clone(), gpuboard_sim::exporters::NAMESPACE);
+    let cache = ClusterCache::start(
+        client.clone(),
+        gpuboard_sim::exporters::NAMESPACE,
+        &ExporterKind::Gpuboard.selector(),
+    );
     assert_eq!(cache.nodes().await.expect("synced").len(), seed_lab().len());
     cache
         .exporter_pods

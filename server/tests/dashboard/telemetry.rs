@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use frontend::contract::ExporterError;
 use gpuboard::cluster::cache::ClusterCache;
-use gpuboard::telemetry::discovery::exporter_targets;
+use gpuboard::telemetry::discovery::{ExporterKind, exporter_targets};
 use gpuboard::telemetry::{Telemetry, TelemetrySettings};
 use gpuboard_sim::seed::LAB_GPU_NODES;
 use gpuboard_testkit::eventually;
@@ -17,13 +17,17 @@ use super::{WAIT, start_sim};
 async fn a_cycle_reads_every_exporter_and_a_failing_one_goes_stale_not_zero() {
     let sim = start_sim().await;
     let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
-    let cache = ClusterCache::start(client, gpuboard_sim::exporters::NAMESPACE);
+    let cache = ClusterCache::start(
+        client,
+        gpuboard_sim::exporters::NAMESPACE,
+        &ExporterKind::Gpuboard.selector(),
+    );
     cache
         .exporter_pods
         .wait_until_ready()
         .await
         .expect("synced");
-    let targets = exporter_targets(&cache.exporter_pods.state());
+    let targets = exporter_targets(&cache.exporter_pods.state(), &ExporterKind::Gpuboard);
     let nodes: Vec<&str> = targets.iter().map(|t| t.node.as_str()).collect();
     assert_eq!(nodes, LAB_GPU_NODES);
     assert!(
@@ -163,7 +167,7 @@ async fn hostile_exporter() -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn a_hostile_exporter_is_refused_with_what_was_wrong_and_nothing_is_kept() {
-    use gpuboard::telemetry::discovery::ExporterTarget;
+    use gpuboard::telemetry::discovery::{AnswerFormat, ExporterTarget};
 
     let addr = hostile_exporter().await;
     let settings = TelemetrySettings {
@@ -175,6 +179,7 @@ async fn a_hostile_exporter_is_refused_with_what_was_wrong_and_nothing_is_kept()
         vec![ExporterTarget {
             node: "node-110".into(),
             url: format!("http://{addr}/{path}"),
+            format: AnswerFormat::GpuboardJson,
         }]
     };
     assert_eq!(telemetry.cycle_once(&ask("fine"), &settings).await, 1);

@@ -1,8 +1,8 @@
-//! The dashboard with Prometheus as its GPU source (`--prometheus-url`): Debian's real
-//! `prometheus` scrapes the sim's exporters (their `/metrics`, in dcgm-exporter's series and
-//! labels) through a generated config, and the GPU inventory then shows what the exporters' own
-//! JSON says. With Prometheus stopped every node is stale with the reason, and a node Prometheus
-//! does not scrape is stale with "no series".
+//! The dashboard's other GPU sources, each checked against what the exporters' own JSON says:
+//! Prometheus (`--prometheus-url`), Debian's real `prometheus` scraping the sim's exporters
+//! (their `/metrics`, in dcgm-exporter's series and labels) through a generated config, stale
+//! with the reason when it stops and "no series" for a node it does not scrape; and exporters
+//! read as dcgm-exporter (`--dcgm-exporter-selector`), their `/metrics` text asked directly.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,7 +13,7 @@ use frontend::contract::{GpuPage, GpuRow};
 use gpuboard::DashboardSettings;
 use gpuboard::cluster::cache::ClusterCache;
 use gpuboard::cluster::permissions::PodVisibility;
-use gpuboard::telemetry::discovery::{ExporterTarget, exporter_targets};
+use gpuboard::telemetry::discovery::{ExporterKind, ExporterTarget, exporter_targets};
 use gpuboard::telemetry::prometheus::PrometheusSettings;
 use gpuboard::telemetry::{GpuSource, Telemetry, TelemetrySettings};
 use gpuboard_sim::seed::LAB_GPU_NODES;
@@ -156,17 +156,48 @@ async fn rows_from_exporters(targets: &[ExporterTarget]) -> Vec<GpuRow> {
     gpuboard::views::gpus::gpu_rows(snapshot.iter(), &PodVisibility::Everywhere)
 }
 
+/// Whether the dashboard's inventory has every GPU of the lab, live with numbers, and the same
+/// GPUs, models, sizes and holders as the exporters' JSON says (read now, in the same second).
+async fn the_exporters_inventory_live(
+    addr: SocketAddr,
+    cookie: &str,
+    targets: &[ExporterTarget],
+) -> Result<(), String> {
+    let rows = gpus(addr, cookie).await;
+    let live = rows
+        .iter()
+        .filter(|r| !r.stale && r.utilization_percent.is_some() && r.temperature_celsius.is_some())
+        .count();
+    let from_exporters = rows_from_exporters(targets).await;
+    let mut ours: Vec<_> = rows.iter().map(identity).collect();
+    let mut theirs: Vec<_> = from_exporters.iter().map(identity).collect();
+    ours.sort();
+    theirs.sort();
+    if live == rows.len() && rows.len() == LAB_GPU_NODES.len() && ours == theirs {
+        Ok(())
+    } else {
+        Err(format!(
+            "{live} live of {}:\n{ours:?}\n{theirs:?}",
+            rows.len()
+        ))
+    }
+}
+
 #[tokio::test]
 async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_stops() {
     let sim = start_sim().await;
     let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
-    let cache = ClusterCache::start(client, gpuboard_sim::exporters::NAMESPACE);
+    let cache = ClusterCache::start(
+        client,
+        gpuboard_sim::exporters::NAMESPACE,
+        &ExporterKind::Gpuboard.selector(),
+    );
     cache
         .exporter_pods
         .wait_until_ready()
         .await
         .expect("synced");
-    let targets = exporter_targets(&cache.exporter_pods.state());
+    let targets = exporter_targets(&cache.exporter_pods.state(), &ExporterKind::Gpuboard);
     let scrape = scrape_targets(&targets);
     assert_eq!(scrape.len(), LAB_GPU_NODES.len());
 
@@ -189,29 +220,8 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
     let addr = start_dashboard(&sim, settings).await;
     let cookie = sign_in(addr, &sim.admin_token).await;
 
-    // Every GPU of every node, live, and the same GPUs, models, sizes and holders as the
-    // exporters' JSON says (asked again until both are read in the same second).
-    eventually("the inventory from Prometheus", WAIT, || async {
-        let rows = gpus(addr, &cookie).await;
-        let live = rows
-            .iter()
-            .filter(|r| {
-                !r.stale && r.utilization_percent.is_some() && r.temperature_celsius.is_some()
-            })
-            .count();
-        let from_exporters = rows_from_exporters(&targets).await;
-        let mut ours: Vec<_> = rows.iter().map(identity).collect();
-        let mut theirs: Vec<_> = from_exporters.iter().map(identity).collect();
-        ours.sort();
-        theirs.sort();
-        if live == rows.len() && rows.len() == LAB_GPU_NODES.len() && ours == theirs {
-            Ok(())
-        } else {
-            Err(format!(
-                "{live} live of {}:\n{ours:?}\n{theirs:?}",
-                rows.len()
-            ))
-        }
+    eventually("the inventory from Prometheus", WAIT, || {
+        the_exporters_inventory_live(addr, &cookie, &targets)
     })
     .await;
 
@@ -279,6 +289,45 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
         "{}",
         doctor.body
     );
+}
+
+#[tokio::test]
+async fn dcgm_exporter_pods_picked_by_a_selector_are_read_directly() {
+    let sim = start_sim().await;
+    let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
+    let cache = ClusterCache::start(
+        client,
+        gpuboard_sim::exporters::NAMESPACE,
+        &ExporterKind::Gpuboard.selector(),
+    );
+    cache
+        .exporter_pods
+        .wait_until_ready()
+        .await
+        .expect("synced");
+    let targets = exporter_targets(&cache.exporter_pods.state(), &ExporterKind::Gpuboard);
+    // The sim's exporters write dcgm-exporter's series on /metrics: picked by a selector as
+    // dcgm-exporter's pods would be, they are read as dcgm-exporter.
+    let selector = format!(
+        "{}={}",
+        gpuboard_exporter_api::APP_LABEL,
+        gpuboard_exporter_api::APP_NAME
+    );
+    let settings = DashboardSettings {
+        telemetry: TelemetrySettings {
+            interval: Duration::from_secs(1),
+            source: GpuSource::Exporters(ExporterKind::Dcgm { selector }),
+            ..Default::default()
+        },
+        exporter_namespace: gpuboard_sim::exporters::NAMESPACE.into(),
+        ..Default::default()
+    };
+    let addr = start_dashboard(&sim, settings).await;
+    let cookie = sign_in(addr, &sim.admin_token).await;
+    eventually("the inventory from dcgm text", WAIT, || {
+        the_exporters_inventory_live(addr, &cookie, &targets)
+    })
+    .await;
 }
 
 #[tokio::test]
