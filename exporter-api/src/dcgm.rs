@@ -94,6 +94,8 @@ pub mod labels {
     pub const EXPORTED_POD: &str = "exported_pod";
     pub const EXPORTED_NAMESPACE: &str = "exported_namespace";
     pub const EXPORTED_CONTAINER: &str = "exported_container";
+    /// On dcgm-exporter's series of one MIG instance (under its parent GPU's `UUID`).
+    pub const MIG_INSTANCE: &str = "GPU_I_ID";
 }
 
 /// gpuboard-exporter's own series beside dcgm-exporter's (absent where dcgm-exporter is the source).
@@ -105,6 +107,13 @@ pub mod gpuboard {
     pub const POWER_LIMIT_WATTS: &str = "gpuboard_gpu_power_limit_watts";
     /// Xid errors per GPU and code (label `xid`) since the exporter started.
     pub const XID_ERRORS_TOTAL: &str = "gpuboard_gpu_xid_errors_total";
+    /// Every per-GPU series of gpuboard's own.
+    pub const SERIES: [&str; 4] = [
+        GPU_INFO,
+        MEMORY_TOTAL_BYTES,
+        POWER_LIMIT_WATTS,
+        XID_ERRORS_TOTAL,
+    ];
 
     /// The labels of [`GPU_INFO`] beyond a GPU's own.
     pub const SERIAL: &str = "serial";

@@ -237,7 +237,8 @@ pub enum ExporterError {
     Invalid(String),
     /// It answered for another node.
     WrongNode(String),
-    /// Prometheus, the source of every node's samples, failed; why, as the dashboard saw it.
+    /// Asking Prometheus, the source of every node's samples, failed (no answer, a refusal, an
+    /// answer that is not its JSON, an unreadable token file); why, as the dashboard saw it.
     Prometheus(String),
     /// Prometheus answers, but has no current series of this node's GPUs (its exporter is not
     /// scraped, or stopped answering Prometheus).

@@ -559,8 +559,8 @@ pub const ZH: &[(&str, &str)] = &[
         "采集器返回的是另一个节点（{node}）的数据",
     ),
     (
-        "Prometheus did not answer: {detail}",
-        "Prometheus 未响应：{detail}",
+        "asking Prometheus failed: {detail}",
+        "查询 Prometheus 失败：{detail}",
     ),
     (
         "Prometheus has no current samples of this node's GPUs",

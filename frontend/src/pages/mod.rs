@@ -339,7 +339,7 @@ pub fn exporter_error_text(lang: Lang, error: &ExporterError) -> String {
         ),
         ExporterError::Prometheus(detail) => trf(
             lang,
-            "Prometheus did not answer: {detail}",
+            "asking Prometheus failed: {detail}",
             &[("detail", detail)],
         ),
         ExporterError::NoSeries => tr(

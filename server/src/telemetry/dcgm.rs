@@ -66,12 +66,10 @@ pub fn read_text(
 
 /// Every series name the assembler reads, for a query that asks for exactly these.
 pub fn series_names() -> impl Iterator<Item = &'static str> {
-    dcgm::DCGM_FIELDS.iter().map(|f| f.series).chain([
-        gpuboard::GPU_INFO,
-        gpuboard::MEMORY_TOTAL_BYTES,
-        gpuboard::POWER_LIMIT_WATTS,
-        gpuboard::XID_ERRORS_TOTAL,
-    ])
+    dcgm::DCGM_FIELDS
+        .iter()
+        .map(|f| f.series)
+        .chain(gpuboard::SERIES)
 }
 
 /// One GPU as its samples describe it so far.
@@ -114,11 +112,16 @@ impl Assembler {
         if field.is_none() && !is_gpuboard_series(series) {
             return;
         }
+        // A MIG instance's series would overwrite its parent GPU's with the instance's share.
+        if sample.label(labels::MIG_INSTANCE).is_some() {
+            return;
+        }
         let Some(uuid) = sample.label(labels::UUID) else {
             self.unplaced += 1;
             return;
         };
-        if node.is_empty() {
+        // The node is a map key before the bounds are checked: refuse a name no node can have.
+        if node.is_empty() || node.len() > bounds::MAX_NAME_BYTES {
             self.unplaced += 1;
             return;
         }
@@ -165,13 +168,7 @@ impl Assembler {
 }
 
 fn is_gpuboard_series(series: &str) -> bool {
-    matches!(
-        series,
-        gpuboard::GPU_INFO
-            | gpuboard::MEMORY_TOTAL_BYTES
-            | gpuboard::POWER_LIMIT_WATTS
-            | gpuboard::XID_ERRORS_TOTAL
-    )
+    gpuboard::SERIES.contains(&series)
 }
 
 /// A GPU's identity from the labels every series of it carries.
@@ -278,7 +275,7 @@ fn finish_node(name: &str, parts: NodeParts, sampled_at_ms: i64) -> Result<NodeG
                 ]
                 .into_iter()
                 .flatten()
-                .sum();
+                .fold(0, u64::saturating_add);
             }
             attributed |= !parts.pods.is_empty();
             parts.gpu.pods = parts.pods.into_iter().collect();
@@ -457,5 +454,20 @@ DCGM_FI_DEV_FB_FREE{gpu="0",UUID="GPU-aaaa",Hostname="n"} 10
         );
         let (nodes, _) = assemble(&long_uuid, None);
         assert!(matches!(&nodes["n"], Err(NodeRefusal::OverBound(why)) if why.contains("uuid")));
+        // Frame buffer parts that no GPU has sum to a saturated total, not an overflow.
+        let huge = "DCGM_FI_DEV_FB_USED{UUID=\"GPU-h\",Hostname=\"n\"} 1e300\n\
+                    DCGM_FI_DEV_FB_FREE{UUID=\"GPU-h\",Hostname=\"n\"} 1e300\n";
+        let (nodes, _) = assemble(huge, None);
+        let node = nodes["n"].as_ref().expect("kept");
+        assert_eq!(node.gpus[0].identity.memory_total_bytes, u64::MAX);
+        // A node label no node can have, and a MIG instance's series, are not taken.
+        let odd = format!(
+            "DCGM_FI_DEV_GPU_UTIL{{UUID=\"GPU-1\",Hostname=\"{}\"}} 1\n\
+             DCGM_FI_DEV_GPU_UTIL{{UUID=\"GPU-2\",Hostname=\"m\",GPU_I_ID=\"3\"}} 1\n",
+            "n".repeat(300)
+        );
+        let (nodes, unplaced) = assemble(&odd, None);
+        assert!(nodes.is_empty(), "{:?}", nodes.keys());
+        assert_eq!(unplaced, 1);
     }
 }

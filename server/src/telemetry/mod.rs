@@ -193,6 +193,56 @@ fn read_dcgm_text(node: &str, body: &[u8]) -> Result<NodeGpus, ExporterError> {
     }
 }
 
+/// Each node's GPUs from an instant query's samples, or why its samples were refused.
+fn nodes_of(
+    samples: &[prometheus::VectorSample],
+    now: i64,
+) -> HashMap<String, Result<NodeGpus, ExporterError>> {
+    let mut assembler = dcgm::Assembler::default();
+    for sample in samples {
+        if let Some(value) = sample.number() {
+            let node = dcgm::node_label(&sample.metric).unwrap_or_default();
+            assembler.add(node, sample.name(), &sample.metric, value);
+        }
+    }
+    if assembler.unplaced > 0 {
+        tracing::debug!(
+            samples = assembler.unplaced,
+            "Prometheus samples without a usable node label or a UUID"
+        );
+    }
+    assembler
+        .finish(now)
+        .into_iter()
+        .map(|(node, gpus)| {
+            let gpus = gpus.map_err(|dcgm::NodeRefusal::OverBound(why)| {
+                ExporterError::Invalid(shortened(why))
+            });
+            (node, gpus)
+        })
+        .collect()
+}
+
+/// The nodes seen before that `results` lacks and that had a good answer within `kept_for` ms of
+/// `now`: they stay, stale; older ones leave with their history.
+fn still_missed(
+    previous: &HashMap<String, NodeTelemetry>,
+    results: &HashMap<String, Result<NodeGpus, ExporterError>>,
+    now: i64,
+    kept_for: i64,
+) -> Vec<String> {
+    previous
+        .iter()
+        .filter(|(node, seen)| {
+            !results.contains_key(*node)
+                && seen
+                    .last_good_at_ms
+                    .is_some_and(|at| now.saturating_sub(at) <= kept_for)
+        })
+        .map(|(node, _)| node.clone())
+        .collect()
+}
+
 /// The instant query of every series [`dcgm::Assembler`] reads.
 fn series_query() -> String {
     let names: Vec<&str> = dcgm::series_names().collect();
@@ -246,8 +296,8 @@ impl Telemetry {
     }
 
     /// One instant query of every series the pages read; returns how many nodes it had samples
-    /// of. A node it no longer has is kept, stale, for as long as history is kept; when the query
-    /// fails, every node is stale with the reason.
+    /// of. A node it no longer has, or every node when the query fails, is kept stale with the
+    /// reason for as long as history is kept ([`still_missed`]).
     async fn prometheus_cycle(
         &self,
         prometheus: &Prometheus,
@@ -256,48 +306,19 @@ impl Telemetry {
         let started = Instant::now();
         let answer = prometheus.instant(&series_query()).await;
         let now = jiff::Timestamp::now().as_millisecond();
-        let previous = self.nodes.load();
-        let mut results: HashMap<String, Result<NodeGpus, ExporterError>> = match answer {
-            Ok(samples) => {
-                let mut assembler = dcgm::Assembler::default();
-                for sample in &samples {
-                    if let Some(value) = sample.number() {
-                        let node = dcgm::node_label(&sample.metric).unwrap_or_default();
-                        assembler.add(node, sample.name(), &sample.metric, value);
-                    }
-                }
-                if assembler.unplaced > 0 {
-                    tracing::debug!(
-                        samples = assembler.unplaced,
-                        "Prometheus samples without a node label or a UUID"
-                    );
-                }
-                assembler
-                    .finish(now)
-                    .into_iter()
-                    .map(|(node, gpus)| {
-                        let gpus = gpus.map_err(|dcgm::NodeRefusal::OverBound(why)| {
-                            ExporterError::Invalid(shortened(why))
-                        });
-                        (node, gpus)
-                    })
-                    .collect()
-            }
+        let (mut results, missing) = match answer {
+            Ok(samples) => (nodes_of(&samples, now), ExporterError::NoSeries),
             Err(error) => {
-                tracing::warn!(url = prometheus.url(), %error, "Prometheus did not answer");
-                let why = ExporterError::Prometheus(shortened(error.to_string()));
-                previous
-                    .keys()
-                    .map(|node| (node.clone(), Err(why.clone())))
-                    .collect()
+                tracing::warn!(url = prometheus.url(), %error, "asking Prometheus failed");
+                (
+                    HashMap::new(),
+                    ExporterError::Prometheus(shortened(error.to_string())),
+                )
             }
         };
-        let kept_for = settings.history.as_millis() as i64;
-        for (node, seen) in previous.iter() {
-            let recent = seen.last_good_at_ms.is_some_and(|at| now - at <= kept_for);
-            if recent && !results.contains_key(node) {
-                results.insert(node.clone(), Err(ExporterError::NoSeries));
-            }
+        let kept_for = i64::try_from(settings.history.as_millis()).unwrap_or(i64::MAX);
+        for node in still_missed(&self.nodes.load(), &results, now, kept_for) {
+            results.insert(node, Err(missing.clone()));
         }
         let targets = results.len();
         self.record(results.into_iter().collect(), settings, started, targets)
@@ -390,7 +411,10 @@ impl Telemetry {
                         entry.last_good_at_ms = Some(now);
                         entry.error = None;
                     }
-                    Err(e) => entry.error = Some(e),
+                    Err(e) => {
+                        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                        entry.error = Some(e);
+                    }
                 }
                 nodes.insert(node, entry);
             }
@@ -587,6 +611,28 @@ DCGM_FI_DEV_FB_USED{gpu="1",UUID="GPU-b",device="nvidia1",modelName="NVIDIA H100
             read_dcgm_text("node-7", &[0xff, 0xfe]),
             Err(ExporterError::Invalid(why)) if why.contains("UTF-8")
         ));
+    }
+
+    #[test]
+    fn a_missed_node_stays_stale_for_as_long_as_history_is_kept() {
+        let seen = |at: i64| NodeTelemetry {
+            last_good_at_ms: Some(at),
+            ..Default::default()
+        };
+        let previous: HashMap<String, NodeTelemetry> = [
+            ("answered".to_string(), seen(1_000)),
+            ("recent".to_string(), seen(1_000)),
+            ("old".to_string(), seen(0)),
+            ("never".to_string(), NodeTelemetry::default()),
+        ]
+        .into();
+        let results: HashMap<String, Result<NodeGpus, ExporterError>> =
+            [("answered".to_string(), Ok(NodeGpus::default()))].into();
+        assert_eq!(still_missed(&previous, &results, 1_500, 1_000), ["recent"]);
+        let mut both = still_missed(&previous, &results, 1_000, 1_000);
+        both.sort();
+        assert_eq!(both, ["old", "recent"]);
+        assert!(still_missed(&previous, &results, i64::MIN, i64::MAX).len() == 2);
     }
 
     #[test]

@@ -18,10 +18,14 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
+use super::shortened;
+
 /// The most bytes one answer may have: about 700,000 samples with dcgm-exporter's labels.
 pub const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
-/// The longest error text of Prometheus's that is quoted.
-const MAX_QUOTED_BYTES: usize = 300;
+/// The most bytes of a refusal (an answer that is not 200) that are read, for its reason.
+const MAX_REFUSAL_BYTES: usize = 64 * 1024;
+/// The largest bearer token file that is read.
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 
 /// Where Prometheus answers and how to reach it (`serve` flags).
 #[derive(Debug, Clone)]
@@ -48,6 +52,8 @@ pub enum PrometheusError {
     Invalid(String),
     #[error("its answer is larger than {} MiB", MAX_ANSWER_BYTES / (1024 * 1024))]
     TooLarge,
+    #[error("its answer broke off: {0}")]
+    Body(String),
     #[error("cannot read the bearer token file {path}: {why}")]
     TokenFile { path: String, why: String },
 }
@@ -55,8 +61,12 @@ pub enum PrometheusError {
 /// Why the settings cannot be used (said at start).
 #[derive(Debug, thiserror::Error)]
 pub enum PrometheusConfigError {
-    #[error("--prometheus-url must be http:// or https:// with a host, not {0}")]
-    Url(String),
+    #[error(
+        "--prometheus-url must be http:// or https:// with a host, no user or password and no query"
+    )]
+    Url,
+    #[error("--prometheus-ca-file is for an https:// --prometheus-url")]
+    CaFileWithoutHttps,
     #[error("--prometheus-ca-file {path}: {why}")]
     CaFile { path: String, why: String },
     #[error("TLS for Prometheus: {0}")]
@@ -83,10 +93,28 @@ impl VectorSample {
     }
 }
 
+/// Whether Prometheus did what was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Success,
+    Error,
+}
+
+/// What a query's data is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ResultType {
+    Vector,
+    Matrix,
+    Scalar,
+    String,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Answer<T> {
-    status: String,
+    status: Status,
     data: Option<T>,
     error: Option<String>,
 }
@@ -94,7 +122,7 @@ struct Answer<T> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct VectorData {
-    result_type: String,
+    result_type: ResultType,
     result: Vec<VectorSample>,
 }
 
@@ -126,8 +154,13 @@ impl Prometheus {
     ) -> Result<Self, PrometheusConfigError> {
         let url = &settings.url;
         let scheme_ok = matches!(url.scheme_str(), Some("http" | "https"));
-        if !scheme_ok || url.host().is_none() || url.query().is_some() {
-            return Err(PrometheusConfigError::Url(url.to_string()));
+        // A user and password in the URL would be logged with it, and hyper would not send them.
+        let userinfo = url.authority().is_some_and(|a| a.as_str().contains('@'));
+        if !scheme_ok || url.host().is_none() || url.query().is_some() || userinfo {
+            return Err(PrometheusConfigError::Url);
+        }
+        if settings.ca_file.is_some() && url.scheme_str() != Some("https") {
+            return Err(PrometheusConfigError::CaFileWithoutHttps);
         }
         let tls = tls_config(settings.ca_file.as_deref())?;
         let mut http = HttpConnector::new();
@@ -164,10 +197,10 @@ impl Prometheus {
         );
         let body = self.get(&path).await?;
         let data: VectorData = read_answer(&body)?;
-        if data.result_type != "vector" {
+        if data.result_type != ResultType::Vector {
             return Err(PrometheusError::Invalid(format!(
-                "a {} where a vector was asked for",
-                shortened(&data.result_type)
+                "a {:?} where a vector was asked for",
+                data.result_type
             )));
         }
         Ok(data.result)
@@ -178,9 +211,19 @@ impl Prometheus {
             .parse()
             .map_err(|e| PrometheusError::Invalid(format!("the request's address: {e}")))?;
         let mut request = Request::get(uri).header(header::ACCEPT, "application/json");
-        if let Some(token) = self.bearer()? {
-            request = request.header(header::AUTHORIZATION, token);
+        let token = self.token()?;
+        if let Some(token) = &token {
+            request = request.header(header::AUTHORIZATION, bearer(token)?);
         }
+        // What Prometheus (or a proxy in front) says is quoted on pages: never with the token,
+        // which is taken out before the text is shortened (a cut could leave part of it).
+        let quoted = |text: &str| {
+            let text = match &token {
+                Some(token) => text.replace(token.as_str(), "[token]"),
+                None => text.to_string(),
+            };
+            shortened(text)
+        };
         let request = request
             .body(Empty::new())
             .map_err(|e| PrometheusError::Invalid(e.to_string()))?;
@@ -192,6 +235,25 @@ impl Prometheus {
                 .await
                 .map_err(|e| PrometheusError::Unreachable(connect_error(&e)))?;
             let status = response.status();
+            if status != StatusCode::OK {
+                // Only the start of a refusal is read, for its reason.
+                let mut body = response.into_body();
+                let mut start = Vec::new();
+                while start.len() < MAX_REFUSAL_BYTES {
+                    match body.frame().await {
+                        Some(Ok(frame)) => {
+                            if let Some(data) = frame.data_ref() {
+                                start.extend_from_slice(data);
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                return Err(PrometheusError::Status {
+                    status: status.as_u16(),
+                    message: quoted(&error_of(&start)),
+                });
+            }
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
@@ -199,24 +261,19 @@ impl Prometheus {
                     if e.is::<http_body_util::LengthLimitError>() {
                         PrometheusError::TooLarge
                     } else {
-                        PrometheusError::Unreachable(e.to_string())
+                        PrometheusError::Body(quoted(&e.to_string()))
                     }
                 })?
                 .to_bytes();
-            if status != StatusCode::OK {
-                return Err(PrometheusError::Status {
-                    status: status.as_u16(),
-                    message: error_of(&body),
-                });
-            }
             Ok(body)
         })
         .await
         .map_err(|_| PrometheusError::Timeout { ms })?
     }
 
-    /// The `Authorization` header from the token file, marked sensitive so it is never logged.
-    fn bearer(&self) -> Result<Option<HeaderValue>, PrometheusError> {
+    /// The bearer token in the token file (a small file, read whole at each request).
+    fn token(&self) -> Result<Option<String>, PrometheusError> {
+        use std::io::Read;
         let Some(path) = &self.token_file else {
             return Ok(None);
         };
@@ -224,16 +281,34 @@ impl Prometheus {
             path: path.display().to_string(),
             why,
         };
-        let token = std::fs::read_to_string(path).map_err(|e| refused(e.to_string()))?;
+        let mut token = String::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_TOKEN_FILE_BYTES).read_to_string(&mut token))
+            .map_err(|e| refused(e.to_string()))?;
         let token = token.trim();
         if token.is_empty() {
             return Err(refused("it is empty".into()));
         }
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| refused("it holds characters a header cannot carry".into()))?;
-        value.set_sensitive(true);
-        Ok(Some(value))
+        if token.len() as u64 >= MAX_TOKEN_FILE_BYTES - 1 {
+            return Err(refused(format!(
+                "it is larger than {} KiB",
+                MAX_TOKEN_FILE_BYTES / 1024
+            )));
+        }
+        Ok(Some(token.to_string()))
     }
+}
+
+/// The `Authorization` header of `token`, marked sensitive so it is never logged.
+fn bearer(token: &str) -> Result<HeaderValue, PrometheusError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        PrometheusError::TokenFile {
+            path: "(the token file)".into(),
+            why: "it holds characters a header cannot carry".into(),
+        }
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// rustls with ring, trusting the CA file's certificates or else the system's roots.
@@ -284,46 +359,45 @@ fn connect_error(error: &hyper_util::client::legacy::Error) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    shortened(&text)
+    shortened(text)
 }
 
 /// The data of a successful answer.
 fn read_answer<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, PrometheusError> {
     let answer: Answer<T> = serde_json::from_slice(body)
-        .map_err(|e| PrometheusError::Invalid(shortened(&e.to_string())))?;
-    match (answer.status.as_str(), answer.data) {
-        ("success", Some(data)) => Ok(data),
+        .map_err(|e| PrometheusError::Invalid(shortened(e.to_string())))?;
+    match (answer.status, answer.data) {
+        (Status::Success, Some(data)) => Ok(data),
         _ => Err(PrometheusError::Invalid(shortened(
-            answer.error.as_deref().unwrap_or("no data"),
+            answer.error.unwrap_or_else(|| "no data".into()),
         ))),
     }
 }
 
-/// What an answer that is not 200 says: Prometheus's `error`, or the start of its body.
+/// What an answer that is not 200 says: Prometheus's `error`, or its body (whole: the caller
+/// takes the token out before it shortens it).
 fn error_of(body: &[u8]) -> String {
     match serde_json::from_slice::<Answer<serde::de::IgnoredAny>>(body) {
         Ok(Answer {
             error: Some(error), ..
-        }) => shortened(&error),
-        _ => shortened(&String::from_utf8_lossy(body)),
+        }) => error,
+        _ => String::from_utf8_lossy(body).into_owned(),
     }
-}
-
-/// A quoted text cut to [`MAX_QUOTED_BYTES`].
-fn shortened(text: &str) -> String {
-    if text.len() <= MAX_QUOTED_BYTES {
-        return text.to_string();
-    }
-    let mut end = MAX_QUOTED_BYTES;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    fn settings(url: &str) -> PrometheusSettings {
+        PrometheusSettings {
+            url: url.parse().expect("a URI"),
+            token_file: None,
+            ca_file: None,
+        }
+    }
 
     #[test]
     fn an_instant_answer_is_read_and_errors_are_quoted_short() {
@@ -331,6 +405,7 @@ mod tests {
             {"metric":{"__name__":"DCGM_FI_DEV_GPU_UTIL","UUID":"GPU-1"},"value":[1700000000.5,"42"]},
             {"metric":{"__name__":"DCGM_FI_DEV_GPU_TEMP","UUID":"GPU-1"},"value":[1700000000.5,"NaN"]}]}}"#;
         let data: VectorData = read_answer(body).expect("read");
+        assert_eq!(data.result_type, ResultType::Vector);
         assert_eq!(data.result.len(), 2);
         assert_eq!(data.result[0].name(), "DCGM_FI_DEV_GPU_UTIL");
         assert_eq!(data.result[0].number(), Some(42.0));
@@ -344,57 +419,97 @@ mod tests {
         ));
         let long = "x".repeat(5000);
         assert_eq!(
-            error_of(long.as_bytes()).len(),
-            MAX_QUOTED_BYTES + '…'.len_utf8()
+            shortened(error_of(long.as_bytes())).len(),
+            super::super::MAX_MESSAGE_BYTES + '…'.len_utf8()
         );
     }
 
     #[test]
-    fn only_http_and_https_urls_with_a_host_are_taken() {
-        let settings = |url: &str| PrometheusSettings {
-            url: url.parse().expect("a URI"),
-            token_file: None,
-            ca_file: None,
-        };
+    fn only_http_and_https_urls_with_a_host_and_no_password_are_taken() {
         let timeout = Duration::from_secs(1);
         assert!(Prometheus::new(&settings("http://127.0.0.1:9090/"), timeout).is_ok());
-        for bad in ["ftp://127.0.0.1/", "/api", "http://127.0.0.1:9090/?x=1"] {
+        for bad in [
+            "ftp://127.0.0.1/",
+            "/api",
+            "http://127.0.0.1:9090/?x=1",
+            "http://admin:secret@127.0.0.1:9090/",
+        ] {
             assert!(
                 matches!(
                     Prometheus::new(&settings(bad), timeout),
-                    Err(PrometheusConfigError::Url(_))
+                    Err(PrometheusConfigError::Url)
                 ),
                 "{bad}"
             );
         }
+        let ca_over_http = PrometheusSettings {
+            ca_file: Some("/etc/ssl/certs/ca.pem".into()),
+            ..settings("http://127.0.0.1:9090/")
+        };
+        assert!(matches!(
+            Prometheus::new(&ca_over_http, timeout),
+            Err(PrometheusConfigError::CaFileWithoutHttps)
+        ));
+    }
+
+    /// A server on loopback that answers every request with 401 and the request itself in the
+    /// body, as a debugging proxy might.
+    async fn echoing_refuser() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bound");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = vec![0u8; 8192];
+                let read = stream.read(&mut request).await.unwrap_or(0);
+                let body = String::from_utf8_lossy(&request[..read]).into_owned();
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        addr
     }
 
     #[tokio::test]
-    async fn the_token_file_is_read_at_each_request_and_never_shown() {
+    async fn the_token_file_is_read_at_each_request_and_never_quoted() {
         let dir = tempfile::tempdir().expect("a directory");
         let path = dir.path().join("token");
+        let addr = echoing_refuser().await;
         let prometheus = Prometheus::new(
             &PrometheusSettings {
-                url: "http://127.0.0.1:9/".parse().expect("a URI"),
                 token_file: Some(path.clone()),
-                ca_file: None,
+                ..settings(&format!("http://{addr}/"))
             },
-            Duration::from_secs(1),
+            Duration::from_secs(5),
         )
         .expect("a client");
-        let missing = prometheus.bearer().expect_err("no file yet");
+        let missing = prometheus.token().expect_err("no file yet");
         assert!(matches!(missing, PrometheusError::TokenFile { .. }));
         std::fs::write(&path, "secret-token-1\n").expect("written");
-        let header = prometheus.bearer().expect("read").expect("a header");
-        assert!(header.is_sensitive());
-        assert_eq!(header, "Bearer secret-token-1");
-        std::fs::write(&path, "secret-token-2").expect("rotated");
         assert_eq!(
-            prometheus.bearer().expect("read").expect("a header"),
-            "Bearer secret-token-2"
+            prometheus.token().expect("read").as_deref(),
+            Some("secret-token-1")
         );
-        // Nothing is listening on port 9: the error names the failure, not the token.
+        assert!(bearer("secret-token-1").expect("a header").is_sensitive());
+        std::fs::write(&path, "secret-token-2").expect("rotated");
+        // The refusal quotes the request, which carried the rotated token: it is not quoted.
         let error = prometheus.instant("up").await.expect_err("refused");
-        assert!(!error.to_string().contains("secret-token"), "{error}");
+        let text = error.to_string();
+        assert!(
+            matches!(&error, PrometheusError::Status { status: 401, .. })
+                && text.contains("[token]"),
+            "{text}"
+        );
+        assert!(!text.contains("secret-token"), "{text}");
+        std::fs::write(&path, "x".repeat(70_000)).expect("written");
+        assert!(
+            prometheus
+                .token()
+                .is_err_and(|e| e.to_string().contains("KiB"))
+        );
     }
 }

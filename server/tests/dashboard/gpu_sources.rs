@@ -338,21 +338,28 @@ async fn the_prometheus_component_adds_a_pod_monitor_and_points_the_dashboard_at
     super::sessions_redis::deploy_copy(&with, &["components:", "  - prometheus"]);
     let rendered =
         gpuboard_testkit::kubectl_ok(&kubeconfig, &["kustomize", &with.to_string_lossy()]).await;
-    for wanted in [
-        "kind: PodMonitor",
-        "honorLabels: true",
-        "targetLabel: node",
-        "port: metrics",
-        "name: GPUBOARD_PROMETHEUS_URL",
-        "replicas: 1",
-    ] {
-        assert!(rendered.contains(wanted), "{wanted:?} in:\n{rendered}");
-    }
-    // The PodMonitor selects the pods the exporter DaemonSet makes.
-    let daemonset_label = format!(
-        "{}: {}",
+    assert!(
+        rendered.contains("name: GPUBOARD_PROMETHEUS_URL"),
+        "{rendered}"
+    );
+    let monitor = rendered
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: PodMonitor"))
+        .unwrap_or_else(|| panic!("no PodMonitor in:\n{rendered}"));
+    // It selects the pods the exporter DaemonSet makes, keeps their holder labels, names the
+    // node and drops the target's own pod labels.
+    let selects = format!(
+        "matchLabels:\n      {}: {}",
         gpuboard_exporter_api::APP_LABEL,
         gpuboard_exporter_api::APP_NAME
     );
-    assert!(rendered.contains(&daemonset_label), "{rendered}");
+    for wanted in [
+        selects.as_str(),
+        "port: metrics",
+        "honorLabels: true",
+        "targetLabel: node",
+        "regex: pod|namespace|container",
+    ] {
+        assert!(monitor.contains(wanted), "{wanted:?} in:\n{monitor}");
+    }
 }
