@@ -245,6 +245,20 @@ pub enum ExporterError {
     NoSeries,
 }
 
+/// Where the dashboard gets its GPU samples (`gpuboard serve`'s flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum SampleSource {
+    /// gpuboard-exporter's pod on each node (the default).
+    #[default]
+    GpuboardExporter,
+    /// NVIDIA's dcgm-exporter pod on each node (`--dcgm-exporter-selector`).
+    DcgmExporter,
+    /// Prometheus (`--prometheus-url`).
+    Prometheus,
+}
+
 /// What sets a GPU node apart from most GPU nodes (the seeds warn about mixed kernels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -643,6 +643,14 @@ pub const ZH: &[(&str, &str)] = &[
         "no gpuboard-exporter pod on this node",
         "此节点上没有 gpuboard-exporter Pod",
     ),
+    (
+        "no dcgm-exporter pod on this node",
+        "此节点上没有 dcgm-exporter Pod",
+    ),
+    (
+        "Prometheus has no series of this node",
+        "Prometheus 中没有此节点的序列",
+    ),
     ("{count} GPU(s)", "{count} 块 GPU"),
     (
         "kernel {kernel}, driver {driver}, {os}",
@@ -724,8 +732,8 @@ pub const ZH: &[(&str, &str)] = &[
         "GPU 由 device plugin 注册：重启该节点上的插件 Pod；如果日志显示找不到 NVML，请把 nvidia 设为默认运行时并重启容器运行时。",
     ),
     (
-        "Check the gpuboard-exporter pod on the node (its logs, in the exporter's namespace) and that the node carries the label nvidia.com/gpu.present=true.",
-        "检查该节点上的 gpuboard-exporter Pod（在采集器所在命名空间查看其日志），并确认节点带有标签 nvidia.com/gpu.present=true。",
+        "Check the exporter pod on the node (gpuboard-exporter's or dcgm-exporter's, and its logs), that Prometheus scrapes it where Prometheus is the source, and that the node carries the label nvidia.com/gpu.present=true.",
+        "检查该节点上的采集器 Pod（gpuboard-exporter 或 dcgm-exporter，及其日志）；以 Prometheus 为数据源时确认 Prometheus 在抓取它；并确认节点带有标签 nvidia.com/gpu.present=true。",
     ),
     (
         "Use the same kernel and driver on every GPU node: a node with another kernel failed to join and its network plugin failed.",

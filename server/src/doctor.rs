@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use frontend::contract::NodeSummary;
+use frontend::contract::SampleSource;
 use frontend::contract::Skew;
 use frontend::contract::doctor::{Check, CheckKind, CheckStatus, Diagnosis, Seen};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -43,6 +44,8 @@ pub struct DoctorInput<'a> {
     /// The pods on the node (any phase).
     pub pods: &'a [&'a Pod],
     pub telemetry: Option<&'a NodeTelemetry>,
+    /// Where `telemetry` comes from, for what its absence means.
+    pub source: SampleSource,
     pub heartbeat: Heartbeat,
     pub now: jiff::Timestamp,
 }
@@ -197,9 +200,13 @@ fn gpus_allocatable(summary: &NodeSummary, telemetry: Option<&NodeTelemetry>) ->
     )
 }
 
-fn exporter(telemetry: Option<&NodeTelemetry>) -> Check {
+fn exporter(telemetry: Option<&NodeTelemetry>, source: SampleSource) -> Check {
     match telemetry {
-        None => check(CheckKind::Exporter, CheckStatus::Warn, Seen::NoExporter),
+        None => check(
+            CheckKind::Exporter,
+            CheckStatus::Warn,
+            Seen::NoSamples { source },
+        ),
         Some(t) => match &t.error {
             Some(error) => check(
                 CheckKind::Exporter,
@@ -363,7 +370,7 @@ pub fn diagnose(input: &DoctorInput) -> Diagnosis {
         checks.extend([
             device_plugin(input.pods),
             gpus_allocatable(input.summary, input.telemetry),
-            exporter(input.telemetry),
+            exporter(input.telemetry, input.source),
             software(input.summary),
             runtime(input.summary),
         ]);
@@ -385,6 +392,24 @@ pub fn diagnose(input: &DoctorInput) -> Diagnosis {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{NodeSpec, Taint};
+
+    #[test]
+    fn a_node_without_samples_is_said_in_the_terms_of_the_source() {
+        for source in [
+            SampleSource::GpuboardExporter,
+            SampleSource::DcgmExporter,
+            SampleSource::Prometheus,
+        ] {
+            let check = exporter(None, source);
+            assert_eq!(check.status, CheckStatus::Warn);
+            assert_eq!(check.seen, Seen::NoSamples { source });
+        }
+        let text = Seen::NoSamples {
+            source: SampleSource::Prometheus,
+        }
+        .english();
+        assert!(text.contains("Prometheus"), "{text}");
+    }
 
     fn summary(kubelet: &str) -> NodeSummary {
         NodeSummary {

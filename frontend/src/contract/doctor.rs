@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ExporterError;
+use super::{ExporterError, SampleSource};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -82,7 +82,11 @@ pub enum Seen {
         allocatable: u32,
         seen: Option<usize>,
     },
-    NoExporter,
+    /// The source has nothing of this node: no exporter pod runs on it, or Prometheus has no
+    /// series of it.
+    NoSamples {
+        source: SampleSource,
+    },
     ExporterFailed {
         error: ExporterError,
     },
@@ -134,7 +138,12 @@ impl Seen {
                 allocatable,
                 seen: None,
             } => format!("nvidia.com/gpu {allocatable}; the exporter has not reported"),
-            Seen::NoExporter => "no gpuboard-exporter pod on this node".into(),
+            Seen::NoSamples { source } => match source {
+                SampleSource::GpuboardExporter => "no gpuboard-exporter pod on this node",
+                SampleSource::DcgmExporter => "no dcgm-exporter pod on this node",
+                SampleSource::Prometheus => "Prometheus has no series of this node",
+            }
+            .into(),
             Seen::ExporterFailed { error } => match error {
                 ExporterError::Timeout { ms } => format!("no answer within {ms} ms"),
                 ExporterError::Unreachable(e) | ExporterError::Invalid(e) => e.clone(),

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::contract::SampleSource;
 use crate::contract::doctor::{CheckKind, CheckStatus, Diagnosis, Seen};
 use crate::i18n::{Lang, t, tr, trf};
 use crate::pages::exporter_error_text;
@@ -49,7 +50,7 @@ pub fn advice(lang: Lang, kind: CheckKind) -> &'static str {
                 "The device plugin registers the GPUs: restart its pod on the node; if it logs no NVML, make nvidia the default runtime and restart the container runtime."
             }
             CheckKind::Exporter => {
-                "Check the gpuboard-exporter pod on the node (its logs, in the exporter's namespace) and that the node carries the label nvidia.com/gpu.present=true."
+                "Check the exporter pod on the node (gpuboard-exporter's or dcgm-exporter's, and its logs), that Prometheus scrapes it where Prometheus is the source, and that the node carries the label nvidia.com/gpu.present=true."
             }
             CheckKind::Software => {
                 "Use the same kernel and driver on every GPU node: a node with another kernel failed to join and its network plugin failed."
@@ -97,7 +98,15 @@ pub fn seen_text(lang: Lang, seen: &Seen) -> String {
             "nvidia.com/gpu {allocatable}; the exporter has not reported",
             &[("allocatable", allocatable)],
         ),
-        Seen::NoExporter => tr(lang, "no gpuboard-exporter pod on this node").into(),
+        Seen::NoSamples { source } => tr(
+            lang,
+            match source {
+                SampleSource::GpuboardExporter => "no gpuboard-exporter pod on this node",
+                SampleSource::DcgmExporter => "no dcgm-exporter pod on this node",
+                SampleSource::Prometheus => "Prometheus has no series of this node",
+            },
+        )
+        .into(),
         Seen::ExporterFailed { error } => exporter_error_text(lang, error),
         Seen::Gpus { count } => trf(lang, "{count} GPU(s)", &[("count", count)]),
         Seen::Software { kernel, driver, os } => trf(

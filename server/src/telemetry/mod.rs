@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use frontend::contract::ExporterError;
+use frontend::contract::{ExporterError, SampleSource};
 use futures::StreamExt;
 use gpuboard_exporter_api::NodeGpus;
 use http_body_util::{BodyExt, Empty, Limited};
@@ -98,6 +98,17 @@ pub struct CycleStats {
     pub failures: AtomicU64,
 }
 
+impl GpuSource {
+    /// The source, as the pages name it.
+    pub fn kind(&self) -> SampleSource {
+        match self {
+            GpuSource::Exporters(ExporterKind::Gpuboard) => SampleSource::GpuboardExporter,
+            GpuSource::Exporters(ExporterKind::Dcgm { .. }) => SampleSource::DcgmExporter,
+            GpuSource::Prometheus(_) => SampleSource::Prometheus,
+        }
+    }
+}
+
 /// The exporters' latest answers and per-GPU history, shared by all page views.
 pub struct Telemetry {
     nodes: ArcSwap<HashMap<String, NodeTelemetry>>,
@@ -105,6 +116,8 @@ pub struct Telemetry {
     /// Counts finished cycles; open pages are told through `/events` when it moves.
     cycles: tokio::sync::watch::Sender<u64>,
     pub stats: CycleStats,
+    /// Where the samples come from.
+    source: SampleSource,
 }
 
 impl Default for Telemetry {
@@ -114,6 +127,7 @@ impl Default for Telemetry {
             history: RwLock::default(),
             cycles: tokio::sync::watch::Sender::new(0),
             stats: CycleStats::default(),
+            source: SampleSource::default(),
         }
     }
 }
@@ -269,7 +283,10 @@ impl Telemetry {
         exporters: Store<Pod>,
         settings: TelemetrySettings,
     ) -> Result<Arc<Self>, PrometheusConfigError> {
-        let telemetry = Arc::new(Telemetry::default());
+        let telemetry = Arc::new(Telemetry {
+            source: settings.source.kind(),
+            ..Telemetry::default()
+        });
         let running = telemetry.clone();
         match &settings.source {
             GpuSource::Exporters(kind) => {
@@ -438,6 +455,11 @@ impl Telemetry {
             .store(answered as u64, Ordering::Relaxed);
         self.cycles.send_modify(|c| *c += 1);
         answered
+    }
+
+    /// Where the samples come from.
+    pub fn source(&self) -> SampleSource {
+        self.source
     }
 
     /// A receiver that changes after every cycle, for the push channel.

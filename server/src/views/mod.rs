@@ -24,6 +24,7 @@ use frontend::contract::workloads::{
 };
 use frontend::contract::{
     ClusterLink, GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError,
+    SampleSource,
 };
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -91,6 +92,7 @@ impl KubeBackend {
         control_plane_version: Option<&str>,
         here: &[&Pod],
         snapshot: &TelemetrySnapshot,
+        source: SampleSource,
         heartbeat: Heartbeat,
     ) -> Diagnosis {
         doctor::diagnose(&DoctorInput {
@@ -99,6 +101,7 @@ impl KubeBackend {
             control_plane_version,
             pods: here,
             telemetry: snapshot.get(&summary.name),
+            source,
             heartbeat,
             now: jiff::Timestamp::now(),
         })
@@ -132,6 +135,7 @@ impl KubeBackend {
             control_plane_version(&summaries),
             &here,
             &snapshot,
+            self.telemetry.source(),
             heartbeat,
         )))
     }
@@ -188,6 +192,7 @@ impl KubeBackend {
                 control_plane,
                 here,
                 snapshot,
+                self.telemetry.source(),
                 Heartbeat::NotRead,
             );
             // The allocatable alert fires only when the exporter reported a different count; then
