@@ -36,6 +36,14 @@ where
 }
 
 /// A kube client for the cluster and user of a kubeconfig file.
+/// A loopback port free now, for a server that must be started (and restarted) on a known port.
+pub fn free_loopback_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 pub async fn client_for(kubeconfig: &Path) -> kube::Client {
     let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig parses");
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())

@@ -53,15 +53,21 @@ pub fn read_text(
     let scrape = prometheus_parse::Scrape::parse(lines).ok()?;
     let mut assembler = Assembler::default();
     for sample in &scrape.samples {
-        let value = match sample.value {
-            prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            _ => continue,
-        };
-        assembler.add(node, &sample.metric, &sample.labels, value);
+        if let Some(value) = scalar(&sample.value) {
+            assembler.add(node, &sample.metric, &sample.labels, value);
+        }
     }
     assembler.finish(sampled_at_ms).remove(node)
+}
+
+/// A text sample's number; histograms and summaries have none (no GPU series is one).
+fn scalar(value: &prometheus_parse::Value) -> Option<f64> {
+    match value {
+        prometheus_parse::Value::Gauge(v)
+        | prometheus_parse::Value::Counter(v)
+        | prometheus_parse::Value::Untyped(v) => Some(*v),
+        _ => None,
+    }
 }
 
 /// Every series name the assembler reads, for a query that asks for exactly these.
@@ -341,11 +347,8 @@ DCGM_FI_DEV_GPU_TEMP{gpu="9",pci_bus_id="00000000:00:07.0",Hostname="node-7"} 40
             .expect("parses");
         let mut assembler = Assembler::default();
         for sample in &scrape.samples {
-            let value = match sample.value {
-                prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => continue,
+            let Some(value) = scalar(&sample.value) else {
+                continue;
             };
             let node = node.or(node_label(&sample.labels)).unwrap_or_default();
             assembler.add(node, &sample.metric, &sample.labels, value);

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use frontend::contract::{GpuPage, GpuRow};
 use gpuboard::DashboardSettings;
-use gpuboard::cluster::cache::ClusterCache;
 use gpuboard::cluster::permissions::PodVisibility;
-use gpuboard::telemetry::discovery::{ExporterKind, ExporterTarget, exporter_targets};
+use gpuboard::telemetry::discovery::{ExporterKind, ExporterTarget};
 use gpuboard::telemetry::prometheus::PrometheusSettings;
 use gpuboard::telemetry::{GpuSource, Telemetry, TelemetrySettings};
 use gpuboard_sim::seed::LAB_GPU_NODES;
@@ -21,7 +20,7 @@ use gpuboard_testkit::eventually;
 use gpuboard_testkit::http::request;
 use gpuboard_testkit::process::Process;
 
-use super::{api, json_of, sign_in, start_dashboard, start_sim};
+use super::{api, json_of, sign_in, sim_exporter_targets, start_dashboard, start_sim};
 
 /// Prometheus's start, its first scrapes and the dashboard's next cycle, on 2 busy cores.
 const WAIT: Duration = Duration::from_secs(60);
@@ -40,12 +39,8 @@ impl PrometheusServer {
             found.is_ok_and(|o| o.status.success()),
             "prometheus is not installed: `scripts/setup.sh test` installs it (Debian's prometheus)"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
         PrometheusServer {
-            port,
+            port: gpuboard_testkit::free_loopback_port(),
             dir: tempfile::tempdir().expect("temp dir"),
             process: None,
         }
@@ -186,18 +181,7 @@ async fn the_exporters_inventory_live(
 #[tokio::test]
 async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_stops() {
     let sim = start_sim().await;
-    let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
-    let cache = ClusterCache::start(
-        client,
-        gpuboard_sim::exporters::NAMESPACE,
-        &ExporterKind::Gpuboard.selector(),
-    );
-    cache
-        .exporter_pods
-        .wait_until_ready()
-        .await
-        .expect("synced");
-    let targets = exporter_targets(&cache.exporter_pods.state(), &ExporterKind::Gpuboard);
+    let targets = sim_exporter_targets(&sim).await;
     let scrape = scrape_targets(&targets);
     assert_eq!(scrape.len(), LAB_GPU_NODES.len());
 
@@ -294,18 +278,7 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
 #[tokio::test]
 async fn dcgm_exporter_pods_picked_by_a_selector_are_read_directly() {
     let sim = start_sim().await;
-    let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
-    let cache = ClusterCache::start(
-        client,
-        gpuboard_sim::exporters::NAMESPACE,
-        &ExporterKind::Gpuboard.selector(),
-    );
-    cache
-        .exporter_pods
-        .wait_until_ready()
-        .await
-        .expect("synced");
-    let targets = exporter_targets(&cache.exporter_pods.state(), &ExporterKind::Gpuboard);
+    let targets = sim_exporter_targets(&sim).await;
     // The sim's exporters write dcgm-exporter's series on /metrics: picked by a selector as
     // dcgm-exporter's pods would be, they are read as dcgm-exporter.
     let selector = format!(

@@ -28,6 +28,8 @@ use std::time::Duration;
 
 use gpuboard::DashboardSettings;
 use gpuboard::app::{AppState, router, serve};
+use gpuboard::cluster::cache::ClusterCache;
+use gpuboard::telemetry::discovery::{ExporterKind, ExporterTarget, exporter_targets};
 use gpuboard::transport::Transport;
 use gpuboard_sim::{SimConfig, SimHandle};
 use gpuboard_testkit::http::{Reply, form, request};
@@ -41,6 +43,22 @@ async fn start_sim() -> SimHandle {
     gpuboard_sim::start_temporary(SimConfig::default())
         .await
         .expect("the sim starts")
+}
+
+/// The sim's exporters, found as the dashboard finds them: its watch of their pods, then discovery.
+async fn sim_exporter_targets(sim: &SimHandle) -> Vec<ExporterTarget> {
+    let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
+    let cache = ClusterCache::start(
+        client,
+        gpuboard_sim::exporters::NAMESPACE,
+        &ExporterKind::Gpuboard.selector(),
+    );
+    cache
+        .exporter_pods
+        .wait_until_ready()
+        .await
+        .expect("synced");
+    exporter_targets(&cache.exporter_pods.state(), &ExporterKind::Gpuboard)
 }
 
 /// The server's own config for `sim` (its admin kubeconfig), as `serve --kubeconfig` would load it.

@@ -45,12 +45,8 @@ impl Redis {
             found.is_ok_and(|o| o.status.success()),
             "redis-server is not installed: `scripts/setup.sh test` installs it (Debian's redis-server)"
         );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
         Redis {
-            port,
+            port: gpuboard_testkit::free_loopback_port(),
             password: gpuboard::hex::encode(&rand::random::<[u8; 16]>()),
             dir: tempfile::tempdir().expect("temp dir"),
             process: None,

@@ -5,29 +5,16 @@
 use std::time::Duration;
 
 use frontend::contract::ExporterError;
-use gpuboard::cluster::cache::ClusterCache;
-use gpuboard::telemetry::discovery::{ExporterKind, exporter_targets};
 use gpuboard::telemetry::{Telemetry, TelemetrySettings};
 use gpuboard_sim::seed::LAB_GPU_NODES;
 use gpuboard_testkit::eventually;
 
-use super::{WAIT, start_sim};
+use super::{WAIT, sim_exporter_targets, start_sim};
 
 #[tokio::test]
 async fn a_cycle_reads_every_exporter_and_a_failing_one_goes_stale_not_zero() {
     let sim = start_sim().await;
-    let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
-    let cache = ClusterCache::start(
-        client,
-        gpuboard_sim::exporters::NAMESPACE,
-        &ExporterKind::Gpuboard.selector(),
-    );
-    cache
-        .exporter_pods
-        .wait_until_ready()
-        .await
-        .expect("synced");
-    let targets = exporter_targets(&cache.exporter_pods.state(), &ExporterKind::Gpuboard);
+    let targets = sim_exporter_targets(&sim).await;
     let nodes: Vec<&str> = targets.iter().map(|t| t.node.as_str()).collect();
     assert_eq!(nodes, LAB_GPU_NODES);
     assert!(
