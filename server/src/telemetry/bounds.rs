@@ -7,6 +7,9 @@ use gpuboard_exporter_api::{Attribution, Gpu, NodeGpus};
 
 /// The most bytes one answer may have; a node with 16 busy GPUs answers in tens of KiB.
 pub const MAX_ANSWER_BYTES: usize = 512 * 1024;
+/// The most bytes one dcgm-exporter `/metrics` answer may have: its text repeats every label on
+/// every sample, and MIG instances and profiling fields multiply the samples.
+pub const MAX_TEXT_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// The most GPUs one node may report (the largest servers carry 16; MIG is not listed apart).
 pub const MAX_GPUS: usize = 64;
 /// The most pods one GPU may be attributed to (time-slicing shares a GPU among a few).

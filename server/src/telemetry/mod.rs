@@ -151,12 +151,16 @@ async fn fetch(
         if !response.status().is_success() {
             return Err(ExporterError::Status(response.status().as_u16()));
         }
-        let body = Limited::new(response.into_body(), bounds::MAX_ANSWER_BYTES)
+        let limit = match target.format {
+            AnswerFormat::GpuboardJson => bounds::MAX_ANSWER_BYTES,
+            AnswerFormat::DcgmText => bounds::MAX_TEXT_ANSWER_BYTES,
+        };
+        let body = Limited::new(response.into_body(), limit)
             .collect()
             .await
             .map_err(|e| {
                 ExporterError::Invalid(if e.is::<http_body_util::LengthLimitError>() {
-                    format!("larger than {} KiB", bounds::MAX_ANSWER_BYTES / 1024)
+                    format!("larger than {} KiB", limit / 1024)
                 } else {
                     e.to_string()
                 })

@@ -134,6 +134,10 @@ async fn hostile_exporter() -> std::net::SocketAddr {
         )
         .route("/malformed", get(|| async { "{\"node\": 7}" }))
         .route(
+            "/huge-text",
+            get(|| async { "# padding\n".repeat(500 * 1024) }),
+        )
+        .route(
             "/long-node",
             get(|| async { answer(&"n".repeat(10_000), 1) }),
         )
@@ -201,5 +205,36 @@ async fn a_hostile_exporter_is_refused_with_what_was_wrong_and_nothing_is_kept()
     assert_eq!(
         telemetry.node("node-110").expect("known").error,
         Some(ExporterError::Timeout { ms: 500 })
+    );
+
+    // dcgm-exporter's text has a bound of its own, larger than the JSON's: 600 KiB of text is
+    // read (it holds no GPU series, and says so), 5 MiB is refused.
+    let ask_text = |path: &str| {
+        vec![ExporterTarget {
+            node: "node-110".into(),
+            url: format!("http://{addr}/{path}"),
+            format: AnswerFormat::DcgmText,
+        }]
+    };
+    assert_eq!(telemetry.cycle_once(&ask_text("huge"), &settings).await, 1);
+    let read = telemetry.node("node-110").expect("known");
+    let answer = read.last_good.expect("an answer");
+    assert!(
+        answer.gpus.is_empty() && answer.unavailable.is_some(),
+        "{answer:?}"
+    );
+    assert_eq!(
+        telemetry
+            .cycle_once(&ask_text("huge-text"), &settings)
+            .await,
+        0
+    );
+    assert!(
+        matches!(
+            telemetry.node("node-110").expect("known").error,
+            Some(ExporterError::Invalid(why)) if why.contains("larger than 4096 KiB")
+        ),
+        "{:?}",
+        telemetry.node("node-110")
     );
 }
