@@ -201,11 +201,15 @@ fn read_dcgm_text(node: &str, body: &[u8]) -> Result<NodeGpus, ExporterError> {
     let now = jiff::Timestamp::now().as_millisecond();
     match dcgm::read_text(node, text, now) {
         Some(Ok(gpus)) => Ok(gpus),
-        Some(Err(dcgm::NodeRefusal::OverBound(why))) => Err(ExporterError::Invalid(shortened(why))),
+        Some(Err(refused)) => Err(refused.into()),
         None => Ok(NodeGpus {
             node: node.to_string(),
             sampled_at_ms: now,
-            unavailable: Some("its answer has no DCGM GPU series".into()),
+            unavailable: Some(
+                "its /metrics has no DCGM GPU series: check that --dcgm-exporter-selector picks \
+                 dcgm-exporter's pods"
+                    .into(),
+            ),
             ..Default::default()
         }),
     }
@@ -232,13 +236,14 @@ fn nodes_of(
     assembler
         .finish(now)
         .into_iter()
-        .map(|(node, gpus)| {
-            let gpus = gpus.map_err(|dcgm::NodeRefusal::OverBound(why)| {
-                ExporterError::Invalid(shortened(why))
-            });
-            (node, gpus)
-        })
+        .map(|(node, gpus)| (node, gpus.map_err(ExporterError::from)))
         .collect()
+}
+
+impl From<dcgm::NodeRefusal> for ExporterError {
+    fn from(dcgm::NodeRefusal::OverBound(why): dcgm::NodeRefusal) -> Self {
+        ExporterError::Invalid(shortened(why))
+    }
 }
 
 /// The nodes seen before that `results` lacks and that had a good answer within `kept_for` ms of
@@ -309,9 +314,10 @@ impl Telemetry {
         let mut ticker = tokio::time::interval(settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(url = prometheus.url(), "GPU samples from Prometheus");
+        let query = series_query();
         loop {
             ticker.tick().await;
-            let answered = self.prometheus_cycle(&prometheus, &settings).await;
+            let answered = self.prometheus_cycle(&prometheus, &query, &settings).await;
             tracing::debug!(answered, "telemetry cycle over Prometheus");
         }
     }
@@ -322,10 +328,11 @@ impl Telemetry {
     async fn prometheus_cycle(
         &self,
         prometheus: &Prometheus,
+        query: &str,
         settings: &TelemetrySettings,
     ) -> usize {
         let started = Instant::now();
-        let answer = prometheus.instant(&series_query()).await;
+        let answer = prometheus.instant(query).await;
         let now = jiff::Timestamp::now().as_millisecond();
         let (mut results, missing) = match answer {
             Ok(samples) => (nodes_of(&samples, now), ExporterError::NoSeries),

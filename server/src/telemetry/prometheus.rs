@@ -213,13 +213,13 @@ impl Prometheus {
         let mut request = Request::get(uri).header(header::ACCEPT, "application/json");
         let token = self.token()?;
         if let Some(token) = &token {
-            request = request.header(header::AUTHORIZATION, bearer(token)?);
+            request = request.header(header::AUTHORIZATION, token.header.clone());
         }
         // What Prometheus (or a proxy in front) says is quoted on pages: never with the token,
         // which is taken out before the text is shortened (a cut could leave part of it).
         let quoted = |text: &str| {
             let text = match &token {
-                Some(token) => text.replace(token.as_str(), "[token]"),
+                Some(token) => text.replace(token.text.as_str(), "[token]"),
                 None => text.to_string(),
             };
             shortened(text)
@@ -272,7 +272,7 @@ impl Prometheus {
     }
 
     /// The bearer token in the token file (a small file, read whole at each request).
-    fn token(&self) -> Result<Option<String>, PrometheusError> {
+    fn token(&self) -> Result<Option<Bearer>, PrometheusError> {
         use std::io::Read;
         let Some(path) = &self.token_file else {
             return Ok(None);
@@ -295,20 +295,21 @@ impl Prometheus {
                 MAX_TOKEN_FILE_BYTES / 1024
             )));
         }
-        Ok(Some(token.to_string()))
+        let mut header = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| refused("it holds characters a header cannot carry".into()))?;
+        // Marked sensitive, so it is never logged.
+        header.set_sensitive(true);
+        Ok(Some(Bearer {
+            text: token.to_string(),
+            header,
+        }))
     }
 }
 
-/// The `Authorization` header of `token`, marked sensitive so it is never logged.
-fn bearer(token: &str) -> Result<HeaderValue, PrometheusError> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-        PrometheusError::TokenFile {
-            path: "(the token file)".into(),
-            why: "it holds characters a header cannot carry".into(),
-        }
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
+/// A bearer token: its text (kept out of quoted refusals) and its `Authorization` header.
+struct Bearer {
+    text: String,
+    header: HeaderValue,
 }
 
 /// rustls with ring, trusting the CA file's certificates or else the system's roots.
@@ -474,6 +475,31 @@ mod tests {
         addr
     }
 
+    /// A slow Prometheus (one that takes the connection and never answers) is a timeout, said
+    /// with the time waited.
+    #[tokio::test]
+    async fn a_prometheus_that_does_not_answer_in_time_is_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bound");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let prometheus = Prometheus::new(
+            &settings(&format!("http://{addr}/")),
+            Duration::from_millis(300),
+        )
+        .expect("a client");
+        assert_eq!(
+            prometheus.instant("up").await.expect_err("no answer"),
+            PrometheusError::Timeout { ms: 300 }
+        );
+    }
+
     #[tokio::test]
     async fn the_token_file_is_read_at_each_request_and_never_quoted() {
         let dir = tempfile::tempdir().expect("a directory");
@@ -487,14 +513,16 @@ mod tests {
             Duration::from_secs(5),
         )
         .expect("a client");
-        let missing = prometheus.token().expect_err("no file yet");
+        // (Bearer has no Debug, so that no token is ever printed.)
+        let Err(missing) = prometheus.token() else {
+            panic!("a token with no file yet")
+        };
         assert!(matches!(missing, PrometheusError::TokenFile { .. }));
         std::fs::write(&path, "secret-token-1\n").expect("written");
-        assert_eq!(
-            prometheus.token().expect("read").as_deref(),
-            Some("secret-token-1")
-        );
-        assert!(bearer("secret-token-1").expect("a header").is_sensitive());
+        let bearer = prometheus.token().expect("read").expect("a token");
+        assert_eq!(bearer.text, "secret-token-1");
+        assert_eq!(bearer.header, "Bearer secret-token-1");
+        assert!(bearer.header.is_sensitive());
         std::fs::write(&path, "secret-token-2").expect("rotated");
         // The refusal quotes the request, which carried the rotated token: it is not quoted.
         let error = prometheus.instant("up").await.expect_err("refused");

@@ -151,6 +151,12 @@ async fn rows_from_exporters(targets: &[ExporterTarget]) -> Vec<GpuRow> {
     gpuboard::views::gpus::gpu_rows(snapshot.iter(), &PodVisibility::Everywhere)
 }
 
+/// The doctor's diagnosis of `node`, from the JSON API, as text.
+async fn doctor_of(addr: SocketAddr, token: &str, node: &str) -> String {
+    let path = format!("/api/v1/nodes/{node}/doctor");
+    api(addr, token, "GET", &path, "").await.body
+}
+
 /// Whether the dashboard's inventory has every GPU of the lab, live with numbers, and the same
 /// GPUs, models, sizes and holders as the exporters' JSON says (read now, in the same second).
 async fn the_exporters_inventory_live(
@@ -225,18 +231,10 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
         }
     })
     .await;
-    let doctor = api(
-        addr,
-        &sim.admin_token,
-        "GET",
-        "/api/v1/nodes/node-110/doctor",
-        "",
-    )
-    .await;
+    let doctor = doctor_of(addr, &sim.admin_token, "node-110").await;
     assert!(
-        doctor.body.contains("Prometheus") && doctor.body.contains("cannot connect"),
-        "{}",
-        doctor.body
+        doctor.contains("Prometheus") && doctor.contains("cannot connect"),
+        "{doctor}"
     );
 
     // A Prometheus that does not scrape node-110: its GPUs stay stale, with "no series"; the
@@ -260,18 +258,10 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
         }
     })
     .await;
-    let doctor = api(
-        addr,
-        &sim.admin_token,
-        "GET",
-        "/api/v1/nodes/node-110/doctor",
-        "",
-    )
-    .await;
+    let doctor = doctor_of(addr, &sim.admin_token, "node-110").await;
     assert!(
-        doctor.body.contains("no current series in Prometheus"),
-        "{}",
-        doctor.body
+        doctor.contains("no current series in Prometheus"),
+        "{doctor}"
     );
 }
 
