@@ -11,7 +11,8 @@ gzipped. Then it fills the cluster with 5,000 GPU pods: 4,000 running on 2 GPUs 
 taken), the last 1,000 of them made large as tenants make them (a 32 KiB annotation, the
 last-applied configuration, 64 labels, 100 environment variables), then 1,000 pending, reading
 the server's RSS after each batch against the size of the pods' JSON as the API server lists them
-(review M6: a large pod should cost the server about what a small one of the same kind does). It times the GPU queue page (/queue) and
+(M6 of ../shared/reviews/security-2026-11-23.md: a large pod should cost the server about what a
+small one of the same kind does). It times the GPU queue page (/queue) and
 the fit check (POST /api/v1/workloads/fit), with the API calls they make. Then it restarts the
 server with a 250 ms interval and 3 min of history, which holds as many samples per GPU as the
 default 1 h at 5 s (720), waits until 720 cycles with no exporter failure have run, and reads the
@@ -326,9 +327,8 @@ def main():
 
         # Memory per pod, small and large; then the GPU queue and the fit check with every GPU
         # taken and 1,000 pods waiting.
-        large = LARGE_PODS
-        batches = [("running", 0, RUNNING_PODS - large, gpu_pod),
-                   ("large running", RUNNING_PODS - large, large, large_gpu_pod),
+        batches = [("running", 0, RUNNING_PODS - LARGE_PODS, gpu_pod),
+                   ("large running", RUNNING_PODS - LARGE_PODS, LARGE_PODS, large_gpu_pod),
                    ("pending", RUNNING_PODS, PENDING_PODS, gpu_pod)]
         rss, running, pending = [rss_start], 0, 0
         for kind, first, count, make in batches:
@@ -350,7 +350,7 @@ def main():
                          f" RSS {before:.0f} -> {after:.0f} MiB = {per_pod[-1]:.2f} KiB per pod")
         (small_kib, large_kib), (small_json_kib, large_json_kib) = per_pod[:2], json_kib[:2]
         if small_kib <= 0:
-            fail(f"the server's RSS did not grow with {RUNNING_PODS - large} running pods: {rss}")
+            fail(f"the server's RSS did not grow with {RUNNING_PODS - LARGE_PODS} running pods: {rss}")
         lines.append(f"  a large running pod costs {large_kib / small_kib:.2f}x a small one's memory"
                      f" (target: at most {LARGE_POD_TARGET:.0f}x) for {large_json_kib / small_json_kib:.0f}x its JSON")
         # Printed now as well as at the end, so a later phase's failure does not lose them.

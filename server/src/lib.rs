@@ -72,7 +72,7 @@ impl Default for DashboardSettings {
 pub enum StartError {
     #[error(transparent)]
     Cluster(#[from] kube::Error),
-    #[error("the session store: {0}")]
+    #[error(transparent)]
     Sessions(#[from] tower_sessions::session_store::Error),
     #[error(transparent)]
     Prometheus(#[from] telemetry::prometheus::PrometheusConfigError),

@@ -94,18 +94,20 @@ fn unauthorized(path: &str, ended: Option<SessionEnd>) -> Response {
 /// The session store could not be read (Redis away): the JSON API's 503, a page's server
 /// function's [`PageError`], else the sign-in page saying why. The session itself stands.
 fn store_unreachable(path: &str) -> Response {
-    const WHY: &str = "the session store (Redis) cannot be reached: retry in a moment, or send Authorization: Bearer <token>";
+    const WHY: &str = "the session store (Redis) cannot be reached: retry in a moment";
     if path.starts_with("/api/v1/") {
+        // Scripts can do without a session.
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             Reason::ServiceUnavailable,
-            WHY,
+            format!("{WHY}, or send Authorization: Bearer <token>"),
         )
         .into_response()
     } else if is_api(path) {
+        // The dashboard's own store failed, not the cluster: a page says so as its own error.
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(PageError::Unreachable(WHY.to_string())),
+            axum::Json(PageError::Server(WHY.to_string())),
         )
             .into_response()
     } else {
@@ -148,12 +150,11 @@ fn bearer_refused(refusal: SignInRefusal) -> Response {
             Reason::Unauthorized,
             "the Authorization header has no token after \"Bearer \"",
         ),
-        SignInRefusal::StoreUnreachable => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Reason::ServiceUnavailable,
-            "the session store cannot be reached",
-        ),
-        SignInRefusal::Rejected | SignInRefusal::CrossSite | SignInRefusal::SessionsFull => (
+        // A bearer token needs no session, so the store's state never refuses one.
+        SignInRefusal::Rejected
+        | SignInRefusal::CrossSite
+        | SignInRefusal::SessionsFull
+        | SignInRefusal::StoreUnreachable => (
             StatusCode::UNAUTHORIZED,
             Reason::Unauthorized,
             "the cluster does not accept the token",

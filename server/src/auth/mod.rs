@@ -335,7 +335,7 @@ pub async fn logout(State(auth): State<Arc<Auth>>, session: Session) -> Response
 impl Auth {
     /// Ends session `id` in the store; while the store cannot be reached, keeps trying in the
     /// background, for as long as the session could otherwise live unused.
-    pub(super) async fn end_session(&self, id: tower_sessions::session::Id) {
+    async fn end_session(&self, id: tower_sessions::session::Id) {
         if let Err(e) = self.sessions.delete(&id).await {
             tracing::error!(error = %e, "sign-out could not end the session in its store; trying again in the background");
             let (sessions, idle) = (self.sessions.clone(), self.settings.idle_timeout);

@@ -298,7 +298,7 @@ async fn the_prometheus_component_adds_a_pod_monitor_and_points_the_dashboard_at
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("no-cluster");
     let with = dir.path().join("with");
-    super::sessions_redis::deploy_copy(&with, &["components:", "  - prometheus"]);
+    super::deploy_copy(&with, &["components:", "  - prometheus"]);
     let rendered =
         gpuboard_testkit::kubectl_ok(&kubeconfig, &["kustomize", &with.to_string_lossy()]).await;
     assert!(

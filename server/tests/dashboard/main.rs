@@ -22,7 +22,7 @@ mod token_secrecy;
 mod workloads;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -43,6 +43,34 @@ async fn start_sim() -> SimHandle {
     gpuboard_sim::start_temporary(SimConfig::default())
         .await
         .expect("the sim starts")
+}
+
+/// `deploy/` copied into `into`, with `uncomment` lines of its kustomization made live.
+fn deploy_copy(into: &Path, uncomment: &[&str]) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    for dir in ["", "replicas", "prometheus"] {
+        std::fs::create_dir_all(into.join(dir)).expect("made");
+        for entry in std::fs::read_dir(root.join(dir))
+            .expect("readable")
+            .flatten()
+        {
+            if entry.path().is_file() {
+                std::fs::copy(entry.path(), into.join(dir).join(entry.file_name()))
+                    .expect("copied");
+            }
+        }
+    }
+    let path = into.join("kustomization.yaml");
+    let mut text = std::fs::read_to_string(&path).expect("readable");
+    for line in uncomment {
+        let commented = format!("# {line}\n");
+        assert!(
+            text.contains(&commented),
+            "{commented:?} in deploy/kustomization.yaml"
+        );
+        text = text.replace(&commented, &format!("{line}\n"));
+    }
+    std::fs::write(&path, text).expect("written");
 }
 
 /// The sim's exporters, found as the dashboard finds them: its watch of their pods, then discovery.

@@ -413,41 +413,13 @@ async fn the_redis_store_keeps_the_stores_rules() {
     );
 }
 
-/// `deploy/` copied into `into`, with `uncomment` lines of its kustomization made live.
-pub(crate) fn deploy_copy(into: &Path, uncomment: &[&str]) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy");
-    for dir in ["", "replicas", "prometheus"] {
-        std::fs::create_dir_all(into.join(dir)).expect("made");
-        for entry in std::fs::read_dir(root.join(dir))
-            .expect("readable")
-            .flatten()
-        {
-            if entry.path().is_file() {
-                std::fs::copy(entry.path(), into.join(dir).join(entry.file_name()))
-                    .expect("copied");
-            }
-        }
-    }
-    let path = into.join("kustomization.yaml");
-    let mut text = std::fs::read_to_string(&path).expect("readable");
-    for line in uncomment {
-        let commented = format!("# {line}\n");
-        assert!(
-            text.contains(&commented),
-            "{commented:?} in deploy/kustomization.yaml"
-        );
-        text = text.replace(&commented, &format!("{line}\n"));
-    }
-    std::fs::write(&path, text).expect("written");
-}
-
 #[tokio::test]
 async fn the_replicas_component_makes_two_replicas_on_redis_with_one_certificate() {
     let dir = tempfile::tempdir().expect("temp dir");
     let kubeconfig = dir.path().join("no-cluster");
     let (base, replicas) = (dir.path().join("base"), dir.path().join("replicas"));
-    deploy_copy(&base, &[]);
-    deploy_copy(
+    super::deploy_copy(&base, &[]);
+    super::deploy_copy(
         &replicas,
         &[
             "patches:",

@@ -26,10 +26,9 @@ pub use sealed::SealingKey;
 pub const MAX_PER_USER: usize = 20;
 
 /// Which store holds the sessions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub enum SessionBackend {
     /// This process's memory: sessions end with it.
-    #[default]
     Memory,
     /// A Redis server the replicas share.
     Redis(RedisSettings),
