@@ -317,6 +317,22 @@ async fn the_deploy_manifests_apply_with_strict_field_validation() {
     )
     .await;
     assert_eq!(can.stdout.trim(), "yes", "{}", can.stderr);
+    // The Roles for cluster-info and node Leases stay in their namespaces.
+    let can = kubectl(
+        &sim.kubeconfig,
+        &[
+            "auth",
+            "can-i",
+            "get",
+            "configmaps/cluster-info",
+            "-n",
+            "kube-public",
+            "--as",
+            "system:serviceaccount:gpuboard:gpuboard",
+        ],
+    )
+    .await;
+    assert_eq!(can.stdout.trim(), "yes", "{}", can.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
