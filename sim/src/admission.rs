@@ -58,6 +58,7 @@ fn typed_roundtrip(kind: &str, v: &Value) -> Result<Value, String> {
         "ResourceQuota" => roundtrip::<core::v1::ResourceQuota>(v),
         "PriorityClass" => roundtrip::<scheduling::v1::PriorityClass>(v),
         "NetworkPolicy" => roundtrip::<networking::v1::NetworkPolicy>(v),
+        "Ingress" => roundtrip::<networking::v1::Ingress>(v),
         _ => Ok(v.clone()),
     }
 }

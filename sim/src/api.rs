@@ -409,7 +409,7 @@ impl Request<'_> {
             .is_some_and(|c| c.starts_with(protobuf::CONTENT_TYPE))
     }
 
-    /// The body of a review or TokenRequest, which kubectl may send as protobuf.
+    /// The body of a review, TokenRequest or DeleteOptions, which typed clients may send as protobuf.
     fn body_of_kind(&self, kind: &str) -> Result<Value, ApiError> {
         if self.is_protobuf() {
             protobuf::decode(kind, &self.body)
@@ -839,7 +839,7 @@ impl Request<'_> {
         let options: Value = if self.body.is_empty() {
             json!({})
         } else {
-            self.body_json()?
+            self.body_of_kind("DeleteOptions")?
         };
         let orphan = options["propagationPolicy"] == "Orphan"
             || self

@@ -5,10 +5,14 @@ use serde_json::{Map, Value};
 
 use super::errors::ApiError;
 
-/// The merge key of the lists strategic merge patch merges by key.
-fn merge_key(field: &str) -> Option<&'static str> {
+/// The merge key of the lists strategic merge patch merges by key. `ports` is a container's
+/// (keyed by containerPort) or a Service's (keyed by port): told apart by the patch's items.
+fn merge_key(field: &str, patch_items: &[Value]) -> Option<&'static str> {
     match field {
-        "ports" => Some("containerPort"),
+        "ports" if patch_items.iter().any(|p| p.get("containerPort").is_some()) => {
+            Some("containerPort")
+        }
+        "ports" => Some("port"),
         "containers"
         | "initContainers"
         | "ephemeralContainers"
@@ -90,7 +94,7 @@ pub fn strategic_merge(current: &Value, patch: &Value, field: &str) -> Value {
             }
             Value::Object(out)
         }
-        (Value::Array(cur), Value::Array(p)) => match merge_key(field) {
+        (Value::Array(cur), Value::Array(p)) => match merge_key(field, p) {
             Some(key) => {
                 let mut out = cur.clone();
                 for item in p {
@@ -141,6 +145,21 @@ mod tests {
         assert_eq!(out["spec"]["containers"][0]["image"], "x:1");
         assert_eq!(out["spec"]["containers"][1]["image"], "y:2");
         assert_eq!(out["metadata"]["labels"], json!({"n": "1"}));
+    }
+
+    #[test]
+    fn a_services_ports_merge_by_port_and_a_containers_by_container_port() {
+        let svc = json!({"spec": {"ports": [{"name": "https", "port": 443, "nodePort": 30080}]}});
+        let p = json!({"spec": {"ports": [{"$patch": "delete", "port": 443}, {"name": "http", "port": 80}]}});
+        let out = strategic_merge(&svc, &p, "");
+        assert_eq!(out["spec"]["ports"], json!([{"name": "http", "port": 80}]));
+        let pod = json!({"ports": [{"containerPort": 80, "name": "a"}, {"containerPort": 81}]});
+        let p = json!({"ports": [{"containerPort": 80, "name": "b"}]});
+        let out = strategic_merge(&pod, &p, "");
+        assert_eq!(
+            out["ports"],
+            json!([{"containerPort": 80, "name": "b"}, {"containerPort": 81}])
+        );
     }
 
     #[test]

@@ -257,6 +257,18 @@ pub fn decode(kind: &str, body: &[u8]) -> Result<Value, ApiError> {
             let spec = message(raw, 2).unwrap_or_default();
             Ok(json!({"spec": strings(spec, &[(1, "token")])}))
         }
+        // Typed clients (Helm's release storage) send a delete's options as protobuf.
+        "DeleteOptions" => {
+            let mut out = strings(raw, &[(4, "propagationPolicy")]);
+            let orphan = fields(raw)
+                .ok_or_else(|| bad("options"))?
+                .into_iter()
+                .any(|(n, f)| matches!((n, f), (3, Field::Varint(1))));
+            if orphan {
+                out["propagationPolicy"] = json!("Orphan");
+            }
+            Ok(out)
+        }
         _ => decode_object(kind, raw).ok_or_else(unsupported),
     }
 }
@@ -288,5 +300,16 @@ mod tests {
         assert_eq!(v["spec"]["resourceAttributes"]["namespace"], "kube-system");
         assert_eq!(decode("Pod", &body).unwrap_err().code, 415);
         assert_eq!(decode("TokenRequest", b"junk").unwrap_err().code, 415);
+    }
+
+    #[test]
+    fn decodes_delete_options_and_their_orphan_forms() {
+        let envelope = |raw: &[u8]| [b"k8s\x00".as_slice(), &field_bytes(2, raw)].concat();
+        let policy = decode("DeleteOptions", &envelope(&field_bytes(4, b"Background"))).unwrap();
+        assert_eq!(policy["propagationPolicy"], "Background");
+        let orphan = decode("DeleteOptions", &envelope(&[3 << 3, 1])).unwrap();
+        assert_eq!(orphan["propagationPolicy"], "Orphan");
+        let none = decode("DeleteOptions", &envelope(&[])).unwrap();
+        assert!(none.get("propagationPolicy").is_none(), "{none}");
     }
 }
