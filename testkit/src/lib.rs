@@ -1,5 +1,5 @@
 //! Helpers for gpuboard's integration tests: [`eventually`] (wait for a condition, and say what
-//! was last seen when it never came), real kubectl ([`kubectl`]), kube clients from a kubeconfig,
+//! was last seen when it never came), real kubectl ([`kubectl`]) and helm ([`helm`]), kube clients from a kubeconfig,
 //! raw HTTP ([`http`]) and child processes whose output is read as it comes ([`process`]).
 
 pub mod http;
@@ -73,7 +73,7 @@ pub fn kubectl_path() -> PathBuf {
     p
 }
 
-/// What a kubectl run printed, and whether it succeeded.
+/// What a kubectl or helm run printed, and whether it succeeded.
 #[derive(Debug, Clone)]
 pub struct Run {
     pub ok: bool,
@@ -83,13 +83,36 @@ pub struct Run {
 
 /// Runs kubectl with `kubeconfig` (and a HOME beside it, so no user cache is touched).
 pub async fn kubectl(kubeconfig: &Path, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(kubectl_path())
+    run_with_kubeconfig(&kubectl_path(), kubeconfig, args).await
+}
+
+/// The helm binary: $HELM, else tools/bin/helm, where `scripts/setup.sh test` puts helm 4.
+pub fn helm_path() -> PathBuf {
+    if let Ok(p) = std::env::var("HELM") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/bin/helm");
+    assert!(
+        p.exists(),
+        "helm not found at {}: run scripts/setup.sh test",
+        p.display()
+    );
+    p
+}
+
+/// Runs helm with `kubeconfig` (its cache, config and data beside it, as kubectl's HOME is).
+pub async fn helm(kubeconfig: &Path, args: &[&str]) -> Run {
+    run_with_kubeconfig(&helm_path(), kubeconfig, args).await
+}
+
+async fn run_with_kubeconfig(program: &Path, kubeconfig: &Path, args: &[&str]) -> Run {
+    let out = tokio::process::Command::new(program)
         .env("KUBECONFIG", kubeconfig)
         .env("HOME", kubeconfig.parent().unwrap_or(kubeconfig))
         .args(args)
         .output()
         .await
-        .expect("kubectl runs");
+        .unwrap_or_else(|e| panic!("{} runs: {e}", program.display()));
     Run {
         ok: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into(),

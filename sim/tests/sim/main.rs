@@ -1,8 +1,10 @@
 //! `gpuboard-sim` from the outside: real kubectl (what the seeds do with kubectl must work),
-//! kube-rs (typed clients, the runtime watcher, errors, scale), and the simulated exporters.
+//! kube-rs (typed clients, the runtime watcher, errors, scale), the simulated exporters, and the
+//! Helm chart installed with a real helm.
 //! One test binary, so the crate's tests link once.
 
 mod exporters;
+mod helm_chart;
 mod kube_rs;
 mod kubectl;
 mod pki;
