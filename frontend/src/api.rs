@@ -11,7 +11,8 @@ use crate::contract::access::{IssuedToken, ServiceAccounts};
 use crate::contract::join::NewJoinToken;
 use crate::contract::join::{JoinTokens, RevealedJoinToken};
 use crate::contract::{
-    ClusterLink, CurrentUser, GpuPage, GpuQuery, NodeDetail, NodeSummary, Overview, PageError,
+    ClusterLink, CurrentUser, GpuPage, GpuQuery, HistoryRange, NodeDetail, NodeSummary, Overview,
+    PageError,
 };
 
 /// What every server function needs on the server: the backend, the user, and the backend's
@@ -60,11 +61,14 @@ pub async fn list_gpus(#[server(default)] query: GpuQuery) -> Result<GpuPage, Pa
     ssr::backend()?.gpus(&user, &query).await
 }
 
-/// One node's page; None when there is no such node.
+/// One node's page, its charts over `range`; None when there is no such node.
 #[server(input = GetUrl, endpoint = "get_node_detail")]
-pub async fn get_node_detail(name: String) -> Result<Option<NodeDetail>, PageError> {
+pub async fn get_node_detail(
+    name: String,
+    #[server(default)] range: HistoryRange,
+) -> Result<Option<NodeDetail>, PageError> {
     let user = ssr::user().await?;
-    ssr::backend()?.node(&user, &name).await
+    ssr::backend()?.node(&user, &name, range).await
 }
 
 /// Whether the nodes, pods and jobs shown are live, or stale since when (every page's banner).

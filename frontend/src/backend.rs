@@ -17,7 +17,8 @@ use crate::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, QueueQuery, SubmitOptions, Submitted,
 };
 use crate::contract::{
-    ClusterLink, GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError,
+    ClusterLink, GpuPage, GpuQuery, GpuRow, HistoryRange, NodeDetail, NodeSummary, Overview,
+    PageError,
 };
 
 /// Everything the pages read, for one signed-in user: what the user may see of it is the
@@ -31,7 +32,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Every GPU with its latest sample, in node order (the CSV export).
     async fn gpu_rows(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, PageError>;
     /// One node with its GPUs' history, pods (where `user` may list them), conditions, taints and labels.
-    async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError>;
+    async fn node(
+        &self,
+        user: &SignedInUser,
+        name: &str,
+        range: HistoryRange,
+    ) -> Result<Option<NodeDetail>, PageError>;
     /// Whether the cluster's objects the pages show are live, or stale since when.
     async fn cluster_link(&self, user: &SignedInUser) -> Result<ClusterLink, PageError>;
     /// Counts, heat map and alerts for the overview.

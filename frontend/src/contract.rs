@@ -425,6 +425,53 @@ pub struct HistoryPoint {
     pub power_watts: Option<f64>,
 }
 
+/// How far back the node page's charts reach.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryRange {
+    #[default]
+    Hour,
+    Day,
+    Week,
+}
+
+impl HistoryRange {
+    /// Every range, shortest first (the selector's order).
+    pub const ALL: [HistoryRange; 3] = [HistoryRange::Hour, HistoryRange::Day, HistoryRange::Week];
+
+    /// Points a chart shows at most over its range.
+    pub const POINTS: i64 = 240;
+
+    /// The range's length in seconds.
+    pub fn seconds(self) -> i64 {
+        match self {
+            HistoryRange::Hour => 3_600,
+            HistoryRange::Day => 86_400,
+            HistoryRange::Week => 604_800,
+        }
+    }
+
+    /// Seconds between two chart points asked of Prometheus: 15 s, 6 min, 42 min.
+    pub fn step_seconds(self) -> i64 {
+        self.seconds() / Self::POINTS
+    }
+
+    /// Its name in the page's address (`?range=day`), as serde writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            HistoryRange::Hour => "hour",
+            HistoryRange::Day => "day",
+            HistoryRange::Week => "week",
+        }
+    }
+
+    /// The range named `name` in an address; None for any other text.
+    pub fn from_name(name: &str) -> Option<HistoryRange> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
 /// A GPU card on the node page: the row plus its history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -467,6 +514,13 @@ pub struct NodeDetail {
     pub telemetry_error: Option<ExporterError>,
     /// The GPU-node doctor's checks.
     pub doctor: doctor::Diagnosis,
+    /// The range the cards' history covers (the one asked for, where the source keeps it).
+    pub history_range: HistoryRange,
+    /// The ranges the source can show: all with Prometheus, else those within the history the
+    /// dashboard keeps in memory (`--telemetry-history`).
+    pub history_ranges: Vec<HistoryRange>,
+    /// Why Prometheus could not give the charts' history, which then is the one kept in memory.
+    pub history_error: Option<ExporterError>,
 }
 
 /// A problem the overview calls out.

@@ -537,6 +537,21 @@ pub const ZH: &[(&str, &str)] = &[
     ),
     ("No pods hold GPUs here.", "此节点上没有占用 GPU 的 Pod。"),
     ("{minutes} min", "{minutes} 分钟"),
+    ("{hours} h", "{hours} 小时"),
+    ("{days} d", "{days} 天"),
+    // The charts' range.
+    ("History", "历史"),
+    ("1 hour", "1 小时"),
+    ("1 day", "1 天"),
+    ("1 week", "1 周"),
+    (
+        "Longer ranges need Prometheus (--prometheus-url) or a longer --telemetry-history.",
+        "更长的范围需要 Prometheus（--prometheus-url）或更长的 --telemetry-history。",
+    ),
+    (
+        "The charts show the history kept in memory: {reason}",
+        "图表显示内存中保留的历史：{reason}",
+    ),
     // Exporters that fail.
     (
         "the exporter did not answer within {ms} ms",

@@ -1,12 +1,12 @@
 //! A node's page: a card per GPU with utilization, memory, temperature and power now and as
-//! charts over the kept history (server-rendered SVG), the node's pods with their GPU requests,
-//! its conditions, taints and labels. Refreshed while open.
+//! charts over the last hour, day or week (`?range=`; server-rendered SVG), the node's pods with
+//! their GPU requests, its conditions, taints and labels. Refreshed while open.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::get_node_detail;
-use crate::contract::{GpuCard, HistoryPoint, NodeDetail};
+use crate::contract::{ExporterError, GpuCard, HistoryPoint, HistoryRange, NodeDetail};
 use crate::format::{gib, with_unit};
 use crate::i18n::{t, tr, trf, use_lang};
 use crate::pages::doctor::DoctorView;
@@ -51,11 +51,11 @@ fn Chart(
     let lang = use_lang();
     let latest = values.iter().rev().find_map(|v| *v);
     let points = polyline(&times, &values, max);
-    let minutes = match (times.first(), times.last()) {
-        (Some(a), Some(b)) => (b - a) / 60,
+    let seconds = match (times.first(), times.last()) {
+        (Some(a), Some(b)) => b - a,
         _ => 0,
     };
-    let span = move || trf(lang.get(), "{minutes} min", &[("minutes", &minutes)]);
+    let span = move || span_text(lang.get(), seconds);
     view! {
         <figure class="chart" data-testid="gpu-chart">
             <figcaption>{t(title)}" "<strong>{with_unit(latest, unit)}</strong></figcaption>
@@ -65,6 +65,71 @@ fn Chart(
             </svg>
             <span class="span">{span}</span>
         </figure>
+    }
+}
+
+/// How long a chart's history reaches back: minutes up to two hours, hours up to two days, then
+/// days.
+fn span_text(lang: crate::i18n::Lang, seconds: i64) -> String {
+    let minutes = seconds / 60;
+    if minutes < 120 {
+        trf(lang, "{minutes} min", &[("minutes", &minutes)])
+    } else if minutes < 48 * 60 {
+        trf(lang, "{hours} h", &[("hours", &(minutes / 60))])
+    } else {
+        trf(lang, "{days} d", &[("days", &(minutes / (24 * 60)))])
+    }
+}
+
+/// The selector's name of a range.
+fn range_label(range: HistoryRange) -> &'static str {
+    match range {
+        HistoryRange::Hour => "1 hour",
+        HistoryRange::Day => "1 day",
+        HistoryRange::Week => "1 week",
+    }
+}
+
+/// The charts' range: links to the ranges the source keeps (the shown one marked), the others
+/// named with why they cannot be shown, and why Prometheus gave no history when it did not.
+#[component]
+fn RangeSelector(
+    node: String,
+    shown: HistoryRange,
+    available: Vec<HistoryRange>,
+    error: Option<ExporterError>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let all_kept = available.len() == HistoryRange::ALL.len();
+    let choices = HistoryRange::ALL
+        .into_iter()
+        .map(|range| {
+            let label = t(range_label(range));
+            if !available.contains(&range) {
+                view! { <span class="range off" aria-disabled="true">{label}</span> }.into_any()
+            } else if range == shown {
+                view! { <span class="range on" aria-current="true">{label}</span> }.into_any()
+            } else {
+                let href = format!("/nodes/{node}?range={}", range.name());
+                view! { <a class="range" href=href>{label}</a> }.into_any()
+            }
+        })
+        .collect_view();
+    let memory_only = (!all_kept).then(|| {
+        view! { <span class="summary">{t("Longer ranges need Prometheus (--prometheus-url) or a longer --telemetry-history.")}</span> }
+    });
+    let failed = error.map(|e| {
+        view! {
+            <p class="error" role="status">
+                {move || trf(lang.get(), "The charts show the history kept in memory: {reason}", &[("reason", &exporter_error_text(lang.get(), &e))])}
+            </p>
+        }
+    });
+    view! {
+        <nav class="ranges" data-testid="history-ranges">
+            <strong>{t("History")}</strong>" "{choices}" "{memory_only}
+        </nav>
+        {failed}
     }
 }
 
@@ -122,6 +187,7 @@ fn detail_view(d: NodeDetail) -> impl IntoView {
         <p class="summary">{format!("{} · {} · {} · {}", s.os_image, s.kernel, s.container_runtime, s.kubelet_version)}</p>
         {telemetry_error}
         <DoctorView diagnosis=d.doctor/>
+        <RangeSelector node=s.name.clone() shown=d.history_range available=d.history_ranges error=d.history_error/>
         <section class="gpu-cards">
             {d.gpus.into_iter().map(|card| view! { <GpuCardView card/> }).collect_view()}
         </section>
@@ -171,8 +237,19 @@ fn detail_view(d: NodeDetail) -> impl IntoView {
 pub fn NodePage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.with(|p| p.get("name").unwrap_or_default());
+    let query = use_query_map();
+    let range = move || {
+        query.with(|q| {
+            q.get("range")
+                .and_then(|r| HistoryRange::from_name(&r))
+                .unwrap_or_default()
+        })
+    };
     let updates = crate::live::use_updates();
-    let detail = Resource::new(move || (name(), updates.get()), |(n, _)| get_node_detail(n));
+    let detail = Resource::new(
+        move || (name(), range(), updates.get()),
+        |(n, r, _)| get_node_detail(n, r),
+    );
     view! {
         <section class="node-page">
             <Transition fallback=|| view! { <p class="loading">{t("Loading node…")}</p> }>

@@ -31,6 +31,43 @@ const NONE_U8: u8 = u8::MAX;
 const NONE_U16: u16 = u16::MAX;
 const NONE_U32: u32 = u32::MAX;
 
+impl Packed {
+    /// `fields` at `at_s` seconds past the history's epoch, rounded and clamped to fit.
+    fn of(at_s: u32, fields: &GpuFields) -> Packed {
+        let clamp_u8 = |v: Option<f64>| v.map_or(NONE_U8, |v| v.round().clamp(0.0, 254.0) as u8);
+        Packed {
+            at_s,
+            utilization: clamp_u8(fields.utilization_percent),
+            temperature: clamp_u8(fields.temperature_celsius),
+            power_watts: fields
+                .power_watts
+                .map_or(NONE_U16, |w| w.round().clamp(0.0, 65_534.0) as u16),
+            memory_used_mib: fields.memory_used_bytes.map_or(NONE_U32, |b| {
+                (b / (1024 * 1024)).min(u64::from(NONE_U32 - 1)) as u32
+            }),
+        }
+    }
+
+    /// The sample it holds, its epoch being `epoch_s`.
+    fn unpacked(self, epoch_s: i64) -> Sample {
+        let some_u8 = |v: u8| (v != NONE_U8).then_some(v);
+        Sample {
+            at_s: epoch_s + i64::from(self.at_s),
+            utilization_percent: some_u8(self.utilization),
+            temperature_celsius: some_u8(self.temperature),
+            power_watts: (self.power_watts != NONE_U16).then_some(self.power_watts),
+            memory_used_mib: (self.memory_used_mib != NONE_U32).then_some(self.memory_used_mib),
+        }
+    }
+}
+
+impl Sample {
+    /// The sample of `fields` taken at `at_s` (Unix seconds), rounded as the history keeps it.
+    pub fn of(at_s: i64, fields: &GpuFields) -> Sample {
+        Packed::of(0, fields).unpacked(at_s)
+    }
+}
+
 /// One GPU's history: at most `capacity` samples, the oldest dropped first.
 pub struct GpuHistory {
     capacity: usize,
@@ -60,32 +97,14 @@ impl GpuHistory {
         if self.samples.len() == self.capacity {
             self.samples.pop_front();
         }
-        let clamp_u8 = |v: Option<f64>| v.map_or(NONE_U8, |v| v.round().clamp(0.0, 254.0) as u8);
-        self.samples.push_back(Packed {
-            at_s: offset,
-            utilization: clamp_u8(fields.utilization_percent),
-            temperature: clamp_u8(fields.temperature_celsius),
-            power_watts: fields
-                .power_watts
-                .map_or(NONE_U16, |w| w.round().clamp(0.0, 65_534.0) as u16),
-            memory_used_mib: fields.memory_used_bytes.map_or(NONE_U32, |b| {
-                (b / (1024 * 1024)).min(u64::from(NONE_U32 - 1)) as u32
-            }),
-        });
+        self.samples.push_back(Packed::of(offset, fields));
     }
 
     /// Every kept sample, oldest first.
     pub fn samples(&self) -> Vec<Sample> {
-        let some_u8 = |v: u8| (v != NONE_U8).then_some(v);
         self.samples
             .iter()
-            .map(|p| Sample {
-                at_s: self.epoch_s + i64::from(p.at_s),
-                utilization_percent: some_u8(p.utilization),
-                temperature_celsius: some_u8(p.temperature),
-                power_watts: (p.power_watts != NONE_U16).then_some(p.power_watts),
-                memory_used_mib: (p.memory_used_mib != NONE_U32).then_some(p.memory_used_mib),
-            })
+            .map(|p| p.unpacked(self.epoch_s))
             .collect()
     }
 }

@@ -7,6 +7,7 @@
 //! the whole latest state as one shared snapshot, never a copy.
 
 pub mod bounds;
+pub mod charts;
 pub mod dcgm;
 pub mod discovery;
 pub mod history;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use frontend::contract::{ExporterError, SampleSource};
+use frontend::contract::{ExporterError, HistoryRange, SampleSource};
 use futures::StreamExt;
 use gpuboard_exporter_api::NodeGpus;
 use http_body_util::{BodyExt, Empty, Limited};
@@ -30,6 +31,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::reflector::Store;
 use parking_lot::RwLock;
 
+use charts::ChartHistory;
 use discovery::{AnswerFormat, ExporterKind, ExporterTarget, exporter_targets};
 use history::GpuHistory;
 use prometheus::{Prometheus, PrometheusConfigError, PrometheusSettings};
@@ -118,6 +120,10 @@ pub struct Telemetry {
     pub stats: CycleStats,
     /// Where the samples come from.
     source: SampleSource,
+    /// Prometheus, when it is the source: the charts' longer ranges are asked of it.
+    prometheus: Option<Prometheus>,
+    /// How much history is kept in memory per GPU (`--telemetry-history`).
+    history_span: Duration,
 }
 
 impl Default for Telemetry {
@@ -128,6 +134,8 @@ impl Default for Telemetry {
             cycles: tokio::sync::watch::Sender::new(0),
             stats: CycleStats::default(),
             source: SampleSource::default(),
+            prometheus: None,
+            history_span: TelemetrySettings::default().history,
         }
     }
 }
@@ -292,20 +300,24 @@ impl Telemetry {
         exporters: Store<Pod>,
         settings: TelemetrySettings,
     ) -> Result<Arc<Self>, PrometheusConfigError> {
+        let prometheus = match &settings.source {
+            GpuSource::Prometheus(prometheus) => {
+                Some(Prometheus::new(prometheus, settings.timeout)?)
+            }
+            GpuSource::Exporters(_) => None,
+        };
         let telemetry = Arc::new(Telemetry {
             source: settings.source.kind(),
+            prometheus: prometheus.clone(),
+            history_span: settings.history,
             ..Telemetry::default()
         });
         let running = telemetry.clone();
-        match &settings.source {
-            GpuSource::Exporters(kind) => {
-                let kind = kind.clone();
-                tokio::spawn(async move { running.run(exporters, kind, settings).await });
-            }
-            GpuSource::Prometheus(prometheus) => {
-                let prometheus = Prometheus::new(prometheus, settings.timeout)?;
-                tokio::spawn(async move { running.run_prometheus(prometheus, settings).await });
-            }
+        if let GpuSource::Exporters(kind) = &settings.source {
+            let kind = kind.clone();
+            tokio::spawn(async move { running.run(exporters, kind, settings).await });
+        } else if let Some(prometheus) = prometheus {
+            tokio::spawn(async move { running.run_prometheus(prometheus, settings).await });
         }
         Ok(telemetry)
     }
@@ -495,6 +507,62 @@ impl Telemetry {
             .get(uuid)
             .map(|h| h.samples())
             .unwrap_or_default()
+    }
+
+    /// The ranges the charts can show: every one with Prometheus, else those within the history
+    /// kept in memory.
+    pub fn history_ranges(&self) -> Vec<HistoryRange> {
+        match self.prometheus {
+            Some(_) => HistoryRange::ALL.to_vec(),
+            None => charts::ranges_within(self.history_span),
+        }
+    }
+
+    /// The charts of the GPUs `uuids` over `asked`: asked of Prometheus when it is the source,
+    /// else (or when it fails, saying why) the history kept in memory, over `asked` where it
+    /// covers that range and over the hour where it does not.
+    pub async fn chart_history(&self, uuids: &[&str], asked: HistoryRange) -> ChartHistory {
+        let now_s = jiff::Timestamp::now().as_second();
+        let mut error = None;
+        if let Some(prometheus) = &self.prometheus
+            && let Some(query) = charts::range_query(uuids)
+        {
+            let start_s = now_s - asked.seconds();
+            match prometheus
+                .range(&query, start_s, now_s, asked.step_seconds())
+                .await
+            {
+                Ok(series) => {
+                    return ChartHistory {
+                        range: asked,
+                        by_gpu: charts::histories_of(&series),
+                        error: None,
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(url = prometheus.url(), error = %e, "the charts' range query failed");
+                    error = Some(ExporterError::Prometheus(shortened(e.to_string())));
+                }
+            }
+        }
+        let in_memory = charts::ranges_within(self.history_span);
+        let range = if in_memory.contains(&asked) {
+            asked
+        } else {
+            HistoryRange::Hour
+        };
+        let by_gpu = uuids
+            .iter()
+            .map(|uuid| {
+                let kept = charts::within(self.history(uuid), range, now_s);
+                (uuid.to_string(), kept)
+            })
+            .collect();
+        ChartHistory {
+            range,
+            by_gpu,
+            error,
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! Prometheus as the source of GPU samples (`serve --prometheus-url`): its HTTP API's instant
-//! query, asked for exactly the series the pages read, over HTTP or HTTPS (a CA file, or the
+//! query, asked for exactly the series the pages read, and its range query for the charts, over HTTP or HTTPS (a CA file, or the
 //! system's roots) with an optional bearer token read from a file at every request, so a rotated
 //! token is picked up. Answers are bounded in time and size, and an error says which part failed
 //! without the token.
@@ -93,6 +93,21 @@ impl VectorSample {
     }
 }
 
+/// One series of a range query's answer: its labels and its values, oldest first.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MatrixSeries {
+    pub metric: HashMap<String, String>,
+    /// Unix seconds and each value as Prometheus writes it.
+    pub values: Vec<(f64, String)>,
+}
+
+impl MatrixSeries {
+    /// The series' name.
+    pub fn name(&self) -> &str {
+        self.metric.get("__name__").map_or("", String::as_str)
+    }
+}
+
 /// Whether Prometheus did what was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,9 +136,23 @@ struct Answer<T> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct VectorData {
+struct QueryData<T> {
     result_type: ResultType,
-    result: Vec<VectorSample>,
+    result: Vec<T>,
+}
+
+impl<T> QueryData<T> {
+    /// The result, when it is of the type asked for.
+    fn of_type(self, asked: ResultType) -> Result<Vec<T>, PrometheusError> {
+        if self.result_type == asked {
+            Ok(self.result)
+        } else {
+            Err(PrometheusError::Invalid(format!(
+                "a {:?} where a {asked:?} was asked for",
+                self.result_type
+            )))
+        }
+    }
 }
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
@@ -196,14 +225,29 @@ impl Prometheus {
                 .finish()
         );
         let body = self.get(&path).await?;
-        let data: VectorData = read_answer(&body)?;
-        if data.result_type != ResultType::Vector {
-            return Err(PrometheusError::Invalid(format!(
-                "a {:?} where a vector was asked for",
-                data.result_type
-            )));
-        }
-        Ok(data.result)
+        read_answer::<QueryData<VectorSample>>(&body)?.of_type(ResultType::Vector)
+    }
+
+    /// The series a range query of `query` answers from `start_s` to `end_s` (Unix seconds),
+    /// a value every `step_s` seconds.
+    pub async fn range(
+        &self,
+        query: &str,
+        start_s: i64,
+        end_s: i64,
+        step_s: i64,
+    ) -> Result<Vec<MatrixSeries>, PrometheusError> {
+        let path = format!(
+            "/api/v1/query_range?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("query", query)
+                .append_pair("start", &start_s.to_string())
+                .append_pair("end", &end_s.to_string())
+                .append_pair("step", &step_s.max(1).to_string())
+                .finish()
+        );
+        let body = self.get(&path).await?;
+        read_answer::<QueryData<MatrixSeries>>(&body)?.of_type(ResultType::Matrix)
     }
 
     async fn get(&self, path_and_query: &str) -> Result<Bytes, PrometheusError> {
@@ -405,17 +449,24 @@ mod tests {
         let body = br#"{"status":"success","data":{"resultType":"vector","result":[
             {"metric":{"__name__":"DCGM_FI_DEV_GPU_UTIL","UUID":"GPU-1"},"value":[1700000000.5,"42"]},
             {"metric":{"__name__":"DCGM_FI_DEV_GPU_TEMP","UUID":"GPU-1"},"value":[1700000000.5,"NaN"]}]}}"#;
-        let data: VectorData = read_answer(body).expect("read");
-        assert_eq!(data.result_type, ResultType::Vector);
-        assert_eq!(data.result.len(), 2);
-        assert_eq!(data.result[0].name(), "DCGM_FI_DEV_GPU_UTIL");
-        assert_eq!(data.result[0].number(), Some(42.0));
-        assert!(data.result[1].number().is_some_and(f64::is_nan));
+        let data: QueryData<VectorSample> = read_answer(body).expect("read");
+        let result = data.of_type(ResultType::Vector).expect("a vector");
+        assert_eq!(result.len(), 2);
+        assert_eq!(result[0].name(), "DCGM_FI_DEV_GPU_UTIL");
+        assert_eq!(result[0].number(), Some(42.0));
+        assert!(result[1].number().is_some_and(f64::is_nan));
+        // A matrix read where a vector was asked for is refused, saying so.
+        let matrix = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        let data: QueryData<VectorSample> = read_answer(matrix).expect("read");
+        assert!(matches!(
+            data.of_type(ResultType::Vector),
+            Err(PrometheusError::Invalid(why)) if why.contains("Matrix")
+        ));
         let refused =
             br#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#;
         assert_eq!(error_of(refused), "parse error at char 3");
         assert!(matches!(
-            read_answer::<VectorData>(refused),
+            read_answer::<QueryData<VectorSample>>(refused),
             Err(PrometheusError::Invalid(why)) if why == "parse error at char 3"
         ));
         let long = "x".repeat(5000);

@@ -23,8 +23,8 @@ use frontend::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, QueueQuery, SubmitOptions, Submitted,
 };
 use frontend::contract::{
-    ClusterLink, GpuPage, GpuQuery, GpuRow, NodeDetail, NodeSummary, Overview, PageError,
-    SampleSource,
+    ClusterLink, GpuPage, GpuQuery, GpuRow, HistoryRange, NodeDetail, NodeSummary, Overview,
+    PageError, SampleSource,
 };
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -277,7 +277,12 @@ impl Backend for KubeBackend {
         Ok(page)
     }
 
-    async fn node(&self, user: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {
+    async fn node(
+        &self,
+        user: &SignedInUser,
+        name: &str,
+        range: HistoryRange,
+    ) -> Result<Option<NodeDetail>, PageError> {
         let Some(node) = self.cache.node(name).await? else {
             return Ok(None);
         };
@@ -311,10 +316,13 @@ impl Backend for KubeBackend {
         let mut pods: Vec<_> = shown.into_iter().map(|p| node::node_pod(p)).collect();
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         let name = name.to_string();
-        let gpus = gpus::gpu_rows([(&name, &telemetry)], &visible)
+        let rows = gpus::gpu_rows([(&name, &telemetry)], &visible);
+        let uuids: Vec<&str> = rows.iter().map(|r| r.uuid.as_str()).collect();
+        let mut charts = self.telemetry.chart_history(&uuids, range).await;
+        let gpus = rows
             .into_iter()
             .map(|row| {
-                let history = self.telemetry.history(&row.uuid);
+                let history = charts.by_gpu.remove(&row.uuid).unwrap_or_default();
                 node::card(row, &history)
             })
             .collect();
@@ -328,6 +336,9 @@ impl Backend for KubeBackend {
             pods,
             hidden_pods: hidden.len(),
             telemetry_error: telemetry.error,
+            history_range: charts.range,
+            history_ranges: self.telemetry.history_ranges(),
+            history_error: charts.error,
         }))
     }
 

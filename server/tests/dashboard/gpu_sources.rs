@@ -1,15 +1,17 @@
 //! The dashboard's other GPU sources, each checked against what the exporters' own JSON says:
 //! Prometheus (`--prometheus-url`), Debian's real `prometheus` scraping the sim's exporters
 //! (their `/metrics`, in dcgm-exporter's series and labels) through a generated config, stale
-//! with the reason when it stops and "no series" for a node it does not scrape; and exporters
-//! read as dcgm-exporter (`--dcgm-exporter-selector`), their `/metrics` text asked directly.
+//! with the reason when it stops and "no series" for a node it does not scrape, and the node
+//! page's charts from its range queries; and exporters read as dcgm-exporter
+//! (`--dcgm-exporter-selector`), their `/metrics` text asked directly, the charts then from the
+//! hour kept in memory.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use frontend::contract::{GpuPage, GpuRow};
+use frontend::contract::{ExporterError, GpuPage, GpuRow, HistoryRange, NodeDetail};
 use gpuboard::DashboardSettings;
 use gpuboard::cluster::permissions::PodVisibility;
 use gpuboard::telemetry::discovery::{ExporterKind, ExporterTarget};
@@ -151,6 +153,29 @@ async fn rows_from_exporters(targets: &[ExporterTarget]) -> Vec<GpuRow> {
     gpuboard::views::gpus::gpu_rows(snapshot.iter(), &PodVisibility::Everywhere)
 }
 
+/// The node page's data, its charts over `range`.
+async fn node_detail(
+    addr: SocketAddr,
+    cookie: &str,
+    node: &str,
+    range: HistoryRange,
+) -> NodeDetail {
+    let path = format!("/api/get_node_detail?name={node}&range={}", range.name());
+    let reply = request(addr, "GET", &path, &[cookie.to_string()], "").await;
+    assert_eq!(reply.status, 200, "{} {}", reply.head, reply.body);
+    let detail: Option<NodeDetail> = serde_json::from_value(json_of(&reply)).expect("a node");
+    detail.expect("the node exists")
+}
+
+/// The seconds between a card's consecutive chart points.
+fn steps(detail: &NodeDetail) -> Vec<i64> {
+    detail
+        .gpus
+        .iter()
+        .flat_map(|card| card.history.windows(2).map(|w| w[1].at_s - w[0].at_s))
+        .collect()
+}
+
 /// The doctor's diagnosis of `node`, from the JSON API, as text.
 async fn doctor_of(addr: SocketAddr, token: &str, node: &str) -> String {
     let path = format!("/api/v1/nodes/{node}/doctor");
@@ -215,6 +240,43 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
     })
     .await;
 
+    // The charts come from range queries: every range can be asked for, and the hour's points
+    // are Prometheus's steps (15 s apart), not the dashboard's own 1 s cycles.
+    let hour = eventually("an hour of history from Prometheus", WAIT, || async {
+        let detail = node_detail(addr, &cookie, "node-110", HistoryRange::Hour).await;
+        let enough = detail.gpus.iter().all(|card| card.history.len() >= 2);
+        if enough && !detail.gpus.is_empty() && detail.history_error.is_none() {
+            Ok(detail)
+        } else {
+            Err(format!(
+                "{:?}",
+                detail
+                    .gpus
+                    .iter()
+                    .map(|c| c.history.len())
+                    .collect::<Vec<_>>()
+            ))
+        }
+    })
+    .await;
+    assert_eq!(hour.history_ranges, HistoryRange::ALL);
+    assert!(
+        steps(&hour).iter().all(|s| s % 15 == 0),
+        "{:?}",
+        steps(&hour)
+    );
+    let week = node_detail(addr, &cookie, "node-110", HistoryRange::Week).await;
+    assert_eq!(
+        (week.history_range, &week.history_error),
+        (HistoryRange::Week, &None)
+    );
+    assert!(week.gpus.iter().all(|card| !card.history.is_empty()));
+    assert!(
+        week.gpus
+            .iter()
+            .all(|card| card.history.last().unwrap().utilization_percent.is_some())
+    );
+
     // Prometheus stops: every node is stale, its last numbers kept, and the doctor says why.
     let before = gpus(addr, &cookie).await;
     prometheus.stop();
@@ -236,6 +298,15 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
         doctor.contains("Prometheus") && doctor.contains("cannot connect"),
         "{doctor}"
     );
+    // The charts then show the hour kept in memory, saying why.
+    let day = node_detail(addr, &cookie, "node-110", HistoryRange::Day).await;
+    assert_eq!(day.history_range, HistoryRange::Hour);
+    assert!(
+        matches!(&day.history_error, Some(ExporterError::Prometheus(why)) if why.contains("cannot connect")),
+        "{:?}",
+        day.history_error
+    );
+    assert!(day.gpus.iter().all(|card| card.history.len() >= 2));
 
     // A Prometheus that does not scrape node-110: its GPUs stay stale, with "no series"; the
     // others come back.
@@ -291,6 +362,15 @@ async fn dcgm_exporter_pods_picked_by_a_selector_are_read_directly() {
         the_exporters_inventory_live(addr, &cookie, &targets)
     })
     .await;
+    // Without Prometheus the charts have the hour kept in memory (--telemetry-history): a week
+    // asked for is that hour, with no error.
+    let week = node_detail(addr, &cookie, "node-110", HistoryRange::Week).await;
+    assert_eq!(week.history_ranges, [HistoryRange::Hour]);
+    assert_eq!(
+        (week.history_range, &week.history_error),
+        (HistoryRange::Hour, &None)
+    );
+    assert!(week.gpus.iter().all(|card| !card.history.is_empty()));
 }
 
 #[tokio::test]

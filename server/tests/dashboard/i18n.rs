@@ -28,7 +28,8 @@ use frontend::contract::workloads::{
 };
 use frontend::contract::{
     Alert, ClusterLink, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint,
-    NodeCondition, NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew, StaleReason,
+    HistoryRange, NodeCondition, NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew,
+    StaleReason,
 };
 use frontend::i18n::ZH;
 use gpuboard::app::AppState;
@@ -164,7 +165,12 @@ impl Backend for ChineseCluster {
         })
     }
 
-    async fn node(&self, _: &SignedInUser, name: &str) -> Result<Option<NodeDetail>, PageError> {
+    async fn node(
+        &self,
+        _: &SignedInUser,
+        name: &str,
+        _: HistoryRange,
+    ) -> Result<Option<NodeDetail>, PageError> {
         if name != NODE {
             return Ok(None);
         }
@@ -204,6 +210,11 @@ impl Backend for ChineseCluster {
             hidden_pods: 2,
             telemetry_error: Some(ExporterError::Timeout { ms: 2000 }),
             doctor: every_check(),
+            // Every text the range selector and its notes have: the longer ranges refused (kept
+            // in memory only) and Prometheus's failure.
+            history_range: HistoryRange::Hour,
+            history_ranges: vec![HistoryRange::Hour],
+            history_error: Some(ExporterError::Prometheus("连接被拒绝".into())),
         }))
     }
 
@@ -705,7 +716,12 @@ impl Backend for UnreachableCluster {
     async fn cluster_link(&self, _: &SignedInUser) -> Result<ClusterLink, PageError> {
         unreachable()
     }
-    async fn node(&self, _: &SignedInUser, _: &str) -> Result<Option<NodeDetail>, PageError> {
+    async fn node(
+        &self,
+        _: &SignedInUser,
+        _: &str,
+        _: HistoryRange,
+    ) -> Result<Option<NodeDetail>, PageError> {
         unreachable()
     }
     async fn overview(&self, _: &SignedInUser) -> Result<Overview, PageError> {
