@@ -260,8 +260,8 @@ def post_timings(addr, path, body, n, warmup=WARMUP_VIEWS):
     return out[n // 2], out[n * 9 // 10], json.loads(answer)
 
 
-def wait_full_cycles(addr, metrics, count, seconds):
-    """Waits until `count` cycles have run since now, each with every exporter answering; returns
+def wait_full_cycles(addr, metrics, count, seconds, nodes=NODES):
+    """Waits until `count` cycles have run since now, each with all `nodes` answering; returns
     the duration of each full cycle seen (seconds) and how long the wait took."""
     start = dashboard_stats(addr, metrics)
     durations, seen = [], start["gpuboard_telemetry_cycles_total"]
@@ -271,13 +271,13 @@ def wait_full_cycles(addr, metrics, count, seconds):
         now = dashboard_stats(addr, metrics)
         if now["gpuboard_telemetry_exporter_failures_total"] > start["gpuboard_telemetry_exporter_failures_total"]:
             fail(f"exporters failed during the wait: {now}")
-        if now["gpuboard_telemetry_cycles_total"] > seen and now["gpuboard_telemetry_exporters_answered"] == NODES:
+        if now["gpuboard_telemetry_cycles_total"] > seen and now["gpuboard_telemetry_exporters_answered"] == nodes:
             durations.append(now["gpuboard_telemetry_last_cycle_duration_seconds"])
             seen = now["gpuboard_telemetry_cycles_total"]
         if now["gpuboard_telemetry_cycles_total"] - start["gpuboard_telemetry_cycles_total"] >= count \
-                and now["gpuboard_telemetry_exporters"] == NODES:
+                and now["gpuboard_telemetry_exporters"] == nodes:
             return durations, time.time() - started
-    fail(f"{count} cycles over {NODES} exporters did not run within {seconds} s")
+    fail(f"{count} cycles over {nodes} exporters did not run within {seconds} s")
 
 
 def serve(sim_dir, log_name, extra):

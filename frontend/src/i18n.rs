@@ -540,9 +540,8 @@ pub const ZH: &[(&str, &str)] = &[
     ("{hours} h", "{hours} 小时"),
     ("{days} d", "{days} 天"),
     // The charts' range.
+    // "1 hour" and "1 day" are the join tokens' lifetimes' texts too (below).
     ("History", "历史"),
-    ("1 hour", "1 小时"),
-    ("1 day", "1 天"),
     ("1 week", "1 周"),
     (
         "Longer ranges need Prometheus (--prometheus-url) or a longer --telemetry-history.",

@@ -409,7 +409,8 @@ impl Request<'_> {
             .is_some_and(|c| c.starts_with(protobuf::CONTENT_TYPE))
     }
 
-    /// The body of a review, TokenRequest or DeleteOptions, which typed clients may send as protobuf.
+    /// The body of a review, TokenRequest or DeleteOptions, which typed clients may send as
+    /// protobuf.
     fn body_of_kind(&self, kind: &str) -> Result<Value, ApiError> {
         if self.is_protobuf() {
             protobuf::decode(kind, &self.body)
@@ -842,6 +843,7 @@ impl Request<'_> {
             self.body_of_kind("DeleteOptions")?
         };
         let orphan = options["propagationPolicy"] == "Orphan"
+            || options["orphanDependents"] == true
             || self
                 .params
                 .get("propagationPolicy")

@@ -1,6 +1,7 @@
 //! Helpers for gpuboard's integration tests: [`eventually`] (wait for a condition, and say what
-//! was last seen when it never came), real kubectl ([`kubectl`]) and helm ([`helm`]), kube clients from a kubeconfig,
-//! raw HTTP ([`http`]) and child processes whose output is read as it comes ([`process`]).
+//! was last seen when it never came), real kubectl ([`kubectl`]) and helm ([`helm`]), kube
+//! clients from a kubeconfig, raw HTTP ([`http`]) and child processes whose output is read as it
+//! comes ([`process`]).
 
 pub mod http;
 pub mod process;

@@ -90,6 +90,10 @@ fn range_label(range: HistoryRange) -> &'static str {
     }
 }
 
+/// Why a range longer than the history kept in memory cannot be chosen.
+const NEEDS_PROMETHEUS: &str =
+    "Longer ranges need Prometheus (--prometheus-url) or a longer --telemetry-history.";
+
 /// The charts' range: links to the ranges the source keeps (the shown one marked), the others
 /// named with why they cannot be shown, and why Prometheus gave no history when it did not.
 #[component]
@@ -106,9 +110,11 @@ fn RangeSelector(
         .map(|range| {
             let label = t(range_label(range));
             if !available.contains(&range) {
-                view! { <span class="range off" aria-disabled="true">{label}</span> }.into_any()
+                let why = move || tr(lang.get(), NEEDS_PROMETHEUS);
+                view! { <span class="range off" aria-disabled="true" title=why>{label}</span> }
+                    .into_any()
             } else if range == shown {
-                view! { <span class="range on" aria-current="true">{label}</span> }.into_any()
+                view! { <span class="range on" aria-current="page">{label}</span> }.into_any()
             } else {
                 let href = format!("/nodes/{node}?range={}", range.name());
                 view! { <a class="range" href=href>{label}</a> }.into_any()
@@ -116,7 +122,7 @@ fn RangeSelector(
         })
         .collect_view();
     let memory_only = (!all_kept).then(|| {
-        view! { <span class="summary">{t("Longer ranges need Prometheus (--prometheus-url) or a longer --telemetry-history.")}</span> }
+        view! { <span class="summary">{t(NEEDS_PROMETHEUS)}</span> }
     });
     let failed = error.map(|e| {
         view! {

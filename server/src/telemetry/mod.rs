@@ -124,6 +124,8 @@ pub struct Telemetry {
     prometheus: Option<Prometheus>,
     /// How much history is kept in memory per GPU (`--telemetry-history`).
     history_span: Duration,
+    /// Prometheus's recent answers for the charts, each kept for one step.
+    chart_cache: parking_lot::Mutex<charts::ChartCache>,
 }
 
 impl Default for Telemetry {
@@ -136,6 +138,7 @@ impl Default for Telemetry {
             source: SampleSource::default(),
             prometheus: None,
             history_span: TelemetrySettings::default().history,
+            chart_cache: parking_lot::Mutex::default(),
         }
     }
 }
@@ -518,44 +521,33 @@ impl Telemetry {
         }
     }
 
-    /// The charts of the GPUs `uuids` over `asked`: asked of Prometheus when it is the source,
-    /// else (or when it fails, saying why) the history kept in memory, over `asked` where it
-    /// covers that range and over the hour where it does not.
+    /// The charts of the GPUs `uuids` over `asked`: asked of Prometheus when it is the source
+    /// (its answer kept for one step), else (or when it fails, saying why) the history kept in
+    /// memory, over `asked` where it covers that range and over the hour where it does not. A
+    /// GPU whose UUID cannot be put in a query has its history from memory too.
     pub async fn chart_history(&self, uuids: &[&str], asked: HistoryRange) -> ChartHistory {
         let now_s = jiff::Timestamp::now().as_second();
-        let mut error = None;
-        if let Some(prometheus) = &self.prometheus
-            && let Some(query) = charts::range_query(uuids)
-        {
-            let start_s = now_s - asked.seconds();
-            match prometheus
-                .range(&query, start_s, now_s, asked.step_seconds())
-                .await
-            {
-                Ok(series) => {
-                    return ChartHistory {
-                        range: asked,
-                        by_gpu: charts::histories_of(&series),
-                        error: None,
-                    };
-                }
-                Err(e) => {
-                    tracing::warn!(url = prometheus.url(), error = %e, "the charts' range query failed");
-                    error = Some(ExporterError::Prometheus(shortened(e.to_string())));
-                }
-            }
-        }
+        let (from_prometheus, error) = match self.prometheus_history(uuids, asked, now_s).await {
+            Ok(Some(by_gpu)) => (Some(by_gpu), None),
+            Ok(None) => (None, None),
+            Err(e) => (None, Some(e)),
+        };
         let in_memory = charts::ranges_within(self.history_span);
-        let range = if in_memory.contains(&asked) {
-            asked
-        } else {
-            HistoryRange::Hour
+        let range = match &from_prometheus {
+            Some(_) => asked,
+            None if in_memory.contains(&asked) => asked,
+            None => HistoryRange::Hour,
         };
         let by_gpu = uuids
             .iter()
             .map(|uuid| {
-                let kept = charts::within(self.history(uuid), range, now_s);
-                (uuid.to_string(), kept)
+                let samples = match &from_prometheus {
+                    Some(answer) if charts::is_plain_uuid(uuid) => {
+                        answer.get(*uuid).cloned().unwrap_or_default()
+                    }
+                    _ => charts::within(self.history(uuid), range, now_s),
+                };
+                (uuid.to_string(), samples)
             })
             .collect();
         ChartHistory {
@@ -563,6 +555,46 @@ impl Telemetry {
             by_gpu,
             error,
         }
+    }
+
+    /// The charted fields of `uuids` over `range` from Prometheus, or from its answer of less
+    /// than a step ago; None when it is not the source or no UUID can be asked for.
+    async fn prometheus_history(
+        &self,
+        uuids: &[&str],
+        range: HistoryRange,
+        now_s: i64,
+    ) -> Result<Option<Arc<charts::Histories>>, ExporterError> {
+        let Some(prometheus) = &self.prometheus else {
+            return Ok(None);
+        };
+        let Some(queries) = charts::range_queries(uuids, range) else {
+            return Ok(None);
+        };
+        let key = charts::CacheKey::new(range, uuids);
+        if let Some(kept) = self.chart_cache.lock().get(&key, Instant::now()) {
+            return Ok(Some(kept));
+        }
+        let start_s = now_s - range.seconds();
+        let step_s = range.step_seconds();
+        let answers = futures::future::try_join_all(queries.into_iter().map(
+            |(field, query)| async move {
+                let series = prometheus.range(&query, start_s, now_s, step_s).await?;
+                Ok::<_, prometheus::PrometheusError>((field, series))
+            },
+        ))
+        .await
+        .map_err(|e| {
+            tracing::warn!(url = prometheus.url(), error = %e, "the charts' range query failed");
+            ExporterError::Prometheus(shortened(e.to_string()))
+        })?;
+        let histories = Arc::new(charts::histories_of(&answers));
+        self.chart_cache.lock().insert(
+            key,
+            histories.clone(),
+            Instant::now() + Duration::from_secs(step_s as u64),
+        );
+        Ok(Some(histories))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Prometheus as the source of GPU samples (`serve --prometheus-url`): its HTTP API's instant
-//! query, asked for exactly the series the pages read, and its range query for the charts, over HTTP or HTTPS (a CA file, or the
-//! system's roots) with an optional bearer token read from a file at every request, so a rotated
-//! token is picked up. Answers are bounded in time and size, and an error says which part failed
+//! query, asked for exactly the series the pages read, and its range query for the charts, over
+//! HTTP or HTTPS (a CA file, or the system's roots) with an optional bearer token read from a
+//! file at every request, so a rotated token is picked up. Answers are bounded in time and size, and an error says which part failed
 //! without the token.
 
 use std::collections::HashMap;

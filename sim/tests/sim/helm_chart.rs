@@ -71,6 +71,26 @@ async fn the_chart_lints_and_refuses_bad_values_naming_them() {
             "sessions.store=redis,sessions.redis.bundled=false",
             "needs sessions.existingSecret",
         ),
+        (
+            "tls.mode=upstream",
+            "tls.mode=upstream serves plain HTTP: it needs service.type=ClusterIP",
+        ),
+        (
+            "prometheus.tokenSecret.name=prometheus-token",
+            "are for prometheus.url",
+        ),
+        (
+            "prometheus.url=http://prom:9090,prometheus.caConfigMap.name=ca",
+            "caConfigMap is for an https://",
+        ),
+        (
+            "prometheus.url=http://admin:secret@prom:9090",
+            "/prometheus/url",
+        ),
+        (
+            "dcgmExporter.selector=app=dcgm",
+            "set exporter.enabled=false",
+        ),
     ] {
         let run = helm(&kc, &["template", RELEASE, &chart(), "--set", values]).await;
         assert!(!run.ok, "{values} was accepted:\n{}", run.stdout);
@@ -158,7 +178,17 @@ async fn the_charts_defaults_make_what_the_kustomize_base_makes() {
             other => other,
         };
         assert_eq!(chart_ns, base["metadata"]["namespace"].as_str(), "{key}");
-        for field in ["type", "ports", "selector", "externalTrafficPolicy"] {
+        for field in [
+            "type",
+            "ports",
+            "selector",
+            "externalTrafficPolicy",
+            "podSelector",
+            "policyTypes",
+            "ingress",
+            "strategy",
+            "updateStrategy",
+        ] {
             assert_eq!(
                 chart["spec"][field], base["spec"][field],
                 "{key}: spec.{field}"

@@ -333,6 +333,21 @@ async fn the_deploy_manifests_apply_with_strict_field_validation() {
     )
     .await;
     assert_eq!(can.stdout.trim(), "yes", "{}", can.stderr);
+    let can = kubectl(
+        &sim.kubeconfig,
+        &[
+            "auth",
+            "can-i",
+            "get",
+            "leases",
+            "-n",
+            "kube-node-lease",
+            "--as",
+            "system:serviceaccount:gpuboard:gpuboard",
+        ],
+    )
+    .await;
+    assert_eq!(can.stdout.trim(), "yes", "{}", can.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

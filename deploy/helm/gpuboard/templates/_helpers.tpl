@@ -32,6 +32,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- if and .Values.ingress.enabled (ne .Values.tls.mode "upstream") -}}
 {{- fail "ingress.enabled needs tls.mode=upstream: the ingress terminates TLS and reaches the dashboard over plain HTTP" -}}
 {{- end -}}
+{{- if and (eq .Values.tls.mode "upstream") (ne .Values.service.type "ClusterIP") -}}
+{{- fail "tls.mode=upstream serves plain HTTP: it needs service.type=ClusterIP, reached only through the ingress or proxy that terminates TLS" -}}
+{{- end -}}
 {{- if gt (int .Values.dashboard.replicas) 1 -}}
 {{- if ne .Values.sessions.store "redis" -}}
 {{- fail "dashboard.replicas above 1 needs sessions.store=redis: each replica would hold its own sessions" -}}
@@ -48,5 +51,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- end -}}
 {{- if and .Values.prometheus.podMonitor.enabled (not .Values.exporter.enabled) -}}
 {{- fail "prometheus.podMonitor.enabled scrapes gpuboard-exporter: it needs exporter.enabled" -}}
+{{- end -}}
+{{- if and .Values.prometheus.podMonitor.enabled .Values.networkPolicy.enabled (not .Values.networkPolicy.prometheusNamespace) -}}
+{{- fail "prometheus.podMonitor.enabled with networkPolicy.enabled needs networkPolicy.prometheusNamespace: the policy would keep Prometheus from the exporters" -}}
+{{- end -}}
+{{- if and (or .Values.prometheus.tokenSecret.name .Values.prometheus.caConfigMap.name) (not .Values.prometheus.url) -}}
+{{- fail "prometheus.tokenSecret and prometheus.caConfigMap are for prometheus.url: set it, or leave them empty" -}}
+{{- end -}}
+{{- if and .Values.prometheus.caConfigMap.name (not (hasPrefix "https://" .Values.prometheus.url)) -}}
+{{- fail "prometheus.caConfigMap is for an https:// prometheus.url" -}}
+{{- end -}}
+{{- if and .Values.dcgmExporter.selector .Values.exporter.enabled -}}
+{{- fail "dcgmExporter.selector reads NVIDIA's exporter instead of gpuboard-exporter: set exporter.enabled=false" -}}
 {{- end -}}
 {{- end }}
