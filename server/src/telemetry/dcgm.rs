@@ -70,6 +70,20 @@ fn scalar(value: &prometheus_parse::Value) -> Option<f64> {
     }
 }
 
+/// The series asked of Prometheus with every label: they name each GPU, its node and the pods
+/// holding it (GPU_UTIL is in dcgm-exporter's default fields: a GPU without it is not seen), and
+/// gpuboard-exporter's identity and Xid series carry labels of their own.
+pub const LABELLED_SERIES: [&str; 3] = [
+    dcgm::UTILIZATION_PERCENT.series,
+    gpuboard::GPU_INFO,
+    gpuboard::XID_ERRORS_TOTAL,
+];
+
+/// The other series the assembler reads: values whose labels are only their GPU's.
+pub fn value_series() -> impl Iterator<Item = &'static str> {
+    series_names().filter(|name| !LABELLED_SERIES.contains(name))
+}
+
 /// Every series name the assembler reads, for a query that asks for exactly these.
 pub fn series_names() -> impl Iterator<Item = &'static str> {
     dcgm::DCGM_FIELDS
@@ -314,6 +328,16 @@ fn finish_node(name: &str, parts: NodeParts, sampled_at_ms: i64) -> Result<NodeG
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_labelled_and_the_value_series_are_every_series_once() {
+        let mut both: Vec<&str> = LABELLED_SERIES.into_iter().chain(value_series()).collect();
+        let mut all: Vec<&str> = series_names().collect();
+        both.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(both, all);
+        assert!(LABELLED_SERIES.iter().all(|s| all.contains(s)));
+    }
 
     /// A dcgm-exporter 4.8.2 scrape with `-k`, as its README and issues show it: one idle GPU and
     /// one held by a pod, with the driver as a label and no gpuboard series.
