@@ -545,14 +545,9 @@ fn daemonset(nodes: usize) -> Value {
 
 /// A node's exporter pod, running, with its loopback address as podIP and its port named `metrics`.
 fn exporter_pod(hw: &NodeHardware, addr: SocketAddr) -> Value {
-    use sha2::{Digest, Sha256};
-    let suffix: String = super::pki::hex(&Sha256::digest(hw.name.as_bytes()))
-        .chars()
-        .take(5)
-        .collect();
     json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": format!("{DAEMONSET}-{suffix}"), "namespace": NAMESPACE, "labels": labels()},
+        "metadata": {"name": super::seed::daemon_pod_name(DAEMONSET, &hw.name), "namespace": NAMESPACE, "labels": labels()},
         "spec": {
             "nodeName": hw.name,
             "containers": [{

@@ -114,6 +114,17 @@ fn gpus(node: &str, model: &GpuModel, count: usize) -> Vec<SimGpu> {
         .collect()
 }
 
+/// The name of a DaemonSet's pod on `node`: the DaemonSet's name and a suffix hashed from the
+/// node's, 10 hex digits long so that 5,000 nodes do not share one (5 collide about 12 times).
+pub fn daemon_pod_name(daemonset: &str, node: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let suffix: String = super::pki::hex(&Sha256::digest(node.as_bytes()))
+        .chars()
+        .take(10)
+        .collect();
+    format!("{daemonset}-{suffix}")
+}
+
 /// Loopback address for the n-th GPU node's exporter (127.0.0.11, .12, ... then 127.0.1.x).
 fn exporter_ip(n: usize) -> String {
     let n = n + 10;
@@ -240,7 +251,6 @@ pub fn synthetic(nodes: usize, gpus_per_node: usize) -> Vec<NodeHardware> {
 /// The NVIDIA device plugin's DaemonSet, as the seeds deploy it, and its running pod on every GPU
 /// node that has one.
 pub fn device_plugin(hardware: &[NodeHardware]) -> Vec<Value> {
-    use sha2::{Digest, Sha256};
     const NAME: &str = "nvidia-device-plugin-daemonset";
     let labels = json!({"name": "nvidia-device-plugin-ds"});
     let running: Vec<&NodeHardware> = hardware.iter().filter(|h| h.device_plugin).collect();
@@ -257,14 +267,10 @@ pub fn device_plugin(hardware: &[NodeHardware]) -> Vec<Value> {
         "status": {"currentNumberScheduled": n, "desiredNumberScheduled": n, "numberAvailable": n, "numberReady": n, "numberMisscheduled": 0, "updatedNumberScheduled": n},
     })];
     for hw in running {
-        let suffix: String = super::pki::hex(&Sha256::digest(hw.name.as_bytes()))
-            .chars()
-            .take(5)
-            .collect();
         let ip = pod_ip(hw.pod_subnet, 251).to_string();
         out.push(json!({
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": format!("{NAME}-{suffix}"), "namespace": "kube-system", "labels": labels},
+            "metadata": {"name": daemon_pod_name(NAME, &hw.name), "namespace": "kube-system", "labels": labels},
             "spec": {
                 "nodeName": hw.name,
                 "containers": [{"name": "nvidia-device-plugin-ctr", "image": "nvidia/k8s-device-plugin:1.0.0-beta4"}],
@@ -582,6 +588,16 @@ mod tests {
             }
         }
         assert_eq!(node_object(&nodes[3])["spec"]["podCIDR"], "127.128.3.0/24");
+    }
+
+    #[test]
+    fn a_daemonsets_pods_have_names_of_their_own_on_5000_nodes() {
+        let nodes = synthetic(5000, 1);
+        let names: std::collections::HashSet<String> = nodes
+            .iter()
+            .map(|node| daemon_pod_name("gpuboard-exporter", &node.name))
+            .collect();
+        assert_eq!(names.len(), nodes.len());
     }
 
     #[test]

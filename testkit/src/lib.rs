@@ -140,6 +140,22 @@ pub async fn until_no_pods(kubeconfig: &Path, selector: &[&str], timeout: Durati
     .await
 }
 
+/// Whether `account` may do `args` (`kubectl auth can-i <args> --as <account>`): "yes" or "no".
+pub async fn can_i(kubeconfig: &Path, account: &str, args: &[&str]) -> String {
+    let mut all = vec!["auth", "can-i"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--as", account]);
+    let run = kubectl(kubeconfig, &all).await;
+    let answer = run.stdout.trim();
+    assert!(
+        answer == "yes" || answer == "no",
+        "kubectl auth can-i {args:?}: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    answer.to_string()
+}
+
 /// [`kubectl`] that must succeed; its standard output.
 pub async fn kubectl_ok(kubeconfig: &Path, args: &[&str]) -> String {
     let run = kubectl(kubeconfig, args).await;

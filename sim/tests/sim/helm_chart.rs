@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use gpuboard_testkit::{Run, helm, kubectl, kubectl_ok};
+use gpuboard_testkit::{Run, helm, kubectl_ok};
 use serde_json::Value;
 
 use super::start_sim;
@@ -252,7 +252,9 @@ async fn field(kc: &Path, what: &[&str], path: &str) -> String {
     kubectl_ok(kc, &args).await
 }
 
-async fn session_key(kc: &Path) -> String {
+/// One entry of the session Secret the chart made, decoded.
+async fn session_secret(kc: &Path, key: &str) -> String {
+    let template = format!("go-template={{{{index .data \"{key}\" | base64decode}}}}");
     kubectl_ok(
         kc,
         &[
@@ -262,7 +264,7 @@ async fn session_key(kc: &Path) -> String {
             "-n",
             NAMESPACE,
             "-o",
-            "go-template={{.data.key | base64decode}}",
+            &template,
         ],
     )
     .await
@@ -270,10 +272,7 @@ async fn session_key(kc: &Path) -> String {
 
 async fn can_i(kc: &Path, args: &[&str]) -> String {
     let account = format!("system:serviceaccount:{NAMESPACE}:gpuboard");
-    let mut all = vec!["auth", "can-i"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--as", &account]);
-    kubectl(kc, &all).await.stdout.trim().to_string()
+    gpuboard_testkit::can_i(kc, &account, args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,25 +348,13 @@ async fn helm_installs_upgrades_rolls_back_and_uninstalls_the_chart_on_the_sim()
     );
     // The Redis URL and the sealing key come from the Secret, never the command line.
     assert!(!args.contains("redis://"), "{args}");
-    let url = kubectl_ok(
-        kc,
-        &[
-            "get",
-            "secret",
-            "gpuboard-session",
-            "-n",
-            NAMESPACE,
-            "-o",
-            "go-template={{.data.url | base64decode}}",
-        ],
-    )
-    .await;
+    let url = session_secret(kc, "url").await;
     assert!(
         url.starts_with("redis://:") && url.ends_with("@gpuboard-redis:6379/0") && url.len() > 60,
         "the session URL has the shape the bundled Redis reads: {} characters",
         url.len()
     );
-    let key = session_key(kc).await;
+    let key = session_secret(kc, "key").await;
     assert_eq!(key.len(), 44, "32 bytes in base64");
     // The dashboard's identity reads what its cache holds, cluster-info and node Leases, and no
     // Secret.
@@ -428,7 +415,7 @@ async fn helm_installs_upgrades_rolls_back_and_uninstalls_the_chart_on_the_sim()
         "nginx gpu.lab.example http"
     );
     assert_eq!(
-        session_key(kc).await,
+        session_secret(kc, "key").await,
         key,
         "an upgrade keeps the sessions' key"
     );

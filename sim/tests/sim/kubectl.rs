@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use gpuboard_testkit::{Run, eventually, kubectl, kubectl_ok};
+use gpuboard_testkit::{Run, can_i, eventually, kubectl, kubectl_ok};
 
 use super::{WAIT, start_sim};
 
@@ -290,64 +290,24 @@ async fn the_deploy_manifests_apply_with_strict_field_validation() {
     )
     .await;
     assert_eq!(svc.stdout, "30080");
-    // The cache's identity may list nodes and pods but not secrets.
-    let can = kubectl(
-        &sim.kubeconfig,
-        &[
-            "auth",
-            "can-i",
-            "list",
-            "secrets",
-            "--as",
-            "system:serviceaccount:gpuboard:gpuboard",
-        ],
-    )
-    .await;
-    assert_eq!(can.stdout.trim(), "no", "{}", can.stderr);
-    let can = kubectl(
-        &sim.kubeconfig,
-        &[
-            "auth",
-            "can-i",
-            "watch",
-            "nodes",
-            "--as",
-            "system:serviceaccount:gpuboard:gpuboard",
-        ],
-    )
-    .await;
-    assert_eq!(can.stdout.trim(), "yes", "{}", can.stderr);
-    // The Roles for cluster-info and node Leases stay in their namespaces.
-    let can = kubectl(
-        &sim.kubeconfig,
-        &[
-            "auth",
-            "can-i",
-            "get",
-            "configmaps/cluster-info",
-            "-n",
-            "kube-public",
-            "--as",
-            "system:serviceaccount:gpuboard:gpuboard",
-        ],
-    )
-    .await;
-    assert_eq!(can.stdout.trim(), "yes", "{}", can.stderr);
-    let can = kubectl(
-        &sim.kubeconfig,
-        &[
-            "auth",
-            "can-i",
-            "get",
-            "leases",
-            "-n",
-            "kube-node-lease",
-            "--as",
-            "system:serviceaccount:gpuboard:gpuboard",
-        ],
-    )
-    .await;
-    assert_eq!(can.stdout.trim(), "yes", "{}", can.stderr);
+    // The cache's identity may list nodes and pods but not secrets; the Roles for cluster-info
+    // and node Leases stay in their namespaces.
+    let account = "system:serviceaccount:gpuboard:gpuboard";
+    for (args, answer) in [
+        (&["list", "secrets"][..], "no"),
+        (&["watch", "nodes"][..], "yes"),
+        (
+            &["get", "configmaps/cluster-info", "-n", "kube-public"][..],
+            "yes",
+        ),
+        (&["get", "leases", "-n", "kube-node-lease"][..], "yes"),
+    ] {
+        assert_eq!(
+            can_i(&sim.kubeconfig, account, args).await,
+            answer,
+            "{args:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
