@@ -45,6 +45,19 @@ test('node-110\'s page shows its GTX 1080 Ti with charts, its conditions and lab
   await expect(page.locator('body')).toContainText('kubernetes.io/hostname=node-110');
 });
 
+test('the node page offers the chart ranges its source keeps, and says what the others need', async ({ page }) => {
+  // The demo asks its exporters and keeps an hour in memory: a week asked for shows that hour.
+  await page.goto('/nodes/node-110?range=week');
+  await hydrated(page);
+  const ranges = page.getByTestId('history-ranges');
+  await expect(ranges.locator('[aria-current="page"]')).toHaveText('1 hour');
+  const off = ranges.locator('[aria-disabled="true"]');
+  await expect(off).toHaveText(['1 day', '1 week']);
+  await expect(off.first()).toHaveAttribute('title', /--prometheus-url/);
+  await expect(ranges).toContainText('Longer ranges need Prometheus');
+  await expect(page.locator('.gpu-card').getByTestId('gpu-chart')).toHaveCount(4);
+});
+
 test('GPU nodes whose kernel or driver differs from the rest are flagged', async ({ page }) => {
   await page.goto('/nodes');
   await hydrated(page);
