@@ -425,10 +425,24 @@ pub struct HistoryPoint {
     pub power_watts: Option<f64>,
 }
 
-/// How far back the node page's charts reach.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How far back the node page's charts reach; its word (`?range=day`) is the same for serde and
+/// for the page's address.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum HistoryRange {
     #[default]
     Hour,
@@ -455,20 +469,6 @@ impl HistoryRange {
     /// Seconds between two chart points asked of Prometheus: 15 s, 6 min, 42 min.
     pub fn step_seconds(self) -> i64 {
         self.seconds() / Self::POINTS
-    }
-
-    /// Its name in the page's address (`?range=day`), as serde writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            HistoryRange::Hour => "hour",
-            HistoryRange::Day => "day",
-            HistoryRange::Week => "week",
-        }
-    }
-
-    /// The range named `name` in an address; None for any other text.
-    pub fn from_name(name: &str) -> Option<HistoryRange> {
-        Self::ALL.into_iter().find(|r| r.name() == name)
     }
 }
 
@@ -698,6 +698,11 @@ mod tests {
             assert_eq!(word.parse(), Ok(*end));
         }
         assert!("<script>".parse::<SignInRefusal>().is_err());
+        for range in HistoryRange::ALL {
+            let word: &str = range.into();
+            assert_eq!(serde_json::to_value(range).unwrap(), word);
+            assert_eq!(word.parse(), Ok(range));
+        }
         assert!("".parse::<SessionEnd>().is_err());
     }
 

@@ -116,7 +116,8 @@ fn RangeSelector(
             } else if range == shown {
                 view! { <span class="range on" aria-current="page">{label}</span> }.into_any()
             } else {
-                let href = format!("/nodes/{node}?range={}", range.name());
+                let word: &str = range.into();
+                let href = format!("/nodes/{node}?range={word}");
                 view! { <a class="range" href=href>{label}</a> }.into_any()
             }
         })
@@ -247,7 +248,7 @@ pub fn NodePage() -> impl IntoView {
     let range = move || {
         query.with(|q| {
             q.get("range")
-                .and_then(|r| HistoryRange::from_name(&r))
+                .and_then(|r| r.parse::<HistoryRange>().ok())
                 .unwrap_or_default()
         })
     };
@@ -272,6 +273,15 @@ pub fn NodePage() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_charts_span_is_said_in_minutes_hours_or_days() {
+        use crate::i18n::Lang;
+        assert_eq!(span_text(Lang::En, 600), "10 min");
+        assert_eq!(span_text(Lang::En, 86_400), "24 h");
+        assert_eq!(span_text(Lang::En, 604_800), "7 d");
+        assert_eq!(span_text(Lang::Zh, 86_400), "24 小时");
+    }
 
     #[test]
     fn charts_scale_time_and_value_and_skip_gaps() {

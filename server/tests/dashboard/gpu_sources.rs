@@ -160,7 +160,8 @@ async fn node_detail(
     node: &str,
     range: HistoryRange,
 ) -> NodeDetail {
-    let path = format!("/api/get_node_detail?name={node}&range={}", range.name());
+    let word: &str = range.into();
+    let path = format!("/api/get_node_detail?name={node}&range={word}");
     let reply = request(addr, "GET", &path, &[cookie.to_string()], "").await;
     assert_eq!(reply.status, 200, "{} {}", reply.head, reply.body);
     let detail: Option<NodeDetail> = serde_json::from_value(json_of(&reply)).expect("a node");
