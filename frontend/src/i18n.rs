@@ -577,8 +577,8 @@ pub const ZH: &[(&str, &str)] = &[
         "查询 Prometheus 失败：{detail}",
     ),
     (
-        "Prometheus has no current samples of this node's GPUs",
-        "Prometheus 中没有此节点 GPU 的当前样本",
+        "Prometheus has no current samples of this node's GPUs: is the node scraped, with its name in the node, Hostname or hostname label?",
+        "Prometheus 中没有此节点 GPU 的当前样本：该节点是否被抓取，且其名称在 node、Hostname 或 hostname 标签中？",
     ),
     // The overview.
     ("Nodes Ready", "就绪节点"),

@@ -344,7 +344,7 @@ pub fn exporter_error_text(lang: Lang, error: &ExporterError) -> String {
         ),
         ExporterError::NoSeries => tr(
             lang,
-            "Prometheus has no current samples of this node's GPUs",
+            "Prometheus has no current samples of this node's GPUs: is the node scraped, with its name in the node, Hostname or hostname label?",
         )
         .to_string(),
     }

@@ -1,7 +1,8 @@
 //! The node page's charts over 1 hour, 1 day or 1 week: when Prometheus is the source, from its
 //! range queries, one per charted field for the node's GPUs, each point the field's average over
 //! its step ([`HistoryRange::POINTS`] points), the answer kept for one step; else, and for GPUs
-//! Prometheus has nothing of, from the history kept in memory, cut to the range.
+//! whose UUID cannot be put in a query, from the history kept in memory, cut to the range. A GPU
+//! Prometheus has no series of has an empty chart, as Prometheus is then the source.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

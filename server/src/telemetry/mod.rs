@@ -401,8 +401,7 @@ impl Telemetry {
         for node in still_missed(&self.nodes.load(), &results, now, kept_for) {
             results.insert(node, Err(missing.clone()));
         }
-        let targets = results.len();
-        self.record(results.into_iter().collect(), settings, started, targets)
+        self.record(results.into_iter().collect(), settings, started)
     }
 
     async fn run(&self, exporters: Store<Pod>, kind: ExporterKind, settings: TelemetrySettings) {
@@ -456,7 +455,7 @@ impl Telemetry {
                 .buffer_unordered(settings.concurrency.max(1))
                 .collect()
                 .await;
-        self.record(results, settings, started, targets.len())
+        self.record(results, settings, started)
     }
 
     /// Keeps one cycle's answers: each node's latest good answer or why it failed, and every GPU's
@@ -467,8 +466,8 @@ impl Telemetry {
         results: Vec<(String, Result<NodeGpus, ExporterError>)>,
         settings: &TelemetrySettings,
         started: Instant,
-        targets: usize,
     ) -> usize {
+        let targets = results.len();
         let now = jiff::Timestamp::now().as_millisecond();
         let previous = self.nodes.load();
         let mut nodes: HashMap<String, NodeTelemetry> = HashMap::with_capacity(results.len());
@@ -606,13 +605,13 @@ impl Telemetry {
         let Some(prometheus) = &self.prometheus else {
             return Ok(None);
         };
-        let Some(queries) = charts::range_queries(uuids, range) else {
-            return Ok(None);
-        };
         let key = charts::CacheKey::new(range, uuids);
         if let Some(kept) = self.chart_cache.lock().get(&key, Instant::now()) {
             return Ok(Some(kept));
         }
+        let Some(queries) = charts::range_queries(uuids, range) else {
+            return Ok(None);
+        };
         let start_s = now_s - range.seconds();
         let step_s = range.step_seconds();
         let answers = futures::future::try_join_all(queries.into_iter().map(

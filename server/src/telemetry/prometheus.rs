@@ -42,7 +42,7 @@ pub struct PrometheusSettings {
 /// Why Prometheus could not be asked, or its answer not used. The text never holds the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrometheusError {
-    #[error("no answer within {ms} ms")]
+    #[error("no answer within {ms} ms (if it is slow rather than down, raise --telemetry-timeout)")]
     Timeout { ms: u64 },
     #[error("cannot connect: {0}")]
     Unreachable(String),
@@ -99,13 +99,6 @@ pub struct MatrixSeries {
     pub metric: HashMap<String, String>,
     /// Unix seconds and each value as Prometheus writes it.
     pub values: Vec<(f64, String)>,
-}
-
-impl MatrixSeries {
-    /// The series' name.
-    pub fn name(&self) -> &str {
-        self.metric.get("__name__").map_or("", String::as_str)
-    }
 }
 
 /// Whether Prometheus did what was asked.
