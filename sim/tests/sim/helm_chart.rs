@@ -102,6 +102,51 @@ async fn the_chart_lints_and_refuses_bad_values_naming_them() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_other_sources_and_tls_render_as_the_dashboards_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = no_cluster(&dir);
+    let render = |values: &'static str| {
+        let kc = kc.clone();
+        async move {
+            let run = helm(&kc, &["template", RELEASE, &chart(), "--set", values]).await;
+            assert_ran(values, &run);
+            run.stdout
+        }
+    };
+    let prometheus = render(
+        "prometheus.url=https://prom.example:9090,prometheus.tokenSecret.name=prom-token,\
+         prometheus.caConfigMap.name=prom-ca,prometheus.podMonitor.enabled=true,\
+         tls.mode=secret,tls.secretName=lab-tls",
+    )
+    .await;
+    for wanted in [
+        "\"--prometheus-url=https://prom.example:9090\"",
+        "--prometheus-token-file=/etc/gpuboard/prometheus/token",
+        "secretName: prom-token",
+        "--prometheus-ca-file=/etc/gpuboard/prometheus-ca/ca.crt",
+        "name: prom-ca",
+        "--tls-cert=/etc/gpuboard/tls/tls.crt",
+        "secretName: lab-tls",
+        "kind: PodMonitor",
+        "honorLabels: true",
+    ] {
+        assert!(
+            prometheus.contains(wanted),
+            "{wanted} missing:\n{prometheus}"
+        );
+    }
+    let dcgm =
+        render("dcgmExporter.selector=app=nvidia-dcgm-exporter,exporter.enabled=false").await;
+    for wanted in [
+        "\"--dcgm-exporter-selector=app=nvidia-dcgm-exporter\"",
+        "--exporter-namespace=gpu-operator",
+    ] {
+        assert!(dcgm.contains(wanted), "{wanted} missing:\n{dcgm}");
+    }
+    assert!(!dcgm.contains("kind: DaemonSet"), "{dcgm}");
+}
+
 /// Objects of a rendered manifest, as the cluster reads them, by `Kind/name`.
 async fn objects_of(kubeconfig: &Path, manifest: &str) -> BTreeMap<String, Value> {
     let file = kubeconfig.with_file_name(format!("manifest-{}.yaml", manifest.len()));
@@ -297,30 +342,20 @@ async fn helm_installs_upgrades_rolls_back_and_uninstalls_the_chart_on_the_sim()
     assert_ran("helm install", &install);
     assert!(install.stdout.contains(":30080/"), "{}", install.stdout);
 
-    let made = kubectl_ok(
-        kc,
-        &[
-            "get",
-            "deployments,daemonsets,services,networkpolicies,secrets,serviceaccounts",
-            "-n",
-            NAMESPACE,
-            "-l",
-            "app.kubernetes.io/instance=gpuboard",
-            "-o",
-            "name",
-        ],
-    )
-    .await;
-    let mut made: Vec<&str> = made.lines().collect();
-    made.sort_unstable();
     assert_eq!(
-        made,
+        release_objects(kc).await,
         [
+            "clusterrole.rbac.authorization.k8s.io/gpuboard-cache-reader",
+            "clusterrolebinding.rbac.authorization.k8s.io/gpuboard-cache-reader",
             "daemonset.apps/gpuboard-exporter",
             "deployment.apps/gpuboard",
             "deployment.apps/gpuboard-redis",
             "networkpolicy.networking.k8s.io/gpuboard-exporter",
             "networkpolicy.networking.k8s.io/gpuboard-redis",
+            "role.rbac.authorization.k8s.io/gpuboard-cluster-info",
+            "role.rbac.authorization.k8s.io/gpuboard-node-leases",
+            "rolebinding.rbac.authorization.k8s.io/gpuboard-cluster-info",
+            "rolebinding.rbac.authorization.k8s.io/gpuboard-node-leases",
             "secret/gpuboard-session",
             "service/gpuboard",
             "service/gpuboard-redis",
@@ -445,13 +480,32 @@ async fn helm_installs_upgrades_rolls_back_and_uninstalls_the_chart_on_the_sim()
     let ingresses = kubectl_ok(kc, &["get", "ingresses", "-n", NAMESPACE, "-o", "name"]).await;
     assert_eq!(ingresses.trim(), "", "the rollback removes the ingress");
 
+    // Install, upgrade and rollback each left a release record.
+    assert_eq!(helm_records(kc).await.len(), 3);
+
     let uninstall = helm(kc, &["uninstall", RELEASE, "-n", NAMESPACE]).await;
     assert_ran("helm uninstall", &uninstall);
-    let left = kubectl_ok(
+    assert_eq!(
+        release_objects(kc).await,
+        Vec::<String>::new(),
+        "uninstall leaves nothing of the chart"
+    );
+    assert_eq!(
+        helm_records(kc).await,
+        Vec::<String>::new(),
+        "uninstall removes helm's release records"
+    );
+    assert_eq!(can_i(kc, &["watch", "nodes"]).await, "no");
+}
+
+/// Every object of the release, in any namespace, as `kind/name`, sorted.
+async fn release_objects(kc: &Path) -> Vec<String> {
+    sorted_names(
         kc,
         &[
             "get",
-            "deployments,daemonsets,services,networkpolicies,secrets,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings",
+            "deployments,daemonsets,services,networkpolicies,secrets,serviceaccounts,\
+             roles,rolebindings,clusterroles,clusterrolebindings",
             "-A",
             "-l",
             "app.kubernetes.io/instance=gpuboard",
@@ -459,9 +513,12 @@ async fn helm_installs_upgrades_rolls_back_and_uninstalls_the_chart_on_the_sim()
             "name",
         ],
     )
-    .await;
-    assert_eq!(left.trim(), "", "uninstall leaves nothing of the chart");
-    let releases = kubectl_ok(
+    .await
+}
+
+/// helm's records of the release (Secrets labelled owner=helm), sorted.
+async fn helm_records(kc: &Path) -> Vec<String> {
+    sorted_names(
         kc,
         &[
             "get",
@@ -474,10 +531,15 @@ async fn helm_installs_upgrades_rolls_back_and_uninstalls_the_chart_on_the_sim()
             "name",
         ],
     )
-    .await;
-    assert_eq!(
-        releases.trim(),
-        "",
-        "uninstall removes helm's release records"
-    );
+    .await
+}
+
+async fn sorted_names(kc: &Path, args: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = kubectl_ok(kc, args)
+        .await
+        .lines()
+        .map(str::to_string)
+        .collect();
+    names.sort_unstable();
+    names
 }

@@ -30,7 +30,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{/* Combinations the schema cannot say: refused with the values to change. */}}
 {{- define "gpuboard.validate" -}}
 {{- if and .Values.ingress.enabled (ne .Values.tls.mode "upstream") -}}
-{{- fail "ingress.enabled needs tls.mode=upstream: the ingress terminates TLS and reaches the dashboard over plain HTTP" -}}
+{{- fail "ingress.enabled needs tls.mode=upstream and service.type=ClusterIP: the ingress terminates TLS and reaches the dashboard over plain HTTP" -}}
 {{- end -}}
 {{- if and (eq .Values.tls.mode "upstream") (ne .Values.service.type "ClusterIP") -}}
 {{- fail "tls.mode=upstream serves plain HTTP: it needs service.type=ClusterIP, reached only through the ingress or proxy that terminates TLS" -}}
@@ -47,7 +47,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- fail "prometheus.url and dcgmExporter.selector exclude each other: the dashboard takes GPU samples from one source" -}}
 {{- end -}}
 {{- if and (eq .Values.sessions.store "redis") (not .Values.sessions.redis.bundled) (not .Values.sessions.existingSecret) -}}
-{{- fail "sessions.redis.bundled=false needs sessions.existingSecret: a Secret whose url names your Redis" -}}
+{{- fail "sessions.redis.bundled=false needs sessions.existingSecret: a Secret with keys url (redis://:PASSWORD@HOST:6379/0, your Redis) and key (openssl rand -base64 32)" -}}
 {{- end -}}
 {{- if and .Values.prometheus.podMonitor.enabled (not .Values.exporter.enabled) -}}
 {{- fail "prometheus.podMonitor.enabled scrapes gpuboard-exporter: it needs exporter.enabled" -}}
@@ -56,10 +56,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- fail "prometheus.podMonitor.enabled with networkPolicy.enabled needs networkPolicy.prometheusNamespace: the policy would keep Prometheus from the exporters" -}}
 {{- end -}}
 {{- if and (or .Values.prometheus.tokenSecret.name .Values.prometheus.caConfigMap.name) (not .Values.prometheus.url) -}}
-{{- fail "prometheus.tokenSecret and prometheus.caConfigMap are for prometheus.url: set it, or leave them empty" -}}
+{{- fail "prometheus.tokenSecret and prometheus.caConfigMap are for prometheus.url: set it, or leave their names empty" -}}
 {{- end -}}
 {{- if and .Values.prometheus.caConfigMap.name (not (hasPrefix "https://" .Values.prometheus.url)) -}}
-{{- fail "prometheus.caConfigMap is for an https:// prometheus.url" -}}
+{{- fail "prometheus.caConfigMap is for an https:// prometheus.url: use https://, or leave caConfigMap.name empty" -}}
 {{- end -}}
 {{- if and .Values.dcgmExporter.selector .Values.exporter.enabled -}}
 {{- fail "dcgmExporter.selector reads NVIDIA's exporter instead of gpuboard-exporter: set exporter.enabled=false" -}}
