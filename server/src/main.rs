@@ -11,7 +11,7 @@ use gpuboard::DashboardSettings;
 use gpuboard::auth::AuthSettings;
 use gpuboard::auth::attempts::TrustedProxies;
 use gpuboard::auth::store::{RedisSettings, SealingKey, SessionBackend};
-use gpuboard::telemetry::discovery::ExporterKind;
+use gpuboard::telemetry::discovery::{ExporterKind, ExporterPort};
 use gpuboard::telemetry::prometheus::PrometheusSettings;
 use gpuboard::telemetry::{GpuSource, TelemetrySettings};
 use gpuboard::transport::{Transport, TransportFlags};
@@ -112,7 +112,7 @@ struct ServeArgs {
     exporter_namespace: String,
     /// Ask NVIDIA's dcgm-exporter instead of gpuboard-exporter: the pods this label selector
     /// picks in --exporter-namespace (e.g. `app=nvidia-dcgm-exporter` with the GPU Operator in
-    /// gpu-operator), owned by a DaemonSet, at their port named `metrics` (else 9400), `/metrics`.
+    /// gpu-operator), owned by a DaemonSet, at --dcgm-exporter-port, `/metrics`.
     #[arg(
         long,
         env = "GPUBOARD_DCGM_EXPORTER_SELECTOR",
@@ -120,6 +120,15 @@ struct ServeArgs {
         value_parser = label_selector
     )]
     dcgm_exporter_selector: Option<String>,
+    /// With --dcgm-exporter-selector: the pods' port that serves `/metrics`, a container port's
+    /// name (a pod without a port of that name is asked at 9400) or a number.
+    #[arg(
+        long,
+        default_value = "metrics",
+        env = "GPUBOARD_DCGM_EXPORTER_PORT",
+        requires = "dcgm_exporter_selector"
+    )]
+    dcgm_exporter_port: ExporterPort,
     /// Take GPU samples from this Prometheus (http:// or https://, without /api/v1) instead of
     /// asking the exporters: an instant query of the DCGM series every --telemetry-interval,
     /// whether gpuboard-exporter or NVIDIA's dcgm-exporter wrote them.
@@ -208,6 +217,7 @@ impl ServeArgs {
                     None => GpuSource::Exporters(match &self.dcgm_exporter_selector {
                         Some(selector) => ExporterKind::Dcgm {
                             selector: selector.clone(),
+                            port: self.dcgm_exporter_port.clone(),
                         },
                         None => ExporterKind::Gpuboard,
                     }),
@@ -334,5 +344,33 @@ mod tests {
         assert!(label_selector("tier in (a,b),!canary").is_ok());
         assert!(label_selector("  ").is_err());
         assert!(label_selector("app=x;rm").is_err_and(|why| why.contains("';'")));
+    }
+
+    #[test]
+    fn the_dcgm_exporter_port_is_checked_and_needs_the_selector() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["gpuboard", "serve"].iter().chain(args)).map(|cli| {
+                let Command::Serve(serve) = cli.command;
+                serve.dcgm_exporter_port
+            })
+        };
+        let selector = "--dcgm-exporter-selector=app=dcgm";
+        assert_eq!(
+            parse(&[selector]).ok(),
+            Some(ExporterPort::Named("metrics".into()))
+        );
+        assert_eq!(
+            parse(&[selector, "--dcgm-exporter-port=9500"]).ok(),
+            Some(ExporterPort::Number(9500))
+        );
+        let refused = parse(&[selector, "--dcgm-exporter-port=0"])
+            .expect_err("port 0 is refused")
+            .to_string();
+        assert!(refused.contains("--dcgm-exporter-port"), "{refused}");
+        assert!(refused.contains("from 1 to 65535"), "{refused}");
+        let alone = parse(&["--dcgm-exporter-port=9500"])
+            .expect_err("a port without a selector is refused")
+            .to_string();
+        assert!(alone.contains("--dcgm-exporter-selector"), "{alone}");
     }
 }

@@ -1,8 +1,8 @@
 //! Which exporters to ask: the running pods of the dashboard's own exporter DaemonSet (its label,
 //! in its namespace, owned by a DaemonSet of that name), or of NVIDIA's dcgm-exporter (the pods
 //! `--dcgm-exporter-selector` picks in that namespace, owned by a DaemonSet), one per node, at the
-//! pod's IP and the port named `metrics`. A pod that only carries the label, or runs elsewhere, is
-//! not asked.
+//! pod's IP and its exporter port ([`ExporterPort`]: by default the port named `metrics`). A pod
+//! that only carries the label, or runs elsewhere, is not asked.
 
 use std::sync::Arc;
 
@@ -16,8 +16,86 @@ pub enum ExporterKind {
     #[default]
     Gpuboard,
     /// NVIDIA's dcgm-exporter, its pods picked by this label selector, asked for its
-    /// Prometheus text.
-    Dcgm { selector: String },
+    /// Prometheus text at this port.
+    Dcgm {
+        selector: String,
+        port: ExporterPort,
+    },
+}
+
+/// Which of an exporter pod's ports serves its samples, as a Service's `targetPort` names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExporterPort {
+    /// The container port of this name; a pod with none of that name is asked at
+    /// [`DEFAULT_PORT`] (9400, where both exporters listen by default).
+    Named(String),
+    /// This port number, whatever the pod declares.
+    Number(u16),
+}
+
+impl Default for ExporterPort {
+    fn default() -> Self {
+        ExporterPort::Named(PORT_NAME.to_string())
+    }
+}
+
+/// Why a port given on the command line is not one.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PortError {
+    #[error("{0:?} is not a port: a number from 1 to 65535, or a port name")]
+    Number(String),
+    #[error(
+        "{0:?} is not a port name: at most 15 lower-case letters, digits and '-', with a letter, \
+         not starting or ending with '-'"
+    )]
+    Name(String),
+}
+
+impl std::str::FromStr for ExporterPort {
+    type Err = PortError;
+
+    /// A number (`9400`) or a name as Kubernetes allows a container port's (`metrics`).
+    fn from_str(text: &str) -> Result<Self, PortError> {
+        let text = text.trim();
+        if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+            return match text.parse::<u16>() {
+                Ok(number) if number > 0 => Ok(ExporterPort::Number(number)),
+                _ => Err(PortError::Number(text.to_string())),
+            };
+        }
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        let valid = (1..=15).contains(&text.len())
+            && text.chars().all(allowed)
+            && text.chars().any(|c| c.is_ascii_lowercase())
+            && !text.starts_with('-')
+            && !text.ends_with('-')
+            && !text.contains("--");
+        if valid {
+            Ok(ExporterPort::Named(text.to_string()))
+        } else {
+            Err(PortError::Name(text.to_string()))
+        }
+    }
+}
+
+impl ExporterPort {
+    /// The port of this pod's containers that this names.
+    fn of(&self, spec: &k8s_openapi::api::core::v1::PodSpec) -> Option<u16> {
+        match self {
+            ExporterPort::Number(number) => Some(*number),
+            ExporterPort::Named(name) => {
+                let declared = spec
+                    .containers
+                    .iter()
+                    .flat_map(|c| c.ports.iter().flatten())
+                    .find(|port| port.name.as_deref() == Some(name.as_str()));
+                match declared {
+                    Some(port) => u16::try_from(port.container_port).ok(),
+                    None => Some(DEFAULT_PORT),
+                }
+            }
+        }
+    }
 }
 
 /// What an exporter answers in.
@@ -37,7 +115,7 @@ impl ExporterKind {
     pub fn selector(&self) -> String {
         match self {
             ExporterKind::Gpuboard => format!("{APP_LABEL}={APP_NAME}"),
-            ExporterKind::Dcgm { selector } => selector.clone(),
+            ExporterKind::Dcgm { selector, .. } => selector.clone(),
         }
     }
 
@@ -58,6 +136,14 @@ impl ExporterKind {
         match self {
             ExporterKind::Gpuboard => (AnswerFormat::GpuboardJson, GPUS_PATH),
             ExporterKind::Dcgm { .. } => (AnswerFormat::DcgmText, DCGM_PATH),
+        }
+    }
+
+    /// The port that serves the samples: gpuboard-exporter's is always the one named `metrics`.
+    fn port(&self, spec: &k8s_openapi::api::core::v1::PodSpec) -> Option<u16> {
+        match self {
+            ExporterKind::Gpuboard => ExporterPort::default().of(spec),
+            ExporterKind::Dcgm { port, .. } => port.of(spec),
         }
     }
 }
@@ -83,13 +169,7 @@ fn target(pod: &Pod, kind: &ExporterKind) -> Option<ExporterTarget> {
     let ip: std::net::IpAddr = ip.parse().ok()?;
     let spec = pod.spec.as_ref()?;
     let node = spec.node_name.clone()?;
-    let port = spec
-        .containers
-        .iter()
-        .flat_map(|c| c.ports.iter().flatten())
-        .find(|port| port.name.as_deref() == Some(PORT_NAME))
-        .map_or(i32::from(DEFAULT_PORT), |port| port.container_port);
-    let addr = std::net::SocketAddr::new(ip, u16::try_from(port).ok()?);
+    let addr = std::net::SocketAddr::new(ip, kind.port(spec)?);
     let (format, path) = kind.answer();
     Some(ExporterTarget {
         node,
@@ -173,6 +253,7 @@ mod tests {
         // dcgm-exporter's DaemonSet has a name of its install's choosing; a bare pod is still out.
         let dcgm = ExporterKind::Dcgm {
             selector: "app=nvidia-dcgm-exporter".into(),
+            port: ExporterPort::default(),
         };
         let nodes: Vec<(String, AnswerFormat)> = exporter_targets(&pods, &dcgm)
             .into_iter()
@@ -192,5 +273,84 @@ mod tests {
                 .iter()
                 .all(|t| t.url.ends_with(":9401/metrics"))
         );
+    }
+
+    #[test]
+    fn the_exporter_port_is_the_named_one_a_number_or_the_default() {
+        let pods = vec![
+            pod("dcgm-a", "node-104", "127.0.0.4", Some("dcgm")),
+            // No port named metrics: asked at 9400, where dcgm-exporter listens by default.
+            Arc::new({
+                let mut bare = (*pod("dcgm-b", "node-105", "127.0.0.5", Some("dcgm"))).clone();
+                bare.spec.as_mut().expect("spec").containers[0].ports = None;
+                bare
+            }),
+        ];
+        let urls = |port: &str| -> Vec<String> {
+            let kind = ExporterKind::Dcgm {
+                selector: "app=dcgm".into(),
+                port: port.parse().expect("a port"),
+            };
+            exporter_targets(&pods, &kind)
+                .into_iter()
+                .map(|t| t.url)
+                .collect()
+        };
+        assert_eq!(
+            urls("metrics"),
+            [
+                "http://127.0.0.4:9401/metrics",
+                "http://127.0.0.5:9400/metrics"
+            ]
+        );
+        assert_eq!(
+            urls("9500"),
+            [
+                "http://127.0.0.4:9500/metrics",
+                "http://127.0.0.5:9500/metrics"
+            ]
+        );
+        assert_eq!(
+            urls("http-metrics"),
+            [
+                "http://127.0.0.4:9400/metrics",
+                "http://127.0.0.5:9400/metrics"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_port_is_a_number_from_1_to_65535_or_a_kubernetes_port_name() {
+        assert_eq!("9400".parse(), Ok(ExporterPort::Number(9400)));
+        assert_eq!(
+            " metrics ".parse(),
+            Ok(ExporterPort::Named("metrics".into()))
+        );
+        assert_eq!(
+            "gpu-9400".parse(),
+            Ok(ExporterPort::Named("gpu-9400".into()))
+        );
+        for number in ["0", "65536", "99999999999"] {
+            assert_eq!(
+                number.parse::<ExporterPort>(),
+                Err(PortError::Number(number.into()))
+            );
+        }
+        for name in [
+            "",
+            "Metrics",
+            "-metrics",
+            "metrics-",
+            "a--b",
+            "metrics-of-the-gpus",
+            "9400-",
+            "ports:9400",
+        ] {
+            assert_eq!(
+                name.parse::<ExporterPort>(),
+                Err(PortError::Name(name.into())),
+                "{name:?}"
+            );
+        }
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use frontend::contract::{ExporterError, GpuPage, GpuRow, HistoryRange, NodeDetail};
 use gpuboard::DashboardSettings;
 use gpuboard::cluster::permissions::PodVisibility;
-use gpuboard::telemetry::discovery::{ExporterKind, ExporterTarget};
+use gpuboard::telemetry::discovery::{ExporterKind, ExporterPort, ExporterTarget};
 use gpuboard::telemetry::prometheus::PrometheusSettings;
 use gpuboard::telemetry::{GpuSource, Telemetry, TelemetrySettings};
 use gpuboard_sim::seed::LAB_GPU_NODES;
@@ -351,7 +351,10 @@ async fn dcgm_exporter_pods_picked_by_a_selector_are_read_directly() {
     let settings = DashboardSettings {
         telemetry: TelemetrySettings {
             interval: Duration::from_secs(1),
-            source: GpuSource::Exporters(ExporterKind::Dcgm { selector }),
+            source: GpuSource::Exporters(ExporterKind::Dcgm {
+                selector,
+                port: ExporterPort::Named(gpuboard_exporter_api::PORT_NAME.into()),
+            }),
             ..Default::default()
         },
         exporter_namespace: gpuboard_sim::exporters::NAMESPACE.into(),

@@ -54,6 +54,8 @@ async fn the_chart_lints_and_refuses_bad_values_naming_them() {
         ),
         ("service.nodePort=80", "/service/nodePort"),
         ("prometheus.url=ftp://prom", "/prometheus/url"),
+        ("dcgmExporter.port=0", "/dcgmExporter/port"),
+        ("dcgmExporter.port=Metrics_Port", "/dcgmExporter/port"),
         (
             "ingress.enabled=true",
             "ingress.enabled needs tls.mode=upstream",
@@ -137,9 +139,10 @@ async fn the_charts_other_sources_and_tls_render_as_the_dashboards_flags() {
         );
     }
     let dcgm =
-        render("dcgmExporter.selector=app=nvidia-dcgm-exporter,exporter.enabled=false").await;
+        render("dcgmExporter.selector=app=nvidia-dcgm-exporter,dcgmExporter.port=9500,exporter.enabled=false").await;
     for wanted in [
         "\"--dcgm-exporter-selector=app=nvidia-dcgm-exporter\"",
+        "\"--dcgm-exporter-port=9500\"",
         "--exporter-namespace=gpu-operator",
     ] {
         assert!(dcgm.contains(wanted), "{wanted} missing:\n{dcgm}");
