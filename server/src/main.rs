@@ -134,7 +134,7 @@ struct ServeArgs {
     /// whether gpuboard-exporter or NVIDIA's dcgm-exporter wrote them.
     #[arg(long, env = "GPUBOARD_PROMETHEUS_URL")]
     prometheus_url: Option<http::Uri>,
-    /// A file holding the bearer token to send to Prometheus (re-read at every query).
+    /// A file holding the bearer token to send to Prometheus (re-read at most once a minute).
     #[arg(
         long,
         env = "GPUBOARD_PROMETHEUS_TOKEN_FILE",

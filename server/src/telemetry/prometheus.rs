@@ -1,13 +1,14 @@
 //! Prometheus as the source of GPU samples (`serve --prometheus-url`): its HTTP API's instant
 //! query, asked for exactly the series the pages read, and its range query for the charts, over
 //! HTTP or HTTPS (a CA file, or the system's roots) with an optional bearer token read from a
-//! file at every request, so a rotated token is picked up. Answers are bounded in time and size, and an error says which part failed
-//! without the token.
+//! file at most once a minute, as client-go reads a service account's, so a rotated token is
+//! picked up. Answers are bounded in time and size, and an error says which part failed without
+//! the token.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, Uri, header};
@@ -26,13 +27,16 @@ pub const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
 const MAX_REFUSAL_BYTES: usize = 64 * 1024;
 /// The largest bearer token file that is read.
 const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
+/// How long a token read from its file is used before the file is read again: a projected
+/// service account token is rotated long before it expires (client-go's period too).
+const TOKEN_REREAD_PERIOD: Duration = Duration::from_secs(60);
 
 /// Where Prometheus answers and how to reach it (`serve` flags).
 #[derive(Debug, Clone)]
 pub struct PrometheusSettings {
     /// Its base URL, `http://` or `https://`, without `/api/v1`.
     pub url: Uri,
-    /// A file holding the bearer token to send; re-read at every request.
+    /// A file holding the bearer token to send; re-read at most once a minute.
     pub token_file: Option<PathBuf>,
     /// A PEM file of the certificates that sign its serving certificate; the system's roots
     /// when none is given.
@@ -155,7 +159,7 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 pub struct Prometheus {
     /// The base URL without a trailing `/`.
     base: Arc<str>,
-    token_file: Option<PathBuf>,
+    token: Option<Arc<TokenFile>>,
     client: HttpsClient,
     timeout: Duration,
 }
@@ -198,7 +202,10 @@ impl Prometheus {
         let base = url.to_string();
         Ok(Prometheus {
             base: base.trim_end_matches('/').into(),
-            token_file: settings.token_file.clone(),
+            token: settings
+                .token_file
+                .clone()
+                .map(|path| Arc::new(TokenFile::new(path, TOKEN_REREAD_PERIOD))),
             client,
             timeout,
         })
@@ -248,7 +255,10 @@ impl Prometheus {
             .parse()
             .map_err(|e| PrometheusError::Invalid(format!("the request's address: {e}")))?;
         let mut request = Request::get(uri).header(header::ACCEPT, "application/json");
-        let token = self.token()?;
+        let token = match &self.token {
+            Some(file) => Some(file.bearer()?),
+            None => None,
+        };
         if let Some(token) = &token {
             request = request.header(header::AUTHORIZATION, token.header.clone());
         }
@@ -307,19 +317,48 @@ impl Prometheus {
         .await
         .map_err(|_| PrometheusError::Timeout { ms })?
     }
+}
 
-    /// The bearer token in the token file (a small file, read whole at each request).
-    fn token(&self) -> Result<Option<Bearer>, PrometheusError> {
+/// A bearer token file and the token last read from it.
+struct TokenFile {
+    path: PathBuf,
+    /// How long a token read is used before the file is read again.
+    period: Duration,
+    /// The token last read and when; a failed read is not kept, so the next request tries again.
+    last: Mutex<Option<(Instant, Arc<Bearer>)>>,
+}
+
+impl TokenFile {
+    fn new(path: PathBuf, period: Duration) -> Self {
+        TokenFile {
+            path,
+            period,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The token to send: the one last read if younger than the period, else the file's now.
+    fn bearer(&self) -> Result<Arc<Bearer>, PrometheusError> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((read_at, bearer)) = last.as_ref()
+            && read_at.elapsed() < self.period
+        {
+            return Ok(Arc::clone(bearer));
+        }
+        let bearer = Arc::new(self.read()?);
+        *last = Some((Instant::now(), Arc::clone(&bearer)));
+        Ok(bearer)
+    }
+
+    /// The token in the file (a small file, read whole).
+    fn read(&self) -> Result<Bearer, PrometheusError> {
         use std::io::Read;
-        let Some(path) = &self.token_file else {
-            return Ok(None);
-        };
         let refused = |why: String| PrometheusError::TokenFile {
-            path: path.display().to_string(),
+            path: self.path.display().to_string(),
             why,
         };
         let mut token = String::new();
-        std::fs::File::open(path)
+        std::fs::File::open(&self.path)
             .and_then(|file| file.take(MAX_TOKEN_FILE_BYTES).read_to_string(&mut token))
             .map_err(|e| refused(e.to_string()))?;
         let token = token.trim();
@@ -336,10 +375,10 @@ impl Prometheus {
             .map_err(|_| refused("it holds characters a header cannot carry".into()))?;
         // Marked sensitive, so it is never logged.
         header.set_sensitive(true);
-        Ok(Some(Bearer {
+        Ok(Bearer {
             text: token.to_string(),
             header,
-        }))
+        })
     }
 }
 
@@ -545,11 +584,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_token_file_is_read_at_each_request_and_never_quoted() {
+    async fn the_token_file_is_reread_after_its_period_and_never_quoted() {
         let dir = tempfile::tempdir().expect("a directory");
         let path = dir.path().join("token");
         let addr = echoing_refuser().await;
-        let prometheus = Prometheus::new(
+        let mut prometheus = Prometheus::new(
             &PrometheusSettings {
                 token_file: Some(path.clone()),
                 ..settings(&format!("http://{addr}/"))
@@ -557,13 +596,16 @@ mod tests {
             Duration::from_secs(5),
         )
         .expect("a client");
+        // Read at every request, as if each were a minute after the last.
+        let every_time = Arc::new(TokenFile::new(path.clone(), Duration::ZERO));
+        prometheus.token = Some(Arc::clone(&every_time));
         // (Bearer has no Debug, so that no token is ever printed.)
-        let Err(missing) = prometheus.token() else {
+        let Err(missing) = every_time.bearer() else {
             panic!("a token with no file yet")
         };
         assert!(matches!(missing, PrometheusError::TokenFile { .. }));
         std::fs::write(&path, "secret-token-1\n").expect("written");
-        let bearer = prometheus.token().expect("read").expect("a token");
+        let bearer = every_time.bearer().expect("a token");
         assert_eq!(bearer.text, "secret-token-1");
         assert_eq!(bearer.header, "Bearer secret-token-1");
         assert!(bearer.header.is_sensitive());
@@ -579,9 +621,16 @@ mod tests {
         assert!(!text.contains("secret-token"), "{text}");
         std::fs::write(&path, "x".repeat(70_000)).expect("written");
         assert!(
-            prometheus
-                .token()
+            every_time
+                .bearer()
                 .is_err_and(|e| e.to_string().contains("KiB"))
         );
+
+        // Within its period the token read is sent without reading the file again.
+        let kept = TokenFile::new(path.clone(), Duration::from_secs(3600));
+        std::fs::write(&path, "secret-token-3").expect("written");
+        assert_eq!(kept.bearer().expect("read").text, "secret-token-3");
+        std::fs::remove_file(&path).expect("removed");
+        assert_eq!(kept.bearer().expect("kept").text, "secret-token-3");
     }
 }
