@@ -139,21 +139,38 @@ pub fn busy_in(answer: &gpuboard_exporter_api::NodeGpus) -> u32 {
         .count() as u32
 }
 
-/// Busy GPUs among `rows`.
-pub fn busy<'a>(rows: impl IntoIterator<Item = &'a GpuRow>) -> u32 {
-    rows.into_iter()
-        .filter(|r| is_busy(r.utilization_percent, r.stale))
+/// What the GPU counts read of one GPU: its utilization and whether its node's exporter is
+/// stale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GpuUse {
+    pub utilization_percent: Option<f64>,
+    pub stale: bool,
+}
+
+impl From<&GpuRow> for GpuUse {
+    fn from(row: &GpuRow) -> Self {
+        GpuUse {
+            utilization_percent: row.utilization_percent,
+            stale: row.stale,
+        }
+    }
+}
+
+/// Busy GPUs among `gpus`.
+pub fn busy(gpus: impl IntoIterator<Item = GpuUse>) -> u32 {
+    gpus.into_iter()
+        .filter(|g| is_busy(g.utilization_percent, g.stale))
         .count() as u32
 }
 
 /// The average utilization of the GPUs with a fresh sample; None when there are none.
-pub fn average_utilization<'a>(rows: impl IntoIterator<Item = &'a GpuRow>) -> Option<f64> {
-    let fresh: Vec<f64> = rows
+pub fn average_utilization(gpus: impl IntoIterator<Item = GpuUse>) -> Option<f64> {
+    let (sum, count) = gpus
         .into_iter()
-        .filter(|r| !r.stale)
-        .filter_map(|r| r.utilization_percent)
-        .collect();
-    (!fresh.is_empty()).then(|| fresh.iter().sum::<f64>() / fresh.len() as f64)
+        .filter(|g| !g.stale)
+        .filter_map(|g| g.utilization_percent)
+        .fold((0.0, 0usize), |(sum, count), u| (sum + u, count + 1));
+    (count > 0).then(|| sum / count as f64)
 }
 
 #[cfg(test)]
@@ -213,8 +230,9 @@ mod tests {
             ..Default::default()
         };
         let rows = vec![row(97.0, false), row(10.0, false), row(99.0, true)];
-        assert_eq!(busy(&rows), 1);
-        assert_eq!(average_utilization(&rows), Some(53.5));
-        assert_eq!(average_utilization(&rows[2..]), None);
+        let uses = |rows: &[GpuRow]| rows.iter().map(GpuUse::from).collect::<Vec<_>>();
+        assert_eq!(busy(uses(&rows)), 1);
+        assert_eq!(average_utilization(uses(&rows)), Some(53.5));
+        assert_eq!(average_utilization(uses(&rows[2..])), None);
     }
 }

@@ -1,12 +1,13 @@
 //! The GPU inventory: every GPU the exporters report, with who holds it shown only where the
 //! user may list pods; one page of it, filtered and sorted as asked; and its CSV export.
 
+use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use frontend::contract::{GPU_PAGE_SIZE, GpuPage, GpuQuery, GpuRow, GpuSortKey};
-use gpuboard_exporter_api::PodRef;
+use gpuboard_exporter_api::{Gpu, NodeGpus};
 
-use crate::cluster::accounting;
+use crate::cluster::accounting::{self, GpuUse};
 use crate::cluster::permissions::PodVisibility;
 use crate::telemetry::NodeTelemetry;
 
@@ -25,55 +26,100 @@ pub fn holder_namespaces<'a>(
         .collect()
 }
 
-/// The GPU rows of `nodes` (name, telemetry), in node and index order, with holders shown where
-/// `visible` says the user may see them.
-pub fn gpu_rows<'a>(
-    nodes: impl IntoIterator<Item = (&'a String, &'a NodeTelemetry)>,
-    visible: &PodVisibility,
-) -> Vec<GpuRow> {
-    let mut rows = Vec::new();
-    for (node, telemetry) in nodes {
-        let Some(answer) = &telemetry.last_good else {
-            continue;
-        };
-        for gpu in &answer.gpus {
-            let (shown, hidden): (Vec<&PodRef>, Vec<&PodRef>) =
-                gpu.pods.iter().partition(|p| visible.shows(&p.namespace));
-            rows.push(GpuRow {
-                node: node.clone(),
-                index: gpu.identity.index,
-                model: gpu.identity.name.clone(),
-                uuid: gpu.identity.uuid.clone(),
-                memory_total_bytes: gpu.identity.memory_total_bytes,
-                memory_used_bytes: gpu.fields.memory_used_bytes,
-                utilization_percent: gpu.fields.utilization_percent,
-                temperature_celsius: gpu.fields.temperature_celsius,
-                power_watts: gpu.fields.power_watts,
-                power_limit_watts: gpu.identity.power_limit_watts,
-                in_use: !gpu.pods.is_empty() || !gpu.processes.is_empty(),
-                pods: shown
-                    .iter()
-                    .map(|p| format!("{}/{}", p.namespace, p.pod))
-                    .collect(),
-                hidden_pods: hidden.len(),
-                stale: telemetry.is_stale(),
-                sampled_at_ms: answer.sampled_at_ms,
-                failure: gpu.failure().map(str::to_string),
-            });
+/// One GPU of the telemetry snapshot, borrowed: what the inventory counts, filters and sorts
+/// by, so that only the rows of the page shown are made.
+#[derive(Clone, Copy)]
+struct GpuRef<'a> {
+    node: &'a str,
+    telemetry: &'a NodeTelemetry,
+    answer: &'a NodeGpus,
+    gpu: &'a Gpu,
+}
+
+impl<'a> GpuRef<'a> {
+    /// Every GPU of `nodes` (name, telemetry) with a last good answer, in no particular order.
+    fn all(nodes: impl IntoIterator<Item = (&'a String, &'a NodeTelemetry)>) -> Vec<GpuRef<'a>> {
+        let mut refs = Vec::new();
+        for (node, telemetry) in nodes {
+            let Some(answer) = &telemetry.last_good else {
+                continue;
+            };
+            refs.extend(answer.gpus.iter().map(|gpu| GpuRef {
+                node,
+                telemetry,
+                answer,
+                gpu,
+            }));
+        }
+        refs
+    }
+
+    fn is_in_use(&self) -> bool {
+        !self.gpu.pods.is_empty() || !self.gpu.processes.is_empty()
+    }
+
+    fn use_of(&self) -> GpuUse {
+        GpuUse {
+            utilization_percent: self.gpu.fields.utilization_percent,
+            stale: self.telemetry.is_stale(),
         }
     }
-    rows.sort_by(|a, b| a.node.cmp(&b.node).then(a.index.cmp(&b.index)));
-    rows
-}
 
-fn cmp_opt(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
-    a.unwrap_or(-1.0).total_cmp(&b.unwrap_or(-1.0))
-}
+    /// The holders `visible` lets the user see, as `namespace/pod`.
+    fn shown_pods<'v>(
+        &self,
+        visible: &'v PodVisibility,
+    ) -> impl Iterator<Item = String> + use<'a, 'v> {
+        self.gpu
+            .pods
+            .iter()
+            .filter(move |p| visible.shows(&p.namespace))
+            .map(|p| format!("{}/{}", p.namespace, p.pod))
+    }
 
-fn sort(rows: &mut [GpuRow], key: GpuSortKey, descending: bool) {
-    rows.sort_by(|a, b| {
-        let by_place = a.node.cmp(&b.node).then(a.index.cmp(&b.index));
-        let ord = match key {
+    /// Its row, with holders shown where `visible` says the user may see them.
+    fn row(&self, visible: &PodVisibility) -> GpuRow {
+        let gpu = self.gpu;
+        let pods: Vec<String> = self.shown_pods(visible).collect();
+        GpuRow {
+            node: self.node.to_string(),
+            index: gpu.identity.index,
+            model: gpu.identity.name.clone(),
+            uuid: gpu.identity.uuid.clone(),
+            memory_total_bytes: gpu.identity.memory_total_bytes,
+            memory_used_bytes: gpu.fields.memory_used_bytes,
+            utilization_percent: gpu.fields.utilization_percent,
+            temperature_celsius: gpu.fields.temperature_celsius,
+            power_watts: gpu.fields.power_watts,
+            power_limit_watts: gpu.identity.power_limit_watts,
+            in_use: self.is_in_use(),
+            hidden_pods: gpu.pods.len() - pods.len(),
+            pods,
+            stale: self.telemetry.is_stale(),
+            sampled_at_ms: self.answer.sampled_at_ms,
+            failure: gpu.failure().map(str::to_string),
+        }
+    }
+
+    /// Whether it matches `filter`, already lower-case: its node, model, UUID or a holder the
+    /// user may see.
+    fn matches(&self, filter: &str, visible: &PodVisibility) -> bool {
+        let has = |text: &str| text.to_lowercase().contains(filter);
+        filter.is_empty()
+            || has(self.node)
+            || has(&self.gpu.identity.name)
+            || has(&self.gpu.identity.uuid)
+            || self.shown_pods(visible).any(|p| has(&p))
+    }
+
+    /// The inventory's order by `key`, ties (and the node key) by node and index.
+    fn cmp_by(&self, other: &Self, key: GpuSortKey) -> Ordering {
+        let (a, b) = (&self.gpu.fields, &other.gpu.fields);
+        let by_place = self
+            .node
+            .cmp(other.node)
+            .then(self.gpu.identity.index.cmp(&other.gpu.identity.index));
+        match key {
             GpuSortKey::Node => by_place,
             GpuSortKey::Utilization => {
                 cmp_opt(a.utilization_percent, b.utilization_percent).then(by_place)
@@ -83,41 +129,63 @@ fn sort(rows: &mut [GpuRow], key: GpuSortKey, descending: bool) {
                 cmp_opt(a.temperature_celsius, b.temperature_celsius).then(by_place)
             }
             GpuSortKey::Power => cmp_opt(a.power_watts, b.power_watts).then(by_place),
-        };
-        if descending { ord.reverse() } else { ord }
-    });
+        }
+    }
 }
 
-/// Whether a row matches the filter text (node, model, UUID or pod, case-insensitive).
-fn matches(row: &GpuRow, filter: &str) -> bool {
-    let f = filter.trim().to_lowercase();
-    f.is_empty()
-        || row.node.to_lowercase().contains(&f)
-        || row.model.to_lowercase().contains(&f)
-        || row.uuid.to_lowercase().contains(&f)
-        || row.pods.iter().any(|p| p.to_lowercase().contains(&f))
+/// The GPU rows of `nodes` (name, telemetry), in node and index order, with holders shown where
+/// `visible` says the user may see them.
+pub fn gpu_rows<'a>(
+    nodes: impl IntoIterator<Item = (&'a String, &'a NodeTelemetry)>,
+    visible: &PodVisibility,
+) -> Vec<GpuRow> {
+    let mut refs = GpuRef::all(nodes);
+    refs.sort_unstable_by(|a, b| a.cmp_by(b, GpuSortKey::Node));
+    refs.iter().map(|r| r.row(visible)).collect()
 }
 
-/// Applies `query` to every row the user may see.
-pub fn page_of(rows: Vec<GpuRow>, query: &GpuQuery) -> GpuPage {
-    let total = rows.len();
-    let in_use = rows.iter().filter(|r| r.in_use).count();
-    let average_utilization_percent = accounting::average_utilization(&rows);
-    let mut matching: Vec<GpuRow> = rows
+fn cmp_opt(a: Option<f64>, b: Option<f64>) -> Ordering {
+    a.unwrap_or(-1.0).total_cmp(&b.unwrap_or(-1.0))
+}
+
+/// One page of the GPUs of `nodes` as `query` asks, with counts over every GPU. Only the page's
+/// rows are made: the others are counted, filtered and ordered where they lie, and only as many
+/// as reach the page's end are sorted (40,000 GPUs cost a selection, not 40,000 rows).
+pub fn page_of<'a>(
+    nodes: impl IntoIterator<Item = (&'a String, &'a NodeTelemetry)>,
+    visible: &PodVisibility,
+    query: &GpuQuery,
+) -> GpuPage {
+    let all = GpuRef::all(nodes);
+    let total = all.len();
+    let in_use = all.iter().filter(|r| r.is_in_use()).count();
+    let average_utilization_percent =
+        accounting::average_utilization(all.iter().map(GpuRef::use_of));
+    let filter = query.filter.trim().to_lowercase();
+    let mut matching: Vec<GpuRef> = all
         .into_iter()
-        .filter(|r| matches(r, &query.filter))
+        .filter(|r| r.matches(&filter, visible))
         .collect();
-    sort(&mut matching, query.sort, query.descending);
+    let order = |a: &GpuRef, b: &GpuRef| {
+        let ord = a.cmp_by(b, query.sort);
+        if query.descending { ord.reverse() } else { ord }
+    };
     let count = matching.len();
     let last_page = count.saturating_sub(1) / GPU_PAGE_SIZE;
     let page = query.page.min(last_page);
-    let rows = matching
-        .into_iter()
-        .skip(page * GPU_PAGE_SIZE)
-        .take(GPU_PAGE_SIZE)
-        .collect();
+    let start = page * GPU_PAGE_SIZE;
+    let end = (start + GPU_PAGE_SIZE).min(count);
+    // Everything before `end` is moved before it (in no order), then only that part is sorted.
+    if end < count {
+        matching.select_nth_unstable_by(end, order);
+        matching.truncate(end);
+    }
+    matching.sort_unstable_by(order);
     GpuPage {
-        rows,
+        rows: matching[start.min(matching.len())..]
+            .iter()
+            .map(|r| r.row(visible))
+            .collect(),
         matching: count,
         page,
         page_size: GPU_PAGE_SIZE,
@@ -193,7 +261,7 @@ mod tests {
 
     use std::collections::HashMap;
 
-    use gpuboard_exporter_api::{Gpu, GpuIdentity, NodeGpus};
+    use gpuboard_exporter_api::{GpuIdentity, PodRef};
 
     use super::*;
 
@@ -282,78 +350,145 @@ mod tests {
         assert!(csv.contains("\"ns/ok '-evil\""), "{csv}");
     }
 
-    /// A T4 on `node` used by `pods`.
-    fn row(node: &str, util: Option<f64>, pods: &[&str]) -> GpuRow {
-        GpuRow {
-            node: node.into(),
-            model: "Tesla T4".into(),
-            uuid: format!("GPU-{node}"),
-            memory_total_bytes: 1 << 34,
-            utilization_percent: util,
-            in_use: !pods.is_empty(),
-            pods: pods.iter().map(|p| p.to_string()).collect(),
-            ..Default::default()
-        }
+    /// Nodes `n0000`… with one GPU each: utilization `util(i)`, memory used `i` MiB, held by
+    /// `x/y` on every third.
+    fn cluster(
+        count: usize,
+        util: impl Fn(usize) -> Option<f64>,
+    ) -> HashMap<String, NodeTelemetry> {
+        (0..count)
+            .map(|i| {
+                let mut node = node(vec![(
+                    0,
+                    if i % 3 == 0 { vec![("x", "y")] } else { vec![] },
+                )]);
+                let answer = Arc::make_mut(node.last_good.as_mut().expect("an answer"));
+                let gpu = &mut answer.gpus[0];
+                gpu.identity.uuid = format!("GPU-{i:04}");
+                gpu.identity.name = if i % 2 == 0 { "Tesla T4" } else { "H100" }.into();
+                gpu.fields.utilization_percent = util(i);
+                gpu.fields.memory_used_bytes = Some(i as u64 * 1024 * 1024);
+                (format!("n{i:04}"), node)
+            })
+            .collect()
+    }
+
+    fn nodes_of(page: &GpuPage) -> Vec<&str> {
+        page.rows.iter().map(|r| r.node.as_str()).collect()
     }
 
     #[test]
     fn sorts_by_utilization_with_missing_values_last_when_descending() {
-        let mut rows = vec![
-            row("a", Some(10.0), &[]),
-            row("b", None, &[]),
-            row("c", Some(90.0), &[]),
-        ];
-        sort(&mut rows, GpuSortKey::Utilization, true);
-        assert_eq!(
-            rows.iter().map(|r| r.node.as_str()).collect::<Vec<_>>(),
-            ["c", "a", "b"]
-        );
+        let nodes = cluster(3, |i| [Some(10.0), None, Some(90.0)][i]);
+        let query = GpuQuery {
+            sort: GpuSortKey::Utilization,
+            descending: true,
+            ..Default::default()
+        };
+        let page = page_of(nodes.iter(), &PodVisibility::Everywhere, &query);
+        assert_eq!(nodes_of(&page), ["n0002", "n0000", "n0001"]);
     }
 
     #[test]
-    fn filters_on_node_model_uuid_and_pod() {
-        let r = row("node-110", None, &["team-a/train"]);
-        assert!(
-            matches(&r, "NODE-110") && matches(&r, "t4") && matches(&r, "train") && matches(&r, "")
-        );
-        assert!(!matches(&r, "node-109"));
+    fn filters_on_node_model_uuid_and_pods_the_user_may_see() {
+        let nodes = cluster(30, |_| None);
+        let everywhere = PodVisibility::Everywhere;
+        let matching = |filter: &str, visible: &PodVisibility| {
+            let query = GpuQuery {
+                filter: filter.into(),
+                ..Default::default()
+            };
+            page_of(nodes.iter(), visible, &query).matching
+        };
+        assert_eq!(matching("N0011", &everywhere), 1);
+        assert_eq!(matching(" t4 ", &everywhere), 15);
+        assert_eq!(matching("gpu-0012", &everywhere), 1);
+        assert_eq!(matching("x/Y", &everywhere), 10);
+        assert_eq!(matching("x/y", &PodVisibility::In(BTreeSet::new())), 0);
+        assert_eq!(matching("", &everywhere), 30);
+        assert_eq!(matching("n9999", &everywhere), 0);
     }
 
     #[test]
     fn pages_hold_page_size_rows_and_counts_cover_everything() {
-        let rows: Vec<GpuRow> = (0..450)
-            .map(|i| {
-                row(
-                    &format!("n{i:04}"),
-                    Some(i as f64 % 100.0),
-                    if i % 3 == 0 { &["x/y"] } else { &[] },
-                )
-            })
-            .collect();
-        let first = page_of(rows.clone(), &GpuQuery::default());
+        let nodes = cluster(450, |i| Some(i as f64 % 100.0));
+        let everywhere = PodVisibility::Everywhere;
+        let first = page_of(nodes.iter(), &everywhere, &GpuQuery::default());
         assert_eq!(
             (first.rows.len(), first.matching, first.total, first.in_use),
             (200, 450, 450, 150)
         );
         assert_eq!(first.rows[0].node, "n0000");
-        let last = page_of(
-            rows.clone(),
-            &GpuQuery {
-                page: 99,
-                ..Default::default()
-            },
-        );
+        let query = GpuQuery {
+            page: 99,
+            ..Default::default()
+        };
+        let last = page_of(nodes.iter(), &everywhere, &query);
         assert_eq!(
             (last.page, last.rows.len(), last.rows[0].node.as_str()),
             (2, 50, "n0400")
         );
-        let filtered = page_of(
-            rows,
-            &GpuQuery {
-                filter: "n000".into(),
-                ..Default::default()
-            },
-        );
+        let query = GpuQuery {
+            filter: "n000".into(),
+            ..Default::default()
+        };
+        let filtered = page_of(nodes.iter(), &everywhere, &query);
         assert_eq!((filtered.matching, filtered.total), (10, 450));
+        let query = GpuQuery {
+            filter: "nothing".into(),
+            ..Default::default()
+        };
+        let none = page_of(nodes.iter(), &everywhere, &query);
+        assert_eq!((none.rows.len(), none.matching, none.page), (0, 0, 0));
+    }
+
+    #[test]
+    fn every_page_in_every_order_is_the_slice_of_all_rows_sorted() {
+        // Utilizations repeat, so ties must fall back to node order on every page.
+        let nodes = cluster(450, |i| (i % 7 != 0).then_some((i * 37 % 11) as f64));
+        let everywhere = PodVisibility::Everywhere;
+        for key in [
+            GpuSortKey::Node,
+            GpuSortKey::Utilization,
+            GpuSortKey::Memory,
+            GpuSortKey::Temperature,
+            GpuSortKey::Power,
+        ] {
+            for descending in [false, true] {
+                let mut all = gpu_rows(nodes.iter(), &everywhere);
+                let value = |r: &GpuRow| match key {
+                    GpuSortKey::Node => None,
+                    GpuSortKey::Utilization => r.utilization_percent,
+                    GpuSortKey::Memory => r.memory_used_bytes.map(|b| b as f64),
+                    GpuSortKey::Temperature => r.temperature_celsius,
+                    GpuSortKey::Power => r.power_watts,
+                };
+                // A stable sort of the rows in node order: ties keep node order.
+                all.sort_by(|a, b| cmp_opt(value(a), value(b)));
+                if descending {
+                    all.reverse();
+                }
+                for page in 0..3 {
+                    let query = GpuQuery {
+                        sort: key,
+                        descending,
+                        page,
+                        ..Default::default()
+                    };
+                    let got = page_of(nodes.iter(), &everywhere, &query);
+                    let want: Vec<&str> = all
+                        .iter()
+                        .skip(page * GPU_PAGE_SIZE)
+                        .take(GPU_PAGE_SIZE)
+                        .map(|r| r.node.as_str())
+                        .collect();
+                    assert_eq!(
+                        nodes_of(&got),
+                        want,
+                        "{key:?} descending={descending} page {page}"
+                    );
+                }
+            }
+        }
     }
 }

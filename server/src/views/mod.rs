@@ -249,8 +249,9 @@ impl Backend for KubeBackend {
     }
 
     async fn gpus(&self, user: &SignedInUser, query: &GpuQuery) -> Result<GpuPage, PageError> {
-        let rows = self.gpu_rows(user).await?;
-        Ok(gpus::page_of(rows, query))
+        let snapshot = self.telemetry.snapshot();
+        let visible = self.visibility(user, snapshot.values()).await;
+        Ok(gpus::page_of(snapshot.iter(), &visible, query))
     }
 
     async fn gpu_rows(&self, user: &SignedInUser) -> Result<Vec<GpuRow>, PageError> {

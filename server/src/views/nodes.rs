@@ -197,7 +197,7 @@ mod tests {
         );
         assert_eq!(
             nodes.iter().filter_map(|n| n.gpus_busy).sum::<u32>(),
-            crate::cluster::accounting::busy(&rows),
+            crate::cluster::accounting::busy(rows.iter().map(Into::into)),
             "the nodes table and the overview agree"
         );
     }

@@ -74,9 +74,9 @@ pub fn overview(
             .iter()
             .map(|n| n.gpus_allocated)
             .fold(0, u32::saturating_add),
-        gpus_busy: accounting::busy(&rows),
+        gpus_busy: accounting::busy(rows.iter().map(Into::into)),
         busy_threshold_percent: BUSY_PERCENT,
-        average_utilization_percent: accounting::average_utilization(&rows),
+        average_utilization_percent: accounting::average_utilization(rows.iter().map(Into::into)),
         sampled_at_ms: rows.iter().map(|r| r.sampled_at_ms).max().unwrap_or(0),
         heat: HeatMap::from_rows(&rows),
         alerts,
