@@ -628,12 +628,60 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// Every GPU of the cluster in node order, as the overview draws it.
+/// One node of a heat map drawn by node: its GPUs summed. The wire names are short because
+/// there is one of these per node of a large cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeatNodeCell {
+    /// GPUs its exporter reports.
+    #[serde(rename = "g")]
+    pub gpus: u32,
+    /// GPUs at or above the busy threshold (none when its exporter is stale).
+    #[serde(rename = "b")]
+    pub busy: u32,
+    /// Index into [`HeatMap::models`]: its first GPU's model.
+    #[serde(rename = "m")]
+    pub model: u32,
+    /// The average utilization of the GPUs that report one, in whole percent.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub utilization_percent: Option<u8>,
+    /// Memory used over the GPUs that report it, and the total of every GPU.
+    #[serde(rename = "mu", default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_mib: Option<u64>,
+    #[serde(rename = "mt")]
+    pub memory_total_mib: u64,
+}
+
+/// What a heat map's cells stand for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HeatCells {
+    /// One cell per GPU, in node and index order: clusters of up to
+    /// [`HeatMap::MAX_GPU_CELLS`] GPUs.
+    #[serde(rename = "gpus")]
+    Gpus(Vec<HeatCell>),
+    /// One cell per node, the `i`th for [`HeatMap::nodes`]'s `i`th: larger clusters, where a
+    /// cell per GPU would be megabytes of page and too small to point at.
+    #[serde(rename = "nodes")]
+    Nodes(Vec<HeatNodeCell>),
+}
+
+impl Default for HeatCells {
+    fn default() -> Self {
+        HeatCells::Gpus(Vec::new())
+    }
+}
+
+/// Every GPU of the cluster in node order, as the overview draws it: a cell per GPU, or per
+/// node beyond [`HeatMap::MAX_GPU_CELLS`] GPUs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeatMap {
     pub nodes: Vec<HeatNode>,
     pub models: Vec<HeatModel>,
-    pub cells: Vec<HeatCell>,
+    pub cells: HeatCells,
+}
+
+impl HeatMap {
+    /// The most GPUs drawn a cell each (64 rows of 64); beyond, a cell is a node.
+    pub const MAX_GPU_CELLS: usize = 4_096;
 }
 
 /// Why a sign-in was refused: `/login?error=<word>`. The page turns it into words, so no user

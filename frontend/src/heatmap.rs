@@ -1,14 +1,14 @@
-//! The overview's heat map ([`HeatMap`], in the contract): one cell per GPU, coloured by
-//! utilization. It carries only what the map draws and what hovering a cell shows, and draws
-//! itself as one SVG string, so an 8,000-GPU cluster costs a few hundred kilobytes of page
-//! instead of a component per cell.
+//! The overview's heat map ([`HeatMap`], in the contract): one cell per GPU, or per node beyond
+//! [`HeatMap::MAX_GPU_CELLS`] GPUs, coloured by utilization. It carries only what the map draws
+//! and what hovering a cell shows, and draws itself as one SVG string, so a 4,000-GPU cluster
+//! costs a few hundred kilobytes of page instead of a component per cell.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use crate::contract::{GpuRow, HeatCell, HeatMap, HeatModel, HeatNode};
+use crate::contract::{GpuRow, HeatCell, HeatCells, HeatMap, HeatModel, HeatNode, HeatNodeCell};
 use crate::format::{gib, with_unit};
-use crate::i18n::{Lang, tr};
+use crate::i18n::{Lang, tr, trf};
 
 /// How the map lays out its cells: per row, distance between origins and a cell's side (SVG
 /// units, pixels at full width). Sized to the GPU count: five GPUs are five large cells, 8,000
@@ -38,11 +38,17 @@ impl Layout {
 }
 const MIB: u64 = 1024 * 1024;
 
+/// A utilization as the map carries it: whole percent, 0 to 100.
+pub fn whole_percent(utilization: f64) -> u8 {
+    utilization.round().clamp(0.0, 100.0) as u8
+}
+
 impl HeatMap {
     /// The map of `rows`, which come sorted by node and index.
     pub fn from_rows(rows: &[GpuRow]) -> HeatMap {
         let mut map = HeatMap::default();
-        let mut models: HashMap<HeatModel, u32> = HashMap::new();
+        let mut models = HashMap::new();
+        let mut cells = Vec::with_capacity(rows.len());
         for row in rows {
             if map.nodes.last().is_none_or(|n| n.name != row.node) {
                 map.nodes.push(HeatNode {
@@ -50,40 +56,94 @@ impl HeatMap {
                     stale: row.stale,
                 });
             }
-            let model = HeatModel {
-                name: row.model.clone(),
-                memory_total_bytes: row.memory_total_bytes,
-            };
-            let next = models.len() as u32;
-            let model = *models.entry(model.clone()).or_insert_with(|| {
-                map.models.push(model);
-                next
-            });
-            map.cells.push(HeatCell {
+            let model = map.model_index(
+                &mut models,
+                HeatModel {
+                    name: row.model.clone(),
+                    memory_total_bytes: row.memory_total_bytes,
+                },
+            );
+            cells.push(HeatCell {
                 node: map.nodes.len() as u32 - 1,
                 index: row.index,
                 model,
-                utilization_percent: row
-                    .utilization_percent
-                    .map(|u| u.round().clamp(0.0, 100.0) as u8),
+                utilization_percent: row.utilization_percent.map(whole_percent),
                 memory_used_mib: row.memory_used_bytes.map(|b| (b / MIB) as u32),
                 pods: row.pods.clone(),
                 hidden_pods: row.hidden_pods as u32,
             });
         }
+        map.cells = HeatCells::Gpus(cells);
         map
     }
 
-    /// The node a cell belongs to.
-    pub fn node_of(&self, cell: usize) -> Option<&HeatNode> {
-        let cell = self.cells.get(cell)?;
-        self.nodes.get(cell.node as usize)
+    /// The index of `model` in [`HeatMap::models`], added when new (`seen` remembers where).
+    pub fn model_index(&mut self, seen: &mut HashMap<HeatModel, u32>, model: HeatModel) -> u32 {
+        let next = seen.len() as u32;
+        *seen.entry(model.clone()).or_insert_with(|| {
+            self.models.push(model);
+            next
+        })
     }
 
-    /// What hovering a cell shows: node, GPU, model, memory, utilization and holders.
+    /// Whether a cell is a node (a large cluster) rather than a GPU.
+    pub fn is_by_node(&self) -> bool {
+        matches!(self.cells, HeatCells::Nodes(_))
+    }
+
+    /// How many cells the map draws.
+    pub fn cell_count(&self) -> usize {
+        match &self.cells {
+            HeatCells::Gpus(cells) => cells.len(),
+            HeatCells::Nodes(cells) => cells.len(),
+        }
+    }
+
+    /// The node a cell belongs to (or is).
+    pub fn node_of(&self, cell: usize) -> Option<&HeatNode> {
+        let node = match &self.cells {
+            HeatCells::Gpus(cells) => cells.get(cell)?.node as usize,
+            HeatCells::Nodes(cells) => cells.get(cell).map(|_| cell)?,
+        };
+        self.nodes.get(node)
+    }
+
+    /// What hovering a cell shows: for a GPU its node, index, model, memory, utilization and
+    /// holders; for a node its GPUs, how many are busy, their model, memory and average.
     pub fn describe(&self, lang: Lang, cell: usize) -> Option<String> {
         let node = self.node_of(cell)?;
-        let cell = &self.cells[cell];
+        let mut text = match &self.cells {
+            HeatCells::Gpus(cells) => self.describe_gpu(lang, node, cells.get(cell)?)?,
+            HeatCells::Nodes(cells) => self.describe_node(lang, node, cells.get(cell)?)?,
+        };
+        if node.stale {
+            let _ = write!(text, " · {}", tr(lang, "stale"));
+        }
+        Some(text)
+    }
+
+    fn describe_node(&self, lang: Lang, node: &HeatNode, cell: &HeatNodeCell) -> Option<String> {
+        let model = self.models.get(cell.model as usize)?;
+        let memory_used = cell
+            .memory_used_mib
+            .map(|m| gib(m.saturating_mul(MIB)))
+            .unwrap_or_else(|| "—".into());
+        let gpus = trf(
+            lang,
+            "{gpus} GPUs, {busy} busy",
+            &[("gpus", &cell.gpus), ("busy", &cell.busy)],
+        );
+        Some(format!(
+            "{} · {gpus} · {} · {} / {} · {}",
+            node.name,
+            model.name,
+            memory_used,
+            gib(cell.memory_total_mib.saturating_mul(MIB)),
+            with_unit(cell.utilization_percent.map(f64::from), "%"),
+        ))
+    }
+
+    fn describe_gpu(&self, lang: Lang, node: &HeatNode, cell: &HeatCell) -> Option<String> {
         let model = self.models.get(cell.model as usize)?;
         let memory_used = cell
             .memory_used_mib
@@ -110,34 +170,47 @@ impl HeatMap {
                 tr(lang, "pod(s) in namespaces you cannot list")
             );
         }
-        if node.stale {
-            let _ = write!(text, " · {}", tr(lang, "stale"));
-        }
         Some(text)
     }
 
-    /// The map as one SVG element: a `rect` per GPU with its position in `data-i`, classed
+    /// Each cell's node stale, and its utilization.
+    fn cell_looks(&self) -> Vec<(bool, Option<u8>)> {
+        let stale = |node: usize| self.nodes.get(node).is_some_and(|n| n.stale);
+        match &self.cells {
+            HeatCells::Gpus(cells) => cells
+                .iter()
+                .map(|c| (stale(c.node as usize), c.utilization_percent))
+                .collect(),
+            HeatCells::Nodes(cells) => cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (stale(i), c.utilization_percent))
+                .collect(),
+        }
+    }
+
+    /// The map as one SVG element: a `rect` per cell with its position in `data-i`, classed
     /// `u0`..`u10` by utilization (tens of percent), `none` when unknown, `stale` when old.
     /// Only numbers and fixed words go into it, never names from the cluster.
     pub fn svg(&self) -> String {
+        let count = self.cell_count();
         let Layout {
             columns,
             step,
             side,
-        } = Layout::for_cells(self.cells.len());
-        let rows = self.cells.len().div_ceil(columns).max(1);
-        let (width, height) = (columns.min(self.cells.len().max(1)) * step, rows * step);
-        let mut svg = String::with_capacity(64 * self.cells.len() + 400);
+        } = Layout::for_cells(count);
+        let rows = count.div_ceil(columns).max(1);
+        let (width, height) = (columns.min(count.max(1)) * step, rows * step);
+        let mut svg = String::with_capacity(64 * count + 400);
         let _ = write!(
             svg,
             r##"<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}"><defs><pattern id="stale-cell" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="2" height="4" fill="#ccc"/><rect x="2" width="2" height="4" fill="#eee"/></pattern></defs>"##
         );
-        for (i, cell) in self.cells.iter().enumerate() {
-            let stale = self.nodes.get(cell.node as usize).is_some_and(|n| n.stale);
+        for (i, (stale, utilization)) in self.cell_looks().into_iter().enumerate() {
             let class = if stale {
                 "stale"
             } else {
-                utilization_class(cell.utilization_percent)
+                utilization_class(utilization)
             };
             let _ = write!(
                 svg,
@@ -204,7 +277,7 @@ mod tests {
         assert_eq!(map.nodes.len(), 2);
         assert_eq!(map.models.len(), 2);
         assert_eq!(
-            map.cells
+            gpu_cells(&map)
                 .iter()
                 .map(|c| (c.node, c.model, c.utilization_percent))
                 .collect::<Vec<_>>(),
@@ -238,7 +311,10 @@ mod tests {
             .map(|i| row("a", i, "A100", Some(f64::from(i)), false))
             .collect();
         let mut map = HeatMap::from_rows(&rows);
-        map.cells[1].utilization_percent = None;
+        let HeatCells::Gpus(cells) = &mut map.cells else {
+            panic!("a cell per GPU")
+        };
+        cells[1].utilization_percent = None;
         let svg = map.svg();
         assert_eq!(svg.matches("<rect class=\"cell ").count(), count);
         assert!(svg.contains(r#"class="cell u0" x="0" y="0""#));
@@ -275,8 +351,75 @@ mod tests {
     #[test]
     fn the_wire_form_is_short() {
         let map = HeatMap::from_rows(&[row("a", 0, "A100", Some(50.0), false)]);
-        let json = serde_json_len(&map.cells[0]);
+        let json = serde_json_len(&gpu_cells(&map)[0]);
         assert!(json <= 40, "{json} bytes");
+    }
+
+    fn gpu_cells(map: &HeatMap) -> &[HeatCell] {
+        match &map.cells {
+            HeatCells::Gpus(cells) => cells,
+            HeatCells::Nodes(_) => panic!("a cell per GPU"),
+        }
+    }
+
+    /// Two nodes drawn a cell each, the second stale.
+    fn by_node() -> HeatMap {
+        let cell = |busy, utilization_percent| HeatNodeCell {
+            gpus: 8,
+            busy,
+            model: 0,
+            utilization_percent,
+            memory_used_mib: Some(300 * 1024),
+            memory_total_mib: 640 * 1024,
+        };
+        HeatMap {
+            nodes: vec![
+                HeatNode {
+                    name: "gpu-node-0001".into(),
+                    stale: false,
+                },
+                HeatNode {
+                    name: "gpu-node-0002".into(),
+                    stale: true,
+                },
+            ],
+            models: vec![HeatModel {
+                name: "NVIDIA H100 80GB HBM3".into(),
+                memory_total_bytes: 80 << 30,
+            }],
+            cells: HeatCells::Nodes(vec![cell(5, Some(63)), cell(0, None)]),
+        }
+    }
+
+    #[test]
+    fn a_cell_per_node_names_the_node_and_sums_its_gpus() {
+        let map = by_node();
+        assert!(map.is_by_node());
+        assert_eq!(map.cell_count(), 2);
+        assert_eq!(
+            map.node_of(1).map(|n| n.name.as_str()),
+            Some("gpu-node-0002")
+        );
+        assert_eq!(map.node_of(2), None);
+        assert_eq!(map.describe(Lang::En, 2), None);
+        assert_eq!(
+            map.describe(Lang::En, 0).as_deref(),
+            Some(
+                "gpu-node-0001 · 8 GPUs, 5 busy · NVIDIA H100 80GB HBM3 · 300.0 GiB / 640.0 GiB · 63 %"
+            )
+        );
+        let zh = map.describe(Lang::Zh, 1).expect("described");
+        assert!(zh.contains("8 块 GPU，0 块繁忙"), "{zh}");
+        assert!(zh.ends_with("数据过期"), "{zh}");
+        let svg = map.svg();
+        assert_eq!(svg.matches("<rect class=\"cell ").count(), 2);
+        assert!(svg.contains(r#"class="cell u6" x="0" y="0""#), "{svg}");
+        assert!(svg.contains(r#"class="cell stale""#), "{svg}");
+        let json = serde_json::to_string(&map.cells).expect("serialises");
+        assert!(
+            json.starts_with(r#"{"nodes":[{"g":8,"b":5,"m":0,"u":63,"#),
+            "{json}"
+        );
     }
 
     fn serde_json_len(cell: &HeatCell) -> usize {

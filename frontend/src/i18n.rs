@@ -598,6 +598,15 @@ pub const ZH: &[(&str, &str)] = &[
         "pod(s) in namespaces you cannot list",
         "个 Pod 位于你无权查看的命名空间",
     ),
+    ("{gpus} GPUs, {busy} busy", "{gpus} 块 GPU，{busy} 块繁忙"),
+    (
+        "Point at a cell for its node; click it to open the node.",
+        "将鼠标移到格子上查看对应节点，点击打开该节点。",
+    ),
+    (
+        "One cell per node: the cluster has more than {max} GPUs.",
+        "每个格子代表一个节点：集群的 GPU 超过 {max} 块。",
+    ),
     ("{node} is NotReady", "{node} 未就绪"),
     (
         "{node}: GPU {index} fails ({error}); it has no numbers, so it is not counted as busy or in the average",

@@ -1,7 +1,8 @@
 //! The overview: nodes Ready, GPUs seen / allocatable / allocated / busy, average utilization,
 //! beside them the GPU work (head of the queue, what runs), a heat map with one cell per GPU
-//! sized to their count (colour = utilization; pointing at a cell shows its node, model, memory
-//! and pods; clicking opens the node), and alerts. Refreshed while open.
+//! sized to their count, or per node in large clusters (colour = utilization; pointing at a
+//! cell shows its node, model, memory and pods; clicking opens the node), and alerts.
+//! Refreshed while open.
 
 use leptos::prelude::*;
 
@@ -124,6 +125,7 @@ fn HeatMapView(heat: HeatMap, hovered: RwSignal<Option<usize>>) -> impl IntoView
     let lang = use_lang();
     let navigate = use_navigate();
     let svg = heat.svg();
+    let by_node = heat.is_by_node();
     let heat = StoredValue::new(heat);
     let open_node = move |ev: leptos::ev::MouseEvent| {
         let node =
@@ -137,13 +139,21 @@ fn HeatMapView(heat: HeatMap, hovered: RwSignal<Option<usize>>) -> impl IntoView
             .get()
             .and_then(|i| heat.with_value(|h| h.describe(lang.get(), i)))
             .unwrap_or_else(|| {
-                tr(
-                    lang.get(),
-                    "Point at a cell for its GPU; click it to open the node.",
-                )
-                .to_string()
+                let hint = if by_node {
+                    "Point at a cell for its node; click it to open the node."
+                } else {
+                    "Point at a cell for its GPU; click it to open the node."
+                };
+                tr(lang.get(), hint).to_string()
             })
     };
+    let scale = by_node.then_some(move || {
+        trf(
+            lang.get(),
+            "One cell per node: the cluster has more than {max} GPUs.",
+            &[("max", &HeatMap::MAX_GPU_CELLS)],
+        )
+    });
     view! {
         <div class="heatmap" data-testid="heatmap" role="img" aria-label=t("GPU heat map")
             inner_html=svg
@@ -152,6 +162,7 @@ fn HeatMapView(heat: HeatMap, hovered: RwSignal<Option<usize>>) -> impl IntoView
             on:click=open_node></div>
         <div class="heat-under">
             <p class="heat-detail" data-testid="heat-detail">{detail}</p>
+            {scale.map(|scale| view! { <p class="heat-scale" data-testid="heat-scale">{scale}</p> })}
             <span class="heat-legend" aria-hidden="true">
                 "0 %" <span class="heat-legend-scale" inner_html=crate::heatmap::legend_svg()></span> "100 %"
             </span>

@@ -133,6 +133,13 @@ impl<'a> GpuRef<'a> {
     }
 }
 
+/// What the counts read of every GPU of `nodes` (name, telemetry) with a last good answer.
+pub fn gpu_uses<'a>(
+    nodes: impl IntoIterator<Item = (&'a String, &'a NodeTelemetry)>,
+) -> impl Iterator<Item = GpuUse> {
+    GpuRef::all(nodes).into_iter().map(|r| r.use_of())
+}
+
 /// The GPU rows of `nodes` (name, telemetry), in node and index order, with holders shown where
 /// `visible` says the user may see them.
 pub fn gpu_rows<'a>(

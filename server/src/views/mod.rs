@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use frontend::backend::{Backend, LogStream, SignedInUser};
-use frontend::contract::Alert;
 use frontend::contract::access::{
     IssuedToken, NewAccess, NewToken, RegenerateToken, ServiceAccounts,
 };
@@ -22,6 +21,7 @@ use frontend::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use frontend::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, QueueQuery, SubmitOptions, Submitted,
 };
+use frontend::contract::{Alert, HeatMap};
 use frontend::contract::{
     ClusterLink, GpuPage, GpuQuery, GpuRow, HistoryRange, NodeDetail, NodeSummary, Overview,
     PageError, SampleSource,
@@ -266,9 +266,15 @@ impl Backend for KubeBackend {
         let pods = self.cache.pods().await?;
         let snapshot = self.telemetry.snapshot();
         let nodes = self.summaries(&pods, &snapshot).await?;
-        let rows = self.all_rows(user, &snapshot).await;
+        // A cell per GPU shows its holders, as the user may see them; a cell per node needs
+        // no rows, so a large cluster's overview makes none.
+        let heat = if overview::gpu_count(&snapshot) <= HeatMap::MAX_GPU_CELLS {
+            HeatMap::from_rows(&self.all_rows(user, &snapshot).await)
+        } else {
+            overview::heat_by_node(&snapshot)
+        };
         let doctor = self.doctor_alerts(&nodes, &pods, &snapshot).await?;
-        let mut page = overview::overview(&nodes, &snapshot, rows, doctor);
+        let mut page = overview::overview(&nodes, &snapshot, heat, doctor);
         // The tiles do not wait on the queue: without it (its caches unsynced) the panel is empty.
         let head = Rows::Head(Overview::WORK_ROWS);
         match self.workloads.queue(user, &self.permissions, head).await {

@@ -1,13 +1,23 @@
 //! The overview's counts and alerts: nodes Ready, GPUs seen, allocatable, allocated and busy (by
-//! the accounting rules the nodes table uses too), and the alerts (NotReady nodes, stale
-//! exporters, failed GPUs, allocatable GPUs that differ from what the exporter sees), and the GPU work a lab
-//! admin checks first: the head of the queue and what runs.
+//! the accounting rules the nodes table uses too), the heat map of a large cluster (a cell per
+//! node), the alerts (NotReady nodes, stale exporters, failed GPUs, allocatable GPUs that differ
+//! from what the exporter sees), and the GPU work a lab admin checks first: the head of the
+//! queue and what runs.
+
+use std::collections::HashMap;
 
 use frontend::contract::workloads::Queue;
-use frontend::contract::{Alert, GpuRow, HeatMap, NodeSummary, Overview};
+use frontend::contract::{
+    Alert, HeatCells, HeatMap, HeatModel, HeatNode, HeatNodeCell, NodeSummary, Overview,
+};
+use frontend::heatmap::whole_percent;
+use gpuboard_exporter_api::NodeGpus;
 
-use crate::cluster::accounting::{self, BUSY_PERCENT};
-use crate::telemetry::TelemetrySnapshot;
+use super::gpus::gpu_uses;
+use crate::cluster::accounting::{self, BUSY_PERCENT, GpuUse};
+use crate::telemetry::{NodeTelemetry, TelemetrySnapshot};
+
+const MIB: u64 = 1024 * 1024;
 
 /// The alerts of one node: NotReady, its exporter stale, a GPU failed (by the exporter's last
 /// answer, as the GPU rows say), its allocatable GPUs not what the exporter sees.
@@ -49,12 +59,79 @@ fn alerts_of(node: &NodeSummary, telemetry: &TelemetrySnapshot, out: &mut Vec<Al
     }
 }
 
+/// How many GPUs the exporters report: whether the heat map can draw a cell for each.
+pub fn gpu_count(telemetry: &TelemetrySnapshot) -> usize {
+    telemetry
+        .values()
+        .filter_map(|t| t.last_good.as_ref())
+        .map(|answer| answer.gpus.len())
+        .sum()
+}
+
+/// The heat map with a cell per node that reports GPUs, by name: its GPUs, how many are busy
+/// (none when stale, as the nodes table counts), its first GPU's model, memory summed and the
+/// average utilization of those that report one.
+pub fn heat_by_node(telemetry: &TelemetrySnapshot) -> HeatMap {
+    let mut answered: Vec<(&String, &NodeTelemetry, &NodeGpus)> = telemetry
+        .iter()
+        .filter_map(|(name, t)| Some((name, t, t.last_good.as_deref()?)))
+        .filter(|(_, _, answer)| !answer.gpus.is_empty())
+        .collect();
+    answered.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut map = HeatMap::default();
+    let mut models = HashMap::new();
+    let mut cells = Vec::with_capacity(answered.len());
+    for (name, telemetry, answer) in answered {
+        map.nodes.push(HeatNode {
+            name: name.clone(),
+            stale: telemetry.is_stale(),
+        });
+        let first = &answer.gpus[0].identity;
+        let model = map.model_index(
+            &mut models,
+            HeatModel {
+                name: first.name.clone(),
+                memory_total_bytes: first.memory_total_bytes,
+            },
+        );
+        let used: Vec<u64> = answer
+            .gpus
+            .iter()
+            .filter_map(|g| g.fields.memory_used_bytes)
+            .collect();
+        let total: u64 = answer
+            .gpus
+            .iter()
+            .map(|g| g.identity.memory_total_bytes)
+            .fold(0, u64::saturating_add);
+        let average = accounting::average_utilization(answer.gpus.iter().map(|g| GpuUse {
+            utilization_percent: g.fields.utilization_percent,
+            stale: false,
+        }));
+        cells.push(HeatNodeCell {
+            gpus: answer.gpus.len() as u32,
+            busy: if telemetry.is_stale() {
+                0
+            } else {
+                accounting::busy_in(answer)
+            },
+            model,
+            utilization_percent: average.map(whole_percent),
+            memory_used_mib: (!used.is_empty())
+                .then(|| used.iter().fold(0, |sum: u64, b| sum.saturating_add(*b)) / MIB),
+            memory_total_mib: total / MIB,
+        });
+    }
+    map.cells = HeatCells::Nodes(cells);
+    map
+}
+
 /// The overview of `nodes` (their rows with GPU use: the nodes table's counts, summed),
-/// telemetry, the GPU `rows` the user may see and the doctor's alerts.
+/// telemetry (the GPU counts), its `heat` map and the doctor's alerts.
 pub fn overview(
     nodes: &[NodeSummary],
     telemetry: &TelemetrySnapshot,
-    rows: Vec<GpuRow>,
+    heat: HeatMap,
     doctor: Vec<Alert>,
 ) -> Overview {
     let mut alerts = Vec::new();
@@ -65,7 +142,7 @@ pub fn overview(
     Overview {
         nodes_ready: nodes.iter().filter(|n| n.ready).count(),
         nodes_total: nodes.len(),
-        gpus_total: rows.len(),
+        gpus_total: gpu_count(telemetry),
         gpus_allocatable: nodes
             .iter()
             .map(|n| n.gpus_allocatable)
@@ -74,11 +151,16 @@ pub fn overview(
             .iter()
             .map(|n| n.gpus_allocated)
             .fold(0, u32::saturating_add),
-        gpus_busy: accounting::busy(rows.iter().map(Into::into)),
+        gpus_busy: accounting::busy(gpu_uses(telemetry.iter())),
         busy_threshold_percent: BUSY_PERCENT,
-        average_utilization_percent: accounting::average_utilization(rows.iter().map(Into::into)),
-        sampled_at_ms: rows.iter().map(|r| r.sampled_at_ms).max().unwrap_or(0),
-        heat: HeatMap::from_rows(&rows),
+        average_utilization_percent: accounting::average_utilization(gpu_uses(telemetry.iter())),
+        sampled_at_ms: telemetry
+            .values()
+            .filter_map(|t| t.last_good.as_ref())
+            .map(|answer| answer.sampled_at_ms)
+            .max()
+            .unwrap_or(0),
+        heat,
         alerts,
         work: Queue::default(),
     }
@@ -86,14 +168,12 @@ pub fn overview(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use frontend::contract::ExporterError;
-    use gpuboard_exporter_api::{Gpu, NodeGpus};
+    use gpuboard_exporter_api::Gpu;
 
     use super::*;
-    use crate::telemetry::NodeTelemetry;
 
     fn node(name: &str, ready: bool, gpus: u32) -> NodeSummary {
         NodeSummary {
@@ -104,13 +184,18 @@ mod tests {
         }
     }
 
-    fn row(node: &str, util: f64, stale: bool) -> GpuRow {
-        GpuRow {
-            node: node.into(),
-            utilization_percent: Some(util),
-            stale,
-            ..Default::default()
+    /// A node's telemetry whose GPUs are at `utilizations`, each with 1 GiB used of 16.
+    fn using(utilizations: &[Option<f64>], error: Option<ExporterError>) -> NodeTelemetry {
+        let mut telemetry = seen(utilizations.len(), error);
+        let answer = Arc::make_mut(telemetry.last_good.as_mut().expect("an answer"));
+        for (gpu, utilization) in answer.gpus.iter_mut().zip(utilizations) {
+            gpu.identity.name = "Tesla T4".into();
+            gpu.identity.memory_total_bytes = 16 << 30;
+            gpu.fields.memory_used_bytes = Some(1 << 30);
+            gpu.fields.utilization_percent = *utilization;
         }
+        answer.sampled_at_ms = 7 + utilizations.len() as i64;
+        telemetry
     }
 
     fn seen(count: usize, error: Option<ExporterError>) -> NodeTelemetry {
@@ -130,18 +215,14 @@ mod tests {
         nodes[0].gpus_allocated = 2;
         nodes[1].gpus_allocated = 1;
         let telemetry = Arc::new(HashMap::from([
-            ("a".to_string(), seen(2, None)),
+            ("a".to_string(), using(&[Some(97.0), Some(10.0)], None)),
             (
                 "b".to_string(),
-                seen(1, Some(ExporterError::Timeout { ms: 2000 })),
+                using(&[Some(99.0)], Some(ExporterError::Timeout { ms: 2000 })),
             ),
         ]));
-        let rows = vec![
-            row("a", 97.0, false),
-            row("a", 10.0, false),
-            row("b", 99.0, true),
-        ];
-        let o = overview(&nodes, &telemetry, rows, vec![]);
+        let o = overview(&nodes, &telemetry, HeatMap::default(), vec![]);
+        assert_eq!(o.sampled_at_ms, 9, "the newest answer's time");
         assert_eq!((o.nodes_ready, o.nodes_total), (1, 2));
         assert_eq!(
             (
@@ -185,7 +266,7 @@ mod tests {
                 failed(Some(ExporterError::Timeout { ms: 2000 })),
             ),
         ]));
-        let o = overview(&nodes, &telemetry, vec![], vec![]);
+        let o = overview(&nodes, &telemetry, HeatMap::default(), vec![]);
         let failed_on: Vec<&str> = o
             .alerts
             .iter()
@@ -205,7 +286,7 @@ mod tests {
     fn a_node_whose_exporter_sees_other_gpus_than_allocatable_is_flagged() {
         let nodes = vec![node("a", true, 0)];
         let telemetry = Arc::new(HashMap::from([("a".to_string(), seen(8, None))]));
-        let o = overview(&nodes, &telemetry, vec![], vec![]);
+        let o = overview(&nodes, &telemetry, HeatMap::default(), vec![]);
         assert_eq!(
             o.alerts,
             [Alert::DeviceMismatch {
@@ -213,6 +294,52 @@ mod tests {
                 allocatable: 0,
                 seen: 8
             }]
+        );
+    }
+
+    #[test]
+    fn a_cell_per_node_sums_its_gpus_busy_only_when_fresh() {
+        let telemetry = Arc::new(HashMap::from([
+            (
+                "b".to_string(),
+                using(
+                    &[Some(99.0), None],
+                    Some(ExporterError::Timeout { ms: 2000 }),
+                ),
+            ),
+            (
+                "a".to_string(),
+                using(&[Some(97.0), Some(10.0), None], None),
+            ),
+            ("empty".to_string(), seen(0, None)),
+            ("never".to_string(), NodeTelemetry::default()),
+        ]));
+        assert_eq!(gpu_count(&telemetry), 5);
+        let map = heat_by_node(&telemetry);
+        let names: Vec<(&str, bool)> = map
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.stale))
+            .collect();
+        assert_eq!(names, [("a", false), ("b", true)]);
+        assert_eq!(
+            map.models,
+            [HeatModel {
+                name: "Tesla T4".into(),
+                memory_total_bytes: 16 << 30
+            }]
+        );
+        let cell = |gpus, busy, utilization_percent, used_gib: u64| HeatNodeCell {
+            gpus,
+            busy,
+            model: 0,
+            utilization_percent,
+            memory_used_mib: Some(used_gib * 1024),
+            memory_total_mib: u64::from(gpus) * 16 * 1024,
+        };
+        assert_eq!(
+            map.cells,
+            HeatCells::Nodes(vec![cell(3, 1, Some(54), 3), cell(2, 0, Some(99), 2)])
         );
     }
 }
