@@ -18,6 +18,7 @@ after printing every figure.
     scripts/bench.sh scale --no-build         (measure the release binaries already built)
     scripts/bench.sh scale --nodes 2000       (another size)
     scripts/bench.sh scale --skip-history     (leave out the full hour of history: 720 cycles)
+    scripts/bench.sh scale --skip-prometheus  (direct mode only; its targets alone decide)
 """
 
 import argparse
@@ -222,6 +223,7 @@ def main():
     args.add_argument("--no-build", action="store_true")
     args.add_argument("--nodes", type=int, default=5000)
     args.add_argument("--skip-history", action="store_true")
+    args.add_argument("--skip-prometheus", action="store_true")
     opts = args.parse_args()
     nodes = opts.nodes
     if not opts.no_build:
@@ -243,19 +245,21 @@ def main():
 
         direct = run_mode("direct", nodes, metrics, [], 900)
 
-        targets = exporter_targets(sim_addr)
-        if len(targets) != nodes:
-            fail(f"the sim runs {len(targets)} exporter pods, not {nodes}")
-        prometheus = Prometheus(targets, os.path.join(common.STATE, "prometheus.log"))
-        procs.append(prometheus)
-        prometheus.wait_scraped(nodes, 900)
-        own = [prometheus.timed_query(q) for q in (LABELLED_QUERY, VALUES_QUERY)]
-        via_prometheus = run_mode("prometheus", nodes, metrics,
-                                  ["--prometheus-url", prometheus.url(), "--telemetry-interval", PROMETHEUS_INTERVAL,
-                                   "--telemetry-timeout", PROMETHEUS_TIMEOUT], 900)
-        prometheus_rss = prometheus.rss_mib()
-        prometheus.stop()
-        procs.remove(prometheus)
+        via_prometheus = None
+        if not opts.skip_prometheus:
+            targets = exporter_targets(sim_addr)
+            if len(targets) != nodes:
+                fail(f"the sim runs {len(targets)} exporter pods, not {nodes}")
+            prometheus = Prometheus(targets, os.path.join(common.STATE, "prometheus.log"))
+            procs.append(prometheus)
+            prometheus.wait_scraped(nodes, 900)
+            own = [prometheus.timed_query(q) for q in (LABELLED_QUERY, VALUES_QUERY)]
+            via_prometheus = run_mode("prometheus", nodes, metrics,
+                                      ["--prometheus-url", prometheus.url(), "--telemetry-interval",
+                                       PROMETHEUS_INTERVAL, "--telemetry-timeout", PROMETHEUS_TIMEOUT], 900)
+            prometheus_rss = prometheus.rss_mib()
+            prometheus.stop()
+            procs.remove(prometheus)
 
         history = None
         if not opts.skip_history and "failed" not in direct:
@@ -265,10 +269,13 @@ def main():
         print(f"gpuboard scale benchmark: gpuboard-sim with {nodes} nodes x {GPUS} GPUs"
               f" ({nodes * GPUS:,} GPUs; ready in {sim_ready:.0f} s, {sim_rss:.0f} MiB)")
         report("direct mode (every exporter asked every 5 s)", nodes, direct)
-        report(f"Prometheus mode (two instant queries every {PROMETHEUS_INTERVAL}; Prometheus scraping every"
-               f" {SCRAPE_INTERVAL_S} s, {prometheus_rss:,.0f} MiB RSS)", nodes, via_prometheus)
-        for name, (seconds, size) in zip(("labelled", "values"), own):
-            print(f"    Prometheus alone, the {name} query: {seconds * 1e3:,.0f} ms, {size / 2**20:.1f} MiB of JSON")
+        if via_prometheus is None:
+            print("  Prometheus mode: not measured (--skip-prometheus)")
+        else:
+            report(f"Prometheus mode (two instant queries every {PROMETHEUS_INTERVAL}; Prometheus scraping every"
+                   f" {SCRAPE_INTERVAL_S} s, {prometheus_rss:,.0f} MiB RSS)", nodes, via_prometheus)
+            for name, (seconds, size) in zip(("labelled", "values"), own):
+                print(f"    Prometheus alone, the {name} query: {seconds * 1e3:,.0f} ms, {size / 2**20:.1f} MiB of JSON")
         if history:
             rss_full, fill, interval_ms = history
             print(f"  direct mode, server RSS with {FULL_HISTORY} samples per GPU (= 1 h at 5 s), filled at"
@@ -278,7 +285,8 @@ def main():
             p.stop()
 
     missed = []
-    for name, f in (("direct", direct), ("prometheus", via_prometheus)):
+    measured = [("direct", direct)] + ([] if via_prometheus is None else [("prometheus", via_prometheus)])
+    for name, f in measured:
         if "failed" in f:
             missed.append(f"{name} mode has no figures")
             continue
