@@ -554,7 +554,7 @@ pub enum Alert {
     },
 }
 
-/// The overview: counts, the heat map (one cell per GPU) and alerts.
+/// The overview: counts, the heat map (a cell per GPU, or per node in large clusters) and alerts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
     pub nodes_ready: usize,
@@ -670,8 +670,8 @@ impl Default for HeatCells {
     }
 }
 
-/// Every GPU of the cluster in node order, as the overview draws it: a cell per GPU, or per
-/// node beyond [`HeatMap::MAX_GPU_CELLS`] GPUs.
+/// The cluster's GPUs in node order, as the overview draws them: a cell per GPU, or per node
+/// beyond [`HeatMap::MAX_GPU_CELLS`] GPUs (then `cells`' `i`th is `nodes`' `i`th).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeatMap {
     pub nodes: Vec<HeatNode>,

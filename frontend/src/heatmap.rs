@@ -11,8 +11,8 @@ use crate::format::{gib, with_unit};
 use crate::i18n::{Lang, tr, trf};
 
 /// How the map lays out its cells: per row, distance between origins and a cell's side (SVG
-/// units, pixels at full width). Sized to the GPU count: five GPUs are five large cells, 8,000
-/// are small ones in rows of 64; every layout is about as wide.
+/// units, pixels at full width). Sized to the cell count (GPUs, or nodes): five cells are
+/// large, 4,000 are small ones in rows of 64; every layout is about as wide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub columns: usize,
@@ -21,7 +21,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout for `cells` GPUs.
+    /// The layout for `cells` cells.
     pub fn for_cells(cells: usize) -> Layout {
         let (columns, step, side) = match cells {
             0..=16 => (cells.max(1), 56, 50),

@@ -120,8 +120,9 @@ struct ServeArgs {
         value_parser = label_selector
     )]
     dcgm_exporter_selector: Option<String>,
-    /// With --dcgm-exporter-selector: the pods' port that serves `/metrics`, a container port's
-    /// name (a pod without a port of that name is asked at 9400) or a number.
+    /// With --dcgm-exporter-selector (and refused without it, also from the environment): the
+    /// pods' port that serves `/metrics`, a number or a container port's name (a pod without a
+    /// port named `metrics` is asked at 9400; a pod without another name given is not asked).
     #[arg(
         long,
         default_value = "metrics",

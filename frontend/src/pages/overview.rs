@@ -1,7 +1,8 @@
 //! The overview: nodes Ready, GPUs seen / allocatable / allocated / busy, average utilization,
 //! beside them the GPU work (head of the queue, what runs), a heat map with one cell per GPU
 //! sized to their count, or per node in large clusters (colour = utilization; pointing at a
-//! cell shows its node, model, memory and pods; clicking opens the node), and alerts.
+//! cell shows its node, model, memory and pods, or a node's GPUs, busy count and average;
+//! clicking opens the node), and alerts.
 //! Refreshed while open.
 
 use leptos::prelude::*;
@@ -139,12 +140,18 @@ fn HeatMapView(heat: HeatMap, hovered: RwSignal<Option<usize>>) -> impl IntoView
             .get()
             .and_then(|i| heat.with_value(|h| h.describe(lang.get(), i)))
             .unwrap_or_else(|| {
-                let hint = if by_node {
-                    "Point at a cell for its node; click it to open the node."
+                if by_node {
+                    tr(
+                        lang.get(),
+                        "Point at a cell for its node; click it to open the node.",
+                    )
                 } else {
-                    "Point at a cell for its GPU; click it to open the node."
-                };
-                tr(lang.get(), hint).to_string()
+                    tr(
+                        lang.get(),
+                        "Point at a cell for its GPU; click it to open the node.",
+                    )
+                }
+                .to_string()
             })
     };
     let scale = by_node.then_some(move || {

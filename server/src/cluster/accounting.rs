@@ -9,6 +9,8 @@ use frontend::contract::GpuRow;
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use crate::telemetry::NodeTelemetry;
+
 /// The extended resource the NVIDIA device plugin advertises.
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
@@ -154,6 +156,16 @@ impl From<&GpuRow> for GpuUse {
             stale: row.stale,
         }
     }
+}
+
+/// Busy GPUs of a node by its exporter's last answer when that answer is fresh; None when the
+/// exporter is stale or never answered (a stale node's old numbers are not counted).
+pub fn busy_now(telemetry: &NodeTelemetry) -> Option<u32> {
+    telemetry
+        .last_good
+        .as_deref()
+        .filter(|_| !telemetry.is_stale())
+        .map(busy_in)
 }
 
 /// Busy GPUs among `gpus`.

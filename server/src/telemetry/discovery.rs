@@ -26,8 +26,10 @@ pub enum ExporterKind {
 /// Which of an exporter pod's ports serves its samples, as a Service's `targetPort` names one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExporterPort {
-    /// The container port of this name; a pod with none of that name is asked at
-    /// [`DEFAULT_PORT`] (9400, where both exporters listen by default).
+    /// The container port of this name. A pod with none of that name is asked at
+    /// [`DEFAULT_PORT`] (9400, where both exporters listen by default) when the name is the
+    /// default `metrics`, and not at all for another name (a misspelt name asks nothing rather
+    /// than the wrong port, as a Service's `targetPort` would).
     Named(String),
     /// This port number, whatever the pod declares.
     Number(u16),
@@ -46,7 +48,7 @@ pub enum PortError {
     Number(String),
     #[error(
         "{0:?} is not a port name: at most 15 lower-case letters, digits and '-', with a letter, \
-         not starting or ending with '-'"
+         no '--', not starting or ending with '-'"
     )]
     Name(String),
 }
@@ -91,7 +93,7 @@ impl ExporterPort {
                     .find(|port| port.name.as_deref() == Some(name.as_str()));
                 match declared {
                     Some(port) => u16::try_from(port.container_port).ok(),
-                    None => Some(DEFAULT_PORT),
+                    None => (name == PORT_NAME).then_some(DEFAULT_PORT),
                 }
             }
         }
@@ -310,13 +312,8 @@ mod tests {
                 "http://127.0.0.5:9500/metrics"
             ]
         );
-        assert_eq!(
-            urls("http-metrics"),
-            [
-                "http://127.0.0.4:9400/metrics",
-                "http://127.0.0.5:9400/metrics"
-            ]
-        );
+        // Another name that no port has: those pods are not asked, rather than asked at 9400.
+        assert_eq!(urls("http-metrics"), Vec::<String>::new());
     }
 
     #[test]

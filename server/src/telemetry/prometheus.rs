@@ -1,8 +1,8 @@
 //! Prometheus as the source of GPU samples (`serve --prometheus-url`): its HTTP API's instant
 //! query, asked for exactly the series the pages read, and its range query for the charts, over
 //! HTTP or HTTPS (a CA file, or the system's roots) with an optional bearer token read from a
-//! file at most once a minute, as client-go reads a service account's, so a rotated token is
-//! picked up. Answers are bounded in time and size, and an error says which part failed without
+//! file at most once a minute, as client-go reads a service account's (and again at once after
+//! a 401 or 403), so a rotated token is picked up. Answers are bounded in time and size, and an error says which part failed without
 //! the token.
 
 use std::collections::HashMap;
@@ -282,6 +282,11 @@ impl Prometheus {
                 .await
                 .map_err(|e| PrometheusError::Unreachable(connect_error(&e)))?;
             let status = response.status();
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+                && let Some(file) = &self.token
+            {
+                file.forget();
+            }
             if status != StatusCode::OK {
                 // Only the start of a refusal is read, for its reason.
                 let mut body = response.into_body();
@@ -324,7 +329,8 @@ struct TokenFile {
     path: PathBuf,
     /// How long a token read is used before the file is read again.
     period: Duration,
-    /// The token last read and when; a failed read is not kept, so the next request tries again.
+    /// The token last read and when. When a later read fails, it is still sent (and the
+    /// failure logged), as client-go does; with none read yet, the request fails.
     last: Mutex<Option<(Instant, Arc<Bearer>)>>,
 }
 
@@ -345,9 +351,25 @@ impl TokenFile {
         {
             return Ok(Arc::clone(bearer));
         }
-        let bearer = Arc::new(self.read()?);
-        *last = Some((Instant::now(), Arc::clone(&bearer)));
-        Ok(bearer)
+        match self.read() {
+            Ok(bearer) => {
+                let bearer = Arc::new(bearer);
+                *last = Some((Instant::now(), Arc::clone(&bearer)));
+                Ok(bearer)
+            }
+            Err(error) => match last.as_ref() {
+                Some((_, kept)) => {
+                    tracing::warn!(%error, "sending the bearer token read before");
+                    Ok(Arc::clone(kept))
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    /// Forgets the token read, so the next request reads the file (Prometheus refused it).
+    fn forget(&self) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// The token in the file (a small file, read whole).
@@ -584,7 +606,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_token_file_is_reread_after_its_period_and_never_quoted() {
+    async fn a_rotated_token_is_read_and_never_quoted() {
         let dir = tempfile::tempdir().expect("a directory");
         let path = dir.path().join("token");
         let addr = echoing_refuser().await;
@@ -619,18 +641,48 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("secret-token"), "{text}");
+        // A file that cannot be read after one could: the token read before is still sent
+        // (the 401 forgot the last one, so it is read first).
+        assert_eq!(every_time.bearer().expect("read").text, "secret-token-2");
         std::fs::write(&path, "x".repeat(70_000)).expect("written");
-        assert!(
-            every_time
-                .bearer()
-                .is_err_and(|e| e.to_string().contains("KiB"))
-        );
+        assert_eq!(every_time.bearer().expect("kept").text, "secret-token-2");
+        let fresh = TokenFile::new(path.clone(), Duration::ZERO);
+        assert!(fresh.bearer().is_err_and(|e| e.to_string().contains("KiB")));
+    }
 
-        // Within its period the token read is sent without reading the file again.
-        let kept = TokenFile::new(path.clone(), Duration::from_secs(3600));
+    #[tokio::test]
+    async fn a_token_is_kept_for_its_period_unless_prometheus_refuses_it() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("token");
+        let addr = echoing_refuser().await;
+        let mut prometheus = Prometheus::new(
+            &PrometheusSettings {
+                token_file: Some(path.clone()),
+                ..settings(&format!("http://{addr}/"))
+            },
+            Duration::from_secs(5),
+        )
+        .expect("a client");
+        let wired = prometheus.token.as_ref().expect("a token file");
+        assert_eq!(wired.period, TOKEN_REREAD_PERIOD);
+
+        let short = Arc::new(TokenFile::new(path.clone(), Duration::from_millis(200)));
         std::fs::write(&path, "secret-token-3").expect("written");
-        assert_eq!(kept.bearer().expect("read").text, "secret-token-3");
-        std::fs::remove_file(&path).expect("removed");
-        assert_eq!(kept.bearer().expect("kept").text, "secret-token-3");
+        assert_eq!(short.bearer().expect("read").text, "secret-token-3");
+        std::fs::write(&path, "secret-token-4").expect("rotated");
+        assert_eq!(short.bearer().expect("kept").text, "secret-token-3");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(short.bearer().expect("re-read").text, "secret-token-4");
+
+        // A 401 forgets the token: the next request reads the file, however young the token.
+        std::fs::write(&path, "secret-token-5").expect("rotated");
+        assert_eq!(short.bearer().expect("kept").text, "secret-token-4");
+        prometheus.token = Some(Arc::clone(&short));
+        let refused = prometheus.instant("up").await.expect_err("refused");
+        assert!(matches!(
+            refused,
+            PrometheusError::Status { status: 401, .. }
+        ));
+        assert_eq!(short.bearer().expect("re-read").text, "secret-token-5");
     }
 }

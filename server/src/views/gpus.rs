@@ -112,24 +112,26 @@ impl<'a> GpuRef<'a> {
             || self.shown_pods(visible).any(|p| has(&p))
     }
 
-    /// The inventory's order by `key`, ties (and the node key) by node and index.
+    /// The inventory's order by `key`, ties (and the node key) by node, index and UUID: a total
+    /// order, so a page holds the same GPUs however the rows lay before (two GPUs of a node
+    /// can share an index when Prometheus's `gpu` label is missing).
     fn cmp_by(&self, other: &Self, key: GpuSortKey) -> Ordering {
         let (a, b) = (&self.gpu.fields, &other.gpu.fields);
-        let by_place = self
-            .node
-            .cmp(other.node)
-            .then(self.gpu.identity.index.cmp(&other.gpu.identity.index));
-        match key {
-            GpuSortKey::Node => by_place,
-            GpuSortKey::Utilization => {
-                cmp_opt(a.utilization_percent, b.utilization_percent).then(by_place)
-            }
-            GpuSortKey::Memory => a.memory_used_bytes.cmp(&b.memory_used_bytes).then(by_place),
-            GpuSortKey::Temperature => {
-                cmp_opt(a.temperature_celsius, b.temperature_celsius).then(by_place)
-            }
-            GpuSortKey::Power => cmp_opt(a.power_watts, b.power_watts).then(by_place),
-        }
+        let by_place = || {
+            let (a, b) = (&self.gpu.identity, &other.gpu.identity);
+            self.node
+                .cmp(other.node)
+                .then(a.index.cmp(&b.index))
+                .then_with(|| a.uuid.cmp(&b.uuid))
+        };
+        let by_value = match key {
+            GpuSortKey::Node => Ordering::Equal,
+            GpuSortKey::Utilization => cmp_opt(a.utilization_percent, b.utilization_percent),
+            GpuSortKey::Memory => a.memory_used_bytes.cmp(&b.memory_used_bytes),
+            GpuSortKey::Temperature => cmp_opt(a.temperature_celsius, b.temperature_celsius),
+            GpuSortKey::Power => cmp_opt(a.power_watts, b.power_watts),
+        };
+        by_value.then_with(by_place)
     }
 }
 
@@ -447,6 +449,42 @@ mod tests {
         };
         let none = page_of(nodes.iter(), &everywhere, &query);
         assert_eq!((none.rows.len(), none.matching, none.page), (0, 0, 0));
+    }
+
+    #[test]
+    fn gpus_sharing_a_node_and_index_keep_their_order_across_a_page_boundary() {
+        // 201 GPUs on one node, all index 0 (no `gpu` label), idle: only the UUID tells them apart.
+        let gpus = (0..201).map(|_| (0, vec![])).collect();
+        let mut one = node(gpus);
+        let answer = Arc::make_mut(one.last_good.as_mut().expect("an answer"));
+        for (i, gpu) in answer.gpus.iter_mut().enumerate() {
+            // Reverse order: the answer's order must not decide the pages.
+            gpu.identity.uuid = format!("GPU-{:03}", 200 - i);
+        }
+        let nodes = HashMap::from([("n".to_string(), one)]);
+        let everywhere = PodVisibility::Everywhere;
+        for descending in [false, true] {
+            let uuids = |page| -> Vec<String> {
+                let query = GpuQuery {
+                    sort: GpuSortKey::Utilization,
+                    descending,
+                    page,
+                    ..Default::default()
+                };
+                page_of(nodes.iter(), &everywhere, &query)
+                    .rows
+                    .into_iter()
+                    .map(|r| r.uuid)
+                    .collect()
+            };
+            let mut both = uuids(0);
+            both.extend(uuids(1));
+            let mut want: Vec<String> = (0..201).map(|i| format!("GPU-{i:03}")).collect();
+            if descending {
+                want.reverse();
+            }
+            assert_eq!(both, want, "descending={descending}");
+        }
     }
 
     #[test]

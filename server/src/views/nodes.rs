@@ -66,9 +66,7 @@ pub fn add_gpu_use(nodes: &mut [NodeSummary], pods: &[Arc<Pod>], telemetry: &Tel
         let exporter = telemetry.get(name);
         let answer = exporter.and_then(|t| t.last_good.as_deref());
         node.driver = answer.and_then(|g| g.driver_version.clone());
-        node.gpus_busy = answer
-            .filter(|_| exporter.is_some_and(|t| !t.is_stale()))
-            .map(accounting::busy_in);
+        node.gpus_busy = exporter.and_then(accounting::busy_now);
     }
 }
 

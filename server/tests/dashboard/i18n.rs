@@ -27,9 +27,9 @@ use frontend::contract::workloads::{
     WorkloadKind, WorkloadState,
 };
 use frontend::contract::{
-    Alert, ClusterLink, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatMap, HistoryPoint,
-    HistoryRange, NodeCondition, NodeDetail, NodePod, NodeSummary, Overview, PageError, Skew,
-    StaleReason,
+    Alert, ClusterLink, ExporterError, GpuCard, GpuPage, GpuQuery, GpuRow, HeatCells, HeatMap,
+    HeatModel, HeatNode, HeatNodeCell, HistoryPoint, HistoryRange, NodeCondition, NodeDetail,
+    NodePod, NodeSummary, Overview, PageError, Skew, StaleReason,
 };
 use frontend::i18n::ZH;
 use gpuboard::app::AppState;
@@ -120,7 +120,10 @@ fn every_check() -> Diagnosis {
 }
 
 /// A cluster described in Chinese and numbers, with every state a page can show.
-struct ChineseCluster;
+struct ChineseCluster {
+    /// The overview's heat map has a cell per node, as a large cluster's does.
+    heat_by_node: bool,
+}
 
 #[async_trait::async_trait]
 impl Backend for ChineseCluster {
@@ -230,7 +233,25 @@ impl Backend for ChineseCluster {
             busy_threshold_percent: 50.0,
             average_utilization_percent: Some(48.5),
             sampled_at_ms: 1_700_000_000_000,
-            heat: HeatMap::from_rows(&rows),
+            heat: if self.heat_by_node {
+                HeatMap {
+                    nodes: vec![HeatNode {
+                        name: NODE.into(),
+                        stale: true,
+                    }],
+                    models: vec![HeatModel {
+                        name: "特斯拉 T4".into(),
+                        memory_total_bytes: 16 << 30,
+                    }],
+                    cells: HeatCells::Nodes(vec![HeatNodeCell {
+                        gpus: 8,
+                        busy: 3,
+                        ..Default::default()
+                    }]),
+                }
+            } else {
+                HeatMap::from_rows(&rows)
+            },
             alerts: vec![
                 Alert::NotReady {
                     node: "节点乙".into(),
@@ -976,7 +997,10 @@ async fn dashboard(backend: SharedBackend) -> (std::net::SocketAddr, gpuboard_si
 
 #[tokio::test]
 async fn every_page_in_chinese_shows_no_english_left_untranslated() {
-    let (addr, sim) = dashboard(Arc::new(ChineseCluster)).await;
+    let (addr, sim) = dashboard(Arc::new(ChineseCluster {
+        heat_by_node: false,
+    }))
+    .await;
     let node = format!(
         "/nodes/{}",
         form_urlencoded::byte_serialize(NODE.as_bytes()).collect::<String>()
@@ -1048,6 +1072,30 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
         .filter(|t| words(t).any(|w| !kept.contains(w)))
         .collect();
     assert_eq!(flagged, [&"Nodes Ready".to_string()]);
+}
+
+#[tokio::test]
+async fn a_large_clusters_overview_a_cell_per_node_is_in_chinese_too() {
+    let (addr, sim) = dashboard(Arc::new(ChineseCluster { heat_by_node: true })).await;
+    let english = english_on(addr, "/", &sim.admin_token).await;
+    assert!(english.is_empty(), "English on /:\n{}", english.join("\n"));
+    let page = request(
+        addr,
+        "GET",
+        "/",
+        &[
+            format!("Authorization: Bearer {}", sim.admin_token),
+            "Accept-Language: zh-CN".into(),
+        ],
+        "",
+    )
+    .await;
+    for shown in [
+        "每个格子代表一个节点：集群的 GPU 超过 4096 块。",
+        "将鼠标移到格子上查看对应节点，点击打开该节点。",
+    ] {
+        assert!(page.body.contains(shown), "{shown:?} is not on /");
+    }
 }
 
 #[tokio::test]

@@ -56,6 +56,7 @@ async fn the_chart_lints_and_refuses_bad_values_naming_them() {
         ("prometheus.url=ftp://prom", "/prometheus/url"),
         ("dcgmExporter.port=0", "/dcgmExporter/port"),
         ("dcgmExporter.port=Metrics_Port", "/dcgmExporter/port"),
+        ("dcgmExporter.port=a--b", "/dcgmExporter/port"),
         (
             "ingress.enabled=true",
             "ingress.enabled needs tls.mode=upstream",
