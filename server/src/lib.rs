@@ -103,6 +103,7 @@ pub fn start(
         access: access::AccessService::new(clients.clone()),
         workloads: workloads::WorkloadService::new(clients.clone(), cache, telemetry.clone()),
         client,
+        view: Default::default(),
     });
     let auth = Auth::new(clients, settings.auth.clone())?;
     let mut state = AppState::new(leptos, backend, auth, telemetry);

@@ -5,8 +5,8 @@
 //! what the dashboard reads before it is stored (no managedFields, annotations, env, volumes,
 //! images, and of a pod's or Job's labels only gpuboard's), so the cache's memory follows the
 //! cluster's size, not its tenants' annotations and labels.
-//! A generation number follows the pods, so what is computed from all of them can be kept
-//! until they change.
+//! A generation number follows the pods, and one the nodes, so what is computed from all of
+//! them can be kept until they change.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +44,8 @@ pub struct ClusterCache {
     /// Bumped after each change the pods' watch stores: what is computed from every pod can be
     /// kept until it moves.
     pods_generation: Arc<AtomicU64>,
+    /// The same for the nodes.
+    nodes_generation: Arc<AtomicU64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,10 +199,13 @@ impl ClusterCache {
         let all = watcher::Config::default;
         let (pods, pods_generation) =
             reflect(Api::all(client.clone()), all(), slim_pod, "pods", &link);
+        let (nodes, nodes_generation) =
+            reflect(Api::all(client.clone()), all(), slim_node, "nodes", &link);
         ClusterCache {
             pods,
             pods_generation,
-            nodes: reflect(Api::all(client.clone()), all(), slim_node, "nodes", &link).0,
+            nodes,
+            nodes_generation,
             exporter_pods: reflect(
                 Api::namespaced(client.clone(), exporter_namespace),
                 exporters,
@@ -264,6 +269,11 @@ impl ClusterCache {
     /// from the pods then is at least as new as the number.
     pub fn pods_generation(&self) -> u64 {
         self.pods_generation.load(Ordering::Acquire)
+    }
+
+    /// A number that changes whenever the nodes do, read as [`Self::pods_generation`] is.
+    pub fn nodes_generation(&self) -> u64 {
+        self.nodes_generation.load(Ordering::Acquire)
     }
 
     /// Every pod, once the first list is in.

@@ -3,6 +3,7 @@
 //! the CSV export) call. One module per page's data.
 
 pub mod gpus;
+pub mod kept;
 pub mod node;
 pub mod nodes;
 pub mod overview;
@@ -52,6 +53,8 @@ pub struct KubeBackend {
     pub workloads: WorkloadService,
     /// The dashboard's own client: reads nodes' Leases for the doctor.
     pub client: kube::Client,
+    /// What every user's overview and nodes table share, kept while the cluster is unchanged.
+    pub view: kept::KeptView,
 }
 
 /// The control plane's kubelet version: what its API server runs on a kubeadm cluster.
@@ -117,9 +120,9 @@ impl KubeBackend {
         let Some(name) = node.metadata.name.as_deref() else {
             return Ok(None);
         };
-        let snapshot = self.telemetry.snapshot();
-        // Skew is judged against every GPU node, so every row is made.
-        let summaries = self.summaries(pods, &snapshot).await?;
+        // Skew is judged against every GPU node: the shared view has every row.
+        let (inputs, view) = self.cluster_view().await?;
+        let (snapshot, summaries) = (&inputs.snapshot, &view.summaries);
         let Some(summary) = summaries.iter().find(|s| s.name == name) else {
             return Ok(None);
         };
@@ -132,9 +135,9 @@ impl KubeBackend {
         Ok(Some(Self::diagnose(
             node,
             summary,
-            control_plane_version(&summaries),
+            control_plane_version(summaries),
             &here,
-            &snapshot,
+            snapshot,
             self.telemetry.source(),
             heartbeat,
         )))
@@ -225,6 +228,36 @@ impl KubeBackend {
             .collect())
     }
 
+    /// The inputs of the shared view now: the generations are read before the caches, so what
+    /// is made from them is at least as new.
+    fn view_inputs(&self) -> kept::Inputs {
+        kept::Inputs {
+            nodes_generation: self.cache.nodes_generation(),
+            pods_generation: self.cache.pods_generation(),
+            snapshot: self.telemetry.snapshot(),
+        }
+    }
+
+    /// The view of the whole cluster every user shares, made again when its inputs changed.
+    async fn cluster_view(&self) -> Result<(kept::Inputs, Arc<kept::ClusterView>), PageError> {
+        let inputs = self.view_inputs();
+        if let Some(view) = self.view.get(&inputs) {
+            return Ok((inputs, view));
+        }
+        let pods = self.cache.pods().await?;
+        let snapshot = &inputs.snapshot;
+        let summaries = self.summaries(&pods, snapshot).await?;
+        let doctor = self.doctor_alerts(&summaries, &pods, snapshot).await?;
+        let heat_by_node = overview::heat_by_node_when_large(snapshot);
+        let view = Arc::new(kept::ClusterView {
+            summaries,
+            doctor,
+            heat_by_node,
+        });
+        self.view.keep(inputs.clone(), view.clone());
+        Ok((inputs, view))
+    }
+
     /// Every node's table row, with GPU use and skew flags.
     async fn summaries(
         &self,
@@ -244,8 +277,7 @@ impl KubeBackend {
 #[async_trait::async_trait]
 impl Backend for KubeBackend {
     async fn nodes(&self, _user: &SignedInUser) -> Result<Vec<NodeSummary>, PageError> {
-        let pods = self.cache.pods().await?;
-        self.summaries(&pods, &self.telemetry.snapshot()).await
+        Ok(self.cluster_view().await?.1.summaries.clone())
     }
 
     async fn gpus(&self, user: &SignedInUser, query: &GpuQuery) -> Result<GpuPage, PageError> {
@@ -263,18 +295,14 @@ impl Backend for KubeBackend {
     }
 
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {
-        let pods = self.cache.pods().await?;
-        let snapshot = self.telemetry.snapshot();
-        let nodes = self.summaries(&pods, &snapshot).await?;
-        // A cell per GPU shows its holders, as the user may see them; a cell per node needs
-        // no rows, so a large cluster's overview makes none.
-        let heat = if overview::gpu_count(&snapshot) <= HeatMap::MAX_GPU_CELLS {
-            HeatMap::from_rows(&self.all_rows(user, &snapshot).await)
-        } else {
-            overview::heat_by_node(&snapshot)
+        let (inputs, view) = self.cluster_view().await?;
+        let snapshot = &inputs.snapshot;
+        let heat = match &view.heat_by_node {
+            Some(by_node) => by_node.clone(),
+            // A cell per GPU shows its holders, as this user may see them.
+            None => HeatMap::from_rows(&self.all_rows(user, snapshot).await),
         };
-        let doctor = self.doctor_alerts(&nodes, &pods, &snapshot).await?;
-        let mut page = overview::overview(&nodes, &snapshot, heat, doctor);
+        let mut page = overview::overview(&view.summaries, snapshot, heat, view.doctor.clone());
         // The tiles do not wait on the queue: without it (its caches unsynced) the panel is empty.
         let head = Rows::Head(Overview::WORK_ROWS);
         match self.workloads.queue(user, &self.permissions, head).await {

@@ -68,9 +68,17 @@ pub fn gpu_count(telemetry: &TelemetrySnapshot) -> usize {
         .sum()
 }
 
+/// The heat map with a cell per node, when the cluster has more than
+/// [`HeatMap::MAX_GPU_CELLS`] GPUs; else None (the overview draws a cell per GPU, from the rows
+/// the user may see).
+pub fn heat_by_node_when_large(telemetry: &TelemetrySnapshot) -> Option<HeatMap> {
+    (gpu_count(telemetry) > HeatMap::MAX_GPU_CELLS).then(|| heat_by_node(telemetry))
+}
+
 /// The heat map with a cell per node that reports GPUs, by name: its GPUs, how many are busy
-/// (none when stale, as the nodes table counts), its first GPU's model, memory summed and the
-/// average utilization of those that report one.
+/// (none when stale, as the nodes table counts), its first GPU's model (a node of mixed models
+/// is shown under its first), memory summed, and the average utilization of those that report
+/// one (a stale node's from its last answer, as its GPUs' cells would be).
 pub fn heat_by_node(telemetry: &TelemetrySnapshot) -> HeatMap {
     let mut answered: Vec<(&String, &NodeTelemetry, &NodeGpus)> = telemetry
         .iter()
@@ -110,11 +118,7 @@ pub fn heat_by_node(telemetry: &TelemetrySnapshot) -> HeatMap {
         }));
         cells.push(HeatNodeCell {
             gpus: answer.gpus.len() as u32,
-            busy: if telemetry.is_stale() {
-                0
-            } else {
-                accounting::busy_in(answer)
-            },
+            busy: accounting::busy_now(telemetry).unwrap_or(0),
             model,
             utilization_percent: average.map(whole_percent),
             memory_used_mib: (!used.is_empty())
@@ -139,10 +143,11 @@ pub fn overview(
         alerts_of(node, telemetry, &mut alerts);
     }
     alerts.extend(doctor);
+    let uses: Vec<GpuUse> = gpu_uses(telemetry.iter()).collect();
     Overview {
         nodes_ready: nodes.iter().filter(|n| n.ready).count(),
         nodes_total: nodes.len(),
-        gpus_total: gpu_count(telemetry),
+        gpus_total: uses.len(),
         gpus_allocatable: nodes
             .iter()
             .map(|n| n.gpus_allocatable)
@@ -151,9 +156,9 @@ pub fn overview(
             .iter()
             .map(|n| n.gpus_allocated)
             .fold(0, u32::saturating_add),
-        gpus_busy: accounting::busy(gpu_uses(telemetry.iter())),
+        gpus_busy: accounting::busy(uses.iter().copied()),
         busy_threshold_percent: BUSY_PERCENT,
-        average_utilization_percent: accounting::average_utilization(gpu_uses(telemetry.iter())),
+        average_utilization_percent: accounting::average_utilization(uses),
         sampled_at_ms: telemetry
             .values()
             .filter_map(|t| t.last_good.as_ref())
@@ -341,5 +346,18 @@ mod tests {
             map.cells,
             HeatCells::Nodes(vec![cell(3, 1, Some(54), 3), cell(2, 0, Some(99), 2)])
         );
+    }
+
+    #[test]
+    fn the_map_has_a_cell_per_gpu_up_to_its_maximum_then_per_node() {
+        let eight = [Some(50.0); 8];
+        let mut nodes: HashMap<String, NodeTelemetry> = (0..HeatMap::MAX_GPU_CELLS / 8)
+            .map(|i| (format!("n{i:04}"), using(&eight, None)))
+            .collect();
+        assert_eq!(heat_by_node_when_large(&Arc::new(nodes.clone())), None);
+        nodes.insert("one-more".into(), using(&[None], None));
+        let beyond = heat_by_node_when_large(&Arc::new(nodes)).expect("a cell per node");
+        assert!(beyond.is_by_node());
+        assert_eq!(beyond.cell_count(), HeatMap::MAX_GPU_CELLS / 8 + 1);
     }
 }
