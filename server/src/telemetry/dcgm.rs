@@ -6,6 +6,7 @@
 //! the sum of the frame buffer's used, free and reserved parts. The pages then read the result
 //! exactly as they read an exporter's JSON.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use gpuboard_exporter_api::dcgm::{self, gpuboard, labels};
@@ -35,6 +36,144 @@ impl LabelSet for prometheus_parse::Labels {
 /// tried: `node` (where a scrape config copies the pod's node into it), then dcgm-exporter's
 /// `Hostname` (up to 4.8.2) and `hostname` (from 4.8.3), both set from `NODE_NAME`.
 const NODE_LABELS: [&str; 3] = ["node", labels::HOSTNAME, labels::HOSTNAME_LOWER];
+
+/// Every label the assembler reads of a Prometheus sample, beside `__name__`: what
+/// [`SeriesLabels`] keeps of an answer (a label not listed here is dropped while the answer is
+/// parsed; in debug builds, reading one panics, so a test finds it).
+pub const LABELS_READ: [&str; 23] = [
+    NODE_LABELS[0],
+    labels::HOSTNAME,
+    labels::HOSTNAME_LOWER,
+    labels::GPU,
+    labels::UUID,
+    labels::PCI_BUS_ID,
+    labels::DEVICE,
+    labels::MODEL_NAME,
+    labels::DRIVER_VERSION,
+    labels::POD,
+    labels::NAMESPACE,
+    labels::CONTAINER,
+    labels::EXPORTED_POD,
+    labels::EXPORTED_NAMESPACE,
+    labels::EXPORTED_CONTAINER,
+    labels::MIG_INSTANCE,
+    gpuboard::SERIAL,
+    gpuboard::CUDA_VERSION,
+    gpuboard::COMPUTE_CAPABILITY,
+    gpuboard::MIG_MODE,
+    gpuboard::ECC_MODE,
+    gpuboard::XID,
+    SERIES_NAME,
+];
+
+/// The label that holds a series' name.
+pub const SERIES_NAME: &str = "__name__";
+
+/// The labels of one sample of Prometheus's answer that the assembler reads ([`LABELS_READ`]),
+/// stored compactly: an answer at 40,000 GPUs holds about a million samples, which as maps of
+/// Strings took several hundred megabytes. A series' name that is one of the DCGM or gpuboard
+/// series is not copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeriesLabels {
+    name: Option<Cow<'static, str>>,
+    labels: Vec<(&'static str, Box<str>)>,
+}
+
+impl SeriesLabels {
+    /// The series' name (`__name__`); empty when the answer has none.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or_default()
+    }
+}
+
+impl LabelSet for SeriesLabels {
+    fn label(&self, name: &str) -> Option<&str> {
+        debug_assert!(
+            LABELS_READ.contains(&name),
+            "the label {name:?} is read but not kept from Prometheus's answers: add it to LABELS_READ"
+        );
+        if name == SERIES_NAME {
+            return self.name.as_deref().filter(|v| !v.is_empty());
+        }
+        self.labels
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| &**v)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// A series' name as kept: the contract's own `&'static str` when it is a known series.
+fn series_name(name: &str) -> Cow<'static, str> {
+    dcgm::DCGM_FIELDS
+        .iter()
+        .map(|f| f.series)
+        .chain(gpuboard::SERIES)
+        .find(|known| *known == name)
+        .map_or_else(|| Cow::Owned(name.to_string()), Cow::Borrowed)
+}
+
+impl<'de> serde::Deserialize<'de> for SeriesLabels {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SeriesLabelsVisitor)
+    }
+}
+
+struct SeriesLabelsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SeriesLabelsVisitor {
+    type Value = SeriesLabels;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a series' labels")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SeriesLabels, A::Error> {
+        let mut kept = SeriesLabels::default();
+        while let Some(name) = map.next_key_seed(KnownLabel)? {
+            match name {
+                Some(SERIES_NAME) => {
+                    let value: Cow<'de, str> = map.next_value()?;
+                    kept.name = Some(series_name(&value));
+                }
+                Some(name) => {
+                    let value: Box<str> = map.next_value()?;
+                    kept.labels.push((name, value));
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(kept)
+    }
+}
+
+/// A label's name, as its entry in [`LABELS_READ`]; None for one the assembler does not read.
+struct KnownLabel;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KnownLabel {
+    type Value = Option<&'static str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KnownLabel {
+    type Value = Option<&'static str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a label's name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(LABELS_READ.iter().copied().find(|known| *known == name))
+    }
+}
 
 /// The node a sample belongs to, by [`NODE_LABELS`].
 pub fn node_label(sample: &impl LabelSet) -> Option<&str> {
@@ -504,5 +643,44 @@ DCGM_FI_DEV_FB_FREE{gpu="0",UUID="GPU-aaaa",Hostname="n"} 10
         let (nodes, unplaced) = assemble(&odd, None);
         assert!(nodes.is_empty(), "{:?}", nodes.keys());
         assert_eq!(unplaced, 1);
+    }
+
+    #[test]
+    fn a_prometheus_samples_labels_keep_only_what_is_read() {
+        let labels: SeriesLabels = serde_json::from_str(
+            r#"{"__name__":"DCGM_FI_DEV_GPU_UTIL","UUID":"GPU-1","Hostname":"node-7",
+                "instance":"10.0.0.7:9400","job":"dcgm","pod":"","gpu":"0"}"#,
+        )
+        .expect("labels");
+        assert_eq!(labels.name(), "DCGM_FI_DEV_GPU_UTIL");
+        assert!(
+            matches!(labels.name, Some(Cow::Borrowed(_))),
+            "a known series is not copied"
+        );
+        assert_eq!(labels.label(labels::UUID), Some("GPU-1"));
+        assert_eq!(node_label(&labels), Some("node-7"));
+        assert_eq!(
+            labels.label(labels::POD),
+            None,
+            "an empty value is no value"
+        );
+        let kept: Vec<&str> = labels.labels.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            kept,
+            [labels::UUID, labels::HOSTNAME, labels::POD, labels::GPU]
+        );
+        let other: SeriesLabels =
+            serde_json::from_str(r#"{"__name__":"up","job":"x"}"#).expect("labels");
+        assert_eq!((other.name(), other.labels.len()), ("up", 0));
+        let nameless: SeriesLabels = serde_json::from_str("{}").expect("labels");
+        assert_eq!(nameless.name(), "");
+        assert!(serde_json::from_str::<SeriesLabels>(r#"{"UUID":3}"#).is_err());
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "add it to LABELS_READ")]
+    fn reading_a_label_not_kept_from_prometheus_is_caught_in_tests() {
+        SeriesLabels::default().label("instance");
     }
 }

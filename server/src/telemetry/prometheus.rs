@@ -19,6 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
+use super::dcgm::SeriesLabels;
 use super::shortened;
 
 /// The most bytes one answer may have: about 700,000 samples with dcgm-exporter's labels.
@@ -77,23 +78,53 @@ pub enum PrometheusConfigError {
     Tls(String),
 }
 
-/// One sample of an instant query's answer: the series' labels (`__name__` among them) and its value.
+/// One sample of an instant query's answer: the series' labels that the dashboard reads
+/// (`__name__` among them; [`SeriesLabels`] drops the others while parsing) and its value.
 #[derive(Debug, Clone, Deserialize)]
 pub struct VectorSample {
-    pub metric: HashMap<String, String>,
-    /// Unix seconds and the value as Prometheus writes it (`"NaN"`, `"+Inf"` included).
-    pub value: (f64, String),
+    pub metric: SeriesLabels,
+    /// `[Unix seconds, "value"]` as Prometheus writes it, kept as the value's number.
+    #[serde(rename = "value", deserialize_with = "value_number")]
+    number: Option<f64>,
 }
 
 impl VectorSample {
     /// The series' name.
     pub fn name(&self) -> &str {
-        self.metric.get("__name__").map_or("", String::as_str)
+        self.metric.name()
     }
 
-    /// The value as a number; None when Prometheus wrote something else.
+    /// The value as a number (`"NaN"` and `"+Inf"` included); None when Prometheus wrote
+    /// something else.
     pub fn number(&self) -> Option<f64> {
-        self.value.1.parse().ok()
+        self.number
+    }
+}
+
+/// The number of an instant sample's `[time, "value"]`.
+fn value_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<f64>, D::Error> {
+    let (_, NumberText(number)) = <(serde::de::IgnoredAny, NumberText)>::deserialize(deserializer)?;
+    Ok(number)
+}
+
+/// A number written as a string, read without copying the string.
+struct NumberText(Option<f64>);
+
+impl<'de> Deserialize<'de> for NumberText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = NumberText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number as a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<NumberText, E> {
+                Ok(NumberText(text.parse().ok()))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -509,6 +540,11 @@ mod tests {
         assert_eq!(result[0].name(), "DCGM_FI_DEV_GPU_UTIL");
         assert_eq!(result[0].number(), Some(42.0));
         assert!(result[1].number().is_some_and(f64::is_nan));
+        let escaped = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{},"value":[1,"\u0034\u0032"]},{"metric":{},"value":[1,"many"]}]}}"#;
+        let data: QueryData<VectorSample> = read_answer(escaped).expect("read");
+        let numbers: Vec<Option<f64>> = data.result.iter().map(VectorSample::number).collect();
+        assert_eq!(numbers, [Some(42.0), None]);
         // A matrix read where a vector was asked for is refused, saying so.
         let matrix = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
         let data: QueryData<VectorSample> = read_answer(matrix).expect("read");
