@@ -132,13 +132,14 @@ impl<'de> serde::de::Visitor<'de> for SeriesLabelsVisitor {
         let mut kept = SeriesLabels::default();
         while let Some(name) = map.next_key_seed(KnownLabel)? {
             match name {
-                Some(SERIES_NAME) => {
-                    let value: Cow<'de, str> = map.next_value()?;
-                    kept.name = Some(series_name(&value));
-                }
+                Some(SERIES_NAME) => kept.name = Some(map.next_value_seed(SeriesNameSeed)?),
+                // A label given twice is its last value, as a map of it would hold.
                 Some(name) => {
                     let value: Box<str> = map.next_value()?;
-                    kept.labels.push((name, value));
+                    match kept.labels.iter_mut().find(|(n, _)| *n == name) {
+                        Some(entry) => entry.1 = value,
+                        None => kept.labels.push((name, value)),
+                    }
                 }
                 None => {
                     map.next_value::<serde::de::IgnoredAny>()?;
@@ -146,6 +147,32 @@ impl<'de> serde::de::Visitor<'de> for SeriesLabelsVisitor {
             }
         }
         Ok(kept)
+    }
+}
+
+/// A series' name, read without a copy when it is a known series ([`series_name`]).
+struct SeriesNameSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for SeriesNameSeed {
+    type Value = Cow<'static, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for SeriesNameSeed {
+    type Value = Cow<'static, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a series' name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(series_name(name))
     }
 }
 
@@ -675,6 +702,12 @@ DCGM_FI_DEV_FB_FREE{gpu="0",UUID="GPU-aaaa",Hostname="n"} 10
         let nameless: SeriesLabels = serde_json::from_str("{}").expect("labels");
         assert_eq!(nameless.name(), "");
         assert!(serde_json::from_str::<SeriesLabels>(r#"{"UUID":3}"#).is_err());
+        let twice: SeriesLabels =
+            serde_json::from_str(r#"{"UUID":"GPU-1","UUID":"GPU-2"}"#).expect("labels");
+        assert_eq!(
+            (twice.label(labels::UUID), twice.labels.len()),
+            (Some("GPU-2"), 1)
+        );
     }
 
     #[cfg(debug_assertions)]

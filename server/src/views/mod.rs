@@ -53,7 +53,7 @@ pub struct KubeBackend {
     pub workloads: WorkloadService,
     /// The dashboard's own client: reads nodes' Leases for the doctor.
     pub client: kube::Client,
-    /// What every user's overview and nodes table share, kept while the cluster is unchanged.
+    /// What every user's overview, nodes table and node doctor share ([`kept`]).
     pub view: kept::KeptView,
 }
 
@@ -120,9 +120,10 @@ impl KubeBackend {
         let Some(name) = node.metadata.name.as_deref() else {
             return Ok(None);
         };
-        // Skew is judged against every GPU node: the shared view has every row.
-        let (inputs, view) = self.cluster_view().await?;
-        let (snapshot, summaries) = (&inputs.snapshot, &view.summaries);
+        // Skew is judged against every GPU node: the shared view has every row. The node's own
+        // telemetry is read now (the view may be a second old), as the GPU rows read it.
+        let (_, view) = self.cluster_view().await?;
+        let (snapshot, summaries) = (&self.telemetry.snapshot(), &view.summaries);
         let Some(summary) = summaries.iter().find(|s| s.name == name) else {
             return Ok(None);
         };
@@ -238,24 +239,21 @@ impl KubeBackend {
         }
     }
 
-    /// The view of the whole cluster every user shares, made again when its inputs changed.
-    async fn cluster_view(&self) -> Result<(kept::Inputs, Arc<kept::ClusterView>), PageError> {
-        let inputs = self.view_inputs();
-        if let Some(view) = self.view.get(&inputs) {
-            return Ok((inputs, view));
-        }
-        let pods = self.cache.pods().await?;
-        let snapshot = &inputs.snapshot;
-        let summaries = self.summaries(&pods, snapshot).await?;
-        let doctor = self.doctor_alerts(&summaries, &pods, snapshot).await?;
-        let heat_by_node = overview::heat_by_node_when_large(snapshot);
-        let view = Arc::new(kept::ClusterView {
-            summaries,
-            doctor,
-            heat_by_node,
-        });
-        self.view.keep(inputs.clone(), view.clone());
-        Ok((inputs, view))
+    /// The view of the whole cluster every user shares ([`kept`] says when it is made again),
+    /// with the telemetry snapshot it was made from.
+    async fn cluster_view(&self) -> Result<(TelemetrySnapshot, Arc<kept::ClusterView>), PageError> {
+        let make = |inputs: kept::Inputs| async move {
+            let pods = self.cache.pods().await?;
+            let snapshot = &inputs.snapshot;
+            let summaries = self.summaries(&pods, snapshot).await?;
+            let doctor = self.doctor_alerts(&summaries, &pods, snapshot).await?;
+            Ok::<_, PageError>(kept::ClusterView {
+                summaries,
+                doctor,
+                heat_by_node: overview::heat_by_node_when_large(snapshot),
+            })
+        };
+        self.view.get_or_make(|| self.view_inputs(), make).await
     }
 
     /// Every node's table row, with GPU use and skew flags.
@@ -295,8 +293,8 @@ impl Backend for KubeBackend {
     }
 
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {
-        let (inputs, view) = self.cluster_view().await?;
-        let snapshot = &inputs.snapshot;
+        let (snapshot, view) = self.cluster_view().await?;
+        let snapshot = &snapshot;
         let heat = match &view.heat_by_node {
             Some(by_node) => by_node.clone(),
             // A cell per GPU shows its holders, as this user may see them.

@@ -120,7 +120,7 @@ async fn the_charts_other_sources_and_tls_render_as_the_dashboards_flags() {
     let prometheus = render(
         "prometheus.url=https://prom.example:9090,prometheus.tokenSecret.name=prom-token,\
          prometheus.caConfigMap.name=prom-ca,prometheus.podMonitor.enabled=true,\
-         tls.mode=secret,tls.secretName=lab-tls",
+         prometheus.podMonitor.interval=5s,tls.mode=secret,tls.secretName=lab-tls",
     )
     .await;
     for wanted in [
@@ -133,12 +133,15 @@ async fn the_charts_other_sources_and_tls_render_as_the_dashboards_flags() {
         "secretName: lab-tls",
         "kind: PodMonitor",
         "honorLabels: true",
+        "interval: 5s",
     ] {
         assert!(
             prometheus.contains(wanted),
             "{wanted} missing:\n{prometheus}"
         );
     }
+    // A scrape timeout longer than a 5 s interval would make Prometheus refuse the config.
+    assert!(!prometheus.contains("scrapeTimeout"), "{prometheus}");
     let dcgm =
         render("dcgmExporter.selector=app=nvidia-dcgm-exporter,dcgmExporter.port=9500,exporter.enabled=false").await;
     for wanted in [
