@@ -641,19 +641,24 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_rotated_token_is_read_and_never_quoted() {
-        let dir = tempfile::tempdir().expect("a directory");
-        let path = dir.path().join("token");
+    /// A client of [`echoing_refuser`] that sends the token in `path`.
+    async fn refused_with_token_file(path: &std::path::Path) -> Prometheus {
         let addr = echoing_refuser().await;
-        let mut prometheus = Prometheus::new(
+        Prometheus::new(
             &PrometheusSettings {
-                token_file: Some(path.clone()),
+                token_file: Some(path.to_path_buf()),
                 ..settings(&format!("http://{addr}/"))
             },
             Duration::from_secs(5),
         )
-        .expect("a client");
+        .expect("a client")
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_is_read_and_never_quoted() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("token");
+        let mut prometheus = refused_with_token_file(&path).await;
         // Read at every request, as if each were a minute after the last.
         let every_time = Arc::new(TokenFile::new(path.clone(), Duration::ZERO));
         prometheus.token = Some(Arc::clone(&every_time));
@@ -690,15 +695,7 @@ mod tests {
     async fn a_token_is_kept_for_its_period_unless_prometheus_refuses_it() {
         let dir = tempfile::tempdir().expect("a directory");
         let path = dir.path().join("token");
-        let addr = echoing_refuser().await;
-        let mut prometheus = Prometheus::new(
-            &PrometheusSettings {
-                token_file: Some(path.clone()),
-                ..settings(&format!("http://{addr}/"))
-            },
-            Duration::from_secs(5),
-        )
-        .expect("a client");
+        let mut prometheus = refused_with_token_file(&path).await;
         let wired = prometheus.token.as_ref().expect("a token file");
         assert_eq!(wired.period, TOKEN_REREAD_PERIOD);
 
