@@ -667,8 +667,8 @@ pub const ZH: &[(&str, &str)] = &[
         "此节点上没有 gpuboard-exporter Pod",
     ),
     (
-        "no dcgm-exporter pod on this node",
-        "此节点上没有 dcgm-exporter Pod",
+        "no running dcgm-exporter pod on this node at --dcgm-exporter-port",
+        "此节点上没有在 --dcgm-exporter-port 所指端口运行的 dcgm-exporter Pod",
     ),
     (
         "Prometheus has no series of this node",

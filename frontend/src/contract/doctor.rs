@@ -140,7 +140,9 @@ impl Seen {
             } => format!("nvidia.com/gpu {allocatable}; the exporter has not reported"),
             Seen::NoSamples { source } => match source {
                 SampleSource::GpuboardExporter => "no gpuboard-exporter pod on this node",
-                SampleSource::DcgmExporter => "no dcgm-exporter pod on this node",
+                SampleSource::DcgmExporter => {
+                    "no running dcgm-exporter pod on this node at --dcgm-exporter-port"
+                }
                 SampleSource::Prometheus => "Prometheus has no series of this node",
             }
             .into(),

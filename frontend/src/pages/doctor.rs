@@ -102,7 +102,9 @@ pub fn seen_text(lang: Lang, seen: &Seen) -> String {
             lang,
             match source {
                 SampleSource::GpuboardExporter => "no gpuboard-exporter pod on this node",
-                SampleSource::DcgmExporter => "no dcgm-exporter pod on this node",
+                SampleSource::DcgmExporter => {
+                    "no running dcgm-exporter pod on this node at --dcgm-exporter-port"
+                }
                 SampleSource::Prometheus => "Prometheus has no series of this node",
             },
         )
