@@ -13,6 +13,7 @@ use gpuboard_exporter_api::dcgm::{self, gpuboard, labels};
 use gpuboard_exporter_api::{Attribution, Gpu, NodeGpus, PodRef};
 
 use super::bounds;
+use super::str_seed::StrAs;
 
 /// The labels of one sample, however they are stored.
 pub trait LabelSet {
@@ -130,9 +131,18 @@ impl<'de> serde::de::Visitor<'de> for SeriesLabelsVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SeriesLabels, A::Error> {
         let mut kept = SeriesLabels::default();
-        while let Some(name) = map.next_key_seed(KnownLabel)? {
+        let label_name = || StrAs {
+            expecting: "a label's name",
+            read: known_label,
+        };
+        while let Some(name) = map.next_key_seed(label_name())? {
             match name {
-                Some(SERIES_NAME) => kept.name = Some(map.next_value_seed(SeriesNameSeed)?),
+                Some(SERIES_NAME) => {
+                    kept.name = Some(map.next_value_seed(StrAs {
+                        expecting: "a series' name",
+                        read: series_name,
+                    })?);
+                }
                 // A label given twice is its last value, as a map of it would hold.
                 Some(name) => {
                     let value: Box<str> = map.next_value()?;
@@ -150,56 +160,9 @@ impl<'de> serde::de::Visitor<'de> for SeriesLabelsVisitor {
     }
 }
 
-/// A series' name, read without a copy when it is a known series ([`series_name`]).
-struct SeriesNameSeed;
-
-impl<'de> serde::de::DeserializeSeed<'de> for SeriesNameSeed {
-    type Value = Cow<'static, str>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for SeriesNameSeed {
-    type Value = Cow<'static, str>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a series' name")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
-        Ok(series_name(name))
-    }
-}
-
-/// A label's name, as its entry in [`LABELS_READ`]; None for one the assembler does not read.
-struct KnownLabel;
-
-impl<'de> serde::de::DeserializeSeed<'de> for KnownLabel {
-    type Value = Option<&'static str>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for KnownLabel {
-    type Value = Option<&'static str>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a label's name")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Self::Value, E> {
-        Ok(LABELS_READ.iter().copied().find(|known| *known == name))
-    }
+/// A label's name as its entry in [`LABELS_READ`]; None for one the assembler does not read.
+fn known_label(name: &str) -> Option<&'static str> {
+    LABELS_READ.iter().copied().find(|known| *known == name)
 }
 
 /// The node a sample belongs to, by [`NODE_LABELS`].

@@ -12,6 +12,7 @@ pub mod dcgm;
 pub mod discovery;
 pub mod history;
 pub mod prometheus;
+mod str_seed;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use super::dcgm::SeriesLabels;
 use super::shortened;
+use super::str_seed::StrAs;
 
 /// The most bytes one answer may have: about 700,000 samples with dcgm-exporter's labels.
 pub const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
@@ -114,17 +115,11 @@ struct NumberText(Option<f64>);
 
 impl<'de> Deserialize<'de> for NumberText {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = NumberText;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a number as a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<NumberText, E> {
-                Ok(NumberText(text.parse().ok()))
-            }
-        }
-        deserializer.deserialize_str(Visitor)
+        let number = StrAs {
+            expecting: "a number as a string",
+            read: |text: &str| NumberText(text.parse().ok()),
+        };
+        serde::de::DeserializeSeed::deserialize(number, deserializer)
     }
 }
 
