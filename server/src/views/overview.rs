@@ -102,11 +102,11 @@ pub fn heat_by_node(telemetry: &TelemetrySnapshot) -> HeatMap {
                 memory_total_bytes: first.memory_total_bytes,
             },
         );
-        let used: Vec<u64> = answer
+        let used = answer
             .gpus
             .iter()
             .filter_map(|g| g.fields.memory_used_bytes)
-            .collect();
+            .reduce(u64::saturating_add);
         let total: u64 = answer
             .gpus
             .iter()
@@ -121,8 +121,7 @@ pub fn heat_by_node(telemetry: &TelemetrySnapshot) -> HeatMap {
             busy: accounting::busy_now(telemetry).unwrap_or(0),
             model,
             utilization_percent: average.map(whole_percent),
-            memory_used_mib: (!used.is_empty())
-                .then(|| used.iter().fold(0, |sum: u64, b| sum.saturating_add(*b)) / MIB),
+            memory_used_mib: used.map(|bytes| bytes / MIB),
             memory_total_mib: total / MIB,
         });
     }
