@@ -36,7 +36,7 @@ use gpuboard::app::AppState;
 use gpuboard::auth::{Auth, AuthSettings};
 use gpuboard::cluster::clients::UserClients;
 use gpuboard::telemetry::Telemetry;
-use gpuboard_testkit::http::request;
+use gpuboard_testkit::http::{Reply, request};
 
 use super::{leptos_options, serve_state, sim_config, start_sim};
 
@@ -952,9 +952,9 @@ fn decoded(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// English left on `page` when read in Chinese.
-async fn english_on(addr: std::net::SocketAddr, page: &str, token: &str) -> Vec<String> {
-    let reply = request(
+/// `page` as a browser asking for Chinese reads it, signed in with `token`.
+async fn in_chinese(addr: std::net::SocketAddr, page: &str, token: &str) -> Reply {
+    request(
         addr,
         "GET",
         page,
@@ -964,7 +964,12 @@ async fn english_on(addr: std::net::SocketAddr, page: &str, token: &str) -> Vec<
         ],
         "",
     )
-    .await;
+    .await
+}
+
+/// English left on `page` when read in Chinese.
+async fn english_on(addr: std::net::SocketAddr, page: &str, token: &str) -> Vec<String> {
+    let reply = in_chinese(addr, page, token).await;
     assert!(
         reply.status == 200 || reply.status == 404,
         "{page}: {}",
@@ -1044,17 +1049,7 @@ async fn every_page_in_chinese_shows_no_english_left_untranslated() {
         english.join("\n")
     );
     // The workload page rendered its data (every explanation), not an error in Chinese.
-    let page = request(
-        addr,
-        "GET",
-        &workload,
-        &[
-            format!("Authorization: Bearer {}", sim.admin_token),
-            "Accept-Language: zh-CN".into(),
-        ],
-        "",
-    )
-    .await;
+    let page = in_chinese(addr, &workload, &sim.admin_token).await;
     for shown in [
         "重启策略是 Always",
         "Job 已放弃",
@@ -1079,17 +1074,7 @@ async fn a_large_clusters_overview_a_cell_per_node_is_in_chinese_too() {
     let (addr, sim) = dashboard(Arc::new(ChineseCluster { heat_by_node: true })).await;
     let english = english_on(addr, "/", &sim.admin_token).await;
     assert!(english.is_empty(), "English on /:\n{}", english.join("\n"));
-    let page = request(
-        addr,
-        "GET",
-        "/",
-        &[
-            format!("Authorization: Bearer {}", sim.admin_token),
-            "Accept-Language: zh-CN".into(),
-        ],
-        "",
-    )
-    .await;
+    let page = in_chinese(addr, "/", &sim.admin_token).await;
     for shown in [
         "每个格子代表一个节点：集群的 GPU 超过 4096 块。",
         "将鼠标移到格子上查看对应节点，点击打开该节点。",
