@@ -555,7 +555,7 @@ pub enum Alert {
 }
 
 /// The overview: counts, the heat map (a cell per GPU, or per node in large clusters) and alerts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
     pub nodes_ready: usize,
     pub nodes_total: usize,

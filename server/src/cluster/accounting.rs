@@ -4,6 +4,7 @@
 //! numbers are shown as stale, never counted).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use frontend::contract::GpuRow;
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
@@ -45,7 +46,6 @@ pub fn gpu_model(node: &Node) -> Option<&str> {
         .map(String::as_str)
 }
 
-/// GPUs one container asks for: its limit (which equals its request for extended resources).
 /// GPUs a container asks for: the larger of its limit and request (whole devices).
 pub fn container_gpus(c: &Container) -> u32 {
     let resources = c.resources.as_ref();
@@ -66,6 +66,11 @@ pub fn container_gpus(c: &Container) -> u32 {
 /// Saturating: a pod asking for absurd numbers cannot wrap the totals.
 pub fn pod_gpus(pod: &Pod) -> u32 {
     pod.spec.as_ref().map_or(0, spec_gpus)
+}
+
+/// The pods that ask for GPUs (at least one, by [`pod_gpus`]).
+pub fn asking_for_gpus(pods: &[Arc<Pod>]) -> Vec<Arc<Pod>> {
+    pods.iter().filter(|p| pod_gpus(p) > 0).cloned().collect()
 }
 
 /// GPUs a pod made from `spec` holds (a Job's or Deployment's template): [`pod_gpus`]' rule.
@@ -116,7 +121,7 @@ pub fn internal_ip(node: &Node) -> Option<&str> {
 }
 
 /// GPUs held by the active pods bound to each node.
-pub fn allocated_by_node(pods: &[std::sync::Arc<Pod>]) -> HashMap<&str, u32> {
+pub fn allocated_by_node(pods: &[Arc<Pod>]) -> HashMap<&str, u32> {
     let mut allocated: HashMap<&str, u32> = HashMap::new();
     for pod in pods.iter().filter(|p| is_active(p)) {
         if let Some(node) = node_of(pod) {

@@ -1,6 +1,6 @@
 //! What the overview, the nodes table and the node page's doctor compute from the whole
-//! cluster, the same for every user (the nodes' rows, the doctor's alerts, a large cluster's
-//! heat map by node), kept instead of made for every page view (at 5,000 nodes the doctor's
+//! cluster, the same for every user (the nodes' rows; the overview's counts, alerts and a large
+//! cluster's heat map by node), kept instead of made for every page view (at 5,000 nodes the doctor's
 //! pass alone is tens of milliseconds). A kept view is used while the nodes, the pods and the
 //! telemetry snapshot are the ones it was made from, for at most [`MAX_AGE`]; and, when they
 //! have changed, for [`MAX_LAG`] after it was made, so a cluster whose nodes report every few
@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use frontend::contract::{Alert, HeatMap, NodeSummary};
+use frontend::contract::{NodeSummary, Overview};
 
 use crate::telemetry::TelemetrySnapshot;
 
@@ -42,10 +42,10 @@ impl Inputs {
 pub struct ClusterView {
     /// Every node's row, by name, with GPU use and skew flags.
     pub summaries: Vec<NodeSummary>,
-    /// The doctor's alerts for the overview.
-    pub doctor: Vec<Alert>,
-    /// The heat map with a cell per node, past [`HeatMap::MAX_GPU_CELLS`] GPUs.
-    pub heat_by_node: Option<HeatMap>,
+    /// The overview but what depends on who looks: its heat map is by node past
+    /// [`frontend::contract::HeatMap::MAX_GPU_CELLS`] GPUs, else empty (a cell per GPU shows
+    /// the pods the user may see); its GPU work is empty.
+    pub overview: Overview,
 }
 
 /// A view with what it was made from and when.
@@ -113,8 +113,7 @@ mod tests {
     fn view(nodes: usize) -> ClusterView {
         ClusterView {
             summaries: vec![NodeSummary::default(); nodes],
-            doctor: vec![],
-            heat_by_node: None,
+            overview: Overview::default(),
         }
     }
 

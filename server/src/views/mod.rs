@@ -247,10 +247,11 @@ impl KubeBackend {
             let snapshot = &inputs.snapshot;
             let summaries = self.summaries(&pods, snapshot).await?;
             let doctor = self.doctor_alerts(&summaries, &pods, snapshot).await?;
+            let heat = overview::heat_by_node_when_large(snapshot).unwrap_or_default();
+            let overview = overview::overview(&summaries, snapshot, heat, doctor);
             Ok::<_, PageError>(kept::ClusterView {
                 summaries,
-                doctor,
-                heat_by_node: overview::heat_by_node_when_large(snapshot),
+                overview,
             })
         };
         self.view.get_or_make(|| self.view_inputs(), make).await
@@ -294,13 +295,11 @@ impl Backend for KubeBackend {
 
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {
         let (snapshot, view) = self.cluster_view().await?;
-        let snapshot = &snapshot;
-        let heat = match &view.heat_by_node {
-            Some(by_node) => by_node.clone(),
+        let mut page = view.overview.clone();
+        if !page.heat.is_by_node() {
             // A cell per GPU shows its holders, as this user may see them.
-            None => HeatMap::from_rows(&self.all_rows(user, snapshot).await),
-        };
-        let mut page = overview::overview(&view.summaries, snapshot, heat, view.doctor.clone());
+            page.heat = HeatMap::from_rows(&self.all_rows(user, &snapshot).await);
+        }
         // The tiles do not wait on the queue: without it (its caches unsynced) the panel is empty.
         let head = Rows::Head(Overview::WORK_ROWS);
         match self.workloads.queue(user, &self.permissions, head).await {

@@ -16,7 +16,7 @@ pub mod submit;
 pub mod validate;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use tokio::sync::Semaphore;
@@ -31,9 +31,9 @@ use frontend::contract::workloads::{
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::cluster::accounting::{
-    allocatable_gpus, gpu_model, internal_ip, is_active, node_of, pod_gpus,
+    allocatable_gpus, asking_for_gpus, gpu_model, internal_ip, is_active, node_of,
 };
-use crate::cluster::cache::{ClusterCache, NotSynced};
+use crate::cluster::cache::{ClusterCache, FromPods};
 use crate::cluster::clients::UserClients;
 use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::telemetry::Telemetry;
@@ -48,8 +48,10 @@ pub struct WorkloadService {
     telemetry: Arc<Telemetry>,
     /// Permits for followed logs ([`logs::MAX_FOLLOWED`]).
     followed: Arc<Semaphore>,
-    /// The fit check's pass over every pod, with the pod cache's generation it was made at.
-    load: Mutex<Option<(u64, Arc<fit::PodLoad>)>>,
+    /// The fit check's pass over every pod.
+    load: FromPods<fit::PodLoad>,
+    /// The pods that ask for GPUs: the queue's.
+    gpu_pods: FromPods<Vec<Arc<Pod>>>,
 }
 
 impl WorkloadService {
@@ -59,28 +61,9 @@ impl WorkloadService {
             cache,
             telemetry,
             followed: Arc::new(Semaphore::new(logs::MAX_FOLLOWED)),
-            load: Mutex::new(None),
+            load: FromPods::new(fit::PodLoad::of),
+            gpu_pods: FromPods::new(asking_for_gpus),
         }
-    }
-
-    /// What the pods take of each node, made again only when the pod cache has changed.
-    async fn pod_load(&self) -> Result<Arc<fit::PodLoad>, NotSynced> {
-        let generation = self.cache.pods_generation();
-        let kept = self.load.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some((made_at, load)) = kept
-            && made_at == generation
-        {
-            return Ok(load);
-        }
-        let load = Arc::new(fit::PodLoad::of(&self.cache.pods().await?));
-        let mut kept = self.load.lock().unwrap_or_else(|e| e.into_inner());
-        if kept
-            .as_ref()
-            .is_none_or(|(made_at, _)| *made_at <= generation)
-        {
-            *kept = Some((generation, load.clone()));
-        }
-        Ok(load)
     }
 
     fn client(&self, user: &SignedInUser) -> Result<kube::Client, PageError> {
@@ -90,7 +73,7 @@ impl WorkloadService {
     /// The fit check's view of the cluster, from the cache.
     async fn fit_check(&self, valid: &validate::Valid) -> Result<FitCheck, PageError> {
         let nodes = self.cache.nodes().await?;
-        let load = self.pod_load().await?;
+        let load = self.load.get(&self.cache).await?;
         let quotas = self.cache.quotas().await?;
         let priority_classes = self.cache.priority_classes().await?;
         Ok(fit::fit(
@@ -234,14 +217,13 @@ impl WorkloadService {
         rows: queue::Rows<'_>,
     ) -> Result<Queue, PageError> {
         let nodes = self.cache.nodes().await?;
-        let pods = self.cache.pods().await?;
+        let pods = self.gpu_pods.get(&self.cache).await?;
         let jobs = self.cache.jobs().await?;
         let quotas = self.cache.quotas().await?;
         let telemetry = self.telemetry.snapshot();
         let visible = permissions
             .namespaces_with_pods_visible(user, || {
                 pods.iter()
-                    .filter(|p| pod_gpus(p) > 0)
                     .filter_map(|p| p.metadata.namespace.clone())
                     .chain(jobs.iter().filter_map(|j| j.metadata.namespace.clone()))
                     .collect()
@@ -320,11 +302,11 @@ impl WorkloadService {
             .filter_map(|p| p.metadata.name.as_deref())
             .collect();
         let nodes = self.cache.nodes().await?;
-        let all_pods = self.cache.pods().await?;
+        let gpu_pods = self.gpu_pods.get(&self.cache).await?;
         let snapshot = self.telemetry.snapshot();
         let visible = PodVisibility::In(BTreeSet::from([namespace.clone()]));
         let input = queue::QueueInput {
-            pods: &all_pods,
+            pods: &gpu_pods,
             jobs: &[],
             quotas: &[],
             nodes: &nodes,

@@ -5,7 +5,7 @@
 //! full (the Job controller's `FailedCreate`) come after the scheduler's queue, with the quota
 //! that holds them. Names are hidden where the user may not list pods.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use frontend::contract::workloads::{
@@ -24,6 +24,8 @@ use crate::telemetry::TelemetrySnapshot;
 
 /// The figures a queue is made from.
 pub struct QueueInput<'a> {
+    /// The pods that ask for GPUs (others may be among them; they are not in the queue). A
+    /// Job's pods ask for what its template does, so these also say which Jobs have a pod.
     pub pods: &'a [Arc<Pod>],
     pub jobs: &'a [Arc<Job>],
     pub quotas: &'a [Arc<ResourceQuota>],
@@ -328,11 +330,6 @@ fn row(
 
 /// The rows `rows` asks for, with the counts over the whole queue.
 pub fn queue(input: &QueueInput, rows: Rows) -> Queue {
-    let models: HashMap<&str, &str> = input
-        .nodes
-        .iter()
-        .filter_map(|n| Some((n.metadata.name.as_deref()?, gpu_model(n)?)))
-        .collect();
     let entries = ordered(input);
     let mut queue = Queue::default();
     for entry in &entries {
@@ -384,11 +381,35 @@ pub fn queue(input: &QueueInput, rows: Rows) -> Queue {
             waiting.chain(running).copied().collect()
         }
     };
+    let models = models_of(input.nodes, chosen.iter().map(|(entry, _)| *entry));
     queue.rows = chosen
         .into_iter()
         .map(|(entry, position)| row(input, &models, entry, position))
         .collect();
     queue
+}
+
+/// The GPU model of each node that one of `entries` is on, from its label (only those nodes':
+/// a page shows a few rows of a cluster of thousands of nodes).
+fn models_of<'n, 'e: 'x, 'x>(
+    nodes: &'n [Arc<Node>],
+    entries: impl Iterator<Item = &'x Entry<'e>>,
+) -> HashMap<&'n str, &'n str> {
+    let on: HashSet<&str> = entries
+        .filter_map(|entry| match entry.source {
+            Source::Pod(pod) => node_of(pod),
+            Source::HeldJob(..) => None,
+        })
+        .collect();
+    if on.is_empty() {
+        return HashMap::new();
+    }
+    nodes
+        .iter()
+        .filter_map(|n| n.metadata.name.as_deref().map(|name| (name, n)))
+        .filter(|(name, _)| on.contains(name))
+        .filter_map(|(name, n)| Some((name, gpu_model(n)?)))
+        .collect()
 }
 
 /// The place in the scheduler's queue of the first of `pods` (pod names in `namespace`) that
@@ -750,5 +771,66 @@ mod tests {
             "p4 runs"
         );
         assert_eq!(place_of(&input, "other", &BTreeSet::from(["p2"])), None);
+    }
+
+    #[test]
+    fn a_row_names_its_nodes_gpu_model_or_the_model_its_pod_selects() {
+        let node = |name: &str, model: Option<&str>| -> Arc<Node> {
+            let mut value = serde_json::json!({"metadata": {"name": name}});
+            if let Some(model) = model {
+                value["metadata"]["labels"] = serde_json::json!({GPU_PRODUCT_LABEL: model});
+            }
+            Arc::new(serde_json::from_value(value).expect("a node"))
+        };
+        let nodes = [
+            node("n1", Some("Tesla-T4")),
+            node("n2", None),
+            node("n3", Some("NVIDIA-A100")),
+        ];
+        let at = "2026-11-24T09:00:00Z";
+        let selecting = {
+            let mut p = Arc::unwrap_or_clone(pod("wants-a100", "lab", 1, 0, at, None, "Pending"));
+            let spec = p.spec.as_mut().expect("a spec");
+            spec.node_selector =
+                Some([(GPU_PRODUCT_LABEL.to_string(), "NVIDIA-A100".to_string())].into());
+            Arc::new(p)
+        };
+        let pods = [
+            pod("on-t4", "lab", 1, 0, at, Some("n1"), "Running"),
+            pod("on-unlabelled", "lab", 1, 0, at, Some("n2"), "Running"),
+            pod("anywhere", "lab", 1, 0, at, None, "Pending"),
+            selecting,
+        ];
+        let telemetry: TelemetrySnapshot = Arc::new(HashMap::new());
+        let visible = PodVisibility::Everywhere;
+        let input = QueueInput {
+            nodes: &nodes,
+            ..input(&pods, &visible, &telemetry, "")
+        };
+        let models = |rows: Rows| -> Vec<(String, Option<String>)> {
+            queue(&input, rows)
+                .rows
+                .into_iter()
+                .map(|r| (r.pod.expect("shown"), r.model))
+                .collect()
+        };
+        let expected =
+            |name: &str, model: Option<&str>| (name.to_string(), model.map(String::from));
+        assert_eq!(
+            models(Rows::Page(&QueueQuery::default())),
+            [
+                expected("anywhere", None),
+                expected("wants-a100", Some("NVIDIA-A100")),
+                expected("on-t4", Some("Tesla-T4")),
+                expected("on-unlabelled", None),
+            ]
+        );
+        assert_eq!(
+            models(Rows::Head(1)),
+            [
+                expected("anywhere", None),
+                expected("on-t4", Some("Tesla-T4"))
+            ]
+        );
     }
 }
