@@ -257,18 +257,21 @@ pub fn OverviewPage() -> impl IntoView {
                     Ok(o) => {
                         let now_ms = o.sampled_at_ms;
                         let lang = lang.get();
+                        let tiles = tiles(lang, &o);
+                        // Moved out, not cloned: a large cluster's map is thousands of cells.
+                        let Overview { heat, alerts, work, .. } = o;
                         view! {
                             <div class="overview-top">
                                 <div class="tiles" data-testid="overview-tiles">
-                                    {tiles(lang, &o).into_iter().map(|(label, value)| view! {
+                                    {tiles.into_iter().map(|(label, value)| view! {
                                         <div class="tile"><span class="label">{label}</span><span class="value">{value}</span></div>
                                     }).collect_view()}
                                 </div>
-                                <WorkPanel work=o.work.clone()/>
+                                <WorkPanel work/>
                             </div>
-                            <HeatMapView heat=o.heat.clone() hovered/>
+                            <HeatMapView heat hovered/>
                             <ul class="alerts" data-testid="alerts">
-                                {o.alerts.iter().map(|a| view! { <li class="alert">{alert_text(lang, a, now_ms)}</li> }).collect_view()}
+                                {alerts.iter().map(|a| view! { <li class="alert">{alert_text(lang, a, now_ms)}</li> }).collect_view()}
                             </ul>
                         }.into_any()
                     }
