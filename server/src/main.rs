@@ -161,7 +161,8 @@ fn label_selector(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-/// The telemetry interval: at least a second (each cycle asks every exporter of the cluster).
+/// The telemetry interval: at least 250 ms (each cycle asks every exporter of the cluster, or
+/// Prometheus).
 fn telemetry_interval(text: &str) -> Result<Duration, String> {
     let interval = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
     if interval < Duration::from_millis(250) {

@@ -94,6 +94,9 @@ async fn the_chart_lints_and_refuses_bad_values_naming_them() {
             "dcgmExporter.selector=app=dcgm",
             "set exporter.enabled=false",
         ),
+        ("dashboard.telemetryInterval=100ms", "minimum of 250ms"),
+        ("dashboard.telemetryInterval=0s", "minimum of 250ms"),
+        ("dashboard.telemetryInterval=0m249ms", "minimum of 250ms"),
     ] {
         let run = helm(&kc, &["template", RELEASE, &chart(), "--set", values]).await;
         assert!(!run.ok, "{values} was accepted:\n{}", run.stdout);

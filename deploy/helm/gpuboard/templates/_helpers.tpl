@@ -61,6 +61,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- if and .Values.prometheus.caConfigMap.name (not (hasPrefix "https://" .Values.prometheus.url)) -}}
 {{- fail "prometheus.caConfigMap is for an https:// prometheus.url: use https://, or leave caConfigMap.name empty" -}}
 {{- end -}}
+{{- if regexMatch "^(0+(d|h|m|s|ms))*(0*([0-9]{1,2}|1[0-9]{2}|2[0-4][0-9])ms)?$" .Values.dashboard.telemetryInterval -}}
+{{- fail "dashboard.telemetryInterval is under the dashboard's minimum of 250ms: each cycle asks every exporter (or Prometheus)" -}}
+{{- end -}}
 {{- if and .Values.dcgmExporter.selector .Values.exporter.enabled -}}
 {{- fail "dcgmExporter.selector reads NVIDIA's exporter instead of gpuboard-exporter: set exporter.enabled=false" -}}
 {{- end -}}
