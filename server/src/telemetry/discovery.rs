@@ -6,8 +6,10 @@
 
 use std::sync::Arc;
 
+use std::net::IpAddr;
+
 use gpuboard_exporter_api::{APP_LABEL, APP_NAME, DEFAULT_PORT, GPUS_PATH, PORT_NAME};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodSpec};
 
 /// Which exporter runs on the nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,6 +35,16 @@ pub enum ExporterPort {
     Named(String),
     /// This port number, whatever the pod declares.
     Number(u16),
+}
+
+impl std::fmt::Display for ExporterPort {
+    /// As it is given: the name, or the number.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExporterPort::Named(name) => f.write_str(name),
+            ExporterPort::Number(number) => write!(f, "{number}"),
+        }
+    }
 }
 
 impl Default for ExporterPort {
@@ -158,8 +170,9 @@ pub struct ExporterTarget {
     pub format: AnswerFormat,
 }
 
-/// The target of one exporter pod: running, with an IP, on a node.
-fn target(pod: &Pod, kind: &ExporterKind) -> Option<ExporterTarget> {
+/// An exporter pod that can be asked, but for its port: the exporter's, running, with an IP,
+/// on a node. Its IP, spec and node.
+fn placed<'p>(pod: &'p Pod, kind: &ExporterKind) -> Option<(IpAddr, &'p PodSpec, &'p str)> {
     if !kind.owns(pod) {
         return None;
     }
@@ -168,16 +181,40 @@ fn target(pod: &Pod, kind: &ExporterKind) -> Option<ExporterTarget> {
         return None;
     }
     let ip = status.pod_ip.as_deref().filter(|ip| !ip.is_empty())?;
-    let ip: std::net::IpAddr = ip.parse().ok()?;
     let spec = pod.spec.as_ref()?;
-    let node = spec.node_name.clone()?;
+    Some((ip.parse().ok()?, spec, spec.node_name.as_deref()?))
+}
+
+/// The target of one exporter pod: placed, with the exporter port.
+fn target(pod: &Pod, kind: &ExporterKind) -> Option<ExporterTarget> {
+    let (ip, spec, node) = placed(pod, kind)?;
     let addr = std::net::SocketAddr::new(ip, kind.port(spec)?);
     let (format, path) = kind.answer();
     Some(ExporterTarget {
-        node,
+        node: node.to_string(),
         url: format!("http://{addr}{path}"),
         format,
     })
+}
+
+/// The exporter pods that could be asked but declare no port of the name given
+/// (`namespace/name`, sorted): their nodes have no telemetry, and the server's log says so.
+pub fn pods_without_port(pods: &[Arc<Pod>], kind: &ExporterKind) -> Vec<String> {
+    let mut names: Vec<String> = pods
+        .iter()
+        .filter(|pod| placed(pod, kind).is_some_and(|(_, spec, _)| kind.port(spec).is_none()))
+        .map(|pod| {
+            let meta = &pod.metadata;
+            let (namespace, name) = (meta.namespace.as_deref(), meta.name.as_deref());
+            format!(
+                "{}/{}",
+                namespace.unwrap_or_default(),
+                name.unwrap_or_default()
+            )
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// The targets among the exporter pods, one per node (the first by pod name, so the choice is
@@ -312,8 +349,22 @@ mod tests {
                 "http://127.0.0.5:9500/metrics"
             ]
         );
-        // Another name that no port has: those pods are not asked, rather than asked at 9400.
+        // Another name that no port has: those pods are not asked, rather than asked at 9400,
+        // and are named for the server's log.
         assert_eq!(urls("http-metrics"), Vec::<String>::new());
+        let unported = |port: &str| {
+            let kind = ExporterKind::Dcgm {
+                selector: "app=dcgm".into(),
+                port: port.parse().expect("a port"),
+            };
+            pods_without_port(&pods, &kind)
+        };
+        assert_eq!(
+            unported("http-metrics"),
+            ["gpuboard/dcgm-a", "gpuboard/dcgm-b"]
+        );
+        assert_eq!(unported("metrics"), Vec::<String>::new());
+        assert_eq!(unported("9500"), Vec::<String>::new());
     }
 
     #[test]

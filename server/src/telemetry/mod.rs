@@ -34,7 +34,7 @@ use kube::runtime::reflector::Store;
 use parking_lot::RwLock;
 
 use charts::ChartHistory;
-use discovery::{AnswerFormat, ExporterKind, ExporterTarget, exporter_targets};
+use discovery::{AnswerFormat, ExporterKind, ExporterTarget, exporter_targets, pods_without_port};
 use history::GpuHistory;
 use prometheus::{Prometheus, PrometheusConfigError, PrometheusSettings};
 
@@ -418,9 +418,12 @@ impl Telemetry {
             tracing::error!("the exporter pods' watch stopped before its first list; no telemetry");
             return;
         }
+        let mut without_port = Vec::new();
         loop {
             ticker.tick().await;
-            let targets = exporter_targets(&exporters.state(), &kind);
+            let pods = exporters.state();
+            log_pods_without_port(&mut without_port, pods_without_port(&pods, &kind), &kind);
+            let targets = exporter_targets(&pods, &kind);
             let answered = self.cycle(&client, &targets, &settings).await;
             tracing::debug!(exporters = targets.len(), answered, "telemetry cycle");
         }
@@ -634,6 +637,29 @@ impl Telemetry {
         );
         Ok(Some(histories))
     }
+}
+
+/// Logs when the exporter pods that declare no port of the name given change (`now`, from
+/// [`pods_without_port`]; `last` is what was logged): a warning with how many and the first
+/// while there are some, a note when none is left. Their nodes have no telemetry, and the
+/// doctor says so per node; this says why once.
+fn log_pods_without_port(last: &mut Vec<String>, now: Vec<String>, kind: &ExporterKind) {
+    if *last == now {
+        return;
+    }
+    match (now.first(), kind) {
+        (Some(first), ExporterKind::Dcgm { port, .. }) => tracing::warn!(
+            pods = now.len(),
+            first = %first,
+            port = %port,
+            "exporter pods declare no container port of this name, so their nodes are not asked: set --dcgm-exporter-port to the name or number their port has"
+        ),
+        (Some(first), ExporterKind::Gpuboard) => {
+            tracing::warn!(pods = now.len(), first = %first, "exporter pods have no exporter port")
+        }
+        (None, _) => tracing::info!("every exporter pod declares the exporter port again"),
+    }
+    *last = now;
 }
 
 #[cfg(test)]
