@@ -103,9 +103,10 @@ struct ServeArgs {
     /// How long to wait for one exporter before marking its node stale.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     telemetry_timeout: Duration,
-    /// How much history to keep per GPU for the charts.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
-    telemetry_history: Duration,
+    /// How much history to keep per GPU in memory for the charts (default 1h; with
+    /// --prometheus-url 15m, shown while Prometheus, which draws the charts, does not answer).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    telemetry_history: Option<Duration>,
     /// The namespace of the exporter DaemonSet (gpuboard-exporter, or dcgm-exporter with
     /// --dcgm-exporter-selector) whose pods are asked for GPUs.
     #[arg(long, default_value = "gpuboard", env = "GPUBOARD_EXPORTER_NAMESPACE")]
@@ -205,30 +206,41 @@ impl ServeArgs {
                 session_backend: self.session_backend()?,
                 ..Default::default()
             },
-            telemetry: TelemetrySettings {
-                interval: self.telemetry_interval,
-                concurrency: self.telemetry_concurrency.max(1),
-                timeout: self.telemetry_timeout,
-                history: self.telemetry_history,
-                source: match &self.prometheus_url {
-                    Some(url) => GpuSource::Prometheus(PrometheusSettings {
-                        url: url.clone(),
-                        token_file: self.prometheus_token_file.clone(),
-                        ca_file: self.prometheus_ca_file.clone(),
-                    }),
-                    None => GpuSource::Exporters(match &self.dcgm_exporter_selector {
-                        Some(selector) => ExporterKind::Dcgm {
-                            selector: selector.clone(),
-                            port: self.dcgm_exporter_port.clone(),
-                        },
-                        None => ExporterKind::Gpuboard,
-                    }),
-                },
-            },
+            telemetry: self.telemetry_settings(),
             exporter_namespace: self.exporter_namespace.clone(),
             hsts: transport.sends_hsts(),
             ..Default::default()
         })
+    }
+
+    fn telemetry_settings(&self) -> TelemetrySettings {
+        let source = self.gpu_source();
+        TelemetrySettings {
+            interval: self.telemetry_interval,
+            concurrency: self.telemetry_concurrency.max(1),
+            timeout: self.telemetry_timeout,
+            history: self
+                .telemetry_history
+                .unwrap_or_else(|| source.default_history()),
+            source,
+        }
+    }
+
+    fn gpu_source(&self) -> GpuSource {
+        match &self.prometheus_url {
+            Some(url) => GpuSource::Prometheus(PrometheusSettings {
+                url: url.clone(),
+                token_file: self.prometheus_token_file.clone(),
+                ca_file: self.prometheus_ca_file.clone(),
+            }),
+            None => GpuSource::Exporters(match &self.dcgm_exporter_selector {
+                Some(selector) => ExporterKind::Dcgm {
+                    selector: selector.clone(),
+                    port: self.dcgm_exporter_port.clone(),
+                },
+                None => ExporterKind::Gpuboard,
+            }),
+        }
     }
 }
 
@@ -346,6 +358,21 @@ mod tests {
         assert!(label_selector("tier in (a,b),!canary").is_ok());
         assert!(label_selector("  ").is_err());
         assert!(label_selector("app=x;rm").is_err_and(|why| why.contains("';'")));
+    }
+
+    #[test]
+    fn history_in_memory_is_an_hour_or_a_quarter_beside_prometheus_unless_told() {
+        let history = |args: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["gpuboard", "serve"].iter().chain(args)).expect("parsed");
+            let Command::Serve(serve) = cli.command;
+            serve.telemetry_settings().history.as_secs()
+        };
+        let prometheus = "--prometheus-url=http://127.0.0.1:9090";
+        assert_eq!(history(&[]), 3600);
+        assert_eq!(history(&[prometheus]), 15 * 60);
+        assert_eq!(history(&[prometheus, "--telemetry-history=2h"]), 7200);
+        assert_eq!(history(&["--telemetry-history=10m"]), 600);
     }
 
     #[test]

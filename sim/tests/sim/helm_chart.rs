@@ -145,6 +145,11 @@ async fn the_charts_other_sources_and_tls_render_as_the_dashboards_flags() {
     }
     // A scrape timeout longer than a 5 s interval would make Prometheus refuse the config.
     assert!(!prometheus.contains("scrapeTimeout"), "{prometheus}");
+    // The history kept in memory is the dashboard's default (shorter beside Prometheus)
+    // unless set.
+    assert!(!prometheus.contains("--telemetry-history"), "{prometheus}");
+    let history = render("dashboard.telemetryHistory=2h").await;
+    assert!(history.contains("- --telemetry-history=2h"), "{history}");
     let dcgm =
         render("dcgmExporter.selector=app=nvidia-dcgm-exporter,dcgmExporter.port=9500,exporter.enabled=false").await;
     for wanted in [
