@@ -4,9 +4,8 @@
 //! pod's IP and its exporter port ([`ExporterPort`]: by default the port named `metrics`). A pod
 //! that only carries the label, or runs elsewhere, is not asked.
 
-use std::sync::Arc;
-
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use gpuboard_exporter_api::{APP_LABEL, APP_NAME, DEFAULT_PORT, GPUS_PATH, PORT_NAME};
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
@@ -94,7 +93,7 @@ impl std::str::FromStr for ExporterPort {
 
 impl ExporterPort {
     /// The port of this pod's containers that this names.
-    fn of(&self, spec: &k8s_openapi::api::core::v1::PodSpec) -> Option<u16> {
+    fn of(&self, spec: &PodSpec) -> Option<u16> {
         match self {
             ExporterPort::Number(number) => Some(*number),
             ExporterPort::Named(name) => {
@@ -153,12 +152,17 @@ impl ExporterKind {
         }
     }
 
-    /// The port that serves the samples: gpuboard-exporter's is always the one named `metrics`.
-    fn port(&self, spec: &k8s_openapi::api::core::v1::PodSpec) -> Option<u16> {
+    /// Which port serves the samples: gpuboard-exporter's is always the one named `metrics`.
+    pub fn port_setting(&self) -> ExporterPort {
         match self {
-            ExporterKind::Gpuboard => ExporterPort::default().of(spec),
-            ExporterKind::Dcgm { port, .. } => port.of(spec),
+            ExporterKind::Gpuboard => ExporterPort::default(),
+            ExporterKind::Dcgm { port, .. } => port.clone(),
         }
+    }
+
+    /// The port of this pod that serves the samples.
+    fn port(&self, spec: &PodSpec) -> Option<u16> {
+        self.port_setting().of(spec)
     }
 }
 

@@ -72,6 +72,19 @@ pub struct TelemetrySettings {
     pub source: GpuSource,
 }
 
+/// How long, at least, a node Prometheus has no samples of (every node, while Prometheus does
+/// not answer) stays, stale with its last numbers and the reason: an outage shorter than this
+/// does not empty the pages, however little history is kept in memory.
+pub const MISSING_KEPT_AT_LEAST: Duration = Duration::from_secs(3600);
+
+impl TelemetrySettings {
+    /// How long a node without samples stays: as long as history is kept, and at least
+    /// [`MISSING_KEPT_AT_LEAST`].
+    pub fn missing_kept_for(&self) -> Duration {
+        self.history.max(MISSING_KEPT_AT_LEAST)
+    }
+}
+
 impl Default for TelemetrySettings {
     fn default() -> Self {
         let source = GpuSource::Exporters(ExporterKind::Gpuboard);
@@ -389,8 +402,9 @@ impl Telemetry {
     }
 
     /// The instant queries of every series the pages read ([`CycleQueries`]); returns how many
-    /// nodes they had samples of. A node it no longer has, or every node when the query fails, is kept stale with the
-    /// reason for as long as history is kept ([`still_missed`]).
+    /// nodes they had samples of. A node it no longer has, or every node when the query fails,
+    /// is kept stale with the reason for [`TelemetrySettings::missing_kept_for`]
+    /// ([`still_missed`]).
     async fn prometheus_cycle(
         &self,
         prometheus: &Prometheus,
@@ -413,7 +427,7 @@ impl Telemetry {
                 )
             }
         };
-        let kept_for = i64::try_from(settings.history.as_millis()).unwrap_or(i64::MAX);
+        let kept_for = i64::try_from(settings.missing_kept_for().as_millis()).unwrap_or(i64::MAX);
         for node in still_missed(&self.nodes.load(), &results, now, kept_for) {
             results.insert(node, Err(missing.clone()));
         }
@@ -433,12 +447,18 @@ impl Telemetry {
             tracing::error!("the exporter pods' watch stopped before its first list; no telemetry");
             return;
         }
-        let mut without_port = Vec::new();
+        let mut without_port_logged = 0;
         loop {
             ticker.tick().await;
             let pods = exporters.state();
-            log_pods_without_port(&mut without_port, pods_without_port(&pods, &kind), &kind);
             let targets = exporter_targets(&pods, &kind);
+            let without_port = pods_without_port(&pods, &kind);
+            log_pods_without_port(
+                &mut without_port_logged,
+                &without_port,
+                targets.len(),
+                &kind,
+            );
             let answered = self.cycle(&client, &targets, &settings).await;
             tracing::debug!(exporters = targets.len(), answered, "telemetry cycle");
         }
@@ -654,27 +674,52 @@ impl Telemetry {
     }
 }
 
-/// Logs when the exporter pods that declare no port of the name given change (`now`, from
-/// [`pods_without_port`]; `last` is what was logged): a warning with how many and the first
-/// while there are some, a note when none is left. Their nodes have no telemetry, and the
-/// doctor says so per node; this says why once.
-fn log_pods_without_port(last: &mut Vec<String>, now: Vec<String>, kind: &ExporterKind) {
-    if *last == now {
-        return;
+/// What the log says of the exporter pods that declare no port of the name given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortNews {
+    /// Nothing new: none lack it, or no more than were last logged.
+    Quiet,
+    /// More lack it than were last logged.
+    Warn,
+    /// None lacks it now, while some did and pods are asked (not while they restart).
+    Cleared,
+}
+
+/// What to log, from how many pods lacked the port when last logged, how many do now and how
+/// many exporters are asked; so a rollout that changes the pods every cycle warns once.
+fn port_news(logged: usize, now: usize, asked: usize) -> PortNews {
+    if now > logged {
+        PortNews::Warn
+    } else if now == 0 && logged > 0 && asked > 0 {
+        PortNews::Cleared
+    } else {
+        PortNews::Quiet
     }
-    match (now.first(), kind) {
-        (Some(first), ExporterKind::Dcgm { port, .. }) => tracing::warn!(
-            pods = now.len(),
-            first = %first,
-            port = %port,
+}
+
+/// Logs by [`port_news`] the exporter pods `without` the exporter port (from
+/// [`pods_without_port`]); `logged` is how many were last logged. Their nodes have no telemetry
+/// and the doctor says so per node; this says why, once.
+fn log_pods_without_port(
+    logged: &mut usize,
+    without: &[String],
+    asked: usize,
+    kind: &ExporterKind,
+) {
+    match port_news(*logged, without.len(), asked) {
+        PortNews::Quiet => return,
+        PortNews::Warn => tracing::warn!(
+            pods = without.len(),
+            first = %without[0],
+            port = %kind.port_setting(),
             "exporter pods declare no container port of this name, so their nodes are not asked: set --dcgm-exporter-port to the name or number their port has"
         ),
-        (Some(first), ExporterKind::Gpuboard) => {
-            tracing::warn!(pods = now.len(), first = %first, "exporter pods have no exporter port")
-        }
-        (None, _) => tracing::info!("every exporter pod declares the exporter port again"),
+        PortNews::Cleared => tracing::info!(
+            port = %kind.port_setting(),
+            "every exporter pod declares the exporter port again"
+        ),
     }
-    *last = now;
+    *logged = without.len();
 }
 
 #[cfg(test)]
@@ -683,6 +728,32 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn pods_without_the_port_are_warned_of_once_and_cleared_only_while_pods_are_asked() {
+        assert_eq!(port_news(0, 0, 5), PortNews::Quiet);
+        assert_eq!(port_news(0, 3, 2), PortNews::Warn);
+        // A rollout: the set changes, but no more lack it than were logged.
+        assert_eq!(port_news(3, 3, 2), PortNews::Quiet);
+        assert_eq!(port_news(3, 2, 3), PortNews::Quiet);
+        assert_eq!(port_news(3, 4, 1), PortNews::Warn);
+        // The pods restarting (none asked) is not the port fixed.
+        assert_eq!(port_news(3, 0, 0), PortNews::Quiet);
+        assert_eq!(port_news(3, 0, 5), PortNews::Cleared);
+    }
+
+    #[test]
+    fn a_node_without_samples_stays_an_hour_at_least_whatever_history_is_kept() {
+        let kept_for = |minutes: u64| {
+            TelemetrySettings {
+                history: Duration::from_secs(minutes * 60),
+                ..Default::default()
+            }
+            .missing_kept_for()
+        };
+        assert_eq!(kept_for(15), MISSING_KEPT_AT_LEAST);
+        assert_eq!(kept_for(120), Duration::from_secs(7200));
+    }
 
     /// A real answer's bytes: two GPUs.
     fn real_answer() -> Vec<u8> {
