@@ -25,7 +25,8 @@ use crate::telemetry::TelemetrySnapshot;
 /// The figures a queue is made from.
 pub struct QueueInput<'a> {
     /// The pods that ask for GPUs (others may be among them; they are not in the queue). A
-    /// Job's pods ask for what its template does, so these also say which Jobs have a pod.
+    /// Job's pods ask for what its template does (unless admission rewrites them), so these
+    /// also say which Jobs have a pod.
     pub pods: &'a [Arc<Pod>],
     pub jobs: &'a [Arc<Job>],
     pub quotas: &'a [Arc<ResourceQuota>],
@@ -183,7 +184,7 @@ fn pod_entry<'a>(input: &QueueInput, pod: &'a Pod, gpus: u32) -> Entry<'a> {
 /// has no room for one: the quota holds them back (what the Job controller's `FailedCreate`
 /// says; read from the cached quota's figures, so no event list per view).
 fn held_jobs<'a>(input: &QueueInput<'a>) -> Vec<Entry<'a>> {
-    let with_pods: std::collections::HashSet<&str> = input
+    let with_pods: HashSet<&str> = input
         .pods
         .iter()
         .flat_map(|p| p.metadata.owner_references.iter().flatten())
