@@ -163,7 +163,7 @@ fn label_selector(text: &str) -> Result<String, String> {
 }
 
 /// The telemetry interval: at least 250 ms (each cycle asks every exporter of the cluster, or
-/// Prometheus).
+/// Prometheus). The chart refuses shorter ones too (`gpuboard.validate`).
 fn telemetry_interval(text: &str) -> Result<Duration, String> {
     let interval = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
     if interval < Duration::from_millis(250) {

@@ -27,6 +27,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{ if eq .Values.tls.mode "upstream" }}HTTP{{ else }}HTTPS{{ end }}
 {{- end }}
 
+{{/* A duration as the schema allows it (parts such as 1m30s, 500ms), in milliseconds. */}}
+{{- define "gpuboard.milliseconds" -}}
+{{- $total := 0 -}}
+{{- $per := dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000 -}}
+{{- range regexFindAll "[0-9]+(ms|s|m|h|d)" . -1 -}}
+{{- $unit := regexFind "[a-z]+$" . -}}
+{{- $total = add $total (mul (trimSuffix $unit . | int64) (get $per $unit)) -}}
+{{- end -}}
+{{- $total -}}
+{{- end }}
+
 {{/* Combinations the schema cannot say: refused with the values to change. */}}
 {{- define "gpuboard.validate" -}}
 {{- if and .Values.ingress.enabled (ne .Values.tls.mode "upstream") -}}
@@ -61,7 +72,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- if and .Values.prometheus.caConfigMap.name (not (hasPrefix "https://" .Values.prometheus.url)) -}}
 {{- fail "prometheus.caConfigMap is for an https:// prometheus.url: use https://, or leave caConfigMap.name empty" -}}
 {{- end -}}
-{{- if regexMatch "^(0+(d|h|m|s|ms))*(0*([0-9]{1,2}|1[0-9]{2}|2[0-4][0-9])ms)?$" .Values.dashboard.telemetryInterval -}}
+{{- /* The server's own check is telemetry_interval in server/src/main.rs. */ -}}
+{{- if lt (include "gpuboard.milliseconds" .Values.dashboard.telemetryInterval | int64) 250 -}}
 {{- fail "dashboard.telemetryInterval is under the dashboard's minimum of 250ms: each cycle asks every exporter (or Prometheus)" -}}
 {{- end -}}
 {{- if and .Values.dcgmExporter.selector .Values.exporter.enabled -}}
