@@ -526,6 +526,8 @@ pub struct NodeDetail {
 /// A problem the overview calls out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Alert {
+    /// Prometheus, the source of every GPU sample, did not answer the last cycle: why.
+    PrometheusFailed { error: String },
     /// The node is not Ready.
     NotReady { node: String },
     /// The node's exporter does not answer; `since_ms` is its last good sample (None: never).

@@ -642,6 +642,10 @@ pub const ZH: &[(&str, &str)] = &[
         "{node}：GPU 采集器从未响应（{error}）",
     ),
     (
+        "Asking Prometheus for the GPU samples failed ({error}): GPU numbers are from its last answer, if any, and nodes it never answered for show none",
+        "向 Prometheus 获取 GPU 样本失败（{error}）：GPU 数值来自其最后一次应答（如有），从未应答过的节点不显示数值",
+    ),
+    (
         "{node}: the scheduler sees {allocatable} allocatable nvidia.com/gpu but the exporter sees {seen} GPU(s): is the NVIDIA device plugin running?",
         "{node}：调度器可分配 {allocatable} 个 nvidia.com/gpu，但采集器看到 {seen} 块 GPU：NVIDIA device plugin 是否在运行？",
     ),

@@ -5,13 +5,12 @@
 
 use std::fmt::Write;
 
-use frontend::contract::NodeSummary;
-use frontend::contract::SampleSource;
 use frontend::contract::Skew;
 use frontend::contract::doctor::{Check, CheckKind, CheckStatus, Diagnosis, Seen};
+use frontend::contract::{ExporterError, NodeSummary};
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use crate::telemetry::NodeTelemetry;
+use crate::telemetry::{NodeTelemetry, SourceNow};
 
 /// Xid codes that mean the GPU or its link failed (the GPU needs a reset or the node a reboot);
 /// others (63 and 94 among them: a row remapped, an error contained to one application) warn.
@@ -44,8 +43,8 @@ pub struct DoctorInput<'a> {
     /// The pods on the node (any phase).
     pub pods: &'a [&'a Pod],
     pub telemetry: Option<&'a NodeTelemetry>,
-    /// Where `telemetry` comes from, for what its absence means.
-    pub source: SampleSource,
+    /// Where `telemetry` comes from, and why it gives none now, for what its absence means.
+    pub source: &'a SourceNow,
     pub heartbeat: Heartbeat,
     pub now: jiff::Timestamp,
 }
@@ -200,13 +199,26 @@ fn gpus_allocatable(summary: &NodeSummary, telemetry: Option<&NodeTelemetry>) ->
     )
 }
 
-fn exporter(telemetry: Option<&NodeTelemetry>, source: SampleSource) -> Check {
+/// Whether the node's samples come: from its exporter's answer, or, when it has none, in the
+/// source's terms (Prometheus failing fails every node it has no samples of).
+fn exporter(telemetry: Option<&NodeTelemetry>, source: &SourceNow) -> Check {
     match telemetry {
-        None => check(
-            CheckKind::Exporter,
-            CheckStatus::Warn,
-            Seen::NoSamples { source },
-        ),
+        None => match &source.failure {
+            Some(why) => check(
+                CheckKind::Exporter,
+                CheckStatus::Fail,
+                Seen::ExporterFailed {
+                    error: ExporterError::Prometheus(why.clone()),
+                },
+            ),
+            None => check(
+                CheckKind::Exporter,
+                CheckStatus::Warn,
+                Seen::NoSamples {
+                    source: source.kind,
+                },
+            ),
+        },
         Some(t) => match &t.error {
             Some(error) => check(
                 CheckKind::Exporter,
@@ -391,6 +403,7 @@ pub fn diagnose(input: &DoctorInput) -> Diagnosis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use frontend::contract::SampleSource;
     use k8s_openapi::api::core::v1::{NodeSpec, Taint};
 
     #[test]
@@ -400,10 +413,24 @@ mod tests {
             SampleSource::DcgmExporter,
             SampleSource::Prometheus,
         ] {
-            let check = exporter(None, source);
+            let check = exporter(
+                None,
+                &SourceNow {
+                    kind: source,
+                    failure: None,
+                },
+            );
             assert_eq!(check.status, CheckStatus::Warn);
             assert_eq!(check.seen, Seen::NoSamples { source });
         }
+        // Prometheus not answering: a node it has no samples of fails with the reason.
+        let failing = SourceNow {
+            kind: SampleSource::Prometheus,
+            failure: Some("cannot connect: refused".into()),
+        };
+        let check = exporter(None, &failing);
+        assert_eq!(check.status, CheckStatus::Fail);
+        assert_eq!(check.seen.english(), "Prometheus: cannot connect: refused");
         let text = Seen::NoSamples {
             source: SampleSource::Prometheus,
         }

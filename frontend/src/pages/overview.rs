@@ -30,6 +30,11 @@ fn cell_at(ev: &leptos::ev::MouseEvent) -> Option<usize> {
 
 fn alert_text(lang: Lang, alert: &Alert, now_ms: i64) -> String {
     match alert {
+        Alert::PrometheusFailed { error } => trf(
+            lang,
+            "Asking Prometheus for the GPU samples failed ({error}): GPU numbers are from its last answer, if any, and nodes it never answered for show none",
+            &[("error", error)],
+        ),
         Alert::NotReady { node } => trf(lang, "{node} is NotReady", &[("node", node)]),
         Alert::StaleExporter {
             node,
@@ -313,6 +318,15 @@ mod tests {
             alert_text(Lang::En, &never, 0)
                 .contains("never answered (cannot reach the exporter: refused)")
         );
+        let prometheus = Alert::PrometheusFailed {
+            error: "cannot connect: refused".into(),
+        };
+        assert!(
+            alert_text(Lang::En, &prometheus, 0).starts_with(
+                "Asking Prometheus for the GPU samples failed (cannot connect: refused)"
+            )
+        );
+        assert!(alert_text(Lang::Zh, &prometheus, 0).contains("Prometheus"));
     }
 
     #[test]

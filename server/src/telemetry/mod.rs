@@ -156,6 +156,16 @@ pub struct Telemetry {
     history_span: Duration,
     /// Prometheus's recent answers for the charts, each kept for one step.
     chart_cache: parking_lot::Mutex<charts::ChartCache>,
+    /// Why Prometheus, when it is the source, did not answer the last cycle (None when it did).
+    source_failure: RwLock<Option<String>>,
+}
+
+/// The source as the doctor reads it: what it is, and why it gives no samples at all now
+/// (Prometheus not answering), so a node it never had samples of is said in those words.
+#[derive(Debug, Clone, Default)]
+pub struct SourceNow {
+    pub kind: SampleSource,
+    pub failure: Option<String>,
 }
 
 impl Default for Telemetry {
@@ -169,6 +179,7 @@ impl Default for Telemetry {
             prometheus: None,
             history_span: TelemetrySettings::default().history,
             chart_cache: parking_lot::Mutex::default(),
+            source_failure: RwLock::default(),
         }
     }
 }
@@ -418,13 +429,15 @@ impl Telemetry {
         );
         let now = jiff::Timestamp::now().as_millisecond();
         let (mut results, missing) = match answer {
-            Ok((labelled, values)) => (nodes_of(&labelled, &values, now), ExporterError::NoSeries),
+            Ok((labelled, values)) => {
+                *self.source_failure.write() = None;
+                (nodes_of(&labelled, &values, now), ExporterError::NoSeries)
+            }
             Err(error) => {
                 tracing::warn!(url = prometheus.url(), %error, "asking Prometheus failed");
-                (
-                    HashMap::new(),
-                    ExporterError::Prometheus(shortened(error.to_string())),
-                )
+                let why = shortened(error.to_string());
+                *self.source_failure.write() = Some(why.clone());
+                (HashMap::new(), ExporterError::Prometheus(why))
             }
         };
         let kept_for = i64::try_from(settings.missing_kept_for().as_millis()).unwrap_or(i64::MAX);
@@ -562,6 +575,20 @@ impl Telemetry {
     /// Where the samples come from.
     pub fn source(&self) -> SampleSource {
         self.source
+    }
+
+    /// Why Prometheus, the source, did not answer the last cycle; None when it did, or when
+    /// the exporters are the source (each node's own error says why it gives none).
+    pub fn source_failure(&self) -> Option<String> {
+        self.source_failure.read().clone()
+    }
+
+    /// Where the samples come from and why the source gives none now, if so.
+    pub fn source_now(&self) -> SourceNow {
+        SourceNow {
+            kind: self.source,
+            failure: self.source_failure(),
+        }
     }
 
     /// A receiver that changes after every cycle, for the push channel.

@@ -25,7 +25,7 @@ use frontend::contract::workloads::{
 use frontend::contract::{Alert, HeatMap};
 use frontend::contract::{
     ClusterLink, GpuPage, GpuQuery, GpuRow, HistoryRange, NodeDetail, NodeSummary, Overview,
-    PageError, SampleSource,
+    PageError,
 };
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -38,7 +38,7 @@ use crate::cluster::accounting::{is_active, node_of};
 use crate::cluster::cache::ClusterCache;
 use crate::cluster::permissions::{Access, Permissions, PodVisibility};
 use crate::doctor::{self, DoctorInput, Heartbeat};
-use crate::telemetry::{NodeTelemetry, Telemetry, TelemetrySnapshot};
+use crate::telemetry::{NodeTelemetry, SourceNow, Telemetry, TelemetrySnapshot};
 use crate::workloads::WorkloadService;
 use crate::workloads::queue::Rows;
 
@@ -95,7 +95,7 @@ impl KubeBackend {
         control_plane_version: Option<&str>,
         here: &[&Pod],
         snapshot: &TelemetrySnapshot,
-        source: SampleSource,
+        source: &SourceNow,
         heartbeat: Heartbeat,
     ) -> Diagnosis {
         doctor::diagnose(&DoctorInput {
@@ -139,7 +139,7 @@ impl KubeBackend {
             control_plane_version(summaries),
             &here,
             snapshot,
-            self.telemetry.source(),
+            &self.telemetry.source_now(),
             heartbeat,
         )))
     }
@@ -181,6 +181,7 @@ impl KubeBackend {
         let rows: HashMap<&str, &NodeSummary> =
             summaries.iter().map(|s| (s.name.as_str(), s)).collect();
         let control_plane = control_plane_version(summaries);
+        let source = self.telemetry.source_now();
         let mut alerts = Vec::new();
         for node in nodes.iter() {
             let Some(summary) = node.metadata.name.as_deref().and_then(|n| rows.get(n)) else {
@@ -196,7 +197,7 @@ impl KubeBackend {
                 control_plane,
                 here,
                 snapshot,
-                self.telemetry.source(),
+                &source,
                 Heartbeat::NotRead,
             );
             // The allocatable alert fires only when the exporter reported a different count; then
@@ -296,6 +297,10 @@ impl Backend for KubeBackend {
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {
         let (snapshot, view) = self.cluster_view().await?;
         let mut page = view.overview.clone();
+        // Said first and now, not kept: whether Prometheus answers is news every cycle.
+        if let Some(error) = self.telemetry.source_failure() {
+            page.alerts.insert(0, Alert::PrometheusFailed { error });
+        }
         if !page.heat.is_by_node() {
             // A cell per GPU shows its holders, as this user may see them.
             page.heat = HeatMap::from_rows(&self.all_rows(user, &snapshot).await);
