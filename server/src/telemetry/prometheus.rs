@@ -479,12 +479,35 @@ fn tls_config(
 fn connect_error(error: &hyper_util::client::legacy::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
+    let mut certificate = false;
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
+        certificate |= refuses_certificate(cause);
         source = cause.source();
     }
+    if certificate {
+        text.push_str(
+            " (give the CA that signs Prometheus's certificate with --prometheus-ca-file)",
+        );
+    }
     shortened(text)
+}
+
+/// Whether `cause` is rustls refusing the server's certificate (as itself, or inside the
+/// `io::Error`s the connector wraps it in).
+fn refuses_certificate(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let mut inner = Some(cause);
+    while let Some(error) = inner {
+        if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+            return matches!(tls, rustls::Error::InvalidCertificate(_));
+        }
+        inner = error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|wrapped| wrapped as &(dyn std::error::Error + 'static));
+    }
+    false
 }
 
 /// The data of a successful answer.

@@ -2,7 +2,8 @@
 //! Prometheus (`--prometheus-url`), Debian's real `prometheus` scraping the sim's exporters
 //! (their `/metrics`, in dcgm-exporter's series and labels) through a generated config, stale
 //! with the reason when it stops and "no series" for a node it does not scrape, and the node
-//! page's charts from its range queries; and exporters read as dcgm-exporter
+//! page's charts from its range queries, and over HTTPS trusted through `--prometheus-ca-file`;
+//! and exporters read as dcgm-exporter
 //! (`--dcgm-exporter-selector`), their `/metrics` text asked directly, the charts then from the
 //! hour kept in memory.
 
@@ -11,7 +12,9 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use frontend::contract::{ExporterError, GpuPage, GpuRow, HistoryRange, NodeDetail};
+use frontend::contract::{
+    Alert, ExporterError, GpuPage, GpuRow, HistoryRange, NodeDetail, Overview,
+};
 use gpuboard::DashboardSettings;
 use gpuboard::cluster::permissions::PodVisibility;
 use gpuboard::telemetry::discovery::{ExporterKind, ExporterPort, ExporterTarget};
@@ -27,11 +30,14 @@ use super::{api, json_of, sign_in, sim_exporter_targets, start_dashboard, start_
 /// Prometheus's start, its first scrapes and the dashboard's next cycle, on 2 busy cores.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// A `prometheus` on a free loopback port, scraping the given exporters every second.
+/// A `prometheus` on a free loopback port, scraping the given exporters every second; over
+/// HTTPS when given a certificate.
 struct PrometheusServer {
     port: u16,
     dir: tempfile::TempDir,
     process: Option<Process>,
+    /// Its web config file, which names the serving certificate and key.
+    web_config: Option<std::path::PathBuf>,
 }
 
 impl PrometheusServer {
@@ -45,7 +51,23 @@ impl PrometheusServer {
             port: gpuboard_testkit::free_loopback_port(),
             dir: tempfile::tempdir().expect("temp dir"),
             process: None,
+            web_config: None,
         }
+    }
+
+    /// Serves HTTPS with this certificate and key (PEM) from the next run on.
+    fn with_tls(mut self, cert_pem: &str, key_pem: &str) -> PrometheusServer {
+        let path = |name: &str| self.dir.path().join(name);
+        std::fs::write(path("tls.crt"), cert_pem).expect("written");
+        std::fs::write(path("tls.key"), key_pem).expect("written");
+        let config = format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            path("tls.crt").display(),
+            path("tls.key").display()
+        );
+        std::fs::write(path("web.yml"), config).expect("written");
+        self.web_config = Some(path("web.yml"));
+        self
     }
 
     /// Starts it with a fresh database, scraping `targets` (`host:port`), and waits until it is
@@ -68,15 +90,18 @@ impl PrometheusServer {
         );
         let config_file = run.join("prometheus.yml");
         std::fs::write(&config_file, config).expect("written");
-        let mut process = Process::spawn(
-            Command::new("prometheus")
-                .arg(format!("--config.file={}", config_file.display()))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    run.join("data").display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{}", self.port)),
-        );
+        let mut command = Command::new("prometheus");
+        command
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                run.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port));
+        if let Some(web_config) = &self.web_config {
+            command.arg(format!("--web.config.file={}", web_config.display()));
+        }
+        let mut process = Process::spawn(&mut command);
         process
             .wait_for("Prometheus to be ready", WAIT, |line| {
                 line.contains("Server is ready to receive web requests")
@@ -93,7 +118,12 @@ impl PrometheusServer {
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        let scheme = if self.web_config.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 }
 
@@ -335,6 +365,68 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
         doctor.contains("no current series in Prometheus"),
         "{doctor}"
     );
+}
+
+#[tokio::test]
+async fn an_https_prometheus_is_trusted_through_the_ca_file_and_refused_without_it() {
+    let sim = start_sim().await;
+    let targets = sim_exporter_targets(&sim).await;
+    let scrape: Vec<String> = scrape_targets(&targets).into_values().collect();
+    let ca = gpuboard_sim::pki::ClusterCa::generate().expect("a CA");
+    let serving = ca
+        .serving_cert(&["127.0.0.1".to_string()])
+        .expect("a serving certificate");
+    let mut prometheus = PrometheusServer::new().with_tls(&serving.cert_pem, &serving.key_pem);
+    prometheus.run(&scrape).await;
+    let ca_file = prometheus.dir.path().join("ca.crt");
+    std::fs::write(&ca_file, &ca.cert_pem).expect("written");
+    let settings = |ca_file: Option<std::path::PathBuf>| DashboardSettings {
+        telemetry: TelemetrySettings {
+            interval: Duration::from_secs(1),
+            source: GpuSource::Prometheus(PrometheusSettings {
+                url: prometheus.url().parse().expect("a URI"),
+                token_file: None,
+                ca_file,
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+
+    // Trusting the CA that signed Prometheus's certificate: the GPUs come over HTTPS.
+    let trusting = start_dashboard(&sim, settings(Some(ca_file))).await;
+    let cookie = sign_in(trusting, &sim.admin_token).await;
+    eventually("the inventory from Prometheus over HTTPS", WAIT, || {
+        the_exporters_inventory_live(trusting, &cookie, &targets)
+    })
+    .await;
+
+    // The system's roots do not sign it: no GPUs, and the overview and the doctor say why.
+    let refusing = start_dashboard(&sim, settings(None)).await;
+    let cookie = sign_in(refusing, &sim.admin_token).await;
+    let why = eventually("the overview to say why", WAIT, || async {
+        let reply = request(
+            refusing,
+            "GET",
+            "/api/get_overview",
+            std::slice::from_ref(&cookie),
+            "",
+        )
+        .await;
+        let overview: Overview = serde_json::from_value(json_of(&reply)).expect("an overview");
+        match overview.alerts.first() {
+            Some(Alert::PrometheusFailed { error }) => Ok(error.clone()),
+            _ => Err(format!("{:?}", overview.alerts)),
+        }
+    })
+    .await;
+    assert!(
+        why.contains("invalid peer certificate") && why.contains("with --prometheus-ca-file"),
+        "{why}"
+    );
+    let doctor = doctor_of(refusing, &sim.admin_token, "node-110").await;
+    assert!(doctor.contains(&format!("Prometheus: {why}")), "{doctor}");
+    assert!(gpus(refusing, &cookie).await.is_empty());
 }
 
 #[tokio::test]
