@@ -52,6 +52,10 @@ pub enum PrometheusError {
     Timeout { ms: u64 },
     #[error("cannot connect: {0}")]
     Unreachable(String),
+    #[error(
+        "its certificate is from a CA the dashboard does not trust: give that CA with --prometheus-ca-file ({0})"
+    )]
+    UntrustedCertificate(String),
     #[error("HTTP {status}: {message}")]
     Status { status: u16, message: String },
     #[error("its answer is not Prometheus's JSON: {0}")]
@@ -306,7 +310,7 @@ impl Prometheus {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| PrometheusError::Unreachable(connect_error(&e)))?;
+                .map_err(|e| connect_error(&e))?;
             let status = response.status();
             if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
                 && let Some(file) = &self.token
@@ -475,32 +479,37 @@ fn tls_config(
         .map_err(|e| PrometheusConfigError::Tls(e.to_string()))
 }
 
-/// A connection error with its cause (hyper's own text is only "client error (Connect)").
-fn connect_error(error: &hyper_util::client::legacy::Error) -> String {
+/// Why the connection failed, with its causes (hyper's own text is only "client error
+/// (Connect)"): an untrusted certificate as such (what to set comes first, so a shortened
+/// reason keeps it), else unreachable.
+fn connect_error(error: &hyper_util::client::legacy::Error) -> PrometheusError {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
-    let mut certificate = false;
+    let mut untrusted = false;
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
-        certificate |= refuses_certificate(cause);
+        untrusted |= unknown_issuer(cause);
         source = cause.source();
     }
-    if certificate {
-        text.push_str(
-            " (give the CA that signs Prometheus's certificate with --prometheus-ca-file)",
-        );
+    if untrusted {
+        PrometheusError::UntrustedCertificate(shortened(text))
+    } else {
+        PrometheusError::Unreachable(shortened(text))
     }
-    shortened(text)
 }
 
-/// Whether `cause` is rustls refusing the server's certificate (as itself, or inside the
-/// `io::Error`s the connector wraps it in).
-fn refuses_certificate(cause: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether `cause` is rustls finding no trusted CA that signs the server's certificate (as
+/// itself, or inside the `io::Error`s the connector wraps it in). Only that is mended by a CA
+/// file; an expired certificate or one for another name is not.
+fn unknown_issuer(cause: &(dyn std::error::Error + 'static)) -> bool {
     let mut inner = Some(cause);
     while let Some(error) = inner {
         if let Some(tls) = error.downcast_ref::<rustls::Error>() {
-            return matches!(tls, rustls::Error::InvalidCertificate(_));
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            );
         }
         inner = error
             .downcast_ref::<std::io::Error>()

@@ -207,6 +207,14 @@ fn steps(detail: &NodeDetail) -> Vec<i64> {
         .collect()
 }
 
+/// The overview's alerts.
+async fn alerts(addr: SocketAddr, cookie: &str) -> Vec<Alert> {
+    let reply = request(addr, "GET", "/api/get_overview", &[cookie.to_string()], "").await;
+    assert_eq!(reply.status, 200, "{} {}", reply.head, reply.body);
+    let overview: Overview = serde_json::from_value(json_of(&reply)).expect("an overview");
+    overview.alerts
+}
+
 /// The doctor's diagnosis of `node`, from the JSON API, as text.
 async fn doctor_of(addr: SocketAddr, token: &str, node: &str) -> String {
     let path = format!("/api/v1/nodes/{node}/doctor");
@@ -329,6 +337,18 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
         doctor.contains("Prometheus") && doctor.contains("cannot connect"),
         "{doctor}"
     );
+    // The overview says it once, first, not once per stale node.
+    let said = alerts(addr, &cookie).await;
+    assert!(
+        matches!(said.first(), Some(Alert::PrometheusFailed { error }) if error.contains("cannot connect")),
+        "{said:?}"
+    );
+    assert!(
+        !said
+            .iter()
+            .any(|a| matches!(a, Alert::StaleExporter { .. })),
+        "{said:?}"
+    );
     // The charts then show the hour kept in memory, saying why.
     let day = node_detail(addr, &cookie, "node-110", HistoryRange::Day).await;
     assert_eq!(day.history_range, HistoryRange::Hour);
@@ -364,6 +384,19 @@ async fn gpus_come_from_a_real_prometheus_and_go_stale_with_the_reason_when_it_s
     assert!(
         doctor.contains("no current series in Prometheus"),
         "{doctor}"
+    );
+    // Prometheus answers again: its alert is gone, node-110's own stays.
+    let said = alerts(addr, &cookie).await;
+    assert!(
+        !said
+            .iter()
+            .any(|a| matches!(a, Alert::PrometheusFailed { .. })),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|a| matches!(a, Alert::StaleExporter { node, .. } if node == "node-110")),
+        "{said:?}"
     );
 }
 
@@ -405,23 +438,15 @@ async fn an_https_prometheus_is_trusted_through_the_ca_file_and_refused_without_
     let refusing = start_dashboard(&sim, settings(None)).await;
     let cookie = sign_in(refusing, &sim.admin_token).await;
     let why = eventually("the overview to say why", WAIT, || async {
-        let reply = request(
-            refusing,
-            "GET",
-            "/api/get_overview",
-            std::slice::from_ref(&cookie),
-            "",
-        )
-        .await;
-        let overview: Overview = serde_json::from_value(json_of(&reply)).expect("an overview");
-        match overview.alerts.first() {
+        match alerts(refusing, &cookie).await.first() {
             Some(Alert::PrometheusFailed { error }) => Ok(error.clone()),
-            _ => Err(format!("{:?}", overview.alerts)),
+            other => Err(format!("{other:?}")),
         }
     })
     .await;
     assert!(
-        why.contains("invalid peer certificate") && why.contains("with --prometheus-ca-file"),
+        why.starts_with("its certificate is from a CA the dashboard does not trust: give that CA with --prometheus-ca-file")
+            && why.contains("UnknownIssuer"),
         "{why}"
     );
     let doctor = doctor_of(refusing, &sim.admin_token, "node-110").await;
