@@ -1,5 +1,6 @@
 //! The GPU-node doctor: why a node will not join, not schedule, or not offer its GPUs, from what
-//! the dashboard already knows (the node, its pods, its exporter's answer, the other GPU nodes)
+//! the dashboard already knows (the node, its pods, its exporter's answer or why the source
+//! gives none, the other GPU nodes)
 //! and the node's Lease (its heartbeat, read only for one node's diagnosis). Pure: the caller
 //! gathers the inputs.
 

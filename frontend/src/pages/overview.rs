@@ -326,7 +326,9 @@ mod tests {
                 "Asking Prometheus for the GPU samples failed (cannot connect: refused)"
             )
         );
-        assert!(alert_text(Lang::Zh, &prometheus, 0).contains("Prometheus"));
+        assert!(
+            alert_text(Lang::Zh, &prometheus, 0).starts_with("向 Prometheus 获取 GPU 样本失败")
+        );
     }
 
     #[test]

@@ -164,7 +164,9 @@ pub struct Telemetry {
 /// (Prometheus not answering), so a node it never had samples of is said in those words.
 #[derive(Debug, Clone, Default)]
 pub struct SourceNow {
+    /// What the source is.
     pub kind: SampleSource,
+    /// Why it did not answer the last cycle, when it is Prometheus and did not.
     pub failure: Option<String>,
 }
 
@@ -572,11 +574,6 @@ impl Telemetry {
         answered
     }
 
-    /// Where the samples come from.
-    pub fn source(&self) -> SampleSource {
-        self.source
-    }
-
     /// Why Prometheus, the source, did not answer the last cycle; None when it did, or when
     /// the exporters are the source (each node's own error says why it gives none).
     pub fn source_failure(&self) -> Option<String> {
@@ -733,15 +730,21 @@ fn log_pods_without_port(
     asked: usize,
     kind: &ExporterKind,
 ) {
-    match port_news(*logged, without.len(), asked) {
-        PortNews::Quiet => return,
-        PortNews::Warn => tracing::warn!(
+    let first = without.first().map(String::as_str).unwrap_or_default();
+    match (port_news(*logged, without.len(), asked), kind) {
+        (PortNews::Quiet, _) => return,
+        (PortNews::Warn, ExporterKind::Dcgm { port, .. }) => tracing::warn!(
             pods = without.len(),
-            first = %without[0],
-            port = %kind.port_setting(),
+            first,
+            %port,
             "exporter pods declare no container port of this name, so their nodes are not asked: set --dcgm-exporter-port to the name or number their port has"
         ),
-        PortNews::Cleared => tracing::info!(
+        (PortNews::Warn, ExporterKind::Gpuboard) => tracing::warn!(
+            pods = without.len(),
+            first,
+            "gpuboard-exporter pods declare no usable port named metrics, so their nodes are not asked: re-apply deploy/exporter.yaml"
+        ),
+        (PortNews::Cleared, _) => tracing::info!(
             port = %kind.port_setting(),
             "every exporter pod declares the exporter port again"
         ),
