@@ -98,6 +98,10 @@ async fn the_chart_lints_and_refuses_bad_values_naming_them() {
         ("dashboard.telemetryInterval=0s", "minimum of 250ms"),
         ("dashboard.telemetryInterval=0m249ms", "minimum of 250ms"),
         ("dashboard.telemetryInterval=100ms100ms", "minimum of 250ms"),
+        (
+            "dashboard.telemetryInterval=9999999999s",
+            "dashboard.telemetryInterval: 9999999999s has more than 9 digits",
+        ),
     ] {
         let run = helm(&kc, &["template", RELEASE, &chart(), "--set", values]).await;
         assert!(!run.ok, "{values} was accepted:\n{}", run.stdout);
@@ -152,7 +156,7 @@ async fn the_charts_other_sources_and_tls_render_as_the_dashboards_flags() {
     let history = render("dashboard.telemetryHistory=2h").await;
     assert!(history.contains("- --telemetry-history=2h"), "{history}");
     // The shortest interval the dashboard takes, however written.
-    for interval in ["250ms", "0s250ms", "200ms50ms", "1m"] {
+    for interval in ["250ms", "0s250ms", "200ms50ms", "0300ms", "08s", "1m"] {
         let set = format!("dashboard.telemetryInterval={interval}");
         let run = helm(&kc, &["template", RELEASE, &chart(), "--set", &set]).await;
         assert_ran(&set, &run);

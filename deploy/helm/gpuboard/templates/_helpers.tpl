@@ -27,13 +27,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{ if eq .Values.tls.mode "upstream" }}HTTP{{ else }}HTTPS{{ end }}
 {{- end }}
 
-{{/* A duration as the schema allows it (parts such as 1m30s, 500ms), in milliseconds. */}}
+{{/* The duration `value` as the schema allows it (parts such as 1m30s, 500ms), in
+milliseconds; `name` is its value's path, for the refusal of a part too long to add up. */}}
 {{- define "gpuboard.milliseconds" -}}
+{{- $name := .name -}}
 {{- $total := 0 -}}
 {{- $per := dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000 "d" 86400000 -}}
-{{- range regexFindAll "[0-9]+(ms|s|m|h|d)" . -1 -}}
+{{- range regexFindAll "[0-9]+(ms|s|m|h|d)" .value -1 -}}
 {{- $unit := regexFind "[a-z]+$" . -}}
-{{- $total = add $total (mul (trimSuffix $unit . | int64) (get $per $unit)) -}}
+{{- $digits := regexReplaceAll "^0+" (trimSuffix $unit .) "" -}}
+{{- if gt (len $digits) 9 -}}
+{{- fail (printf "%s: %s has more than 9 digits" $name .) -}}
+{{- end -}}
+{{- $total = add $total (mul (atoi (default "0" $digits)) (get $per $unit)) -}}
 {{- end -}}
 {{- $total -}}
 {{- end }}
@@ -73,7 +79,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | quote }}
 {{- fail "prometheus.caConfigMap is for an https:// prometheus.url: use https://, or leave caConfigMap.name empty" -}}
 {{- end -}}
 {{- /* The server's own check is telemetry_interval in server/src/main.rs. */ -}}
-{{- if lt (include "gpuboard.milliseconds" .Values.dashboard.telemetryInterval | int64) 250 -}}
+{{- $interval := dict "name" "dashboard.telemetryInterval" "value" .Values.dashboard.telemetryInterval -}}
+{{- if lt (include "gpuboard.milliseconds" $interval | atoi) 250 -}}
 {{- fail "dashboard.telemetryInterval is under the dashboard's minimum of 250ms: each cycle asks every exporter (or Prometheus)" -}}
 {{- end -}}
 {{- if and .Values.dcgmExporter.selector .Values.exporter.enabled -}}
