@@ -7,6 +7,7 @@ use std::sync::Arc;
 use gpuboard::cluster::accounting::asking_for_gpus;
 use gpuboard::cluster::cache::{ClusterCache, FromPods};
 use gpuboard::telemetry::discovery::ExporterKind;
+use gpuboard_sim::SimHandle;
 use gpuboard_sim::seed::{LAB_GPU_NODES, seed_lab};
 use gpuboard_testkit::eventually;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -15,15 +16,21 @@ use serde_json::json;
 
 use super::{WAIT, start_sim};
 
-#[tokio::test]
-async fn the_cache_syncs_and_follows_changes() {
-    let sim = start_sim().await;
+/// A client of `sim` and the dashboard's cache over it.
+async fn cache_over(sim: &SimHandle) -> (kube::Client, ClusterCache) {
     let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
     let cache = ClusterCache::start(
         client.clone(),
         gpuboard_sim::exporters::NAMESPACE,
         &ExporterKind::Gpuboard.selector(),
     );
+    (client, cache)
+}
+
+#[tokio::test]
+async fn the_cache_syncs_and_follows_changes() {
+    let sim = start_sim().await;
+    let (client, cache) = cache_over(&sim).await;
     assert_eq!(cache.nodes().await.expect("synced").len(), seed_lab().len());
     cache
         .exporter_pods
@@ -66,12 +73,7 @@ async fn the_cache_syncs_and_follows_changes() {
 #[tokio::test]
 async fn what_is_made_from_every_pod_is_kept_until_the_pods_change() {
     let sim = start_sim().await;
-    let client = gpuboard_testkit::client_for(&sim.kubeconfig).await;
-    let cache = ClusterCache::start(
-        client.clone(),
-        gpuboard_sim::exporters::NAMESPACE,
-        &ExporterKind::Gpuboard.selector(),
-    );
+    let (client, cache) = cache_over(&sim).await;
     let gpu_pods = FromPods::new(asking_for_gpus);
     let names = |pods: &[Arc<Pod>]| -> Vec<String> {
         pods.iter()
