@@ -22,7 +22,7 @@ use frontend::contract::workload_detail::{LogQuery, Logs, WorkloadDetail};
 use frontend::contract::workloads::{
     Deleted, FitCheck, NewWorkload, Preview, Queue, QueueQuery, SubmitOptions, Submitted,
 };
-use frontend::contract::{Alert, ExporterError, HeatMap};
+use frontend::contract::{Alert, HeatMap};
 use frontend::contract::{
     ClusterLink, GpuPage, GpuQuery, GpuRow, HistoryRange, NodeDetail, NodeSummary, Overview,
     PageError,
@@ -297,19 +297,9 @@ impl Backend for KubeBackend {
     async fn overview(&self, user: &SignedInUser) -> Result<Overview, PageError> {
         let (snapshot, view) = self.cluster_view().await?;
         let mut page = view.overview.clone();
-        // Said first and now, not kept: whether Prometheus answers is news every cycle. It
-        // stands for every node's stale alert of the same reason (thousands in a large cluster).
+        // Said now, not kept: whether Prometheus answers is news every cycle.
         if let Some(error) = self.telemetry.source_failure() {
-            page.alerts.retain(|alert| {
-                !matches!(
-                    alert,
-                    Alert::StaleExporter {
-                        error: ExporterError::Prometheus(_),
-                        ..
-                    }
-                )
-            });
-            page.alerts.insert(0, Alert::PrometheusFailed { error });
+            overview::say_prometheus_failed(&mut page.alerts, error);
         }
         if !page.heat.is_by_node() {
             // A cell per GPU shows its holders, as this user may see them.

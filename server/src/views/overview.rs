@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use frontend::contract::workloads::Queue;
 use frontend::contract::{
-    Alert, HeatCells, HeatMap, HeatModel, HeatNode, HeatNodeCell, NodeSummary, Overview,
+    Alert, ExporterError, HeatCells, HeatMap, HeatModel, HeatNode, HeatNodeCell, NodeSummary,
+    Overview,
 };
 use frontend::heatmap::whole_percent;
 use gpuboard_exporter_api::NodeGpus;
@@ -127,6 +128,21 @@ pub fn heat_by_node(telemetry: &TelemetrySnapshot) -> HeatMap {
     }
     map.cells = HeatCells::Nodes(cells);
     map
+}
+
+/// Puts Prometheus's failure (`error`) first among `alerts`, in place of every node's stale
+/// alert of the same cause (thousands in a large cluster, each repeating it).
+pub fn say_prometheus_failed(alerts: &mut Vec<Alert>, error: String) {
+    alerts.retain(|alert| {
+        !matches!(
+            alert,
+            Alert::StaleExporter {
+                error: ExporterError::Prometheus(_),
+                ..
+            }
+        )
+    });
+    alerts.insert(0, Alert::PrometheusFailed { error });
 }
 
 /// The overview of `nodes` (their rows with GPU use: the nodes table's counts, summed),
@@ -358,5 +374,31 @@ mod tests {
         let beyond = heat_by_node_when_large(&Arc::new(nodes)).expect("a cell per node");
         assert!(beyond.is_by_node());
         assert_eq!(beyond.cell_count(), HeatMap::MAX_GPU_CELLS / 8 + 1);
+    }
+
+    #[test]
+    fn prometheus_failing_is_said_first_once_for_the_nodes_stale_for_it() {
+        let stale = |node: &str, error: ExporterError| Alert::StaleExporter {
+            node: node.into(),
+            since_ms: None,
+            error,
+        };
+        let mut alerts = vec![
+            Alert::NotReady { node: "a".into() },
+            stale("a", ExporterError::Prometheus("refused".into())),
+            stale("b", ExporterError::NoSeries),
+            stale("c", ExporterError::Prometheus("refused".into())),
+        ];
+        say_prometheus_failed(&mut alerts, "refused".into());
+        assert_eq!(
+            alerts,
+            [
+                Alert::PrometheusFailed {
+                    error: "refused".into()
+                },
+                Alert::NotReady { node: "a".into() },
+                stale("b", ExporterError::NoSeries),
+            ]
+        );
     }
 }
