@@ -5,7 +5,7 @@
 //! that only carries the label, or runs elsewhere, is not asked.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use gpuboard_exporter_api::{APP_LABEL, APP_NAME, DEFAULT_PORT, GPUS_PATH, PORT_NAME};
 use k8s_openapi::api::core::v1::{Pod, PodSpec};
@@ -153,10 +153,11 @@ impl ExporterKind {
     }
 
     /// Which port serves the samples: gpuboard-exporter's is always the one named `metrics`.
-    pub fn port_setting(&self) -> ExporterPort {
+    pub fn port_setting(&self) -> &ExporterPort {
+        static GPUBOARD_PORT: LazyLock<ExporterPort> = LazyLock::new(ExporterPort::default);
         match self {
-            ExporterKind::Gpuboard => ExporterPort::default(),
-            ExporterKind::Dcgm { port, .. } => port.clone(),
+            ExporterKind::Gpuboard => &GPUBOARD_PORT,
+            ExporterKind::Dcgm { port, .. } => port,
         }
     }
 
