@@ -50,7 +50,7 @@ pub struct PrometheusSettings {
 pub enum PrometheusError {
     #[error("no answer within {ms} ms (if it is slow rather than down, raise --telemetry-timeout)")]
     Timeout { ms: u64 },
-    #[error("cannot connect: {0}")]
+    #[error("cannot connect (is Prometheus at --prometheus-url, and reachable from here?): {0}")]
     Unreachable(String),
     #[error(
         "its certificate is from a CA the dashboard does not trust: give that CA with --prometheus-ca-file ({0})"
